@@ -1,0 +1,2 @@
+"""The engine: model, catalog, index, indexer, search. Never imports Qt, torch or open_clip
+(except app.core.export, which only the exporter loads)."""

@@ -1,0 +1,1 @@
+"""The desktop window: presents app.core, holds no logic of its own."""
