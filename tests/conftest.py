@@ -1,0 +1,9 @@
+"""Shared fixtures. Qt runs headless; every test gets its own PHOTOSEEK_HOME."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
