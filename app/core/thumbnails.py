@@ -1,0 +1,90 @@
+"""Small JPEG previews (~256 px long side) in our own cache, keyed by photo id, never beside photos.
+
+The indexer renders them from the image it already decoded for the encoder; a missing one is
+remade from the photo on demand. They are a cache: losing any of them costs only a re-decode.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+THUMB_SIZE = 256
+THUMB_QUALITY = 85
+
+
+def render_thumbnail(
+    img: Image.Image, size: int = THUMB_SIZE, quality: int = THUMB_QUALITY
+) -> bytes:
+    """JPEG bytes of `img` (already RGB and EXIF-rotated) scaled so its long side is `size`."""
+    thumb = img.copy()
+    if thumb.mode != "RGB":
+        thumb = thumb.convert("RGB")
+    thumb.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    buf = io.BytesIO()
+    thumb.save(buf, "JPEG", quality=quality, optimize=False, progressive=False)
+    return buf.getvalue()
+
+
+class ThumbnailStore:
+    """Thumbnails under `root`, sharded into 256 sub-folders by photo id."""
+
+    def __init__(self, root: Path, size: int = THUMB_SIZE) -> None:
+        self.root = Path(root)
+        self.size = size
+
+    def path(self, photo_id: int) -> Path:
+        """Where the thumbnail of `photo_id` lives (whether or not it exists yet)."""
+        return self.root / f"{photo_id & 0xFF:02x}" / f"{photo_id}.jpg"
+
+    def exists(self, photo_id: int) -> bool:
+        try:
+            return self.path(photo_id).stat().st_size > 0
+        except OSError:
+            return False
+
+    def write(self, photo_id: int, data: bytes) -> Path:
+        """Write atomically (temp file + rename): a kill leaves the old file or the new one.
+
+        No fsync: this is a cache, and a file emptied by a power cut counts as missing.
+        """
+        target = self.path(photo_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{photo_id}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def remove(self, photo_ids: Iterable[int]) -> None:
+        for pid in photo_ids:
+            try:
+                self.path(int(pid)).unlink(missing_ok=True)
+            except OSError as e:  # a cache file we cannot delete is only wasted space
+                log.debug("could not remove thumbnail %s: %s", pid, e)
+
+    def ensure(self, photo_id: int, source: Path) -> Path | None:
+        """The thumbnail's path, remade from `source` when missing; None if the photo is unreadable."""
+        if self.exists(photo_id):
+            return self.path(photo_id)
+        from app.core import preprocess  # deferred: only a regeneration needs the decoder
+
+        try:
+            img = preprocess.open_image(Path(source), min_side=self.size)
+            data = render_thumbnail(img, self.size)
+        except (OSError, preprocess.ImageError) as e:
+            log.info("cannot make a thumbnail of %s: %s", source, e)
+            return None
+        return self.write(photo_id, data)
