@@ -1,0 +1,226 @@
+"""Text to token ids without torch: the same ids as `open_clip.tokenize` (kind "clip-bpe") or
+open_clip's HFTokenizer (kind "hf"), computed with the `tokenizers` library."""
+
+from __future__ import annotations
+
+import gzip
+import html
+import logging
+import string
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import ftfy
+import numpy as np
+import regex
+from tokenizers import Tokenizer as HFTokenizerCore
+from tokenizers.models import BPE
+
+from app.core.modelinfo import ModelError, ModelInfo
+
+log = logging.getLogger(__name__)
+
+CLIP_BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
+SOT = "<start_of_text>"
+EOT = "<end_of_text>"
+# open_clip keeps merges[1 : 49152 - 256 - 2 + 1] of the file: 48894 merges, 49408 ids in all.
+_N_MERGES = 49152 - 256 - 2
+
+
+class Tokenizer(Protocol):
+    context_length: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """int64 [len(texts), context_length], zero-padded (or pad_id for HF tokenizers)."""
+        ...
+
+
+# --- open_clip's text cleaning (tokenizer.py: basic_clean, whitespace_clean, canonicalize_text)
+
+
+def _basic_clean(text: str) -> str:
+    text = ftfy.fix_text(text)
+    text = html.unescape(html.unescape(text))
+    return text.strip()
+
+
+def _whitespace_clean(text: str) -> str:
+    return " ".join(text.split()).strip()
+
+
+_PUNCT = str.maketrans("", "", string.punctuation)
+
+
+def _canonicalize(text: str) -> str:
+    text = _basic_clean(text).replace("_", " ").translate(_PUNCT).lower()
+    return " ".join(text.split()).strip()
+
+
+_CLEAN: dict[str, Callable[[str], str]] = {
+    "lower": lambda t: _whitespace_clean(_basic_clean(t)).lower(),
+    "whitespace": lambda t: _whitespace_clean(_basic_clean(t)),
+    "canonicalize": _canonicalize,
+}
+
+
+def _clean_fn(name: str, model_dir: Path) -> Callable[[str], str]:
+    try:
+        return _CLEAN[name]
+    except KeyError:
+        raise ModelError(
+            f"{model_dir}: unknown tokenizer text cleaning {name!r} in model.json "
+            f"(known: {', '.join(sorted(_CLEAN))}). Reinstall with `photoseek model install --force`."
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP byte-to-printable-character table (the byte-level alphabet of the vocab)."""
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs], strict=True))
+
+
+class ClipBpeTokenizer:
+    """open_clip's SimpleTokenizer: its cleaning and pre-tokenising regex in Python, the BPE merges
+    in the `tokenizers` library. Special-token strings in user text behave as in open_clip."""
+
+    def __init__(self, bpe_path: Path, context_length: int, clean: str = "lower") -> None:
+        try:
+            with gzip.open(bpe_path) as f:
+                lines = f.read().decode("utf-8").split("\n")
+        except (OSError, EOFError, UnicodeDecodeError) as e:
+            raise ModelError(
+                f"Tokenizer file {bpe_path} is unreadable ({e}). "
+                "Reinstall with `photoseek model install --force`."
+            ) from e
+        merges = [tuple(m.split()) for m in lines[1 : _N_MERGES + 1]]
+        if len(merges) != _N_MERGES or any(len(m) != 2 for m in merges):
+            raise ModelError(
+                f"Tokenizer file {bpe_path} is not open_clip's BPE merge list. "
+                "Reinstall with `photoseek model install --force`."
+            )
+        byte_chars = list(bytes_to_unicode().values())
+        vocab = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m) for m in merges]
+        vocab += [SOT, EOT]
+        ids = {tok: i for i, tok in enumerate(vocab)}
+        self._bpe = HFTokenizerCore(
+            BPE(vocab=ids, merges=merges, end_of_word_suffix="</w>", unk_token=None)
+        )
+        self._byte_enc = bytes_to_unicode()
+        self.sot_id, self.eot_id = ids[SOT], ids[EOT]
+        self._special = {SOT: self.sot_id, EOT: self.eot_id}
+        # Same pattern and flags as open_clip; the special tokens come first in the alternation.
+        self._pat = regex.compile(
+            "|".join(regex.escape(s) for s in self._special)
+            + r"""|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
+            regex.IGNORECASE,
+        )
+        self._clean = _clean_fn(clean, bpe_path.parent)
+        self.context_length = context_length
+
+    def _ids(self, text: str) -> list[int]:
+        out: list[int] = []
+        words: list[str] = []
+
+        def flush() -> None:
+            if words:
+                enc = self._bpe.encode(words, is_pretokenized=True, add_special_tokens=False)
+                out.extend(enc.ids)
+                words.clear()
+
+        for tok in self._pat.findall(self._clean(text)):
+            special = self._special.get(tok)
+            if special is not None:  # open_clip maps these strings to their special ids
+                flush()
+                out.append(special)
+            else:
+                words.append("".join(self._byte_enc[b] for b in tok.encode("utf-8")))
+        flush()
+        return out
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(texts, str):
+            texts = [texts]
+        n = self.context_length
+        result = np.zeros((len(texts), n), dtype=np.int64)
+        for i, text in enumerate(texts):
+            tokens = [self.sot_id, *self._ids(text), self.eot_id]
+            if len(tokens) > n:
+                tokens = tokens[:n]
+                tokens[-1] = self.eot_id
+            result[i, : len(tokens)] = tokens
+        return result
+
+
+class HFJsonTokenizer:
+    """open_clip's HFTokenizer (standard mode) from a saved `tokenizer.json`, without transformers:
+    clean, then pad to context_length with pad_id and truncate keeping the special tokens."""
+
+    def __init__(self, path: Path, context_length: int, cfg: dict[str, Any]) -> None:
+        try:
+            self._tok = HFTokenizerCore.from_file(str(path))
+        except Exception as e:  # tokenizers raises a bare Exception on bad JSON
+            raise ModelError(
+                f"Tokenizer file {path} is unreadable ({e}). "
+                "Reinstall with `photoseek model install --force`."
+            ) from e
+        mode = cfg.get("mode") or cfg.get("tokenizer_mode") or ""
+        if mode not in ("", "standard"):
+            raise ModelError(f"{path}: tokenizer mode {mode!r} is not supported by this version.")
+        self.context_length = context_length
+        self._clean = _clean_fn(cfg.get("clean", "whitespace"), path.parent)
+        self._lower = bool(cfg.get("lowercase", False))
+        pad_id = int(cfg.get("pad_id", 0))
+        pad_token = self._tok.id_to_token(pad_id) or "[PAD]"
+        self._tok.enable_truncation(max_length=context_length)
+        self._tok.enable_padding(length=context_length, pad_id=pad_id, pad_token=pad_token)
+        self._sep_id: int | None = None
+        if cfg.get("strip_sep_token"):
+            self._sep_id = int(cfg["sep_id"])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(texts, str):
+            texts = [texts]
+        cleaned = [self._clean(t) for t in texts]
+        if self._lower:
+            cleaned = [t.lower() for t in cleaned]
+        ids = np.array([e.ids for e in self._tok.encode_batch(cleaned)], dtype=np.int64).reshape(
+            len(cleaned), self.context_length
+        )
+        if self._sep_id is not None:
+            ids[ids == self._sep_id] = 0
+        return ids
+
+
+def load_tokenizer(model_dir: Path, info: ModelInfo) -> Tokenizer:
+    """The tokenizer described by `info.tokenizer`; ModelError naming the file if it is missing."""
+    cfg = dict(info.tokenizer)
+    kind = cfg.get("kind")
+    default_file = {"clip-bpe": CLIP_BPE_FILE, "hf": "tokenizer.json"}.get(str(kind))
+    if default_file is None:
+        raise ModelError(
+            f"{model_dir}: unknown tokenizer kind {kind!r} in model.json. "
+            "Reinstall the model with `photoseek model install --force`."
+        )
+    path = Path(model_dir) / cfg.get("file", default_file)
+    if not path.is_file():
+        raise ModelError(
+            f"Tokenizer file {path} is missing. Reinstall with `photoseek model install --force`."
+        )
+    log.debug("loading %s tokenizer from %s", kind, path)
+    if kind == "clip-bpe":
+        return ClipBpeTokenizer(path, info.context_length, cfg.get("clean", "lower"))
+    return HFJsonTokenizer(path, info.context_length, cfg)
