@@ -1,0 +1,259 @@
+"""What the catalog stores about a photo, read from its header without decoding any pixels.
+
+Capture time comes from EXIF DateTimeOriginal (+ OffsetTimeOriginal), else DateTimeDigitized,
+else DateTime, else the file's modification time; `capture_source` says which one was used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from app.core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".dib",
+        ".gif",
+        ".heic",
+        ".heif",
+        ".hif",
+        ".avif",
+        ".mpo",
+    }
+)
+# Pillow format ids we accept, whatever the extension says ("JPEG" also yields "MPO").
+FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF", "MPO")
+
+FINGERPRINT_CHUNK = 64 * 1024
+
+EXIF_IFD = 0x8769
+ORIENTATION = 0x0112
+MAKE, MODEL, DATETIME = 0x010F, 0x0110, 0x0132
+# (capture_source, date tag, offset tag, sub-second tag); the first usable one wins.
+DATE_TAGS = (
+    ("exif_original", 36867, 36881, 37521),
+    ("exif_digitized", 36868, 36882, 37522),
+    ("exif_datetime", DATETIME, 36880, 37520),
+)
+_DATE_RE = re.compile(r"(\d{4})[:\-/.](\d{1,2})[:\-/.](\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_OFFSET_RE = re.compile(r"([+-])(\d{2}):?(\d{2})")
+
+
+class MetadataError(UserError):
+    """A file the scanner found cannot be catalogued; `reason` is the short text recorded."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PhotoMeta:
+    """Everything the catalog records about one readable photo. `folder_id` None: the catalog
+    finds the watched folder that contains `path`."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    fingerprint: str
+    width: int
+    height: int
+    capture_time: datetime | None
+    capture_offset: str | None
+    capture_source: str
+    camera_make: str | None
+    camera_model: str | None
+    format: str = ""
+    folder_id: int | None = None
+
+    @property
+    def year(self) -> int | None:
+        return self.capture_time.year if self.capture_time else None
+
+    @property
+    def month(self) -> int | None:
+        return self.capture_time.month if self.capture_time else None
+
+
+_open_formats: tuple[str, ...] = ()
+
+
+def ensure_plugins() -> tuple[str, ...]:
+    """Teach Pillow HEIC/HEIF (pillow-heif); returns the `FORMATS` this Pillow can open.
+
+    AVIF is Pillow's own plugin where Pillow was built with libavif; MPO comes from the JPEG one.
+    """
+    global _open_formats
+    if not _open_formats:
+        try:
+            from pillow_heif import register_heif_opener
+        except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+            log.warning("pillow-heif is not installed: HEIC/HEIF photos will be skipped")
+        else:
+            register_heif_opener()
+        Image.init()
+        _open_formats = tuple(f for f in FORMATS if f in Image.OPEN)
+    return _open_formats
+
+
+def fingerprint(path: Path | str, size: int) -> str:
+    """A content fingerprint from the size and the first, middle and last 64 KiB.
+
+    Reads at most 192 KiB whatever the file's size, so recognising a moved or renamed photo
+    costs three small reads instead of a full hash. A photo's head holds its EXIF (time, camera,
+    maker notes) and its tail the last compressed scan, so two different photos of the same size
+    agreeing on all three windows is not a practical risk; the middle window catches in-place
+    edits of uncompressed formats that keep the size. Files up to 192 KiB are hashed whole.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(size.to_bytes(8, "little"))
+    with open(path, "rb") as f:
+        if size <= 3 * FINGERPRINT_CHUNK:
+            h.update(f.read())
+        else:
+            for offset in (0, (size - FINGERPRINT_CHUNK) // 2, size - FINGERPRINT_CHUNK):
+                f.seek(offset)
+                h.update(f.read(FINGERPRINT_CHUNK))
+    return h.hexdigest()
+
+
+def read_metadata(path: Path | str, stat: os.stat_result, *, fp: str | None = None) -> PhotoMeta:
+    """Header facts of the photo at `path` (`stat` from the scan; `fp` if already computed).
+
+    Raises `MetadataError` for an empty, unreadable, oversized, unsupported or non-image file.
+    """
+    formats = ensure_plugins()
+    if stat.st_size == 0:
+        raise MetadataError(path, "empty file (0 bytes)")
+    try:
+        with Image.open(path, formats=formats) as im:
+            fmt = im.format or ""
+            exif = im.getexif()
+            width, height = _oriented_size(im, exif)
+            # Inside the `with`: TIFF reads its EXIF sub-IFD lazily from the open file.
+            when, offset, source = capture_time(exif, stat.st_mtime_ns)
+            make, model = clean_text(exif.get(MAKE)), clean_text(exif.get(MODEL))
+    except Image.DecompressionBombError as e:
+        raise MetadataError(path, f"too large to decode safely ({e})") from e
+    except UnidentifiedImageError as e:
+        raise MetadataError(path, "not an image, or an unsupported image format") from e
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
+        # Pillow reports damaged headers with any of these.
+        raise MetadataError(path, f"unreadable image header ({e})") from e
+    try:
+        digest = fp if fp is not None else fingerprint(path, stat.st_size)
+    except OSError as e:
+        raise MetadataError(path, f"cannot read the file ({e})") from e
+    return PhotoMeta(
+        path=os.fspath(path),
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        fingerprint=digest,
+        width=width,
+        height=height,
+        capture_time=when,
+        capture_offset=offset,
+        capture_source=source,
+        camera_make=make,
+        camera_model=model,
+        format=fmt,
+    )
+
+
+def _oriented_size(im: Image.Image, exif: Image.Exif) -> tuple[int, int]:
+    """(width, height) as displayed: swapped for EXIF orientations 5-8 (90° rotations).
+
+    Pillow's TIFF plugin already reports the rotated size, and pillow-heif applies the rotation
+    and resets the tag to 1, so for TIFF start from the stored ImageWidth/ImageLength tags.
+    """
+    width, height = im.size
+    if im.format == "TIFF" and isinstance(exif.get(256), int) and isinstance(exif.get(257), int):
+        width, height = exif[256], exif[257]
+    if exif.get(ORIENTATION) in (5, 6, 7, 8):
+        width, height = height, width
+    return width, height
+
+
+def capture_time(exif: Image.Exif, mtime_ns: int) -> tuple[datetime, str | None, str]:
+    """(local capture time, its UTC offset or None, source), falling back to the file time."""
+    try:
+        sub = exif.get_ifd(EXIF_IFD)
+    except Exception:  # a damaged sub-IFD must not lose the IFD0 dates
+        sub = {}
+    for source, date_tag, offset_tag, subsec_tag in DATE_TAGS:
+        ifd = exif if date_tag == DATETIME else sub
+        when = parse_exif_date(ifd.get(date_tag), sub.get(subsec_tag))
+        if when is not None:
+            return when, parse_offset(sub.get(offset_tag)), source
+    local = datetime.fromtimestamp(mtime_ns / 1e9).astimezone()
+    return local.replace(tzinfo=None), format_offset(local), "file_mtime"
+
+
+def parse_exif_date(value: Any, subsec: Any = None) -> datetime | None:
+    """ "2021:05:06 07:08:09" (and common variants) to a datetime; None for blanks and garbage
+    such as "0000:00:00 00:00:00"."""
+    text = clean_text(value)
+    if not text:
+        return None
+    m = _DATE_RE.match(text)
+    if not m:
+        return None
+    year, month, day, hour, minute, second = (int(g) if g else 0 for g in m.groups())
+    if year < 1800:
+        return None
+    micro = 0
+    digits = re.sub(r"\D", "", clean_text(subsec) or "")[:6]
+    if digits:
+        micro = int(digits.ljust(6, "0"))
+    try:
+        return datetime(year, month, day, hour, minute, second, micro)
+    except ValueError:
+        return None
+
+
+def parse_offset(value: Any) -> str | None:
+    """ "+02:00" from an EXIF OffsetTime* value; None when blank or malformed."""
+    m = _OFFSET_RE.fullmatch(clean_text(value) or "")
+    if not m or int(m.group(2)) > 14 or int(m.group(3)) > 59:
+        return None
+    return f"{m.group(1)}{m.group(2)}:{m.group(3)}"
+
+
+def format_offset(when: datetime) -> str | None:
+    delta = when.utcoffset()
+    if delta is None:
+        return None
+    minutes = int(delta.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def clean_text(value: Any) -> str | None:
+    """An EXIF string without NULs and padding; None when nothing is left."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = str(value).replace("\x00", " ").strip()
+    return text or None
