@@ -275,7 +275,8 @@ def _fetch_once(
                 total = offset + length
             _check_space(state.part.parent, (total - offset) if total else 0, url)
             received = _stream(resp, state, offset, total, progress, should_cancel, label)
-        if length is not None and received < length:
+        short = (length is not None and received < length) or offset + received < total
+        if short:  # urllib does not raise when the server hangs up early
             raise _Transient(f"connection closed after {offset + received} of {total} bytes")
         return
 

@@ -93,7 +93,7 @@ def install_model(
     _tidy(paths, name)
     if not force and (target / MODEL_JSON).is_file():
         log.info("%s is already installed in %s", name, target)
-        report(0, 0, f"{name} already installed (--force replaces it)")
+        report(0, 0, "Already installed")
         return target
     stage = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{name}@", dir=paths.models))
     try:
@@ -103,7 +103,10 @@ def install_model(
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     if not read_settings(paths).get(SETTING_ACTIVE):
-        set_active_model(paths, name)
+        try:  # the first model installed becomes the active one
+            set_active_model(paths, name)
+        except OSError as e:
+            log.warning("could not record %s as the active model: %s", name, e)
     log.info("installed %s in %s", name, target)
     return target
 
@@ -125,7 +128,9 @@ def package_model(model_dir: Path, archive_path: Path) -> str:
                     zi = zipfile.ZipInfo(f"{top}/{rel}", date_time=(1980, 1, 1, 0, 0, 0))
                     zi.compress_type = zipfile.ZIP_DEFLATED
                     zi.external_attr = (stat.S_IFREG | 0o644) << 16
-                    zf.writestr(zi, (model_dir / rel).read_bytes())
+                    zi.file_size = (model_dir / rel).stat().st_size  # lets zipfile pick zip64
+                    with open(model_dir / rel, "rb") as f, zf.open(zi, "w") as dst:
+                        shutil.copyfileobj(f, dst, _COPY_CHUNK)
         else:
             gz = archive_path.name.endswith((".tar.gz", ".tgz"))
             with (
@@ -226,7 +231,7 @@ def _export(spec: ModelSpec, out: Path, report: Progress) -> Path:
     from app.core.export import export_model  # imports torch; only reached with the extra
 
     report(0, 0, f"Exporting {spec.name}")
-    export_model(spec.arch, spec.pretrained, out)
+    export_model(spec.arch, spec.pretrained, out, progress=lambda step: report(0, 0, step))
     return _verify(out, f"the model exported to {out}")
 
 
@@ -500,7 +505,7 @@ def _write(
 def _safe_rel(name: str, origin: str) -> PurePosixPath:
     """A relative path with no `..`, no drive and no leading slash, or ModelError."""
     if "\\" in name or "\0" in name or name.startswith("/") or re.match(r"[A-Za-z]:", name):
-        raise _unsafe(origin, name, "an absolute path")
+        raise _unsafe(origin, name, "an absolute or Windows-style path")
     parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
     if not parts or ".." in parts:
         raise _unsafe(origin, name, "a path outside the model folder")
