@@ -190,6 +190,7 @@ def test_folder_availability_persists(db_path, tmp_path):
         assert f.last_scan is not None and f.last_scan.timestamp() == 1_700_000_000.0
         cat.set_folder_available(f.id, True)
         assert cat.folder(f.id).available is True
+        assert cat.folder(np.int64(f.id)) == cat.folder(f.path) == cat.folder(Path(f.path))
 
 
 def test_remove_folder_forgets_rows_and_never_touches_files(cat, tmp_path):
@@ -405,6 +406,7 @@ def test_filter_ids_match_ground_truth(cat, library):
         assert len(expected(truth, month=month)) > 0
     for f in folders:
         assert cat.filter_ids(folder=f.id).tolist() == expected(truth, folder=f.id)
+        assert cat.filter_ids(folder=np.int64(f.id)).tolist() == expected(truth, folder=f.id)
         assert cat.filter_ids(folder=f.path).tolist() == expected(truth, folder=f.id)
         assert cat.filter_ids(folder=Path(f.path)).tolist() == expected(truth, folder=f.id)
         sub = os.path.join(f.path, "2019")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.core.catalog_db import Database, connect
-from app.core.catalog_folders import FolderMixin, normalise
+from app.core.catalog_folders import FolderMixin
 from app.core.catalog_schema import MIGRATIONS, Migration, check_file, migrate
 from app.core.catalog_types import (
     INDEXED,
@@ -161,12 +161,12 @@ class Catalog(FolderMixin):
     def _folder_clause(self, folder: int | Path | str) -> tuple[str, list[object]]:
         if isinstance(folder, (int, np.integer)):
             return "folder_id = ?", [int(folder)]
-        path = normalise(folder)
-        known = self.folder(path)
+        known = self.folder(folder)
         if known is not None:
             return "folder_id = ?", [known.id]
-        # Any sub-folder: a range on the unique path index ("/a/b/" <= p < "/a/b0").
-        prefix = path.rstrip(os.sep) + os.sep
+        # A sub-folder, spelled as photo paths are stored (links not resolved): a range on the
+        # unique path index, "/a/b/" <= path < "/a/b0".
+        prefix = os.path.abspath(os.path.expanduser(folder)).rstrip(os.sep) + os.sep
         return "path >= ? AND path < ?", [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
 
     def years(self) -> list[tuple[int, int]]:

@@ -51,10 +51,10 @@ class FolderMixin(VectorStore):
     def folder(self, folder: int | Path | str) -> Folder | None:
         """A watched folder by id or by path (exactly that folder, not one containing it)."""
         arg: int | str
-        if isinstance(folder, int):
-            sql, arg = FOLDER_SELECT + " WHERE f.id = ?", folder
-        else:
+        if isinstance(folder, (str, os.PathLike)):
             sql, arg = FOLDER_SELECT + " WHERE f.path = ?", normalise(folder)
+        else:  # an int, or a numpy integer
+            sql, arg = FOLDER_SELECT + " WHERE f.id = ?", int(folder)
         row = self.db.conn.execute(sql, (INDEXED, arg)).fetchone()
         return None if row is None else _folder(row)
 
