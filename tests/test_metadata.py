@@ -131,6 +131,15 @@ def test_all_dates_garbage_uses_the_file_time(tmp_path, garbage):
     assert meta.capture_time == datetime.fromtimestamp(1_300_000_000)
 
 
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_damaged_exif_keeps_the_photo_with_the_file_time(tmp_path):
+    path = tmp_path / "a.jpg"
+    blob = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x05\x00" + bytes(range(256)) * 2
+    Image.new("RGB", (30, 20)).save(path, "JPEG", exif=blob)
+    meta = meta_of(path)
+    assert (meta.width, meta.height, meta.capture_source) == (30, 20, "file_mtime")
+
+
 def test_garbage_offset_is_dropped_but_the_date_kept(tmp_path):
     exif = make_exif(original="2021:05:06 07:08:09", original_offset="   :  ")
     meta = meta_of(write_image(tmp_path / "a.jpg", exif=exif))

@@ -149,7 +149,7 @@ def read_metadata(path: Path | str, stat: os.stat_result, *, fp: str | None = No
     try:
         with Image.open(path, formats=formats) as im:
             fmt = im.format or ""
-            exif = im.getexif()
+            exif = _safe_exif(im, path)
             width, height = _oriented_size(im, exif)
             # Inside the `with`: TIFF reads its EXIF sub-IFD lazily from the open file.
             when, offset, source = capture_time(exif, stat.st_mtime_ns)
@@ -181,6 +181,15 @@ def read_metadata(path: Path | str, stat: os.stat_result, *, fp: str | None = No
     )
 
 
+def _safe_exif(im: Image.Image, path: Path | str) -> Image.Exif:
+    """The photo's EXIF, or none when it is damaged: its pixels are still worth indexing."""
+    try:
+        return im.getexif()
+    except Exception as e:  # Pillow raises a variety of errors on malformed EXIF
+        log.debug("ignoring damaged EXIF in %s: %s", path, e)
+        return Image.Exif()
+
+
 def _oriented_size(im: Image.Image, exif: Image.Exif) -> tuple[int, int]:
     """(width, height) as displayed: swapped for EXIF orientations 5-8 (90° rotations).
 
@@ -195,8 +204,9 @@ def _oriented_size(im: Image.Image, exif: Image.Exif) -> tuple[int, int]:
     return width, height
 
 
-def capture_time(exif: Image.Exif, mtime_ns: int) -> tuple[datetime, str | None, str]:
-    """(local capture time, its UTC offset or None, source), falling back to the file time."""
+def capture_time(exif: Image.Exif, mtime_ns: int) -> tuple[datetime | None, str | None, str]:
+    """(local capture time, its UTC offset or None, source), falling back to the file time
+    (None only when even that is out of range)."""
     try:
         sub = exif.get_ifd(EXIF_IFD)
     except Exception:  # a damaged sub-IFD must not lose the IFD0 dates
@@ -206,7 +216,10 @@ def capture_time(exif: Image.Exif, mtime_ns: int) -> tuple[datetime, str | None,
         when = parse_exif_date(ifd.get(date_tag), sub.get(subsec_tag))
         if when is not None:
             return when, parse_offset(sub.get(offset_tag)), source
-    local = datetime.fromtimestamp(mtime_ns / 1e9).astimezone()
+    try:
+        local = datetime.fromtimestamp(mtime_ns / 1e9).astimezone()
+    except (OverflowError, OSError, ValueError):  # a nonsense mtime (year 30000, pre-1970)
+        return None, None, "file_mtime"
     return local.replace(tzinfo=None), format_offset(local), "file_mtime"
 
 
