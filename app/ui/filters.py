@@ -1,0 +1,136 @@
+"""Year and month selectors (only dates present in the library, with counts) and the sort order.
+
+The bar holds no library: the window feeds it `set_years`/`set_months` from a worker and
+listens to `changed` (any filter) and `year_changed` (to fetch that year's months).
+"""
+
+from __future__ import annotations
+
+import calendar
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QWidget
+
+from app.ui import theme
+
+ANY_YEAR = "Any year"
+ANY_MONTH = "Any month"
+
+
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+class FilterBar(QWidget):
+    """Emits `changed` when the month or order changes by the user's hand, and `year_changed`
+    when the year does: the window then fetches that year's months (`set_months`) and searches."""
+
+    changed = Signal()
+    year_changed = Signal(object)  # int | None
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.year_box = QComboBox(self)
+        self.year_box.setAccessibleName("Year taken")
+        self.year_box.setToolTip("Only photos taken in this year")
+        self.year_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.month_box = QComboBox(self)
+        self.month_box.setAccessibleName("Month taken")
+        self.month_box.setToolTip("Only photos taken in this month")
+        self.month_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.order_box = QComboBox(self)
+        self.order_box.setAccessibleName("Sort results")
+        self.order_box.addItem(theme.icon("sort"), "Best match", "relevance")
+        self.order_box.addItem(theme.icon("calendar"), "Newest first", "date")
+        self.order_box.setToolTip("Sort search results by how well they match, or by date")
+        self.year_box.addItem(ANY_YEAR, None)
+        self.month_box.addItem(ANY_MONTH, None)
+        self._wanted_month: int | None = None
+        self.year_box.currentIndexChanged.connect(self._year_picked)
+        self.month_box.currentIndexChanged.connect(self._month_picked)
+        self.order_box.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        for box in (self.year_box, self.month_box, self.order_box):
+            box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+            layout.addWidget(box)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def year(self) -> int | None:
+        return self.year_box.currentData()
+
+    def month(self) -> int | None:
+        return self.month_box.currentData()
+
+    def order(self) -> str:
+        return str(self.order_box.currentData())
+
+    def is_filtered(self) -> bool:
+        return self.year() is not None or self.month() is not None
+
+    def describe(self) -> str:
+        """ "in May 2021", "in 2021", "" — for status and empty-state messages."""
+        year, month = self.year(), self.month()
+        if month and year:
+            return f"in {calendar.month_name[month]} {year}"
+        if year:
+            return f"in {year}"
+        if month:
+            return f"in {calendar.month_name[month]}"
+        return ""
+
+    # -- filling ----------------------------------------------------------------------------------
+
+    def set_years(self, years: list[tuple[int, int]], select: int | None = None) -> None:
+        """Offer `years` ((year, count), newest first); keep the selection if it still exists."""
+        keep = select if select is not None else self.year()
+        self.year_box.blockSignals(True)
+        self.year_box.clear()
+        self.year_box.addItem(f"{ANY_YEAR} ({_count(sum(n for _, n in years))})", None)
+        for year, n in years:
+            self.year_box.addItem(f"{year} ({_count(n)})", year)
+        found = self.year_box.findData(keep) if keep is not None else 0
+        self.year_box.setCurrentIndex(max(found, 0))
+        self.year_box.blockSignals(False)
+
+    def set_months(self, months: list[tuple[int, int]], select: int | None = None) -> None:
+        """Offer `months` ((month, count)) of the chosen year; keep the month if it is there."""
+        keep = select if select is not None else (self._wanted_month or self.month())
+        self.month_box.blockSignals(True)
+        self.month_box.clear()
+        self.month_box.addItem(f"{ANY_MONTH}", None)
+        for month, n in sorted(months):
+            self.month_box.addItem(f"{calendar.month_name[month]} ({_count(n)})", month)
+        found = self.month_box.findData(keep) if keep is not None else 0
+        self.month_box.setCurrentIndex(max(found, 0))
+        self.month_box.blockSignals(False)
+
+    def set_order(self, order: str) -> None:
+        self.order_box.blockSignals(True)
+        self.order_box.setCurrentIndex(max(self.order_box.findData(order), 0))
+        self.order_box.blockSignals(False)
+
+    def set_order_enabled(self, enabled: bool) -> None:
+        """With nothing to rank (no words, no image) the grid is always newest first."""
+        self.order_box.setEnabled(enabled)
+
+    def clear_filters(self) -> None:
+        """Back to any year and any month; emits `year_changed(None)`."""
+        self._wanted_month = None
+        for box in (self.year_box, self.month_box):
+            box.blockSignals(True)
+            box.setCurrentIndex(0)
+            box.blockSignals(False)
+        self.year_changed.emit(None)
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _year_picked(self, _index: int) -> None:
+        self._wanted_month = self.month()
+        self.year_changed.emit(self.year())
+
+    def _month_picked(self, _index: int) -> None:
+        self._wanted_month = self.month()
+        self.changed.emit()

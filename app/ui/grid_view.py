@@ -1,0 +1,100 @@
+"""The thumbnail grid: an icon-mode list view with photo-app manners.
+
+Arrows move, Enter or Space opens the preview, the Menu key opens the context menu, Ctrl+wheel
+zooms, and dragging a selection out hands the files to other applications. Delete does nothing:
+PhotoSeek never deletes photos.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QWheelEvent
+from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+
+from app.ui.thumb_delegate import ThumbDelegate
+
+
+class ResultsView(QListView):
+    """Emits `open_requested(index)`, `menu_requested(index, global_pos)`, `zoom(steps)`."""
+
+    open_requested = Signal(QModelIndex)
+    menu_requested = Signal(QModelIndex, QPoint)
+    zoom = Signal(int)
+    delete_pressed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.LayoutMode.SinglePass)
+        self.setSpacing(2)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionRectVisible(True)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.setMouseTracking(True)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAccessibleName("Photos")
+        self.setAccessibleDescription(
+            "Search results. Arrow keys move, Enter opens a preview, the menu key shows actions."
+        )
+        self.delegate = ThumbDelegate(self)
+        self.setItemDelegate(self.delegate)
+        self.delegate.sizeHintChanged.connect(lambda _i: self._update_grid())
+        self.doubleClicked.connect(self.open_requested)
+        self._update_grid()
+
+    def set_thumb_size(self, size: int) -> None:
+        current = self.currentIndex()
+        self.delegate.set_thumb_size(size)
+        if current.isValid():
+            self.scrollTo(current)
+
+    def _update_grid(self) -> None:
+        self.setGridSize(self.delegate.cell_size(self.font()))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if (
+            key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
+            and self.currentIndex().isValid()
+        ):
+            self.open_requested.emit(self.currentIndex())
+            event.accept()
+            return
+        if key == Qt.Key.Key_Delete:
+            self.delete_pressed.emit()  # never deletes: the window explains that
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = event.angleDelta().y() // 120 or (1 if event.angleDelta().y() > 0 else -1)
+            if event.angleDelta().y():
+                self.zoom.emit(steps)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        if event.reason() == QContextMenuEvent.Reason.Mouse:
+            index = self.indexAt(event.pos())
+            if index.isValid() and not self.selectionModel().isSelected(index):
+                self.setCurrentIndex(index)
+            pos = event.globalPos()
+        else:  # the Menu key: open it at the current cell
+            index = self.currentIndex()
+            rect = self.visualRect(index) if index.isValid() else self.viewport().rect()
+            pos = self.viewport().mapToGlobal(rect.center())
+        if index.isValid():
+            self.menu_requested.emit(index, pos)
+            event.accept()

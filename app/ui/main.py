@@ -1,0 +1,49 @@
+"""`photoseek` with no command: set up logging and error reporting, open the window, run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from app.core.paths import Paths
+
+log = logging.getLogger(__name__)
+
+
+def display_problem() -> str | None:
+    """A plain message when no screen is available (Qt would otherwise abort)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return (
+            "no display found (DISPLAY and WAYLAND_DISPLAY are unset). Run PhotoSeek from a "
+            "desktop session, or use the command line: `photoseek --help`."
+        )
+    return None
+
+
+def run_gui(paths: Paths) -> int:
+    """Open the PhotoSeek window over the library in `paths`; returns the exit code."""
+    problem = display_problem()
+    if problem:
+        print(f"photoseek: {problem}", file=sys.stderr)
+        return 2
+    paths.ensure()
+    from app.ui import crash
+    from app.ui.app import create_application
+    from app.ui.main_window import MainWindow
+
+    log_file = crash.setup_logging(paths.logs)
+    app = create_application()
+    window: MainWindow | None = None
+    reporter = crash.install(log_file, lambda: window)
+    log.info("PhotoSeek starting; data in %s, log in %s", paths.data, log_file)
+    window = MainWindow(paths)
+    window.show()
+    code = app.exec()
+    del reporter
+    log.info("PhotoSeek closed (%s)", code)
+    return int(code)

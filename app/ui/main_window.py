@@ -1,0 +1,859 @@
+"""The PhotoSeek window: search bar and date filters above, the thumbnail grid (or an empty state
+that says what is going on) in the middle, results and indexing progress in the status bar.
+
+The window only presents. Searching, indexing and every other library call run in workers
+(`app.ui.workers.run_in_thread`); their results arrive as signals on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QThreadPool, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QPalette,
+)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSlider,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.errors import UserError
+from app.core.jobs import JobCancelled
+from app.core.modelinfo import ModelError
+from app.core.paths import Paths
+from app.ui import file_actions, theme
+from app.ui.empty_state import EmptyStatePage, Facts, state_for
+from app.ui.filters import FilterBar
+from app.ui.first_run import FirstRunDialog
+from app.ui.folders_dialog import FoldersDialog
+from app.ui.grid_view import ResultsView
+from app.ui.image_query import ImageQuery, from_mime, mime_accepts
+from app.ui.index_status import IndexStatus
+from app.ui.indexing import IndexController
+from app.ui.preview import PreviewDialog
+from app.ui.results_model import ResultsModel
+from app.ui.search_bar import SearchBar
+from app.ui.search_controller import Outcome, SearchController, SearchSpec
+from app.ui.settings import UiSettings
+from app.ui.skipped_dialog import SkippedDialog
+from app.ui.thumb_delegate import MAX_SIZE, MIN_SIZE
+from app.ui.thumb_loader import ThumbLoader, read_image
+from app.ui.workers import run_in_thread
+
+log = logging.getLogger(__name__)
+
+ZOOM_STEP = 16
+BROWSE_REFRESH_MS = 2500  # while indexing, an empty or untouched browse grid refreshes this often
+
+
+def default_open_library(paths: Paths) -> Any:
+    from app.core.library import Library
+
+    return Library.open(paths)
+
+
+class MainWindow(QMainWindow):
+    """The main window over one `Library` (given, or opened in a worker by `open_library`)."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        library: Any = None,
+        *,
+        settings: UiSettings | None = None,
+        open_library: Callable[[Paths], Any] = default_open_library,
+        welcome: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.paths = paths
+        self.library: Any = None
+        self.settings = settings or UiSettings(paths.config / "window.ini")
+        self._open_library = open_library
+        self._welcome = welcome
+        self._facts = Facts(opening=True)
+        self._last_spec = SearchSpec()
+        self._closing = False
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(4)  # indexing, search, and small library calls side by side
+
+        self.setWindowTitle("PhotoSeek")
+        self.setWindowIcon(theme.app_icon())
+        self.setAcceptDrops(True)
+        self.setMinimumSize(640, 420)
+        self._build()
+        self._build_menus()
+        self._restore_settings()
+
+        self.searcher = SearchController(self.pool, self)
+        self.searcher.finished.connect(self._search_finished)
+        self.searcher.failed.connect(self._search_failed)
+        self.indexer = IndexController(self.pool, self)
+        self.indexer.progress.connect(self._index_progress)
+        self.indexer.running_changed.connect(self._index_running)
+        self.indexer.finished.connect(self._index_finished)
+        self.indexer.failed.connect(self._index_failed)
+        self.indexer.library_changed.connect(self._library_changed)
+        self._refresh_timer = QTimer(self, interval=BROWSE_REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh_while_indexing)
+
+        self.search_bar.setFocus()
+        if library is not None:
+            QTimer.singleShot(0, lambda: self._library_ready(library))
+        else:
+            self._apply_facts()
+            run_in_thread(
+                lambda: self._open_library(self.paths),
+                on_result=self._library_ready,
+                on_error=self._library_failed,
+                pool=self.pool,
+            )
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.search_bar = SearchBar(self)
+        self.search_bar.search_requested.connect(self.search_now)
+        self.filters = FilterBar(self)
+        self.filters.changed.connect(self.search_now)
+        self.filters.year_changed.connect(self._load_months)
+        header = QWidget(self)
+        row = QHBoxLayout(header)
+        row.setContentsMargins(10, 8, 10, 8)
+        row.setSpacing(8)
+        row.addWidget(self.search_bar, 1)
+        row.addWidget(self.filters)
+
+        self.banner = QLabel(self)
+        self.banner.setWordWrap(True)
+        self.banner.setContentsMargins(12, 6, 12, 6)
+        self.banner.setAutoFillBackground(True)
+        self.banner.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+        self.banner.setAccessibleName("Notice")
+        self.banner.linkActivated.connect(self._empty_action)
+        self.banner.hide()
+
+        self.loader = ThumbLoader(lambda pid: None, parent=self)
+        self.model = ResultsModel(self.loader, self)
+        self.grid = ResultsView(self)
+        self.grid.setModel(self.model)
+        self.grid.open_requested.connect(self.open_preview)
+        self.grid.menu_requested.connect(self._context_menu)
+        self.grid.zoom.connect(
+            lambda steps: self.set_thumb_size(self.grid.delegate.thumb_size + steps * ZOOM_STEP)
+        )
+        self.grid.delete_pressed.connect(
+            lambda: self.statusBar().showMessage(
+                "PhotoSeek never deletes photos. To delete one, use Show in Folder and your file "
+                "manager.",
+                6000,
+            )
+        )
+        self.empty = EmptyStatePage(self)
+        self.empty.action.connect(self._empty_action)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.grid)
+        self.stack.addWidget(self.empty)
+
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(header)
+        column.addWidget(self.banner)
+        column.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        status = self.statusBar()
+        self.result_label = QLabel(self)
+        self.result_label.setAccessibleName("Search results summary")
+        status.addWidget(self.result_label, 1)
+        self.index_status = IndexStatus(self)
+        self.index_status.pause_toggled.connect(self._pause_toggled)
+        self.index_status.show_skipped.connect(self.show_skipped)
+        status.addPermanentWidget(self.index_status)
+        zoom = QWidget(self)
+        zrow = QHBoxLayout(zoom)
+        zrow.setContentsMargins(0, 0, 4, 0)
+        zrow.setSpacing(2)
+        self.zoom_slider = QSlider(Qt.Orientation.Horizontal, zoom)
+        self.zoom_slider.setRange(MIN_SIZE, MAX_SIZE)
+        self.zoom_slider.setSingleStep(8)
+        self.zoom_slider.setPageStep(ZOOM_STEP * 2)
+        self.zoom_slider.setFixedWidth(110)
+        self.zoom_slider.setAccessibleName("Thumbnail size")
+        self.zoom_slider.setToolTip("Thumbnail size (Ctrl+wheel over the photos)")
+        self.zoom_slider.valueChanged.connect(self.set_thumb_size)
+        for name, widget in (("zoom-small", None), (None, self.zoom_slider), ("zoom-large", None)):
+            if widget is None:
+                label = QLabel(zoom)
+                label.setPixmap(
+                    theme.tinted_pixmap(
+                        name,
+                        12 if name == "zoom-small" else 16,
+                        self.palette().color(self.foregroundRole()),
+                        self.devicePixelRatioF(),
+                    )
+                )
+                widget = label
+            zrow.addWidget(widget)
+        status.addPermanentWidget(zoom)
+
+        QWidget.setTabOrder(self.search_bar.edit, self.filters.year_box)
+        QWidget.setTabOrder(self.filters.year_box, self.filters.month_box)
+        QWidget.setTabOrder(self.filters.month_box, self.filters.order_box)
+        QWidget.setTabOrder(self.filters.order_box, self.grid)
+
+    def _build_menus(self) -> None:
+        def action(
+            menu: QMenu,
+            text: str,
+            slot: Callable[[], Any],
+            keys: QKeySequence.StandardKey | str | list[Any] | None = None,
+            icon: str | None = None,
+        ) -> QAction:
+            act = QAction(text, self)
+            if icon:
+                act.setIcon(theme.icon(icon))
+            if isinstance(keys, list):
+                act.setShortcuts([QKeySequence(k) for k in keys])
+            elif keys is not None:
+                act.setShortcut(QKeySequence(keys))
+            act.triggered.connect(lambda _checked=False: slot())
+            menu.addAction(act)
+            self.addAction(act)
+            return act
+
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        action(file_menu, "&Add Folder…", self.add_folder, "Ctrl+O", "folder-add")
+        action(file_menu, "Photo &Folders…", self.manage_folders, "Ctrl+Shift+O", "folder")
+        file_menu.addSeparator()
+        action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        action(
+            edit, "&Find", self.focus_search, [QKeySequence.StandardKey.Find, "Ctrl+L"], "search"
+        )
+        action(edit, "&Paste Image to Search", self.paste_image, QKeySequence.StandardKey.Paste)
+        edit.addSeparator()
+        self.copy_action = action(
+            edit, "&Copy Path", self.copy_selected_paths, "Ctrl+Shift+C", "copy"
+        )
+        self.similar_action = action(
+            edit, "Find &Similar", self.find_similar_selected, "Ctrl+Shift+F", "similar"
+        )
+
+        view = bar.addMenu("&View")
+        action(
+            view,
+            "&Larger Thumbnails",
+            lambda: self.set_thumb_size(self.grid.delegate.thumb_size + ZOOM_STEP),
+            QKeySequence.StandardKey.ZoomIn,
+        )
+        action(
+            view,
+            "&Smaller Thumbnails",
+            lambda: self.set_thumb_size(self.grid.delegate.thumb_size - ZOOM_STEP),
+            QKeySequence.StandardKey.ZoomOut,
+        )
+        view.addSeparator()
+        action(view, "Sort by &Best Match", lambda: self._set_order("relevance"), "Ctrl+1")
+        action(view, "Sort by &Date", lambda: self._set_order("date"), "Ctrl+2")
+
+        lib = bar.addMenu("&Library")
+        self.pause_action = action(lib, "&Pause Indexing", self._toggle_pause, None, "pause")
+        action(lib, "&Rescan Folders", self.rescan, QKeySequence.StandardKey.Refresh, "indexing")
+        action(lib, "S&kipped Files…", self.show_skipped, None, "skipped")
+        lib.addSeparator()
+        action(lib, "Search &Model…", self.show_model_dialog, None, "model")
+
+        help_menu = bar.addMenu("&Help")
+        action(help_menu, "Open &Log Folder", self._open_logs)
+        action(help_menu, "&About PhotoSeek", self._about)
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        if s.geometry is not None:
+            self.restoreGeometry(s.geometry)
+        else:
+            self.resize(1180, 780)
+        if s.window_state is not None:
+            self.restoreState(s.window_state)
+        self.zoom_slider.setValue(s.thumb_size)
+        self.grid.set_thumb_size(s.thumb_size)
+        self.filters.set_order(s.order)
+        self.search_bar.set_image_weight(s.image_weight)
+        self._wanted_year, self._wanted_month = s.year, s.month
+
+    def _save_settings(self) -> None:
+        s = self.settings
+        s.geometry = self.saveGeometry()
+        s.window_state = self.saveState()
+        s.thumb_size = self.grid.delegate.thumb_size
+        s.year, s.month = self.filters.year(), self.filters.month()
+        s.order = self.filters.order()
+        s.image_weight = self.search_bar.image_weight()
+        s.sync()
+
+    # -- library lifecycle ----------------------------------------------------------------------
+
+    def _library_ready(self, library: Any) -> None:
+        if self._closing:
+            library.close()
+            return
+        self.library = library
+        self.loader.set_fetch(library.thumbnail)
+        self.searcher.set_library(library)
+        self._set_facts(opening=False, open_error=None, needs_model=False)
+        self._reload_years(select_year=self._wanted_year, select_month=self._wanted_month)
+        run_in_thread(library.folders, on_result=self._first_folders, pool=self.pool)
+
+    def _library_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, UserError):
+            raise exc
+        self._set_facts(opening=False, open_error=str(exc))
+
+    def _first_folders(self, folders: list[Any]) -> None:
+        self._folders_loaded(folders)
+        if folders:
+            self.indexer.start(self.library)
+        if self.library is not None:
+            self.indexer.watch(self.library)
+        if self._welcome and not folders and not self.settings.welcomed:
+            QTimer.singleShot(0, self.show_welcome)
+
+    def _folders_loaded(self, folders: list[Any]) -> None:
+        photos = sum(f.photo_count for f in folders)
+        self._set_facts(folders=len(folders), photos=photos)
+
+    def _refresh_library_facts(self) -> None:
+        if self.library is None:
+            return
+        library = self.library
+        run_in_thread(library.folders, on_result=self._folders_loaded, pool=self.pool)
+        run_in_thread(
+            lambda: len(library.skipped()), on_result=self.index_status.set_skipped, pool=self.pool
+        )
+        self._reload_years()
+
+    def _reload_years(
+        self, select_year: int | None = None, select_month: int | None = None
+    ) -> None:
+        library = self.library
+
+        def work() -> tuple[list[tuple[int, int]], list[tuple[int, int]], int | None]:
+            years = library.years()
+            year = select_year if select_year is not None else self.filters.year()
+            if year is not None and year not in {y for y, _ in years}:
+                year = None
+            return years, library.months(year), year
+
+        def done(value: tuple[list[tuple[int, int]], list[tuple[int, int]], int | None]) -> None:
+            years, months, year = value
+            before = (self.filters.year(), self.filters.month())
+            self.filters.set_years(years, select=year)
+            self.filters.set_months(months, select=select_month)
+            if (self.filters.year(), self.filters.month()) != before or select_year is not None:
+                self.search_now()
+
+        if library is not None:
+            run_in_thread(work, on_result=done, pool=self.pool)
+
+    def _load_months(self, year: int | None) -> None:
+        library = self.library
+        if library is None:
+            return
+
+        def done(months: list[tuple[int, int]]) -> None:
+            if self.filters.year() == year:
+                self.filters.set_months(months)
+                self.search_now()
+
+        run_in_thread(lambda: library.months(year), on_result=done, pool=self.pool)
+
+    # -- searching ------------------------------------------------------------------------------
+
+    def current_spec(self) -> SearchSpec:
+        return SearchSpec(
+            text=self.search_bar.text(),
+            image=self.search_bar.image(),
+            image_weight=self.search_bar.image_weight(),
+            year=self.filters.year(),
+            month=self.filters.month(),
+            order=self.filters.order(),
+        )
+
+    def search_now(self) -> None:
+        """Run the search the bar and filters describe (results replace the current ones)."""
+        spec = self.current_spec()
+        self.filters.set_order_enabled(not spec.browsing)
+        if self.library is None:
+            return
+        self._last_spec = spec
+        self.searcher.submit(spec)
+        self.result_label.setText("Searching…")
+
+    def _search_finished(self, outcome: Outcome) -> None:
+        result = outcome.result
+        current = self.grid.currentIndex()
+        keep = current.data(ResultsModel.PhotoIdRole) if current.isValid() else None
+        self.model.set_hits(result.hits, outcome.generation)
+        if keep is not None:
+            row = self.model.row_of(keep)
+            if row is not None:
+                self.grid.setCurrentIndex(self.model.index(row, 0))
+        n = len(result.hits)
+        what = "photo" if outcome.spec.browsing else "match"
+        plural = "es" if what == "match" else "s"
+        self.result_label.setText(
+            f"{n:,} {what}{plural if n != 1 else ''} · {outcome.elapsed_s * 1000:.0f} ms"
+        )
+        self._set_facts(
+            results=n,
+            needs_model=False,
+            search_error=None,
+            browsing=outcome.spec.browsing,
+            query_label=self._query_label(outcome.spec),
+            filter_label=self.filters.describe(),
+        )
+
+    def _search_failed(self, _generation: int, spec: SearchSpec, exc: BaseException) -> None:
+        self.model.clear(self.searcher.generation)
+        self.result_label.setText("")
+        facts = dict(
+            results=0,
+            browsing=spec.browsing,
+            query_label=self._query_label(spec),
+            filter_label=self.filters.describe(),
+        )
+        if isinstance(exc, ModelError):
+            self._set_facts(needs_model=True, search_error=None, **facts)
+        elif isinstance(exc, UserError):
+            self._set_facts(needs_model=False, search_error=str(exc), **facts)
+        else:
+            raise exc
+
+    @staticmethod
+    def _query_label(spec: SearchSpec) -> str:
+        parts = [spec.text] if spec.text else []
+        if spec.image is not None:
+            parts.append(spec.image.label)
+        return " + ".join(parts)
+
+    def focus_search(self) -> None:
+        self.search_bar.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_bar.edit.selectAll()
+
+    def search_by_image(self, query: ImageQuery) -> None:
+        """Show `query` as the chip and search by it (with the words already typed)."""
+        self.search_bar.set_image(query)
+        self._load_chip_preview(query)
+
+    def _load_chip_preview(self, query: ImageQuery) -> None:
+        if query.preview is not None:
+            return
+        library = self.library
+
+        def work() -> QImage | None:
+            if query.like_photo_id is not None:
+                path = library.thumbnail(query.like_photo_id) if library else None
+                return read_image(path, 64) if path else None
+            return read_image(query.path, 64) if query.path else None
+
+        run_in_thread(
+            work,
+            on_result=lambda image: (
+                image is not None and self.search_bar.set_chip_preview(query, image)
+            ),
+            on_error=lambda e: log.info("no chip preview: %s", e),
+            pool=self.pool,
+        )
+
+    def _set_order(self, order: str) -> None:
+        self.filters.set_order(order)
+        self.search_now()
+
+    # -- drag and drop, paste -------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if mime_accepts(event.mimeData()) and event.source() is None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if mime_accepts(event.mimeData()) and event.source() is None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        query = from_mime(event.mimeData())
+        if query is None:
+            self.statusBar().showMessage(
+                "That is not a photo PhotoSeek can search by. Drop a JPEG, PNG, HEIC or WebP file.",
+                6000,
+            )
+            return
+        event.acceptProposedAction()
+        self.search_by_image(query)
+
+    def paste_image(self) -> None:
+        query = from_mime(QGuiApplication.clipboard().mimeData())
+        if query is None:
+            self.statusBar().showMessage(
+                "The clipboard holds no image. Copy a photo or an image file first.", 6000
+            )
+            return
+        self.search_by_image(query)
+
+    # -- results --------------------------------------------------------------------------------
+
+    def selected_rows(self) -> list[int]:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        if not rows and self.grid.currentIndex().isValid():
+            rows = [self.grid.currentIndex().row()]
+        return rows
+
+    def _context_menu(self, index: QModelIndex, pos: QPoint) -> None:
+        menu = self.build_context_menu(index)
+        menu.exec(pos)
+
+    def build_context_menu(self, index: QModelIndex) -> QMenu:
+        pid = int(index.data(ResultsModel.PhotoIdRole))
+        path = Path(index.data(ResultsModel.PathRole))
+        menu = QMenu(self)
+        menu.setAccessibleName("Photo actions")
+        menu.addAction(theme.icon("photo"), "Preview", lambda: self.open_preview(index))
+        menu.addAction(theme.icon("open"), "Open", lambda: self.open_path(path))
+        menu.addAction(theme.icon("folder"), "Show in Folder", lambda: self.show_path(path))
+        menu.addSeparator()
+        menu.addAction(
+            theme.icon("similar"), "Find Similar", lambda: self.find_similar(pid, path.name)
+        )
+        menu.addAction(theme.icon("copy"), "Copy Path", self.copy_selected_paths)
+        return menu
+
+    def open_preview(self, index: QModelIndex) -> PreviewDialog | None:
+        if not index.isValid() or self.library is None:
+            return None
+        dialog = PreviewDialog(
+            self.library,
+            int(index.data(ResultsModel.PhotoIdRole)),
+            index.data(ResultsModel.PathRole),
+            self.pool,
+            self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.find_similar.connect(
+            lambda pid: (dialog.accept(), self.find_similar(pid, dialog.path.name))
+        )
+        dialog.region_search.connect(self._region_search)
+        dialog.open_file.connect(lambda p: self.open_path(Path(p)))
+        dialog.show_in_folder.connect(lambda p: self.show_path(Path(p)))
+        dialog.open()
+        return dialog
+
+    def _region_search(self, _photo_id: int, path: str, box: tuple, crop: QImage) -> None:
+        dialog = self.sender()
+        if isinstance(dialog, PreviewDialog):
+            dialog.accept()
+        self.search_by_image(
+            ImageQuery(
+                label=f"Part of {Path(path).name}",
+                path=Path(path),
+                region=tuple(box),
+                thumb=None if crop.isNull() else crop,
+            )
+        )
+
+    def find_similar(self, photo_id: int, name: str) -> None:
+        self.search_by_image(ImageQuery(label=f"Like {name}", like_photo_id=photo_id))
+
+    def find_similar_selected(self) -> None:
+        rows = self.selected_rows()
+        if rows:
+            hit = self.model.hit(rows[0])
+            self.find_similar(hit.photo_id, Path(hit.path).name)
+
+    def copy_selected_paths(self) -> None:
+        rows = self.selected_rows()
+        if rows:
+            text = file_actions.copy_paths([Path(self.model.hit(r).path) for r in rows])
+            count = len(rows)
+            self.statusBar().showMessage(
+                f"Copied {'the path' if count == 1 else f'{count} paths'}: {text.splitlines()[0]}"
+                + ("…" if count > 1 else ""),
+                4000,
+            )
+
+    def open_path(self, path: Path) -> None:
+        if not file_actions.open_file(path):
+            self._file_problem(path)
+
+    def show_path(self, path: Path) -> None:
+        if not file_actions.show_in_folder(path):
+            self._file_problem(path)
+
+    def _file_problem(self, path: Path) -> None:
+        if path.exists():
+            QMessageBox.information(
+                self,
+                "PhotoSeek",
+                f"No application could open {path.name}. Open it from your "
+                f"file manager instead; it is in {path.parent}.",
+            )
+        else:
+            QMessageBox.information(self, "PhotoSeek", file_actions.missing_message(path))
+
+    def set_thumb_size(self, size: int) -> None:
+        size = max(MIN_SIZE, min(MAX_SIZE, int(size)))
+        if size != self.zoom_slider.value():
+            self.zoom_slider.setValue(size)  # comes back here through valueChanged
+            return
+        if size != self.grid.delegate.thumb_size:
+            self.grid.set_thumb_size(size)
+            self.settings.thumb_size = size
+
+    # -- indexing -------------------------------------------------------------------------------
+
+    def rescan(self) -> None:
+        if self.library is not None:
+            self.indexer.start(self.library)
+
+    def _index_running(self, running: bool) -> None:
+        self.index_status.set_running(running)
+        self.pause_action.setEnabled(running)
+        self._set_facts(indexing=running)
+        if running:
+            self._refresh_timer.start()
+        else:
+            self._refresh_timer.stop()
+
+    def _index_progress(self, progress: Any) -> None:
+        self.index_status.set_progress(progress)
+        if getattr(progress, "skipped", 0):
+            self.index_status.set_skipped(progress.skipped)
+        if progress.phase != "scanning":
+            self._set_facts(indexed=progress.done, to_index=progress.total)
+
+    def _index_finished(self, report: Any) -> None:
+        log.info("indexing finished: %s", report)
+        self._refresh_library_facts()
+        self.search_now()
+
+    def _index_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, JobCancelled):
+            return
+        if isinstance(exc, UserError):
+            self.statusBar().showMessage(f"Indexing stopped: {exc}", 15000)
+            return
+        raise exc
+
+    def _library_changed(self, summary: Any) -> None:
+        log.info("folders changed: %s", summary)
+        self._refresh_library_facts()
+        if self._last_spec.browsing or getattr(summary, "deleted", 0):
+            self.search_now()
+
+    def _refresh_while_indexing(self) -> None:
+        """Browsing while indexing: show new photos as they arrive, unless the user is busy."""
+        untouched = (
+            self.grid.verticalScrollBar().value() == 0
+            and not self.grid.selectionModel().hasSelection()
+        )
+        if self._last_spec.browsing and untouched and not self.searcher.busy():
+            self.search_now()
+
+    def _pause_toggled(self, paused: bool) -> None:
+        if paused:
+            self.indexer.pause()
+        else:
+            self.indexer.resume()
+        self.pause_action.setText("&Resume Indexing" if paused else "&Pause Indexing")
+        self.pause_action.setIcon(theme.icon("play" if paused else "pause"))
+
+    def _toggle_pause(self) -> None:
+        self.index_status.pause.toggle()
+
+    # -- dialogs --------------------------------------------------------------------------------
+
+    def add_folder(self) -> None:
+        if self.library is None:
+            return
+        dialog = FoldersDialog(self.library, self.pool, self)
+        self._wire_folders(dialog.folders)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        dialog.folders.add()
+
+    def manage_folders(self) -> FoldersDialog | None:
+        if self.library is None:
+            return None
+        dialog = FoldersDialog(self.library, self.pool, self)
+        self._wire_folders(dialog.folders)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _wire_folders(self, folders: Any) -> None:
+        folders.added.connect(self._folder_added)
+        folders.removed.connect(lambda _p: (self._refresh_library_facts(), self.search_now()))
+
+    def _folder_added(self, path: str) -> None:
+        self._refresh_library_facts()
+        if self.library is not None:
+            self.indexer.start(self.library, [Path(path)])
+
+    def show_welcome(self) -> FirstRunDialog | None:
+        if self.library is None:
+            return None
+        dialog = FirstRunDialog(self.paths, self.library, self.pool, parent=self)
+        dialog.folder_added.connect(self._folder_added)
+        dialog.model_installed.connect(lambda _p: self.reopen_library())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _r: setattr(self.settings, "welcomed", True))
+        dialog.open()
+        return dialog
+
+    def show_model_dialog(self) -> FirstRunDialog | None:
+        if self.library is None:
+            return None
+        dialog = FirstRunDialog(self.paths, self.library, self.pool, welcome=False, parent=self)
+        dialog.model_installed.connect(lambda _p: self.reopen_library())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_skipped(self) -> SkippedDialog | None:
+        if self.library is None:
+            return None
+        dialog = SkippedDialog(self.library, self.pool, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def reopen_library(self) -> None:
+        """A model was installed: close the library and open it again with the model."""
+        old = self.library
+        if old is None:
+            return
+        self.library = None
+        self.searcher.cancel()
+        self.indexer.cancel()
+        watcher = self.indexer.detach_watcher()
+        self._set_facts(opening=True)
+
+        def work() -> Any:
+            if watcher is not None:
+                watcher.stop()
+            old.close()
+            return self._open_library(self.paths)
+
+        def when_idle() -> None:
+            if self.indexer.running:
+                QTimer.singleShot(50, when_idle)
+                return
+            run_in_thread(
+                work, on_result=self._library_ready, on_error=self._library_failed, pool=self.pool
+            )
+
+        when_idle()
+
+    def _about(self) -> None:
+        from app import __version__
+
+        QMessageBox.about(
+            self,
+            "About PhotoSeek",
+            f"<b>PhotoSeek {__version__}</b><br>Find any photo on your own computer "
+            "by describing it or by example. Runs locally and privately.",
+        )
+
+    def _open_logs(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.paths.logs)))
+
+    # -- empty states ---------------------------------------------------------------------------
+
+    def _set_facts(self, **changes: Any) -> None:
+        self._facts = Facts(**{**self._facts.__dict__, **changes})
+        self._apply_facts()
+
+    def _apply_facts(self) -> None:
+        state = state_for(self._facts)
+        if state is None:
+            self.stack.setCurrentWidget(self.grid)
+        else:
+            if self.empty.state != state:
+                self.empty.show_state(state)
+            self.stack.setCurrentWidget(self.empty)
+        f = self._facts
+        if f.indexing and f.results:
+            done = (
+                f"{f.indexed:,} of {f.to_index:,} photos indexed"
+                if f.to_index
+                else "looking for photos"
+            )
+            self.banner.setText(
+                f"Indexing is under way ({done}): results so far are partial "
+                "and will fill in as it goes."
+            )
+            self.banner.show()
+        else:
+            self.banner.hide()
+
+    def _empty_action(self, key: str) -> None:
+        actions: dict[str, Callable[[], Any]] = {
+            "add-folder": self.add_folder,
+            "manage-folders": self.manage_folders,
+            "install-model": self.show_model_dialog,
+            "clear-search": self.search_bar.clear,
+            "clear-filters": self.filters.clear_filters,
+            "skipped": self.show_skipped,
+            "open-logs": self._open_logs,
+        }
+        actions[key]()
+
+    def empty_state_key(self) -> str | None:
+        """Which empty state shows (None: the grid). For tests and accessibility checks."""
+        return (
+            self.empty.state.key
+            if self.stack.currentWidget() is self.empty and self.empty.state
+            else None
+        )
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._closing = True
+        self._save_settings()
+        self._refresh_timer.stop()
+        self.searcher.cancel()
+        self.indexer.shutdown()
+        self.loader.shutdown()
+        self.pool.waitForDone(10_000)
+        if self.library is not None:
+            self.library.close()
+            self.library = None
+        super().closeEvent(event)
+
+    def sizeHint(self) -> QSize:
+        return QSize(1180, 780)

@@ -1,0 +1,217 @@
+"""The search results as a list model: named roles, thumbnails on demand, rows fetched in steps.
+
+A new result list is one reset; a thumbnail arriving is one `dataChanged` for one row. Rows are
+exposed `BATCH` at a time through `canFetchMore`/`fetchMore`, so a list of 10,000 hits costs the
+view only what the user scrolls to.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QUrl,
+)
+from PySide6.QtGui import QImage, QPixmap, QPixmapCache
+
+if TYPE_CHECKING:
+    from app.core.search import Hit
+    from app.ui.thumb_loader import ThumbLoader
+
+BATCH = 400
+PIXMAP_CACHE_KB = 256 * 1024
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def thumb_key(photo_id: int) -> str:
+    return f"photoseek-thumb-{photo_id}"
+
+
+def format_date(when: datetime | None) -> str:
+    """ "4 May 2021" (no leading zero, month spelled out), or "No date"."""
+    return f"{when.day} {when:%B %Y}" if when else "No date"
+
+
+class ResultsModel(QAbstractListModel):
+    """Hits of one search. `generation` ties rows and thumbnails to the query that made them."""
+
+    ThumbnailRole = Qt.ItemDataRole.UserRole + 1  # QPixmap, or None while loading
+    ScoreRole = Qt.ItemDataRole.UserRole + 2  # float
+    PathRole = Qt.ItemDataRole.UserRole + 3  # str
+    DateRole = Qt.ItemDataRole.UserRole + 4  # datetime | None
+    PhotoIdRole = Qt.ItemDataRole.UserRole + 5  # int
+    ThumbStateRole = Qt.ItemDataRole.UserRole + 6  # "loading" | "ready" | "missing"
+
+    def __init__(self, loader: ThumbLoader | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        if QPixmapCache.cacheLimit() < PIXMAP_CACHE_KB:
+            QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)
+        self._hits: list[Hit] = []
+        self._row_of: dict[int, int] = {}
+        self._shown = 0
+        self._missing: set[int] = set()
+        self._generation = 0
+        self._loader = loader
+        if loader is not None:
+            loader.loaded.connect(self._on_loaded)
+            loader.failed.connect(self._on_failed)
+
+    # -- the result list -------------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def set_hits(self, hits: Sequence[Hit], generation: int) -> None:
+        """Show a new result list (one reset); thumbnails of the previous one stop loading."""
+        self.beginResetModel()
+        self._generation = generation
+        self._hits = list(hits)
+        self._row_of = {hit.photo_id: row for row, hit in enumerate(self._hits)}
+        self._shown = min(BATCH, len(self._hits))
+        self._missing = set()
+        if self._loader is not None:
+            self._loader.set_generation(generation)
+        self.endResetModel()
+
+    def clear(self, generation: int) -> None:
+        self.set_hits([], generation)
+
+    def total(self) -> int:
+        """Every hit of the search, including rows not fetched into the view yet."""
+        return len(self._hits)
+
+    def hit(self, row: int) -> Hit:
+        return self._hits[row]
+
+    def row_of(self, photo_id: int) -> int | None:
+        """The row of `photo_id`, fetching more rows if it is further down than the view has gone."""
+        row = self._row_of.get(photo_id)
+        if row is not None and row >= self._shown:
+            self.fetch_up_to(row)
+        return row
+
+    def fetch_up_to(self, row: int) -> None:
+        while self._shown <= row and self.canFetchMore(QModelIndex()):
+            self.fetchMore(QModelIndex())
+
+    # -- QAbstractListModel ----------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else self._shown
+
+    def canFetchMore(self, parent: Index) -> bool:
+        return not parent.isValid() and self._shown < len(self._hits)
+
+    def fetchMore(self, parent: Index) -> None:
+        if parent.isValid():
+            return
+        n = min(BATCH, len(self._hits) - self._shown)
+        if n <= 0:
+            return
+        self.beginInsertRows(QModelIndex(), self._shown, self._shown + n - 1)
+        self._shown += n
+        self.endInsertRows()
+
+    def roleNames(self) -> dict[int, bytes]:
+        names = dict(super().roleNames())
+        names.update(
+            {
+                self.ThumbnailRole: b"thumbnail",
+                self.ScoreRole: b"score",
+                self.PathRole: b"path",
+                self.DateRole: b"date",
+                self.PhotoIdRole: b"photoId",
+                self.ThumbStateRole: b"thumbState",
+            }
+        )
+        return names
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemIsDragEnabled
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < self._shown or index.column() != 0:
+            return None
+        hit = self._hits[index.row()]
+        if role == self.ThumbnailRole:
+            return self._thumbnail(hit.photo_id)
+        if role == self.ThumbStateRole:
+            if hit.photo_id in self._missing:
+                return "missing"
+            return "ready" if QPixmapCache.find(thumb_key(hit.photo_id)) else "loading"
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            name = Path(hit.path).name
+            if role == Qt.ItemDataRole.AccessibleTextRole:
+                return f"{name}, {format_date(hit.capture_time)}"
+            return name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                f"<b>{html.escape(Path(hit.path).name)}</b><br>"
+                f"{format_date(hit.capture_time)}<br>Score {hit.score:.3f}"
+            )
+        if role == self.ScoreRole:
+            return float(hit.score)
+        if role == self.PathRole:
+            return str(hit.path)
+        if role == self.DateRole:
+            return hit.capture_time
+        if role == self.PhotoIdRole:
+            return int(hit.photo_id)
+        return None
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        """Dragged results are the photo files themselves, for any app that accepts files."""
+        mime = QMimeData()
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        mime.setUrls([QUrl.fromLocalFile(str(self._hits[r].path)) for r in rows])
+        return mime
+
+    # -- thumbnails ------------------------------------------------------------------------------
+
+    def _thumbnail(self, photo_id: int) -> QPixmap | None:
+        pixmap = QPixmapCache.find(thumb_key(photo_id))
+        if pixmap is None and self._loader is not None and photo_id not in self._missing:
+            self._loader.request(photo_id)
+        return pixmap
+
+    def _on_loaded(self, generation: int, photo_id: int, image: QImage) -> None:
+        if generation != self._generation:
+            return  # a thumbnail for a result list the user has already replaced
+        QPixmapCache.insert(thumb_key(photo_id), QPixmap.fromImage(image))
+        self._changed(photo_id)
+
+    def _on_failed(self, generation: int, photo_id: int) -> None:
+        if generation == self._generation:
+            self._missing.add(photo_id)
+            self._changed(photo_id)
+
+    def _changed(self, photo_id: int) -> None:
+        row = self._row_of.get(photo_id)
+        if row is not None and row < self._shown:
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [self.ThumbnailRole, self.ThumbStateRole])

@@ -1,0 +1,151 @@
+"""Runs searches off the GUI thread, one at a time, and lets only the newest one through.
+
+Every request gets a generation number. While a search runs, newer requests replace each other
+in a one-slot queue; when the running one ends, only the latest waiting one starts. Results of a
+search the user has already replaced are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from app.ui.image_query import ImageQuery
+from app.ui.workers import Worker, run_in_thread
+
+log = logging.getLogger(__name__)
+
+SEARCH_TOP_K = 2_000
+BROWSE_TOP_K = 10_000
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """What the window asks for, in UI terms; `build_query` turns it into an engine `Query`."""
+
+    text: str = ""
+    image: ImageQuery | None = None
+    image_weight: float = 0.5
+    year: int | None = None
+    month: int | None = None
+    order: str = "relevance"
+
+    @property
+    def browsing(self) -> bool:
+        """No words and no image: the grid lists the library, newest first."""
+        return not self.text and self.image is None
+
+
+def build_query(spec: SearchSpec) -> Any:
+    """The engine `Query` for `spec`. Runs in the worker (pasted pixels get encoded here)."""
+    from app.core.search import Query
+
+    image = spec.image
+    return Query(
+        text=spec.text or None,
+        image=image.engine_image() if image is not None else None,
+        image_weight=spec.image_weight if (image is not None and spec.text) else 1.0,
+        region=image.region if image is not None else None,
+        like_photo_id=image.like_photo_id if image is not None else None,
+        year=spec.year,
+        month=spec.month,
+        order="date" if spec.browsing else spec.order,
+        top_k=BROWSE_TOP_K if spec.browsing else SEARCH_TOP_K,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    generation: int
+    spec: SearchSpec
+    result: Any  # SearchResult
+    elapsed_s: float
+
+
+class SearchController(QObject):
+    """`submit(spec)` → `finished(Outcome)` or `failed(generation, spec, exc)`, newest only."""
+
+    finished = Signal(object)  # Outcome
+    failed = Signal(int, object, object)  # generation, spec, exception
+    busy_changed = Signal(bool)
+
+    def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = pool
+        self._library: Any = None
+        self.generation = 0
+        self._running: Worker | None = None
+        self._waiting: tuple[int, SearchSpec] | None = None
+
+    def set_library(self, library: Any) -> None:
+        self._library = library
+
+    def submit(self, spec: SearchSpec) -> int:
+        """Ask for `spec`; returns its generation. Older requests' results will be dropped."""
+        self.generation += 1
+        if self._running is not None:
+            self._waiting = (self.generation, spec)
+        else:
+            self._start(self.generation, spec)
+        return self.generation
+
+    def busy(self) -> bool:
+        return self._running is not None
+
+    def cancel(self) -> None:
+        """Forget every request (the window is closing or the library is being replaced)."""
+        self.generation += 1
+        self._waiting = None
+        if self._running is not None:
+            self._running.cancel()
+            self._running = None
+            self.busy_changed.emit(False)
+
+    def _start(self, generation: int, spec: SearchSpec) -> None:
+        library = self._library
+        if library is None:
+            return
+
+        def work() -> tuple[Any, float]:
+            query = build_query(spec)
+            t0 = time.perf_counter()
+            result = library.search(query)
+            return result, time.perf_counter() - t0
+
+        was_busy = self._running is not None
+        self._running = run_in_thread(
+            work,
+            on_result=lambda value: self._done(generation, spec, value),
+            on_error=lambda exc: self._error(generation, spec, exc),
+            on_finished=self._next,
+            pool=self._pool,
+            priority=10,  # before thumbnails and previews
+        )
+        if not was_busy:
+            self.busy_changed.emit(True)
+
+    def _done(self, generation: int, spec: SearchSpec, value: tuple[Any, float]) -> None:
+        if generation != self.generation:
+            log.debug("dropping results of replaced search %s", generation)
+            return
+        result, elapsed = value
+        self.finished.emit(Outcome(generation, spec, result, elapsed))
+
+    def _error(self, generation: int, spec: SearchSpec, exc: BaseException) -> None:
+        if generation == self.generation:
+            self.failed.emit(generation, spec, exc)
+        else:
+            log.debug("replaced search %s failed: %s", generation, exc)
+
+    def _next(self) -> None:
+        self._running = None
+        if self._waiting is not None:
+            generation, spec = self._waiting
+            self._waiting = None
+            self._start(generation, spec)
+        else:
+            self.busy_changed.emit(False)
