@@ -1,0 +1,173 @@
+"""How a query scores a photo: each part calibrated on its own, then fused; negatives; the floor.
+
+Why calibrate. A CLIP text-to-image cosine and an image-to-image cosine live on different scales
+(ViT-B-32: text-image 0.15-0.35 with a spread of ~0.02-0.03 across a library, image-image
+0.5-1.0 with a spread of ~0.08), and so do the parts of one query (some prompts sit closer to
+every photo than others). Averaging embeddings or raw cosines lets the image part swamp the text.
+
+How. Every query part (the text, the image, each negative term) is compared with a fixed random
+sample of the library's own stored vectors (`REFERENCE_SIZE`), and its cosine with a photo is
+turned into a robust z-score: z = (cos - median) / (1.4826 * MAD) over that sample. The unit is
+then "how far above a typical photo of this library, in typical spreads", the same for every
+part and every model, so the fusion weights mean what they say:
+
+    score = (1 - w) * z_text + w * z_image - NEGATIVE_WEIGHT * sum(max(0, z_neg - NEGATIVE_MARGIN))
+
+Median and MAD rather than mean and standard deviation: when a query matches a large share of
+the library (a fifth of it), the matches inflate the standard deviation and pull their own z
+down to ~2 (sqrt((1-p)/p) for a share p), while the median and MAD stay with the non-matching
+bulk and keep matches far above it. The score is linear in the photo's vector apart from the
+negatives, so the index is searched with one combined vector, sum(w * q / scale), and the
+negatives are applied to the candidates it returns.
+
+The floor. A model that declares `relevance_floor` (a text-image cosine below which a photo does
+not depict the text) has that cosine mapped into the text part's z units. Otherwise, and for the
+image part, the floor is `Z_FLOOR` robust spreads above the library's median: 3.0 keeps the
+matches of a meaningful query (measured z 5-12 with the test micro CLIP; ~5 for ViT-B-32 class
+matches) and drops the bulk, which a unimodal null puts above 3 for ~0.1 % of photos. The fused
+floor is the same weighted sum as the score. Libraries smaller than `MIN_REFERENCE` photos give
+no usable spread, so they get no relative floor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+REFERENCE_SIZE = 2048
+MIN_REFERENCE = 30
+Z_FLOOR = 3.0
+NEGATIVE_WEIGHT = 1.0
+NEGATIVE_MARGIN = 1.0  # photos within one spread of typical are not "matching" a negative
+MAD_TO_STD = 1.4826
+MIN_SCALE = 1e-4
+REFRESH_RATIO = 0.1  # resample the reference when the library grew or shrank by a tenth
+
+Kind = Literal["text", "image", "negative"]
+
+
+class VectorSource(Protocol):
+    def filter_ids(self) -> np.ndarray: ...
+
+    def embeddings(
+        self, model_id: str, ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A fixed random sample of one model's stored vectors: the yardstick for calibration."""
+
+    model_id: str
+    vectors: np.ndarray  # float32 [R, D]
+    library_size: int
+
+    @classmethod
+    def sample(cls, catalog: VectorSource, model_id: str, size: int = REFERENCE_SIZE) -> Reference:
+        """Up to `size` stored vectors, drawn with a fixed seed (the same library gives the same
+        sample, so scores are reproducible)."""
+        ids = catalog.filter_ids()
+        n = len(ids)
+        if n > size:
+            ids = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
+        _, vectors = catalog.embeddings(model_id, ids)
+        return cls(model_id, vectors, n)
+
+    def fresh_for(self, model_id: str, library_size: int) -> bool:
+        drift = abs(library_size - self.library_size)
+        return model_id == self.model_id and drift <= REFRESH_RATIO * max(self.library_size, 1)
+
+    @property
+    def usable(self) -> bool:
+        return len(self.vectors) >= MIN_REFERENCE
+
+
+@dataclass(frozen=True)
+class Part:
+    """One calibrated query part: z = (vector . photo - center) / scale."""
+
+    kind: Kind
+    vector: np.ndarray
+    weight: float
+    center: float
+    scale: float
+    floor: float  # in z units; -inf when none applies
+
+    def z(self, vectors: np.ndarray) -> np.ndarray:
+        return (vectors @ self.vector - self.center) / self.scale
+
+
+def make_part(
+    kind: Kind,
+    vector: np.ndarray,
+    weight: float,
+    reference: Reference,
+    relevance_floor: float | None = None,
+) -> Part:
+    """Calibrate one query embedding against the reference sample."""
+    v = np.asarray(vector, dtype=np.float32).reshape(-1)
+    v = v / max(float(np.linalg.norm(v)), 1e-12)
+    if len(reference.vectors):
+        cos = reference.vectors @ v
+        center = float(np.median(cos))
+        mad = float(np.median(np.abs(cos - center))) * MAD_TO_STD
+        scale = mad if mad > MIN_SCALE else max(float(cos.std()), MIN_SCALE)
+    else:
+        center, scale = 0.0, 1.0
+    if kind != "image" and relevance_floor is not None:
+        floor = (relevance_floor - center) / scale
+    elif reference.usable:
+        floor = Z_FLOOR
+    else:
+        floor = -math.inf
+    return Part(kind, v, float(weight), center, scale, floor)
+
+
+class Plan:
+    """The fused scoring function of one query over photo vectors."""
+
+    def __init__(self, parts: list[Part]) -> None:
+        self.positive = [p for p in parts if p.kind != "negative" and p.weight > 0]
+        self.negative = [p for p in parts if p.kind == "negative"]
+        dim = len(parts[0].vector) if parts else 0
+        self.combined = np.zeros(dim, dtype=np.float32)
+        self.offset = 0.0
+        for p in self.positive:
+            self.combined += (p.weight / p.scale) * p.vector
+            self.offset += p.weight * p.center / p.scale
+        self.floor = sum((p.weight * p.floor for p in self.positive), 0.0)
+        self._neg = (
+            np.stack([p.vector for p in self.negative]).T if self.negative else None
+        )  # [D, n]
+
+    @property
+    def has_positive(self) -> bool:
+        return bool(self.positive)
+
+    def from_dot(self, dots: np.ndarray) -> np.ndarray:
+        """Positive score from the inner products with `combined` (what the index returns)."""
+        return np.asarray(dots, dtype=np.float32) - np.float32(self.offset)
+
+    def penalty(self, vectors: np.ndarray) -> np.ndarray:
+        """How much the negative terms demote each photo (>= 0)."""
+        if self._neg is None:
+            return np.zeros(len(vectors), dtype=np.float32)
+        centers = np.array([p.center for p in self.negative], dtype=np.float32)
+        scales = np.array([p.scale for p in self.negative], dtype=np.float32)
+        z = (vectors @ self._neg - centers) / scales
+        return NEGATIVE_WEIGHT * np.maximum(z - NEGATIVE_MARGIN, 0).sum(axis=1)
+
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        """Fused scores of photo vectors [N, D]."""
+        return self.from_dot(vectors @ self.combined) - self.penalty(vectors)
+
+    def matches_negative(self, vectors: np.ndarray) -> np.ndarray:
+        """Per photo: does it match any negative term (reach that term's floor, or `Z_FLOOR`
+        where the library is too small for one)? Used by searches of only "-word"s."""
+        matched = np.zeros(len(vectors), dtype=bool)
+        for p in self.negative:
+            matched |= p.z(vectors) >= (p.floor if math.isfinite(p.floor) else Z_FLOOR)
+        return matched

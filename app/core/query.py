@@ -1,0 +1,118 @@
+"""What a search asks for (`Query`) and what it returns (`SearchResult`, `Hit`), plus the parsing
+of the search text into positive words and negative terms ("beach -people -"red car"")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from PIL import Image
+
+from app.core.errors import UserError
+
+ORDERS = ("relevance", "date")
+DEFAULT_TOP_K = 100
+
+Region = tuple[float, float, float, float]  # x, y, w, h in pixels of the EXIF-rotated photo
+
+
+class QueryError(UserError):
+    """A query that cannot run as given; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search. Text, an image (or a region of it), a library photo (more like this), or
+    nothing at all (browse: the photos passing the filters, newest first).
+
+    `image_weight` is the share of the image part when text and an image are both given (0:
+    text only, 1: image only). `region` is a box on `image` or on the `like_photo_id` photo
+    (object search). `min_score` replaces the model's relevance floor (see `fusion`)."""
+
+    text: str | None = None
+    image: Path | bytes | Image.Image | None = None
+    image_weight: float = 0.5
+    region: Region | None = None
+    like_photo_id: int | None = None
+    negative: tuple[str, ...] = ()  # more terms to avoid, besides the "-word"s of `text`
+    year: int | None = None
+    month: int | None = None
+    folder: int | Path | str | None = None
+    order: Literal["relevance", "date"] = "relevance"
+    top_k: int = DEFAULT_TOP_K
+    min_score: float | None = None
+
+    @property
+    def has_filters(self) -> bool:
+        return self.year is not None or self.month is not None or self.folder is not None
+
+    def validate(self) -> None:
+        """Raise QueryError for values no search can honour."""
+        if not 0.0 <= self.image_weight <= 1.0:
+            raise QueryError(f"image_weight must be between 0 and 1, not {self.image_weight}.")
+        if self.order not in ORDERS:
+            raise QueryError(f"order must be one of {', '.join(ORDERS)}, not {self.order!r}.")
+        if self.top_k < 1:
+            raise QueryError(f"top_k must be at least 1, not {self.top_k}.")
+        if self.month is not None and not 1 <= self.month <= 12:
+            raise QueryError(f"month must be 1 to 12, not {self.month}.")
+        if self.image is not None and self.like_photo_id is not None:
+            raise QueryError("Give either an image or a library photo to search by, not both.")
+        if self.region is not None:
+            if self.image is None and self.like_photo_id is None:
+                raise QueryError("A region needs an image or a library photo to be cut from.")
+            if len(self.region) != 4 or self.region[2] <= 0 or self.region[3] <= 0:
+                raise QueryError(
+                    f"A region is (x, y, width, height) with a positive size, not {self.region}."
+                )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result. `score` is the fused relevance in calibrated units (0.0 when browsing)."""
+
+    photo_id: int
+    path: str
+    score: float
+    capture_time: datetime | None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits best first (or newest first), how many photos passed the filters, how long it took,
+    how it was computed ("exact", "index" or "browse") and the floor that was applied."""
+
+    hits: list[Hit]
+    total_candidates: int
+    elapsed_ms: float
+    used: Literal["exact", "index", "browse"]
+    floor: float | None = None
+    positive_text: str = ""
+    negative_terms: tuple[str, ...] = field(default_factory=tuple)
+
+
+# A term is an optional "-", then a "quoted phrase" (closing quote optional) or a bare word.
+_TERM = re.compile(r'(-?)"([^"]*)"?|(-?)(\S+)')
+
+
+def parse_text(text: str | None) -> tuple[str, tuple[str, ...]]:
+    """Split search text into the positive text and the negative terms.
+
+    'beach -people' -> ('beach', ('people',)); 'car -"red car"' -> ('car', ('red car',)).
+    A dash inside a word ('t-shirt') is kept; a lone dash is dropped."""
+    if not text:
+        return "", ()
+    positive: list[str] = []
+    negative: list[str] = []
+    for m in _TERM.finditer(text):
+        if m.group(2) is not None:
+            neg, words = m.group(1) == "-", m.group(2).strip()
+        else:
+            neg, words = m.group(3) == "-", m.group(4)
+        if not words.strip("-"):
+            continue
+        (negative if neg else positive).append(words)
+    return " ".join(positive), tuple(dict.fromkeys(negative))

@@ -1,0 +1,411 @@
+"""The search engine: a `Query` to ranked photos, exactly among the photos that pass the filters.
+
+Two ways to rank, chosen per query by the share of the library that passes the filters:
+- exact: score every passing photo's stored vector (numpy), reading them from the catalog once
+  and caching them by (model, catalog generation, the passing ids);
+- index: search the hnswlib graph with the fused query vector, over-fetching by 1 / share and
+  filtering, grown until the answer is provably the exact top-k of the index (or falling back).
+Below `EXACT_SHARE` of the library, or `EXACT_ROWS` photos, exact is cheaper (bench/ numbers in
+the module constants' comments); above it the index is. Scoring itself lives in `fusion`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from app.core.fusion import Part, Plan, Reference, make_part
+from app.core.preprocess import crop_region, open_image
+from app.core.query import Hit, Query, QueryError, SearchResult, parse_text
+from app.core.vindex import VectorIndex
+
+if TYPE_CHECKING:
+    from app.core.catalog import Catalog
+    from app.core.encoder import Encoder
+
+__all__ = ["Hit", "Query", "QueryError", "SearchEngine", "SearchResult"]
+
+log = logging.getLogger(__name__)
+
+# Exact below this share of the library passing the filters, index above. Measured (bench notes
+# in the closing report): with the passing vectors cached, exact costs ~0.13 us per photo and the
+# over-fetching index ~9 us x k / share; they cross near 25 % at 100k photos and 8 % at 1M.
+EXACT_SHARE = 0.10
+EXACT_ROWS = 20_000  # below this many passing photos exact is under ~3 ms: always exact
+DATE_POOL = 1000  # "order by date" sorts the best this-many matches above the floor
+CACHE_BYTES = 256 << 20  # cached filter id sets, vector subsets and date orders
+SCAN_CHUNK = 65_536  # rows per step when scanning a set too large to cache
+FETCH_GROWTH = 4
+
+
+class SearchEngine:
+    """Runs queries over one catalog with one model's encoder and vector index (either may be
+    None: without an encoder only browsing and "more like this" work; without an index every
+    query is exact). Thread-safe."""
+
+    def __init__(
+        self,
+        encoder: Encoder | None,
+        catalog: Catalog,
+        index: VectorIndex | None,
+        *,
+        model_id: str | None = None,
+        cache_bytes: int = CACHE_BYTES,
+    ) -> None:
+        self.encoder = encoder
+        self.catalog = catalog
+        self.index = index
+        self.model_id = model_id or (
+            encoder.model_id if encoder else index.model_id if index else None
+        )
+        self._cache = _Cache(cache_bytes)
+        self._reference: Reference | None = None
+        self._lock = threading.Lock()
+
+    # -- the one entry point -------------------------------------------------------------------
+
+    def search(self, query: Query) -> SearchResult:
+        start = time.perf_counter()
+        query.validate()
+        positive, negatives = parse_text(query.text)
+        negatives = tuple(dict.fromkeys(negatives + tuple(query.negative)))
+        generation = self.catalog.generation(self.model_id) if self.model_id else None
+        candidates = self._filter(query, generation)
+        floor: float | None = None
+        used: Literal["exact", "index", "browse"]
+        if not positive and query.image is None and query.like_photo_id is None:
+            browse = candidates if candidates is not None else self._all_ids(generation)
+            if negatives:
+                browse = self._without(self._plan(query, "", negatives), browse, generation)
+            ids = self._newest(browse, generation)[: query.top_k]
+            hits = self._hits(ids, np.zeros(len(ids), dtype=np.float32))
+            total, used = len(browse), "browse"
+        else:
+            plan = self._plan(query, positive, negatives)
+            floor = query.min_score if query.min_score is not None else plan.floor
+            want = query.top_k if query.order == "relevance" else max(query.top_k, DATE_POOL)
+            ids, scores, used, total = self._rank(plan, candidates, generation, want, floor)
+            hits = self._hits(ids, scores)
+            if query.order == "date":
+                hits.sort(key=_newest_first)
+            hits = hits[: query.top_k]
+        elapsed = (time.perf_counter() - start) * 1000
+        log.debug("search %r: %d hits of %d in %.1f ms (%s)", query.text, len(hits), total,
+                  elapsed, used)  # fmt: skip
+        return SearchResult(hits, total, elapsed, used, floor, positive, negatives)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+        self._reference = None
+
+    # -- query to scoring plan -----------------------------------------------------------------
+
+    def _plan(self, query: Query, positive: str, negatives: tuple[str, ...]) -> Plan:
+        model_id = self._require_model()
+        reference = self._get_reference(model_id)
+        info = self.encoder.info if self.encoder else None
+        rfloor = info.relevance_floor if info else None
+        texts = ([positive] if positive else []) + list(negatives)
+        text_vecs = self._encoder("search by text").encode_text(texts) if texts else None
+        image_vec = self._image_vector(query, model_id)
+        w_image = query.image_weight if positive and image_vec is not None else 1.0
+        parts: list[Part] = []
+        if positive and text_vecs is not None:
+            parts.append(make_part("text", text_vecs[0], 1.0 - w_image if image_vec is not None
+                                   else 1.0, reference, rfloor))  # fmt: skip
+        if image_vec is not None:
+            parts.append(make_part("image", image_vec, w_image, reference))
+        if text_vecs is not None:
+            for vec in text_vecs[1 if positive else 0 :]:
+                parts.append(make_part("negative", vec, 1.0, reference, rfloor))
+        return Plan(parts)
+
+    def _image_vector(self, query: Query, model_id: str) -> np.ndarray | None:
+        """The query image's embedding: a stored one for a library photo (no encoding), else
+        the encoded image or region."""
+        if query.like_photo_id is not None and query.region is None:
+            vec = self.catalog.embedding(query.like_photo_id, model_id)
+            if vec is None:
+                raise QueryError(
+                    f"Photo {query.like_photo_id} is not indexed yet, so there is nothing to "
+                    "compare with; index its folder first."
+                )
+            return vec
+        if query.like_photo_id is not None:
+            photo = self.catalog.photo(query.like_photo_id)
+            if photo is None:
+                raise QueryError(f"There is no photo {query.like_photo_id} in the library.")
+            source: Any = Path(photo.path)
+        elif query.image is not None:
+            source = query.image
+        else:
+            return None
+        encoder = self._encoder("search by image")
+        if isinstance(source, Image.Image):
+            img = source.convert("RGB")
+        else:  # a region needs full resolution: its box is in the photo's own pixels
+            img = open_image(source, min_side=encoder.image_size, draft=query.region is None)
+        if query.region is not None:
+            img = crop_region(img, query.region)
+        return np.asarray(encoder.encode_images([img])[0], dtype=np.float32)
+
+    def _encoder(self, what: str) -> Encoder:
+        if self.encoder is None:
+            raise QueryError(
+                f"Cannot {what}: no model is installed. Run `photoseek model install`; "
+                "browsing by date and folder works without one."
+            )
+        return self.encoder
+
+    def _require_model(self) -> str:
+        if self.model_id is None:
+            raise QueryError(
+                "Cannot search: no model is installed. Run `photoseek model install`; browsing "
+                "by date and folder works without one."
+            )
+        return self.model_id
+
+    def _get_reference(self, model_id: str) -> Reference:
+        size = self._library_size(model_id)
+        with self._lock:
+            ref = self._reference
+        if ref is None or not ref.fresh_for(model_id, size):
+            ref = Reference.sample(self.catalog, model_id)
+            with self._lock:
+                self._reference = ref
+        return ref
+
+    def _library_size(self, model_id: str) -> int:
+        key = ("count", model_id, self.catalog.generation(model_id))
+        got = self._cache.get(key)
+        if got is None:
+            got = self.catalog.count_indexed(model_id)
+            self._cache.put(key, got, 64)
+        return int(got)
+
+    # -- filters -------------------------------------------------------------------------------
+
+    def _filter(self, query: Query, generation: int | None) -> np.ndarray | None:
+        """Ids passing the filters, or None for no filters (the whole library). Year and month
+        sets are cached per generation; folder sets are not (moves do not bump it)."""
+        if not query.has_filters:
+            return None
+        key = ("filter", query.year, query.month, generation)
+        cacheable = query.folder is None and generation is not None
+        got = self._cache.get(key) if cacheable else None
+        if got is None:
+            got = self.catalog.filter_ids(year=query.year, month=query.month, folder=query.folder)
+            if cacheable:
+                self._cache.put(key, got, got.nbytes)
+        return np.asarray(got)
+
+    def _all_ids(self, generation: int | None) -> np.ndarray:
+        key = ("all", generation)
+        got = self._cache.get(key) if generation is not None else None
+        if got is None:
+            got = self.catalog.filter_ids()
+            if generation is not None:
+                self._cache.put(key, got, got.nbytes)
+        return np.asarray(got)
+
+    # -- ranking -------------------------------------------------------------------------------
+
+    def _rank(
+        self,
+        plan: Plan,
+        candidates: np.ndarray | None,
+        generation: int | None,
+        want: int,
+        floor: float,
+    ) -> tuple[np.ndarray, np.ndarray, Literal["exact", "index"], int]:
+        """Top `want` (ids, scores) above `floor` among the candidates, how, and how many."""
+        model_id = self._require_model()
+        library = self._library_size(model_id)
+        passing = library if candidates is None else len(candidates)
+        index = self.index
+        if (
+            index is not None
+            and len(index) > 0
+            and passing > EXACT_ROWS
+            and passing >= EXACT_SHARE * len(index)
+        ):
+            got = self._rank_index(index, plan, candidates, want, floor)
+            if got is not None:
+                return got[0], got[1], "index", passing
+        if candidates is None:
+            candidates = self._all_ids(generation)
+        ids, scores = self._rank_exact(plan, candidates, generation, want, floor)
+        return ids, scores, "exact", passing
+
+    def _rank_exact(
+        self,
+        plan: Plan,
+        candidates: np.ndarray,
+        generation: int | None,
+        want: int,
+        floor: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        best_ids = np.empty(0, dtype=np.int64)
+        best = np.empty(0, dtype=np.float32)
+        for ids, vectors in self._vectors(candidates, generation):
+            scores = plan.score(vectors)
+            keep = scores >= floor
+            best_ids = np.concatenate([best_ids, ids[keep]])
+            best = np.concatenate([best, scores[keep]])
+            if len(best) > want:
+                top = np.argpartition(-best, want - 1)[:want]
+                best_ids, best = best_ids[top], best[top]
+        order = np.lexsort((best_ids, -best))
+        return best_ids[order], best[order]
+
+    def _vectors(self, ids: np.ndarray, generation: int | None) -> Any:
+        """(ids, vectors) of the candidates, from the cache, or read once and cached when they
+        fit, or streamed in chunks when they do not."""
+        model_id = self._require_model()
+        key = ("vectors", model_id, generation, _digest(ids))
+        got = self._cache.get(key) if generation is not None else None
+        if got is not None:
+            yield got
+            return
+        nbytes = len(ids) * (self.catalog.dim(model_id) or 0) * 4
+        if generation is not None and self._cache.fits(nbytes):
+            got = self.catalog.embeddings(model_id, ids)
+            self._cache.put(key, got, got[1].nbytes + got[0].nbytes)
+            yield got
+            return
+        for i in range(0, len(ids), SCAN_CHUNK):
+            yield self.catalog.embeddings(model_id, ids[i : i + SCAN_CHUNK])
+
+    def _rank_index(
+        self,
+        index: VectorIndex,
+        plan: Plan,
+        candidates: np.ndarray | None,
+        want: int,
+        floor: float,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The index's top `want`; None when the filter defeats the over-fetch (exact then).
+
+        Negative terms only lower scores, and no photo left unfetched can score above the
+        lowest positive score fetched, so the answer is final once `want` scores reach it."""
+        model_id = self._require_model()
+        fetch = want * (2 if plan.negative else 1)
+        while True:
+            if candidates is None:
+                ids, dots = index.query(plan.combined, fetch)
+            else:
+                ids, dots, complete = index.query_filtered(
+                    plan.combined, fetch, candidates, max_fetch=max(fetch, len(candidates))
+                )
+                if not complete:
+                    return None
+            exhausted = len(ids) < fetch
+            scores = plan.from_dot(dots)
+            bound = -math.inf if exhausted or not len(scores) else float(scores[-1])
+            if plan.negative and len(ids):
+                got_ids, vectors = self.catalog.embeddings(model_id, ids)
+                keep = np.isin(ids, got_ids)  # photos gone from the catalog drop out
+                ids, scores = ids[keep], scores[keep] - plan.penalty(vectors)
+            above = scores >= floor
+            ids, scores = ids[above], scores[above]
+            order = np.lexsort((ids, -scores))[:want]
+            ids, scores = ids[order], scores[order]
+            enough = len(ids) == want and float(scores[-1]) >= bound
+            if exhausted or bound < floor or enough:
+                return ids, scores
+            fetch *= FETCH_GROWTH
+
+    def _without(self, plan: Plan, ids: np.ndarray, generation: int | None) -> np.ndarray:
+        """`ids` minus the photos that match any negative term (a search of only "-word"s
+        browses everything else)."""
+        drop: list[np.ndarray] = []
+        for got_ids, vectors in self._vectors(ids, generation):
+            drop.append(got_ids[plan.matches_negative(vectors)])
+        return np.setdiff1d(ids, np.concatenate(drop)) if drop else ids
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _newest(self, ids: np.ndarray, generation: int | None) -> np.ndarray:
+        """`ids` newest first (undated last), cached per generation and id set."""
+        key = ("newest", generation, _digest(ids))
+        got = self._cache.get(key) if generation is not None else None
+        if got is None:
+            photos = self.catalog.photos(ids)
+            stamps = np.array([_stamp(p.capture_time) for p in photos], dtype=np.float64)
+            pids = np.array([p.id for p in photos], dtype=np.int64)
+            got = pids[np.lexsort((-pids, -stamps))]
+            if generation is not None:
+                self._cache.put(key, got, got.nbytes)
+        return np.asarray(got)
+
+    def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
+        by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+        return [
+            Hit(p.id, p.path, float(by_id[p.id]), p.capture_time) for p in self.catalog.photos(ids)
+        ]
+
+
+def _stamp(t: datetime | None) -> float:
+    """Sort key for capture times: naive local wall-clock as seconds; undated sorts last."""
+    if t is None:
+        return -math.inf
+    return (t.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+
+
+def _newest_first(hit: Hit) -> tuple[float, float, int]:
+    return (-_stamp(hit.capture_time), -hit.score, hit.photo_id)
+
+
+def _digest(ids: np.ndarray) -> str:
+    return hashlib.blake2b(
+        np.ascontiguousarray(ids, dtype=np.int64).tobytes(), digest_size=16
+    ).hexdigest()
+
+
+class _Cache:
+    """A thread-safe LRU of arrays bounded by their total size in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def fits(self, nbytes: int) -> bool:
+        return nbytes <= self.max_bytes // 2
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: Any, value: Any, nbytes: int) -> None:
+        if not self.fits(nbytes):
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._items[key] = (value, nbytes)
+            self._bytes += nbytes
+            while self._bytes > self.max_bytes and self._items:
+                _, (_, size) = self._items.popitem(last=False)
+                self._bytes -= size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
