@@ -1,6 +1,7 @@
 """Shared helpers for the desktop (pytest-qt) tests.
 
-`strict_qt` is an autouse fixture for every UI test module (import it there): a test fails when
+`strict_qt` is an autouse fixture for every UI test module (import `strict_qt_fixture` there; the
+fixture's name stays `strict_qt`): a test fails when
 it leaves a thread or a worker running, or when Qt or PhotoSeek logged a warning it did not
 declare with `strict_qt.allow(pattern)` (napari's dangling-thread checks, qutebrowser's
 LogFailHandler).
@@ -62,8 +63,8 @@ def _foreign(thread: threading.Thread) -> bool:
     return isinstance(thread, threading._DummyThread)  # type: ignore[attr-defined]
 
 
-@pytest.fixture(autouse=True)
-def strict_qt(qapp: QApplication, qtlog: object) -> Iterator[Strict]:
+@pytest.fixture(autouse=True, name="strict_qt")
+def strict_qt_fixture(qapp: QApplication, qtlog: object) -> Iterator[Strict]:
     strict = Strict()
     before = set(threading.enumerate())
     handler = _Collect(strict.records)
@@ -82,8 +83,9 @@ def strict_qt(qapp: QApplication, qtlog: object) -> Iterator[Strict]:
             widget.close()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QCoreApplication.processEvents()
-    leftover = [t for t in threading.enumerate()
-                if t not in before and t.is_alive() and not _foreign(t)]
+    leftover = [
+        t for t in threading.enumerate() if t not in before and t.is_alive() and not _foreign(t)
+    ]
     for thread in leftover:
         thread.join(5)
     leftover = [t for t in leftover if t.is_alive()]
@@ -91,11 +93,17 @@ def strict_qt(qapp: QApplication, qtlog: object) -> Iterator[Strict]:
     assert QThreadPool.globalInstance().activeThreadCount() == 0, "global pool still busy"
     assert pending_workers() == 0, "a worker never delivered its end"
     qt_records = getattr(qtlog, "records", [])
-    problems = [f"Qt: {r.message}" for r in qt_records
-                if r.type in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg,
-                              QtMsgType.QtFatalMsg) and not strict.is_allowed(r.message)]
-    problems += [f"{r.name}: {r.getMessage()}" for r in strict.records
-                 if not strict.is_allowed(r.getMessage())]
+    problems = [
+        f"Qt: {r.message}"
+        for r in qt_records
+        if r.type in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg)
+        and not strict.is_allowed(r.message)
+    ]
+    problems += [
+        f"{r.name}: {r.getMessage()}"
+        for r in strict.records
+        if not strict.is_allowed(r.getMessage())
+    ]
     assert not problems, "unexpected warnings:\n" + "\n".join(problems)
 
 
@@ -106,8 +114,12 @@ def type_text(widget: QWidget, text: str) -> None:
             QApplication.sendEvent(widget, QKeyEvent(kind, 0, Qt.KeyboardModifier.NoModifier, ch))
 
 
-def press(widget: QWidget, key: Qt.Key, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
-          text: str = "") -> None:
+def press(
+    widget: QWidget,
+    key: Qt.Key,
+    modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
+    text: str = "",
+) -> None:
     for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
         QApplication.sendEvent(widget, QKeyEvent(kind, key, modifiers, text))
 
@@ -133,8 +145,9 @@ def write_photo(path: Path, image: Image.Image, when: datetime | None = None) ->
     return path
 
 
-def shape_photos(folder: Path, specs: list[tuple[str, str, datetime]], size: int = 96,
-                 seed: int = 0) -> list[Path]:
+def shape_photos(
+    folder: Path, specs: list[tuple[str, str, datetime]], size: int = 96, seed: int = 0
+) -> list[Path]:
     """Photos of (colour, shape) made by tests/microclip.py, dated as given."""
     from microclip import make_shape_image
 

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 from PySide6.QtCore import QThreadPool
+from qt_helpers import strict_qt_fixture  # noqa: F401
 
 from app.ui.workers import pending_workers, run_in_thread
-from qt_helpers import strict_qt  # noqa: F401
 
 
 @pytest.fixture
@@ -49,8 +49,13 @@ def test_progress_values_arrive_in_order_before_the_result(qtbot, pool):
             progress(i)
         return "done"
 
-    run_in_thread(work, on_progress=events.append, on_result=events.append,
-                  on_finished=lambda: events.append("finished"), pool=pool)
+    run_in_thread(
+        work,
+        on_progress=events.append,
+        on_result=events.append,
+        on_finished=lambda: events.append("finished"),
+        pool=pool,
+    )
     qtbot.waitUntil(lambda: "finished" in events)
     assert events == [0, 1, 2, 3, 4, "done", "finished"]
 

@@ -71,6 +71,23 @@ def default_open_library(paths: Paths) -> Any:
     return Library.open(paths)
 
 
+def describe_result(outcome: Outcome) -> str:
+    """The status bar's summary: "1,204 photos · 3 ms", "Newest 10,000 of 52,113 photos · …"."""
+    result = outcome.result
+    n = len(result.hits)
+    total = getattr(result, "total_candidates", n)
+    ms = getattr(result, "elapsed_ms", outcome.elapsed_s * 1000)
+    if outcome.spec.browsing:
+        text = (
+            f"{n:,} photo{'s' if n != 1 else ''}"
+            if n >= total
+            else f"Newest {n:,} of {total:,} photos"
+        )
+    else:
+        text = f"{n:,} match{'es' if n != 1 else ''}"
+    return f"{text} · {ms:.0f} ms"
+
+
 class MainWindow(QMainWindow):
     """The main window over one `Library` (given, or opened in a worker by `open_library`)."""
 
@@ -423,11 +440,7 @@ class MainWindow(QMainWindow):
             if row is not None:
                 self.grid.setCurrentIndex(self.model.index(row, 0))
         n = len(result.hits)
-        what = "photo" if outcome.spec.browsing else "match"
-        plural = "es" if what == "match" else "s"
-        self.result_label.setText(
-            f"{n:,} {what}{plural if n != 1 else ''} · {outcome.elapsed_s * 1000:.0f} ms"
-        )
+        self.result_label.setText(describe_result(outcome))
         self._set_facts(
             results=n,
             needs_model=False,
@@ -572,18 +585,18 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def _region_search(self, _photo_id: int, path: str, box: tuple, crop: QImage) -> None:
+    def _region_search(self, photo_id: int, path: str, box: tuple, crop: QImage) -> None:
+        """A box dragged over a photo in the preview: find that object in other photos."""
         dialog = self.sender()
         if isinstance(dialog, PreviewDialog):
             dialog.accept()
-        self.search_by_image(
-            ImageQuery(
-                label=f"Part of {Path(path).name}",
-                path=Path(path),
-                region=tuple(box),
-                thumb=None if crop.isNull() else crop,
-            )
+        query = ImageQuery(
+            label=f"Part of {Path(path).name}",
+            like_photo_id=photo_id,
+            region=tuple(box),
+            thumb=None if crop.isNull() else crop,
         )
+        self.search_by_image(query)
 
     def find_similar(self, photo_id: int, name: str) -> None:
         self.search_by_image(ImageQuery(label=f"Like {name}", like_photo_id=photo_id))

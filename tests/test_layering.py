@@ -1,0 +1,80 @@
+"""Architecture rules, checked on the source: Qt stays out of app/core, and torch/open_clip stay
+out of everything but the exporter (the running app must work without them).
+
+The exporter is `app/core/export.py` plus helper modules that only it imports (e.g.
+`export_onnx.py`): nothing outside that family may import them, so torch loads only behind
+`export.py`, which the app reaches solely through deferred imports in `model export`/`install`.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+APP = Path(__file__).resolve().parents[1] / "app"
+QT = ("PySide6", "PyQt5", "PyQt6", "PySide2", "shiboken6", "qtpy")
+TORCH = ("torch", "torchvision", "open_clip")
+EXPORTER = APP / "core" / "export.py"
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """Every module a file imports, at any depth (function-level imports included)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def offenders(files: list[Path], banned: tuple[str, ...]) -> list[str]:
+    return [
+        f"{f.relative_to(APP.parent)}:{line} imports {name}"
+        for f in files
+        for line, name in imported_modules(f)
+        if name.split(".")[0] in banned
+    ]
+
+
+def test_core_never_imports_qt():
+    files = sorted((APP / "core").rglob("*.py"))
+    assert files, "app/core not found"
+    assert offenders(files, QT) == []
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(APP.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def exporter_family(files: list[Path]) -> set[Path]:
+    """export.py and the app modules imported only from within the family."""
+    by_name = {module_name(f): f for f in files}
+    importers: dict[Path, set[Path]] = {f: set() for f in files}
+    for f in files:
+        for _, name in imported_modules(f):
+            if name in by_name:
+                importers[by_name[name]].add(f)
+    family = {EXPORTER}
+    grew = True
+    while grew:
+        grew = False
+        for f, who in importers.items():
+            if f not in family and who and who <= family:
+                family.add(f)
+                grew = True
+    return family
+
+
+def test_only_the_exporter_imports_torch_or_open_clip():
+    files = sorted(APP.rglob("*.py"))
+    assert EXPORTER in files
+    family = exporter_family(files)
+    assert offenders([f for f in files if f not in family], TORCH) == []
+
+
+def test_the_checker_sees_nested_imports(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from PySide6 import QtCore\n    import torch.nn\n")
+    assert [name for _, name in imported_modules(sample)] == ["PySide6", "torch.nn"]

@@ -1,0 +1,65 @@
+"""The app icon at every size, the .desktop entry, and every icon the UI asks for."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtGui import QColor
+from qt_helpers import strict_qt_fixture  # noqa: F401
+
+from app.ui import theme
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_app_icon_pngs_have_their_sizes():
+    for size in theme.APP_ICON_SIZES:
+        with Image.open(theme.APP_ICON_DIR / f"photoseek-{size}.png") as im:
+            assert im.size == (size, size) and im.mode == "RGBA"
+    assert (theme.APP_ICON_DIR / "photoseek.svg").is_file()
+    with Image.open(theme.APP_ICON_DIR / "photoseek.ico") as ico:
+        assert (256, 256) in ico.info["sizes"] and (16, 16) in ico.info["sizes"]
+    assert (theme.APP_ICON_DIR / "photoseek.icns").stat().st_size > 0
+
+
+def test_app_icon_loads_at_many_sizes(qapp):
+    icon = theme.app_icon()
+    assert not icon.isNull()
+    assert len(icon.availableSizes()) == len(theme.APP_ICON_SIZES)
+
+
+def test_desktop_entry_is_complete():
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # keys are case-sensitive
+    entry.read(REPO / "resources" / "photoseek.desktop", encoding="utf-8")
+    d = entry["Desktop Entry"]
+    assert d["Type"] == "Application" and d["Name"] == "PhotoSeek"
+    assert d["Exec"].split()[0] == "photoseek" and d["Icon"] == "photoseek"
+    assert d["Categories"].endswith(";") and "Graphics" in d["Categories"]
+
+
+def test_every_icon_the_ui_uses_exists():
+    used: set[str] = set()
+    for source in (REPO / "app" / "ui").glob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        used |= set(re.findall(r'(?:icon|tinted_pixmap)\(\s*"([a-z-]+)"', text))
+        used |= set(re.findall(r'EmptyState\([^,]+,\s*"([a-z-]+)"', text))
+    used |= {"play", "pause", "warning", "photo", "zoom-small", "zoom-large"}  # chosen at run time
+    missing = sorted(n for n in used if not (theme.ICON_DIR / f"{n}.svg").is_file())
+    assert used and missing == []
+
+
+def test_icons_are_tinted_with_the_colour_asked_for(qapp):
+    pixmap = theme.tinted_pixmap("search", 24, QColor(200, 10, 10), dpr=2.0)
+    assert pixmap.width() == 48 and pixmap.devicePixelRatio() == 2.0
+    image = pixmap.toImage()
+    opaque = [
+        image.pixelColor(x, y)
+        for x in range(48)
+        for y in range(48)
+        if image.pixelColor(x, y).alpha() == 255
+    ]
+    assert opaque and all((c.red(), c.green(), c.blue()) == (200, 10, 10) for c in opaque)
