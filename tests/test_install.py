@@ -158,6 +158,20 @@ def test_export_extra_without_the_hub_falls_back_to_download(
     assert leftovers(paths) == []
 
 
+def test_unreachable_hub_skips_the_export(server, paths, model, tmp_path, monkeypatch, sleeps):
+    """Without HF offline mode, an unreachable hub would cost ~50 s of huggingface_hub retries."""
+    publish(server, model, tmp_path)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
+    for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    seen: list[str] = []
+    target = install_model(paths, progress=lambda d, t, w: seen.append(w))
+    assert f"Exporting {DEFAULT_MODEL}" not in seen
+    assert f"Downloading {DEFAULT_MODEL}" in seen
+    assert tree(target) == tree(model)
+
+
 def test_already_installed_returns_at_once(server, paths, model, tmp_path, sleeps):
     publish(server, model, tmp_path)
     install_model(paths, method="download")
@@ -214,7 +228,14 @@ def test_damaged_file_inside_an_unhashed_archive_is_rejected(server, paths, mode
 def test_interrupted_download_resumes(server, paths, model, tmp_path, sleeps):
     size = len(publish(server, model, tmp_path))
     server.cut_after[f"/v1/{ARCHIVE}"] = 200_000
-    install_model(paths, method="download")
+    during: set[str] = set()
+
+    def watch(done: int, total: int, what: str) -> None:
+        if what.startswith("Downloading"):
+            during.update(p.name for p in paths.models.iterdir())
+
+    install_model(paths, method="download", progress=watch)
+    assert during == set()  # nothing in the models folder while downloading: a kill leaves none
     assert tree(paths.models / DEFAULT_MODEL) == tree(model)
     assert [r["range"] for r in server.hits(f"v1/{ARCHIVE}")] == [None, "bytes=200000-"]
     assert server.bytes_served(f"v1/{ARCHIVE}") == size  # resumed, not downloaded twice

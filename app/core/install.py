@@ -11,10 +11,12 @@ import lzma
 import os
 import re
 import shutil
+import socket
 import stat
 import tarfile
 import tempfile
 import time
+import urllib.parse
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -61,6 +63,7 @@ MAX_EXTRACT_BYTES = 16 << 30  # far above any CLIP model; stops a decompression 
 MAX_MEMBERS = 10_000
 STALE_STAGING_S = 3600.0  # staging only lives for one extraction or copy
 SPACE_MARGIN = 64 << 20
+HUB_PROBE_TIMEOUT_S = 3.0
 _COPY_CHUNK = 1 << 20
 Method = Literal["auto", "export", "download"]
 Cancel = Callable[[], bool]
@@ -95,13 +98,13 @@ def install_model(
         log.info("%s is already installed in %s", name, target)
         report(0, 0, "Already installed")
         return target
-    stage = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{name}@", dir=paths.models))
+    stage = _Staging(paths.models, name)
     try:
         model_dir = _obtain(paths, name, source, stage, report, should_cancel, method)
         _fsync_tree(model_dir)
         _put_in_place(paths, model_dir, target, force)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        stage.remove()
     if not read_settings(paths).get(SETTING_ACTIVE):
         try:  # the first model installed becomes the active one
             set_active_model(paths, name)
@@ -164,6 +167,25 @@ def _maybe_gzip(out: IO[bytes], gz: bool) -> Iterator[IO[bytes]]:
         yield g  # type: ignore[misc]
 
 
+class _Staging:
+    """A temporary folder in Paths.models (the target's filesystem, so the final rename is
+    atomic), made on first use: a download killed halfway leaves no empty folder behind."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self._root = root
+        self._prefix = f"{STAGING_PREFIX}{name}@"
+        self._dir: Path | None = None
+
+    def __truediv__(self, rel: str) -> Path:
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix=self._prefix, dir=self._root))
+        return self._dir / rel
+
+    def remove(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+
 # --- getting the files -------------------------------------------------------------------------
 
 
@@ -171,7 +193,7 @@ def _obtain(
     paths: Paths,
     name: str,
     source: str | None,
-    stage: Path,
+    stage: _Staging,
     report: Progress,
     should_cancel: Cancel | None,
     method: Method,
@@ -193,7 +215,11 @@ def _obtain(
             "an exported model folder, a model archive (.tar, .tar.gz, .zip) or a URL."
         )
     spec = get_spec(name)
-    if method != "download" and _export_available():
+    if method == "export" and not _export_available():
+        raise ModelError(
+            'Exporting needs the export extra: pip install -e ".[export]" (torch and open_clip).'
+        )
+    if method == "export" or (method == "auto" and _export_available() and _hub_usable()):
         out = stage / "model"
         try:
             return _export(spec, out, report)
@@ -210,10 +236,6 @@ def _obtain(
                 exc_info=level == logging.WARNING,
             )
             shutil.rmtree(out, ignore_errors=True)
-    elif method == "export":
-        raise ModelError(
-            'Exporting needs the export extra: pip install -e ".[export]" (torch and open_clip).'
-        )
     url = archive_url(paths, name)
     model_dir = _from_url(
         paths, name, url, stage, report, should_cancel, pinned=spec.sha256, require_sha=True
@@ -225,6 +247,27 @@ def _obtain(
 def _export_available() -> bool:
     """The export extra is installed (checked without importing torch)."""
     return all(importlib.util.find_spec(m) is not None for m in ("open_clip", "torch"))
+
+
+def _hub_usable() -> bool:
+    """Whether exporting can get weights: the hub answers, or HF offline mode (cache only) is on.
+
+    huggingface_hub retries an unreachable hub for about 25 s per file; a 3 s probe lets an
+    offline install fail at once instead.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # only the proxy knows; let huggingface_hub try
+    endpoint = urllib.parse.urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S).close()
+    except OSError as e:
+        log.info("model hub %s:%s unreachable (%s); downloading the exported model", host, port, e)
+        return False
+    return True
 
 
 def _export(spec: ModelSpec, out: Path, report: Progress) -> Path:
@@ -250,7 +293,7 @@ def _from_url(
     paths: Paths,
     name: str,
     url: str,
-    stage: Path,
+    stage: _Staging,
     report: Progress,
     should_cancel: Cancel | None,
     *,
