@@ -209,7 +209,7 @@ def _obtain(
             return _copy_folder(path, stage / "model", report, should_cancel)
         if path.is_file():
             _extract(path, stage / "x", report, should_cancel)
-            return _verify(_find_root(stage / "x", str(path)), str(path))
+            return _verify(_find_root(stage / "x", str(path)), str(path), report)
         raise ModelError(
             f"--from {source}: no such folder or file, and not an http(s) URL. Give "
             "an exported model folder, a model archive (.tar, .tar.gz, .zip) or a URL."
@@ -275,7 +275,7 @@ def _export(spec: ModelSpec, out: Path, report: Progress) -> Path:
 
     report(0, 0, f"Exporting {spec.name}")
     export_model(spec.arch, spec.pretrained, out, progress=lambda step: report(0, 0, step))
-    return _verify(out, f"the model exported to {out}")
+    return _verify(out, f"the model exported to {out}", report)
 
 
 def _is_network_error(e: BaseException) -> bool:
@@ -314,7 +314,7 @@ def _from_url(
         ) from e
     try:
         _extract(archive, stage / "x", report, should_cancel)
-        model_dir = _verify(_find_root(stage / "x", url), f"the archive from {url}")
+        model_dir = _verify(_find_root(stage / "x", url), f"the archive from {url}", report)
     except ModelError:
         archive.unlink(missing_ok=True)  # bad content: downloading the same bytes again won't help
         raise
@@ -406,12 +406,15 @@ def _copy_folder(src: Path, dest: Path, report: Progress, should_cancel: Cancel 
     return dest
 
 
-def _verify(root: Path, origin: str) -> Path:
+def _verify(root: Path, origin: str, report: Progress) -> Path:
     """Every file model.json lists is present with its SHA-256 (verify_model_dir's check, with a
     message naming where the model came from rather than our temporary folder)."""
     info = read_model_info(root)
-    for rel, expected in info.files.items():
-        p = root / _safe_rel(rel, origin)
+    files = [(root / _safe_rel(rel, origin), rel, expected) for rel, expected in info.files.items()]
+    total = sum(p.stat().st_size for p, _, _ in files if p.is_file())
+    done = 0
+    report(done, total, "Verifying")
+    for p, rel, expected in files:
         if not p.is_file():
             raise ModelError(
                 f"{origin} is incomplete: {rel} is missing. Get a complete copy of "
@@ -422,6 +425,8 @@ def _verify(root: Path, origin: str) -> Path:
                 f"{origin} is damaged: {rel} does not match the SHA-256 in its "
                 f"{MODEL_JSON}. Get a fresh copy of the model and retry."
             )
+        done += p.stat().st_size
+        report(done, total, "Verifying")
     return root
 
 
