@@ -1,0 +1,337 @@
+"""Photos and text to L2-normalised CLIP embeddings with onnxruntime only (no torch).
+
+Each tower gets its own session, created on first use: a text-only search never loads the image
+graph. Providers and thread counts are set explicitly and the chosen provider is logged."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from app.core.errors import UserError
+from app.core.modelinfo import ModelError, ModelInfo, read_model_info, sha256_file
+from app.core.preprocess import to_batch
+from app.core.tokenizer import Tokenizer, load_tokenizer
+
+log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+COREML = "CoreMLExecutionProvider"
+DIRECTML = "DmlExecutionProvider"
+DEVICES = {"cpu": CPU, "cuda": CUDA, "gpu": CUDA, "coreml": COREML, "directml": DIRECTML,
+           "dml": DIRECTML}  # fmt: skip
+# No fp16: on CPU it is slower than fp32 and its session creation can crash (TOOLCHAIN.md).
+PRECISIONS = ("fp32", "int8")
+REINSTALL = "Reinstall with `photoseek model install --force`."
+_HOW_TO_GET = {
+    CUDA: "For NVIDIA GPUs install the GPU build of onnxruntime: `pip install photoseek[gpu]` "
+    "(uninstall the plain `onnxruntime` package first; the two cannot live side by side).",
+    COREML: "CoreML is offered by onnxruntime on macOS only.",
+    DIRECTML: "DirectML needs Windows and the `onnxruntime-directml` package.",
+}
+
+
+def available_providers() -> list[str]:
+    """The execution providers this onnxruntime build offers, in its order of preference."""
+    return list(ort.get_available_providers())
+
+
+def choose_providers(device: str = "auto") -> list[str | tuple[str, dict[str, Any]]]:
+    """Providers for a session, best first; CPU always last as the fallback for any node.
+
+    "auto": CUDA, then CoreML / DirectML where onnxruntime offers them, then CPU. "cpu" forces
+    CPU. "cuda[:N]", "coreml", "directml" demand that provider and fail clearly without it.
+    """
+    available = set(available_providers())
+    name, _, index = device.strip().lower().partition(":")
+    if name == "auto":
+        chosen = [p for p in (CUDA, COREML, DIRECTML) if p in available]
+    elif name in DEVICES:
+        provider = DEVICES[name]
+        if provider not in available:
+            raise UserError(
+                f"Device {device!r} is not available: this onnxruntime offers "
+                f"{', '.join(sorted(available))}. {_HOW_TO_GET.get(provider, '')} "
+                "Or use --device cpu."
+            )
+        chosen = [] if provider == CPU else [provider]
+    else:
+        raise UserError(
+            f"Unknown device {device!r}: use auto, cpu, cuda (or cuda:N), coreml or directml."
+        )
+    if index and (not index.isdigit() or chosen != [CUDA]):
+        raise UserError(f"Device {device!r}: only cuda takes a device number, e.g. cuda:1.")
+    out: list[str | tuple[str, dict[str, Any]]] = []
+    for p in chosen:
+        if p == CUDA:
+            # Grow the memory arena only as needed; heuristic conv search avoids a slow first
+            # call per batch shape (the ViT's patch embedding is the only convolution).
+            out.append((CUDA, {"device_id": int(index or 0),
+                               "arena_extend_strategy": "kSameAsRequested",
+                               "cudnn_conv_algo_search": "HEURISTIC"}))  # fmt: skip
+        else:
+            out.append(p)
+    out.append(CPU)
+    return out
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use (hyper-threads share one core's matmul units)."""
+    try:
+        import psutil  # optional; not a dependency
+
+        n = psutil.cpu_count(logical=False)
+        if n:
+            return int(n)
+    except ImportError:
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            cpus = os.sched_getaffinity(0)
+            cores = {
+                Path(f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list").read_text()
+                for c in cpus
+            }
+            return max(1, len(cores))
+        except OSError:
+            return max(1, len(os.sched_getaffinity(0)))
+    if sys.platform == "darwin":
+        try:
+            out = subprocess.run(
+                ["sysctl", "-n", "hw.physicalcpu"],
+                capture_output=True,
+                text=True,
+                timeout=2,
+                check=True,
+            )
+            return max(1, int(out.stdout.strip()))
+        except (OSError, ValueError, subprocess.SubprocessError):
+            pass
+    return max(1, os.cpu_count() or 1)
+
+
+class Encoder:
+    """A model folder's two towers behind one object; use as a context manager or call close()."""
+
+    def __init__(
+        self,
+        model_dir: Path | str,
+        *,
+        device: str = "auto",
+        threads: int | None = None,
+        precision: str = "fp32",
+        max_batch: int = 32,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self._info = read_model_info(self.model_dir)
+        if precision not in PRECISIONS:
+            raise UserError(f"Unknown precision {precision!r}: use fp32 or int8.")
+        if precision != "fp32" and precision not in self._info.variants:
+            raise UserError(
+                f"The model in {self.model_dir} has no {precision} variant "
+                f"(it has: {', '.join(['fp32', *self._info.variants])}). Use fp32, or re-export "
+                "the model with the variant (`photoseek model export`, without --no-int8)."
+            )
+        self._precision = precision
+        self._device = device
+        self._providers = choose_providers(device)
+        self._threads = int(threads) if threads else physical_cores()
+        if self._threads < 1:
+            raise UserError(f"threads must be at least 1, got {threads}.")
+        self.max_batch = max(1, int(max_batch))
+        variant = self._info.variants.get(precision, {})
+        self._paths = {
+            "image": self.model_dir / variant.get("image_model", self._info.image_model),
+            "text": self.model_dir / variant.get("text_model", self._info.text_model),
+        }
+        for path in self._paths.values():
+            if not path.is_file():
+                raise ModelError(f"Model file {path} is missing. {REINSTALL}")
+        self._sessions: dict[str, ort.InferenceSession] = {}
+        self._tokenizer: Tokenizer | None = None
+        self._lock = threading.Lock()
+
+    # --- properties ----------------------------------------------------------------------------
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    @property
+    def model_id(self) -> str:
+        """The id vectors are stored under; int8 vectors are kept apart from fp32 ones."""
+        if self._precision == "fp32":
+            return self._info.model_id
+        return f"{self._info.model_id}-{self._precision}"
+
+    @property
+    def precision(self) -> str:
+        return self._precision
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    @property
+    def image_size(self) -> int:
+        return self._info.image_size
+
+    @property
+    def dim(self) -> int:
+        return self._info.embed_dim
+
+    @property
+    def provider(self) -> str:
+        """The execution provider actually running the model (loads the text tower if no
+        session exists yet, since onnxruntime may fall back from the requested one)."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        session = sessions[0] if sessions else self._session("text")
+        return str(session.get_providers()[0])
+
+    @property
+    def loaded_towers(self) -> tuple[str, ...]:
+        """Which towers have a live session ("image", "text"), for diagnostics and tests."""
+        with self._lock:
+            return tuple(sorted(self._sessions))
+
+    # --- encoding ------------------------------------------------------------------------------
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """float32 [N, 3, S, S] (from preprocess.to_batch) to float32 [N, D], unit length."""
+        pixels = np.asarray(pixels, dtype=np.float32)
+        s = self.image_size
+        if pixels.ndim != 4 or pixels.shape[1:] != (3, s, s):
+            raise ValueError(f"pixels must be [N, 3, {s}, {s}], got {list(pixels.shape)}")
+        return self._run("image", pixels)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """PIL images (e.g. from preprocess.open_image) to float32 [N, D], unit length."""
+        chunks = _chunks(images, self.max_batch)
+        out = [self.encode_pixels(to_batch(chunk, self._info)) for chunk in chunks]
+        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts to float32 [N, D], unit length, in the same space as the images."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return self._run("text", self._get_tokenizer().encode(texts))
+
+    def _run(self, tower: str, batch: np.ndarray) -> np.ndarray:
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        session = self._session(tower)
+        inp = session.get_inputs()[0]
+        if tower == "text" and inp.type == "tensor(int32)":
+            batch = batch.astype(np.int32)
+        outs = [session.run(None, {inp.name: chunk})[0] for chunk in _chunks(batch, self.max_batch)]
+        vecs = np.concatenate(outs).astype(np.float32, copy=False)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12)
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def _get_tokenizer(self) -> Tokenizer:
+        with self._lock:
+            if self._tokenizer is None:
+                self._tokenizer = load_tokenizer(self.model_dir, self._info)
+            return self._tokenizer
+
+    def _session(self, tower: str) -> ort.InferenceSession:
+        with self._lock:
+            session = self._sessions.get(tower)
+            if session is None:
+                session = self._sessions[tower] = self._create(tower)
+            return session
+
+    def _create(self, tower: str) -> ort.InferenceSession:
+        path = self._paths[tower]
+        self._verify(path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self._threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3  # errors only: provider fallback notes are logged below
+        if any(_name(p) == DIRECTML for p in self._providers):
+            opts.enable_mem_pattern = False  # required by DirectML
+        try:
+            session = ort.InferenceSession(str(path), sess_options=opts, providers=self._providers)
+        except Exception as e:  # onnxruntime raises its own exception types for bad graphs
+            raise ModelError(f"Model file {path} could not be loaded ({e}). {REINSTALL}") from e
+        used = session.get_providers()[0]
+        wanted = _name(self._providers[0])
+        if used != wanted:
+            if self._device.strip().lower() != "auto":
+                raise UserError(
+                    f"Device {self._device!r} was requested but onnxruntime could not start "
+                    f"{wanted} and fell back to {used}. Check the GPU driver and CUDA/cuDNN "
+                    "libraries, or use --device cpu."
+                )
+            log.warning("%s could not start; %s tower runs on %s", wanted, tower, used)
+        log.info(
+            "%s tower: %s, %d threads, %s (%s)",
+            tower,
+            used,
+            self._threads,
+            self._precision,
+            path.name,
+        )
+        return session
+
+    def _verify(self, path: Path) -> None:
+        """SHA-256 against model.json, once per session: a damaged graph can still load and
+        would silently give wrong vectors."""
+        try:
+            rel = path.relative_to(self.model_dir).as_posix()
+        except ValueError:
+            rel = path.name
+        expected = self._info.files.get(rel)
+        if not path.is_file():
+            raise ModelError(f"Model file {path} is missing. {REINSTALL}")
+        if expected is not None and sha256_file(path) != expected:
+            raise ModelError(f"Model file {path} is corrupt (SHA-256 mismatch). {REINSTALL}")
+
+    def close(self) -> None:
+        """Release both sessions and the tokenizer; a later encode call reloads what it needs."""
+        with self._lock:
+            self._sessions.clear()
+            self._tokenizer = None
+
+    def __enter__(self) -> Encoder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Encoder({str(self.model_dir)!r}, model_id={self.model_id!r}, "
+            f"device={self._device!r}, threads={self._threads}, loaded={self.loaded_towers})"
+        )
+
+
+def _name(provider: str | tuple[str, dict[str, Any]]) -> str:
+    return provider if isinstance(provider, str) else provider[0]
+
+
+def _chunks(items: Any, size: int) -> Iterator[Any]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
