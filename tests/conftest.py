@@ -1,9 +1,144 @@
-"""Shared fixtures. Qt runs headless; every test gets its own PHOTOSEEK_HOME."""
+"""Shared fixtures. Qt runs headless; every test gets its own PHOTOSEEK_HOME.
+
+Model fixtures (`tiny_model_dir`, `vit_b32_dir`) are exported once and cached on disk across
+runs, keyed by the source of the code that makes them; they are built in a temporary folder and
+renamed into place, so a parallel or killed run never sees half a model. Their files are
+read-only: tests must copy a model before changing it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+try:
+    import fcntl
+except ImportError:  # Windows: no cross-process lock; a parallel build just does the work twice
+    fcntl = None  # type: ignore[assignment]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))  # `import microclip` from any test
+
+# Files whose source decides what a cached model looks like.
+_MODEL_SOURCES = (
+    TESTS / "microclip.py",
+    REPO / "app" / "core" / "export.py",
+    REPO / "app" / "core" / "export_onnx.py",
+    REPO / "app" / "core" / "modelinfo.py",
+)
+
+
+def _cache_key(name: str) -> str:
+    import importlib.metadata as md
+
+    h = hashlib.sha256(name.encode())
+    for p in _MODEL_SOURCES:
+        h.update(p.read_bytes())
+    for dist in ("torch", "open_clip_torch", "onnx", "onnxruntime"):
+        with contextlib.suppress(md.PackageNotFoundError):
+            h.update(md.version(dist).encode())
+    return f"{name}-{h.hexdigest()[:16]}"
+
+
+def _cache_root(config: pytest.Config) -> Path:
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("photoseek-models"))
+    root = REPO / ".pytest_cache" / "photoseek-models"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def cached_model(config: pytest.Config, name: str, build: Callable[[Path], object]) -> Path:
+    """The model folder `build(out_dir)` makes, from the disk cache when it is there and intact."""
+    root = _cache_root(config)
+    target = root / _cache_key(name)
+    # One build at a time across processes: parallel runs wait and then reuse the first one's
+    # model instead of all training it at once on two cores.
+    with open(root / ".build.lock", "a+b") as lock:
+        if fcntl is None:
+            return _cached_model_locked(root, target, build)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _cached_model_locked(root, target, build)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _cached_model_locked(root: Path, target: Path, build: Callable[[Path], object]) -> Path:
+    from app.core.modelinfo import ModelError, verify_model_dir
+
+    if target.is_dir():
+        try:
+            verify_model_dir(target)
+            return target
+        except ModelError:  # damaged: move it aside and rebuild
+            aside = root / f".broken-{uuid.uuid4().hex[:8]}"
+            os.replace(target, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+    work = root / f".build-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    try:
+        built = work / "model"
+        build(built)
+        for p in built.iterdir():
+            p.chmod(0o444)
+        try:
+            os.rename(built, target)
+        except OSError:
+            if not (target / "model.json").is_file():  # not a parallel run's finished model
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(pytestconfig: pytest.Config) -> Path:
+    """The TRAINED micro CLIP (tests/microclip.py) exported with int8: knows "a red circle"."""
+
+    def build(out: Path) -> None:
+        import microclip
+
+        from app.core.export import export_from_model
+
+        model = microclip.train_micro_clip(steps=microclip.TRAIN_STEPS, seed=0)
+        export_from_model(
+            model,
+            arch="micro-clip",
+            pretrained="shapes",
+            out_dir=out,
+            preprocess_cfg=microclip.preprocess_cfg(),
+            int8=True,
+        )
+
+    return cached_model(pytestconfig, "micro-clip", build)
+
+
+@pytest.fixture(scope="session")
+def vit_b32_dir(pytestconfig: pytest.Config) -> Path:
+    """ViT-B-32 with random weights (seed 0), exported with int8: real size, meaningless output."""
+
+    def build(out: Path) -> None:
+        import torch
+
+        from app.core.export import export_model
+
+        torch.manual_seed(0)
+        export_model("ViT-B-32", None, out, random_init=True, int8=True)
+
+    return cached_model(pytestconfig, "vit-b-32-random", build)

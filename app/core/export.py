@@ -1,0 +1,423 @@
+"""Export an open_clip CLIP model to a PhotoSeek model folder: two ONNX graphs, the tokenizer
+file and model.json. The only app module that needs torch/open_clip (the `export` extra)."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.export_onnx import (
+    CHECK_BATCH,
+    EXAMPLE_BATCH,
+    PROBE_CAPTIONS,
+    ExportError,
+    check_parity,
+    export_tower,
+    min_cosine,
+    probe_pixels,
+    quantize_int8,
+    run_onnx,
+    towers,
+)
+from app.core.modelinfo import (
+    MODEL_JSON,
+    ModelInfo,
+    make_model_id,
+    read_model_info,
+    sha256_file,
+    write_model_info,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ExportError", "export_from_model", "export_model"]
+
+Progress = Callable[[str], None]
+OFFLINE_HINT = (
+    "For tests and benchmarks, `--random-init` exports without downloading weights; "
+    "to use a model folder you already have, run `photoseek model install --from FOLDER`."
+)
+
+
+def export_model(
+    arch: str,
+    pretrained: str | None,
+    out_dir: Path,
+    *,
+    random_init: bool = False,
+    config: Path | dict[str, Any] | None = None,
+    int8: bool = True,
+    opset: int = 17,
+    progress: Progress | None = None,
+) -> ModelInfo:
+    """Build `arch` with open_clip (pretrained weights, or random ones) and export it to `out_dir`.
+
+    `config` is an open_clip model config (JSON file or dict) registered under `arch`, for small
+    custom architectures; an HF text tower's `hf_model_name` may name a local folder.
+    """
+    import open_clip
+
+    say = _reporter(progress)
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    if config is not None:
+        _register_config(arch, config)
+    if arch not in open_clip.list_models():
+        close = difflib.get_close_matches(arch, open_clip.list_models(), n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ExportError(
+            f"Unknown open_clip architecture {arch!r}.{hint} "
+            '`python -c "import open_clip; print(open_clip.list_models())"` '
+            "lists them all; --config adds a custom one."
+        )
+    if random_init:
+        pretrained = None
+    tag_cfg: dict[str, Any] = {}
+    if pretrained:
+        tag_cfg = open_clip.get_pretrained_cfg(arch, pretrained)
+        if not tag_cfg and not Path(pretrained).is_file():
+            tags = open_clip.list_pretrained_tags_by_model(arch)
+            raise ExportError(
+                f"{arch} has no pretrained weights tagged {pretrained!r}. Known tags: "
+                f"{', '.join(tags) or 'none'}; or pass --random-init."
+            )
+    text_cfg = (open_clip.get_model_config(arch) or {}).get("text_cfg", {})
+    hf_name = text_cfg.get("hf_model_name")
+    say(f"building {arch} ({pretrained or 'random weights'})")
+    try:
+        model = open_clip.create_model(
+            arch,
+            pretrained=pretrained,
+            force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
+            pretrained_text=not random_init,
+        )
+        tokenizer = open_clip.get_tokenizer(arch)
+    except (OSError, RuntimeError, ValueError) as e:
+        if hf_name and not Path(hf_name).is_dir():
+            raise ExportError(
+                f"Could not load the HuggingFace text model {hf_name!r} for {arch} ({_first_line(e)}). "
+                "It needs internet access to the model hub (or its files in the HuggingFace cache). "
+                "Offline, set `hf_model_name` and `hf_tokenizer_name` in a --config JSON to a "
+                "local folder holding its config.json and tokenizer. " + OFFLINE_HINT
+            ) from e
+        if pretrained:
+            raise ExportError(
+                f"Could not get the pretrained weights {pretrained!r} for {arch} "
+                f"({_first_line(e)}). This computer may be offline or the model "
+                "hub unreachable. " + OFFLINE_HINT
+            ) from e
+        raise
+    model.eval()
+    return export_from_model(
+        model,
+        arch=arch,
+        pretrained=pretrained,
+        out_dir=out_dir,
+        preprocess_cfg=open_clip.get_model_preprocess_cfg(model),
+        tokenizer=tokenizer,
+        int8=int8,
+        random_init=random_init,
+        opset=opset,
+        progress=progress,
+    )
+
+
+def export_from_model(
+    model: Any,
+    *,
+    arch: str,
+    pretrained: str | None,
+    out_dir: Path,
+    preprocess_cfg: dict[str, Any] | None = None,
+    tokenizer: Any = None,
+    int8: bool = True,
+    random_init: bool = False,
+    opset: int = 17,
+    progress: Progress | None = None,
+) -> ModelInfo:
+    """Export a torch open_clip model already in memory (a CLIP or CustomTextCLIP).
+
+    `tokenizer` is its open_clip tokenizer (`SimpleTokenizer` or `HFTokenizer`); None means
+    open_clip's CLIP BPE with the model's context length. `preprocess_cfg` defaults to the
+    model's own (`open_clip.get_model_preprocess_cfg`) over open_clip's defaults.
+    """
+    import onnx
+    import onnxruntime as ort
+    import open_clip
+    import torch
+
+    say = _reporter(progress)
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
+    model = model.eval()
+    pcfg = _preprocess(model, preprocess_cfg)
+    size = pcfg["size"]
+    if tokenizer is None:
+        tokenizer = open_clip.SimpleTokenizer(context_length=model.context_length)
+    ctx = int(tokenizer.context_length)
+    img_mod, txt_mod = towers(model)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    stage.mkdir()
+    try:
+        tok_cfg = _write_tokenizer(tokenizer, stage)
+        with torch.no_grad():
+            ex_img = torch.from_numpy(
+                probe_pixels(EXAMPLE_BATCH, size, pcfg["mean"], pcfg["std"], 1)
+            )
+            ex_txt = _token_ids(tokenizer, list(PROBE_CAPTIONS[:EXAMPLE_BATCH]))
+        say("exporting the image tower")
+        export_tower(img_mod, ex_img, "pixels", stage / "image.onnx", opset)
+        say("exporting the text tower")
+        export_tower(txt_mod, torch.from_numpy(ex_txt), "input_ids", stage / "text.onnx", opset)
+
+        say("checking the graphs against torch")
+        px = probe_pixels(CHECK_BATCH, size, pcfg["mean"], pcfg["std"], 2)
+        ids = _token_ids(tokenizer, list(PROBE_CAPTIONS[-CHECK_BATCH:]))
+        parity = {
+            "image": check_parity(img_mod, stage / "image.onnx", "pixels", px, "image"),
+            "text": check_parity(txt_mod, stage / "text.onnx", "input_ids", ids, "text"),
+        }
+        embed_dim = int(run_onnx(stage / "image.onnx", "pixels", px[:1]).shape[1])
+
+        variants: dict[str, dict[str, Any]] = {}
+        if int8:
+            say("quantizing to int8")
+            variants["int8"] = _int8_variant(stage, size, pcfg, tokenizer)
+
+        files = {p.name: sha256_file(p) for p in sorted(stage.iterdir()) if p.is_file()}
+        # The id covers what defines the embedding space: the fp32 graphs and the tokenizer.
+        core = ("image.onnx", "text.onnx", tok_cfg["file"])
+        exported_with = {
+            "torch": torch.__version__,
+            "open_clip": open_clip.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": ort.__version__,
+            "opset": opset,
+            "exporter": "torch.onnx TorchScript (dynamo=False)",
+            "parity_min_cosine": parity,
+        }
+        if tok_cfg["kind"] == "hf":
+            import transformers
+
+            exported_with["transformers"] = transformers.__version__
+        info = ModelInfo(
+            model_id=make_model_id(arch, pretrained, {k: files[k] for k in core}),
+            arch=arch,
+            pretrained=pretrained,
+            embed_dim=embed_dim,
+            image_size=size,
+            mean=_triple(pcfg["mean"]),
+            std=_triple(pcfg["std"]),
+            interpolation=str(pcfg["interpolation"]),
+            resize_mode=str(pcfg["resize_mode"]),
+            context_length=ctx,
+            tokenizer=tok_cfg,
+            files=files,
+            variants=variants,
+            logit_scale=float(model.logit_scale.exp().item()),
+            random_init=random_init,
+            exported_with=exported_with,
+        )
+        write_model_info(stage, info)
+        _fsync_tree(stage)
+        _move_into_place(stage, out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    say(f"exported {info.model_id} to {out_dir}")
+    return info
+
+
+def _int8_variant(stage: Path, size: int, pcfg: dict[str, Any], tokenizer: Any) -> dict[str, Any]:
+    """image.int8.onnx / text.int8.onnx and their cosine to fp32 (minimum over probe inputs)."""
+    quantize_int8(stage / "image.onnx", stage / "image.int8.onnx")
+    quantize_int8(stage / "text.onnx", stage / "text.int8.onnx")
+    px = probe_pixels(8, size, pcfg["mean"], pcfg["std"], 3)
+    ids = _token_ids(tokenizer, list(PROBE_CAPTIONS))
+    cos = {
+        "image": min_cosine(
+            run_onnx(stage / "image.onnx", "pixels", px),
+            run_onnx(stage / "image.int8.onnx", "pixels", px),
+        ),
+        "text": min_cosine(
+            run_onnx(stage / "text.onnx", "input_ids", ids),
+            run_onnx(stage / "text.int8.onnx", "input_ids", ids),
+        ),
+    }
+    log.info("int8 cosine to fp32: image %.4f, text %.4f", cos["image"], cos["text"])
+    return {
+        "image_model": "image.int8.onnx",
+        "text_model": "text.int8.onnx",
+        "cosine_to_fp32": {k: round(v, 6) for k, v in cos.items()},
+    }
+
+
+def _preprocess(model: Any, cfg: dict[str, Any] | None) -> dict[str, Any]:
+    from open_clip import get_model_preprocess_cfg
+    from open_clip.transform import PreprocessCfg, merge_preprocess_dict
+
+    merged = merge_preprocess_dict(
+        PreprocessCfg(), cfg if cfg is not None else get_model_preprocess_cfg(model)
+    )
+    size = merged["size"]
+    if isinstance(size, (tuple, list)):
+        if len(set(size)) != 1:
+            raise ExportError(f"Non-square input size {size} is not supported.")
+        size = size[0]
+    merged["size"] = int(size)
+    if merged["resize_mode"] not in ("shortest", "squash", "longest"):
+        raise ExportError(f"Unsupported resize mode {merged['resize_mode']!r}.")
+    return merged
+
+
+def _token_ids(tokenizer: Any, texts: list[str]) -> np.ndarray:
+    return np.asarray(tokenizer(texts), dtype=np.int64)
+
+
+def _write_tokenizer(tokenizer: Any, stage: Path) -> dict[str, Any]:
+    """Copy or save the tokenizer file(s) and describe them for app.core.tokenizer."""
+    from open_clip.tokenizer import HFTokenizer, SimpleTokenizer, default_bpe, get_clean_fn
+
+    if isinstance(tokenizer, SimpleTokenizer):
+        if len(tokenizer.encoder) != 49408:
+            raise ExportError("Only open_clip's standard CLIP BPE vocabulary is supported.")
+        src = Path(default_bpe())
+        shutil.copyfile(src, stage / src.name)
+        clean = _clean_name(tokenizer.clean_fn, get_clean_fn)
+        return {"kind": "clip-bpe", "file": src.name, "clean": clean}
+    if isinstance(tokenizer, HFTokenizer):
+        if tokenizer.tokenizer_mode not in ("",):
+            raise ExportError(f"HF tokenizer mode {tokenizer.tokenizer_mode!r} is not supported.")
+        hf = tokenizer.tokenizer
+        if not getattr(hf, "is_fast", False):
+            raise ExportError("The text tower's tokenizer has no fast (tokenizer.json) form.")
+        from tokenizers import Tokenizer
+
+        core = Tokenizer.from_str(hf.backend_tokenizer.to_str())
+        core.no_padding()
+        core.no_truncation()
+        core.save(str(stage / "tokenizer.json"))
+        cfg: dict[str, Any] = {
+            "kind": "hf",
+            "file": "tokenizer.json",
+            "pad_id": int(hf.pad_token_id if hf.pad_token_id is not None else 0),
+            "clean": _clean_name(tokenizer.clean_fn, get_clean_fn),
+            "lowercase": False,  # open_clip's HFTokenizer lower-cases only through `clean`
+            "strip_sep_token": bool(tokenizer.strip_sep_token),
+        }
+        if tokenizer.strip_sep_token:
+            cfg["sep_id"] = int(hf.sep_token_id)
+        return cfg
+    raise ExportError(f"Unsupported tokenizer {type(tokenizer).__name__}.")
+
+
+def _clean_name(fn: Callable[[str], str], get_clean_fn: Callable[[str], Any]) -> str:
+    for name in ("lower", "whitespace", "canonicalize"):
+        if get_clean_fn(name) is fn:
+            return name
+    raise ExportError("The tokenizer uses a text cleaning function PhotoSeek does not know.")
+
+
+def _register_config(arch: str, config: Path | dict[str, Any]) -> None:
+    """Make open_clip know `config` under the name `arch` (add_model_config keys by file stem)."""
+    import open_clip
+
+    if isinstance(config, dict):
+        cfg = config
+    else:
+        try:
+            cfg = json.loads(Path(config).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ExportError(f"Cannot read the model config {config} ({e}).") from e
+    if not all(k in cfg for k in ("embed_dim", "vision_cfg", "text_cfg")):
+        raise ExportError(
+            f"The model config {config if not isinstance(config, dict) else ''} "
+            "needs embed_dim, vision_cfg and text_cfg (see open_clip's model_configs)."
+        )
+    with tempfile.TemporaryDirectory(prefix="photoseek-cfg-") as tmp:
+        (Path(tmp) / f"{arch}.json").write_text(json.dumps(cfg), encoding="utf-8")
+        open_clip.add_model_config(tmp)
+
+
+def _check_target(out_dir: Path) -> None:
+    """Refuse to replace anything but an empty folder or a previous PhotoSeek model."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ExportError(f"{out_dir} exists and is not a folder; choose another --out.")
+    if not any(out_dir.iterdir()):
+        return
+    if not (out_dir / MODEL_JSON).is_file():
+        raise ExportError(
+            f"{out_dir} is not empty and holds no PhotoSeek model; choose another "
+            "--out or empty it first."
+        )
+    read_model_info(out_dir)  # raises ModelError if it is not a readable model folder
+
+
+def _move_into_place(stage: Path, out_dir: Path) -> None:
+    """Swap the finished folder in; an old model is moved aside first and removed after."""
+    _check_target(out_dir)
+    old = None
+    if out_dir.exists():
+        if any(out_dir.iterdir()):
+            old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out_dir, old)
+        else:
+            out_dir.rmdir()
+    os.replace(stage, out_dir)
+    _fsync_dir(out_dir.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.iterdir():
+        with open(p, "rb") as f:
+            os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _triple(v: Any) -> tuple[float, float, float]:
+    t = tuple(float(x) for x in v)
+    if len(t) == 1:
+        t = t * 3
+    if len(t) != 3:
+        raise ExportError(f"Expected 3 channel values for mean/std, got {v}.")
+    return t[0], t[1], t[2]
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def _reporter(progress: Progress | None) -> Progress:
+    def say(msg: str) -> None:
+        log.info("%s", msg)
+        if progress is not None:
+            progress(msg)
+
+    return say
