@@ -172,6 +172,29 @@ def test_unreachable_hub_skips_the_export(server, paths, model, tmp_path, monkey
     assert tree(target) == tree(model)
 
 
+@pytest.mark.export
+def test_real_exported_model_round_trip(server, paths, tmp_path, tiny_model_dir, sleeps):
+    """The exporter's own folder packs, downloads, installs and runs under onnxruntime."""
+    import numpy as np
+    import onnxruntime as ort
+
+    archive = tmp_path / "tiny.tar"
+    package_model(tiny_model_dir, archive)
+    server.files["/tiny.tar"] = archive.read_bytes()
+    server.files["/tiny.tar.sha256"] = (tmp_path / "tiny.tar.sha256").read_bytes()
+    target = install_model(paths, "micro-clip", source=server.url("tiny.tar"))
+    assert resolve_model_dir(paths, "micro-clip") == target
+    info = verify_model_dir(target)
+    assert info.model_id == read_model_info(tiny_model_dir).model_id
+    session = ort.InferenceSession(
+        str(target / info.image_model), providers=["CPUExecutionProvider"]
+    )
+    pixels = np.zeros((2, 3, info.image_size, info.image_size), np.float32)
+    (out,) = session.run(None, {"pixels": pixels})
+    assert out.shape == (2, info.embed_dim)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-4)
+
+
 def test_already_installed_returns_at_once(server, paths, model, tmp_path, sleeps):
     publish(server, model, tmp_path)
     install_model(paths, method="download")
