@@ -1,0 +1,116 @@
+"""A plain-text progress line on stderr for long CLI jobs (indexing, downloads).
+
+On a terminal it redraws one line in place; when stderr is a file or a pipe it prints a full
+line now and then instead, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+BAR_WIDTH = 24
+PIPE_INTERVAL_S = 5.0
+TTY_INTERVAL_S = 0.1
+
+
+def format_duration(seconds: float | None) -> str:
+    """`1:02:03`, `2:03`, or `--:--` when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0 or seconds > 360_000:
+        return "--:--"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def shorten(text: str, width: int) -> str:
+    """Keep the end of a path (the file name matters most): `…/2021/IMG_0042.jpg`."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if width > 1 else "…"
+
+
+def render(
+    done: int,
+    total: int,
+    rate: float,
+    eta_s: float | None,
+    current: str | None,
+    width: int,
+    unit: str = "photos",
+) -> str:
+    """One progress line no wider than `width`: bar, N/M, rate, ETA, then the current file."""
+    if total > 0:
+        frac = min(max(done / total, 0.0), 1.0)
+        filled = int(frac * BAR_WIDTH)
+        bar = "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "]"
+        head = f"{bar} {done}/{total} {frac:4.0%}"
+    else:
+        head = f"{done} {unit}"
+    head += f"  {rate:.1f} {unit}/s  ETA {format_duration(eta_s)}"
+    if current:
+        room = width - len(head) - 2
+        if room >= 8:
+            head += "  " + shorten(current, room)
+    return head[:width]
+
+
+class ProgressLine:
+    """Redraws a status line in place on a terminal; prints occasional lines to a pipe."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = 0.0
+        self._shown = False
+        self._interval = TTY_INTERVAL_S if self.tty else PIPE_INTERVAL_S
+        self._phase: str | None = None
+
+    def width(self) -> int:
+        return max(40, shutil.get_terminal_size((100, 24)).columns - 1)
+
+    def show(self, line: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self._interval:
+            return
+        self._last = now
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line)
+            self._shown = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def update(
+        self,
+        done: int,
+        total: int,
+        rate: float,
+        eta_s: float | None,
+        current: Path | str | None = None,
+        *,
+        phase: str = "indexing",
+        force: bool = False,
+    ) -> None:
+        """Show the state of a job; a new phase is always shown at once."""
+        force = force or phase != self._phase
+        self._phase = phase
+        if phase == "scanning":
+            where = f"  {shorten(str(current), self.width() - 40)}" if current else ""
+            line = f"Scanning… {done} files{where}"
+        else:
+            line = render(done, total, rate, eta_s, str(current) if current else None, self.width())
+        self.show(line[: self.width()], force=force)
+
+    def clear(self) -> None:
+        """End the in-place line so the next output starts on a fresh line."""
+        if self.tty and self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+        self._shown = False
