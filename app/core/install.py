@@ -69,6 +69,10 @@ Method = Literal["auto", "export", "download"]
 Cancel = Callable[[], bool]
 
 
+class ArchiveError(ModelError):
+    """The archive or model folder is damaged, unsafe or not a model (retrying won't help)."""
+
+
 class InstallCancelled(UserError, JobCancelled):
     """The caller cancelled while files were being copied or extracted; nothing was installed."""
 
@@ -315,7 +319,7 @@ def _from_url(
     try:
         _extract(archive, stage / "x", report, should_cancel)
         model_dir = _verify(_find_root(stage / "x", url), f"the archive from {url}", report)
-    except ModelError:
+    except ArchiveError:
         archive.unlink(missing_ok=True)  # bad content: downloading the same bytes again won't help
         raise
     archive.unlink(missing_ok=True)  # installed files are all we keep
@@ -416,12 +420,12 @@ def _verify(root: Path, origin: str, report: Progress) -> Path:
     report(done, total, "Verifying")
     for p, rel, expected in files:
         if not p.is_file():
-            raise ModelError(
+            raise ArchiveError(
                 f"{origin} is incomplete: {rel} is missing. Get a complete copy of "
                 "the model and retry."
             )
         if sha256_file(p) != expected:
-            raise ModelError(
+            raise ArchiveError(
                 f"{origin} is damaged: {rel} does not match the SHA-256 in its "
                 f"{MODEL_JSON}. Get a fresh copy of the model and retry."
             )
@@ -437,7 +441,7 @@ def _find_root(extracted: Path, origin: str) -> Path:
     entries = [p for p in extracted.iterdir() if not p.name.startswith(".")]
     if len(entries) == 1 and (entries[0] / MODEL_JSON).is_file():
         return entries[0]
-    raise ModelError(
+    raise ArchiveError(
         f"{origin} is not a PhotoSeek model archive: no {MODEL_JSON} at its top "
         "level or in a single top folder."
     )
@@ -464,7 +468,7 @@ def _extract(archive: Path, dest: Path, report: Progress, should_cancel: Cancel 
         zlib.error,
         lzma.LZMAError,
     ) as e:
-        raise ModelError(
+        raise ArchiveError(
             f"{archive} is not a model archive (.tar, .tar.gz or .zip) or it is "
             f"damaged ({e}). Get a fresh copy and retry."
         ) from e
@@ -517,12 +521,12 @@ def _extract_zip(archive: Path, dest: Path, report: Progress, should_cancel: Can
 
 def _check_sizes(archive: Path, sizes: list[int], dest: Path) -> int:
     if len(sizes) > MAX_MEMBERS:
-        raise ModelError(
+        raise ArchiveError(
             f"{archive} holds {len(sizes)} files, far more than a model has; refusing to unpack it."
         )
     total = sum(sizes)
     if total > MAX_EXTRACT_BYTES:
-        raise ModelError(
+        raise ArchiveError(
             f"{archive} would unpack to {total / 1e9:.1f} GB, far more than a model; "
             "refusing to unpack it."
         )
@@ -541,7 +545,7 @@ def _write(
             _check_cancel(should_cancel)
             written += len(block)
             if done + written > MAX_EXTRACT_BYTES:
-                raise ModelError(
+                raise ArchiveError(
                     f"Unpacking stopped at {MAX_EXTRACT_BYTES / 1e9:.0f} GB: the "
                     "archive is not a model."
                 )
@@ -560,8 +564,8 @@ def _safe_rel(name: str, origin: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
-def _unsafe(origin: str | Path, name: str, what: str) -> ModelError:
-    return ModelError(
+def _unsafe(origin: str | Path, name: str, what: str) -> ArchiveError:
+    return ArchiveError(
         f"{origin} contains {what} ({name!r}); refusing to install it. Get the "
         "model from a trusted source."
     )
