@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
     p = msub.add_parser("install", help="install a model: export it, download it or copy a folder")
-    p.add_argument("name", nargs="?", default=DEFAULT_MODEL, help=f"default {DEFAULT_MODEL}")
+    p.add_argument("name", nargs="?", default=None,
+                   help=f"model name (default {DEFAULT_MODEL}; with --from FOLDER, the folder's "
+                   "architecture and weights)")
     p.add_argument("--from", dest="source", default=None,
                    help="an exported model folder, a model archive, or a URL to download from")
     p.add_argument("--force", action="store_true", help="replace an installed model")
@@ -58,10 +60,21 @@ def cmd_export(args: argparse.Namespace, paths: Paths) -> int:
 
 def cmd_install(args: argparse.Namespace, paths: Paths) -> int:
     from app.core.install import install_model
+    from app.core.modelinfo import read_model_info
+    from app.core.models import installed_model_dirs
 
-    target = install_model(paths, args.name, source=args.source, force=args.force,
+    name = args.name
+    if name is None and args.source and Path(args.source).is_dir():
+        info = read_model_info(Path(args.source))  # name a copied folder after what it holds
+        name = f"{info.arch}-{info.pretrained or 'random'}"
+    name = name or DEFAULT_MODEL
+    if name in installed_model_dirs(paths) and not args.force:
+        print(f"{name} is already installed in {paths.models / name} "
+              "(use --force to replace it)")
+        return 0
+    target = install_model(paths, name, source=args.source, force=args.force,
                            progress=_progress_bar())
-    print(f"\nInstalled {args.name} in {target}")
+    print(f"\nInstalled {name} in {target}")
     return 0
 
 
@@ -105,10 +118,10 @@ def _progress_bar():
         if total > 0:
             frac = min(done / total, 1.0)
             bar = "#" * int(frac * 30)
-            sys.stderr.write(f"\r{what[:30]:<30} [{bar:<30}] {frac:6.1%} "
+            sys.stderr.write(f"\r{what[:40]:<40} [{bar:<30}] {frac:6.1%} "
                              f"{done / 1e6:8.1f}/{total / 1e6:.1f} MB")
         else:
-            sys.stderr.write(f"\r{what[:30]:<30} {done / 1e6:8.1f} MB")
+            sys.stderr.write(f"\r{what[:40]:<40} {done / 1e6:8.1f} MB")
         sys.stderr.flush()
 
     return report
