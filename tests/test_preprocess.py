@@ -280,9 +280,10 @@ def test_animated_gif_and_mpo_give_the_first_frame() -> None:
         assert out[16, 16, 0] > 200 and out[16, 16, 2] < 50, fmt
 
 
-def test_heic_through_pillow_heif() -> None:
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF", "WEBP"])  # HEIF through pillow-heif
+def test_heic_avif_webp(fmt: str) -> None:
     buf = io.BytesIO()
-    _photo(320, 240).save(buf, "HEIF", quality=90)
+    _photo(320, 240).save(buf, fmt, quality=90)
     img = open_image(buf.getvalue(), min_side=240)
     assert img.mode == "RGB" and img.size == (320, 240)
     assert np.abs(np.asarray(img, dtype=int) - np.asarray(_photo(320, 240), dtype=int)).mean() < 8
