@@ -61,6 +61,8 @@ class SearchEngine:
         *,
         model_id: str | None = None,
         cache_bytes: int = CACHE_BYTES,
+        exact_share: float = EXACT_SHARE,
+        exact_rows: int = EXACT_ROWS,
     ) -> None:
         self.encoder = encoder
         self.catalog = catalog
@@ -68,6 +70,8 @@ class SearchEngine:
         self.model_id = model_id or (
             encoder.model_id if encoder else index.model_id if index else None
         )
+        self.exact_share = exact_share
+        self.exact_rows = exact_rows
         self._cache = _Cache(cache_bytes)
         self._reference: Reference | None = None
         self._lock = threading.Lock()
@@ -236,8 +240,8 @@ class SearchEngine:
         if (
             index is not None
             and len(index) > 0
-            and passing > EXACT_ROWS
-            and passing >= EXACT_SHARE * len(index)
+            and passing > self.exact_rows
+            and passing >= self.exact_share * len(index)
         ):
             got = self._rank_index(index, plan, candidates, want, floor)
             if got is not None:

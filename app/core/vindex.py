@@ -234,9 +234,7 @@ class VectorIndex:
     def add(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> None:
         """Insert photos, or replace the vectors of ones already in (vectors are normalised)."""
         labels = np.asarray(ids, dtype=np.int64).reshape(-1)
-        vecs = normalise(np.asarray(vectors, dtype=np.float32).reshape(len(labels), -1))
-        if vecs.shape[1] != self.dim:
-            raise ValueError(f"expected {self.dim}-d vectors, got {vecs.shape[1]}-d")
+        vecs = normalise(np.asarray(vectors, dtype=np.float32).reshape(len(labels), self.dim))
         if len(labels) == 0:
             return
         labels, first = np.unique(labels, return_index=True)  # one vector per id: the first

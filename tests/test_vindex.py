@@ -1,0 +1,526 @@
+"""The vector index against a real SQLite catalog: round trips, every reason to rebuild, sync of a
+stale index, removals and compaction, kill-safety of save, recall on clustered vectors, threads.
+
+`clustered`, `text_like` and `fill_catalog` are reused by test_search.py."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core import vindex
+from app.core.catalog import Catalog
+from app.core.metadata import PhotoMeta
+from app.core.vindex import INDEX_BIN, INDEX_JSON, VectorIndex
+
+MODEL = "synthetic-model"
+REPO = Path(__file__).resolve().parents[1]
+
+
+# -- synthetic CLIP-like data ------------------------------------------------------------------
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    return (a / np.linalg.norm(a, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def clustered(
+    n: int, dim: int, rng: np.random.Generator, topics: int = 40
+) -> tuple[np.ndarray, np.ndarray]:
+    """CLIP-like image vectors: a shared component (any two photos ~0.45 cosine), a topic
+    (+0.3), a burst within the topic (+0.15), noise. Returns (vectors, topic of each)."""
+    common = _unit(rng.standard_normal(dim))
+    centres = _unit(rng.standard_normal((topics, dim)))
+    bursts = _unit(rng.standard_normal((topics * 8, dim)))
+    topic = rng.integers(0, topics, n)
+    burst = topic * 8 + rng.integers(0, 8, n)
+    x = (
+        np.sqrt(0.45) * common
+        + np.sqrt(0.30) * centres[topic]
+        + np.sqrt(0.15) * bursts[burst]
+        + np.sqrt(0.10) * _unit(rng.standard_normal((n, dim)))
+    )
+    return _unit(x), topic
+
+
+def text_like(
+    vectors: np.ndarray, topic: np.ndarray, rng: np.random.Generator, n: int
+) -> np.ndarray:
+    """Queries shaped like CLIP text embeddings: off the photos' manifold (cosine 0.15-0.35 with
+    photos), nearest to one topic. hnswlib is weaker on these than on photo-like queries."""
+    dim = vectors.shape[1]
+    common = _unit(vectors.mean(axis=0))
+    off = _unit(rng.standard_normal(dim))
+    picks = rng.integers(0, topic.max() + 1, n)
+    centres = np.stack([_unit(vectors[topic == t].mean(axis=0)) for t in picks])
+    return _unit(
+        0.3 * centres + 0.1 * common + 0.9 * off + 0.3 * _unit(rng.standard_normal((n, dim)))
+    )
+
+
+def fill_catalog(
+    catalog: Catalog,
+    root: Path,
+    vectors: np.ndarray,
+    *,
+    model_id: str = MODEL,
+    dates: Sequence[datetime | None] | None = None,
+    folders: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Catalogue one photo per vector (files need not exist) with its date and folder number
+    (folders root/f0, root/f1, ...), store the vectors; returns the photo ids."""
+    n = len(vectors)
+    folders = folders if folders is not None else [0] * n
+    dirs: dict[int, Path] = {}
+    for f in sorted(set(folders)):
+        d = root / f"f{f}"
+        d.mkdir(parents=True, exist_ok=True)
+        if catalog.folder(d) is None:
+            catalog.add_folder(d)
+        dirs[f] = d
+    batch = uuid.uuid4().hex[:8]
+    metas = [
+        PhotoMeta(
+            path=str(dirs[folders[i]] / f"{batch}-{i}.jpg"),
+            size=1000 + i,
+            mtime_ns=1,
+            fingerprint=f"{batch}-{i}",
+            width=640,
+            height=480,
+            capture_time=dates[i] if dates is not None else None,
+            capture_offset=None,
+            capture_source="exif_original" if dates is not None else "file_mtime",
+            camera_make=None,
+            camera_model=None,
+        )
+        for i in range(n)
+    ]
+    ids = np.asarray(catalog.upsert_photos(metas), dtype=np.int64)
+    catalog.put_embeddings(model_id, ids, vectors)
+    return ids
+
+
+def index_contents(vi: VectorIndex) -> tuple[np.ndarray, np.ndarray]:
+    ids = vi.ids()
+    return ids, vi.vectors(ids)
+
+
+def assert_matches_catalog(vi: VectorIndex, catalog: Catalog) -> None:
+    """The index holds exactly the catalog's vectors for the model."""
+    want_ids, want = catalog.embeddings(vi.model_id)
+    ids, got = index_contents(vi)
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    (tmp_path / "data").mkdir()
+    cat = Catalog(tmp_path / "data" / "catalog.sqlite3")
+    yield cat
+    cat.close()
+
+
+@pytest.fixture
+def library(catalog: Catalog, tmp_path: Path) -> tuple[Catalog, np.ndarray, np.ndarray]:
+    vectors, _ = clustered(600, 32, np.random.default_rng(1))
+    ids = fill_catalog(catalog, tmp_path / "photos", vectors)
+    return catalog, ids, vectors
+
+
+def reasons(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.name == "app.core.vindex")
+
+
+# -- open, save, rebuild -----------------------------------------------------------------------
+
+
+def test_round_trip_loads_without_rebuilding(library, tmp_path, caplog):
+    catalog, ids, vectors = library
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "index.json is missing" in reasons(caplog)
+    assert_matches_catalog(vi, catalog)
+    before = vi.query(vectors[7], 10)
+    vi.close()
+
+    caplog.clear()
+    again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert reasons(caplog) == ""  # loaded as saved: no rebuild, no sync
+    assert again.generation == catalog.generation(MODEL)
+    after = again.query(vectors[7], 10)
+    np.testing.assert_array_equal(before[0], after[0])
+    assert after[0][0] == ids[7] and after[1][0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_stale_generation_is_brought_up_to_date(library, tmp_path, caplog):
+    catalog, ids, vectors = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    rng = np.random.default_rng(2)
+    extra, _ = clustered(20, 32, rng)
+    new_ids = fill_catalog(catalog, tmp_path / "photos", extra)  # added
+    catalog.delete_photos(ids[:15])  # removed
+    changed = _unit(rng.standard_normal((5, 32)))
+    catalog.put_embeddings(MODEL, ids[100:105], changed)  # re-encoded: same ids, new vectors
+
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "stale" in reasons(caplog)
+    assert_matches_catalog(vi, catalog)
+    assert vi.query(changed[0], 1)[0][0] == ids[100]
+    assert vi.query(extra[3], 1)[0][0] == new_ids[3]
+    assert not set(vi.query(vectors[0], 50)[0]) & set(ids[:15].tolist())
+    # The sync was saved: the next open is clean.
+    vi.close()
+    caplog.clear()
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    assert reasons(caplog) == ""
+
+
+def test_mostly_changed_catalog_rebuilds(library, tmp_path, caplog):
+    catalog, ids, _ = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    catalog.delete_photos(ids[: len(ids) // 2])
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "over 20 % of it changed" in reasons(caplog)
+    assert vi.deleted_count == 0
+    assert_matches_catalog(vi, catalog)
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("truncate", "torn write"),
+        ("flip", "checksum"),
+        ("delete_bin", "index.bin is missing"),
+        ("garbage_json", "index.json is unreadable"),
+        ("old_format", "format 0"),
+    ],
+)
+def test_damaged_index_is_rebuilt_with_a_reason(library, tmp_path, caplog, damage, reason):
+    catalog, _, vectors = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    bin_path, json_path = tmp_path / "idx" / INDEX_BIN, tmp_path / "idx" / INDEX_JSON
+    if damage == "truncate":
+        with open(bin_path, "r+b") as f:
+            f.truncate(bin_path.stat().st_size // 2)
+    elif damage == "flip":
+        data = bytearray(bin_path.read_bytes())
+        data[len(data) // 3] ^= 0xFF
+        bin_path.write_bytes(bytes(data))
+    elif damage == "delete_bin":
+        bin_path.unlink()
+    elif damage == "garbage_json":
+        json_path.write_text("{not json")
+    elif damage == "old_format":
+        json_path.write_text(json_path.read_text().replace('"format": 1', '"format": 0'))
+
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    log_text = reasons(caplog)
+    assert "Rebuilding" in log_text and reason in log_text
+    assert_matches_catalog(vi, catalog)
+    assert vi.query(vectors[3], 1)[1][0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_hnswlib_load_failure_is_rebuilt(library, tmp_path, caplog):
+    """A file that passes our checks but that hnswlib rejects (e.g. a future format)."""
+    catalog, _, _ = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    bin_path, json_path = tmp_path / "idx" / INDEX_BIN, tmp_path / "idx" / INDEX_JSON
+    bin_path.write_bytes(b"\0" * 64)
+    meta = json_path.read_text()
+    import json
+
+    d = json.loads(meta)
+    d["bin_size"], d["bin_crc32"] = 64, vindex._crc32(bin_path)
+    json_path.write_text(json.dumps(d))
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "hnswlib could not load" in reasons(caplog) or "holds" in reasons(caplog)
+    assert_matches_catalog(vi, catalog)
+
+
+def test_other_model_or_dimension_rebuilds(library, tmp_path, caplog):
+    catalog, ids, _ = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    other = _unit(np.random.default_rng(5).standard_normal((len(ids), 16)))
+    catalog.put_embeddings("other-model", ids, other)
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    vi = VectorIndex.open(tmp_path / "idx", "other-model", 16, catalog)
+    assert f"belongs to model {MODEL} (32-d), not other-model" in reasons(caplog)
+    assert_matches_catalog(vi, catalog)
+    vi.close()
+    caplog.clear()
+    # Back to the first model: its index was overwritten, so it is rebuilt again.
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "belongs to model other-model" in reasons(caplog)
+    assert_matches_catalog(vi, catalog)
+
+
+# -- adds, removals, compaction ----------------------------------------------------------------
+
+
+def test_add_grows_capacity_and_replaces_vectors(tmp_path):
+    rng = np.random.default_rng(3)
+    vi = VectorIndex.empty(tmp_path / "idx", MODEL, 16)
+    start_capacity = vi._require().max_elements
+    vectors = _unit(rng.standard_normal((3 * start_capacity, 16)))
+    for i in range(0, len(vectors), 500):
+        vi.add(np.arange(i, min(i + 500, len(vectors))) + 1, vectors[i : i + 500])
+    assert len(vi) == len(vectors)
+    assert vi._require().max_elements >= len(vectors)
+    np.testing.assert_array_equal(vi.ids(), np.arange(1, len(vectors) + 1))
+    replacement = _unit(rng.standard_normal(16))
+    vi.add([10], replacement[None, :] * 3.0)  # stored normalised
+    assert len(vi) == len(vectors)
+    np.testing.assert_allclose(vi.vectors([10])[0], replacement, atol=1e-6)
+    assert vi.query(replacement, 1)[0][0] == 10
+
+
+def test_remove_hides_photos_and_readd_revives(library, tmp_path):
+    catalog, ids, vectors = library
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    gone = ids[:50]
+    assert vi.remove(np.concatenate([gone, [10**9]])) == 50  # unknown ids are ignored
+    assert vi.remove(gone) == 0
+    assert len(vi) == len(ids) - 50 and vi.deleted_count == 50
+    for i in range(50):
+        assert not set(vi.query(vectors[i], 20)[0].tolist()) & set(gone.tolist())
+    vi.add(gone[:5], vectors[:5])
+    assert vi.deleted_count == 45 and len(vi) == len(ids) - 45
+    assert vi.query(vectors[2], 1)[0][0] == ids[2]
+    # Deleted ids survive a save and reopen (they are still in the graph).
+    catalog.delete_photos(gone[5:])
+    vi.save(catalog.generation(MODEL))
+    vi.close()
+    again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert again.deleted_count == 45
+    assert_matches_catalog(again, catalog)
+
+
+def test_compaction_past_a_fifth_deleted(library, tmp_path, caplog):
+    catalog, ids, vectors = library
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    vi.remove(ids[:100])  # 100 / 600 = 17 %: kept as deleted marks
+    assert vi.deleted_count == 100 and "Compacting" not in reasons(caplog)
+    vi.remove(ids[100:130])  # 130 / 600 = 22 %: compacted
+    assert "Compacting" in reasons(caplog) and "130 of 600" in reasons(caplog)
+    assert vi.deleted_count == 0 and len(vi) == 470
+    np.testing.assert_array_equal(vi.ids(), ids[130:])
+    np.testing.assert_allclose(vi.vectors(ids[130:]), vectors[130:], atol=1e-6)
+    assert vi.query(vectors[200], 1)[0][0] == ids[200]
+
+
+# -- kill-safety -------------------------------------------------------------------------------
+
+
+def test_crash_between_the_two_renames_reads_as_torn(library, tmp_path, monkeypatch, caplog):
+    """index.bin replaced, killed before index.json: the old json no longer describes it."""
+    catalog, ids, vectors = library
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    extra, _ = clustered(30, 32, np.random.default_rng(9))
+    new_ids = fill_catalog(catalog, tmp_path / "photos", extra)
+    vi.add(new_ids, extra)
+
+    real_replace = os.replace
+    calls: list[str] = []
+
+    def dying_replace(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
+        calls.append(Path(dst).name)
+        if Path(dst).name == INDEX_JSON:
+            raise KeyboardInterrupt("killed")  # the process dies here
+        real_replace(src, dst)
+
+    monkeypatch.setattr(vindex.os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        vi.save(catalog.generation(MODEL))
+    monkeypatch.setattr(vindex.os, "replace", real_replace)
+    assert calls == [INDEX_BIN, INDEX_JSON]
+    assert (tmp_path / "idx" / (INDEX_JSON + ".tmp")).exists()
+
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "does not match its checksum" in reasons(caplog) or "torn write" in reasons(caplog)
+    assert not (tmp_path / "idx" / (INDEX_JSON + ".tmp")).exists()
+    assert_matches_catalog(again, catalog)
+
+
+def test_crash_before_any_rename_keeps_the_old_index(library, tmp_path, monkeypatch, caplog):
+    catalog, ids, _ = library
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    vi.remove(ids[:3])
+
+    def dying_replace(src: object, dst: object) -> None:
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(vindex.os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        vi.save(catalog.generation(MODEL))
+    monkeypatch.undo()
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "Rebuilding" not in reasons(caplog)  # the old pair is intact and current
+    assert len(again) == len(ids)
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, numpy as np
+    from pathlib import Path
+    sys.path[:0] = [sys.argv[1], sys.argv[2]]
+    from app.core.catalog import Catalog
+    from app.core.vindex import VectorIndex
+    from test_vindex import MODEL, clustered, fill_catalog
+    root = Path(sys.argv[3])
+    catalog = Catalog(root / "data" / "catalog.sqlite3")
+    vi = VectorIndex.open(root / "idx", MODEL, 32, catalog)
+    rng = np.random.default_rng(int(sys.argv[4]))
+    print("ready", flush=True)
+    while True:
+        vectors, _ = clustered(40, 32, rng)
+        ids = fill_catalog(catalog, root / "photos", vectors)
+        vi.add(ids, vectors)
+        old = vi.ids()[:10]
+        catalog.delete_photos(old)
+        vi.remove(old)
+        vi.save(catalog.generation(MODEL))
+    """
+)
+
+
+def test_kill_9_at_random_moments_never_loses_consistency(library, tmp_path):
+    """A child adds, removes and saves in a loop; SIGKILL at random times; each reopen must
+    agree with the catalog exactly."""
+    catalog, _, _ = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    rng = np.random.default_rng(11)
+    for round_ in range(4):
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(REPO),
+                str(REPO / "tests"),
+                str(tmp_path),
+                str(round_),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        time.sleep(float(rng.uniform(0.05, 0.6)))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+        assert_matches_catalog(vi, catalog)
+        vi.close()
+
+
+# -- queries -----------------------------------------------------------------------------------
+
+
+def _recall(got: np.ndarray, truth: np.ndarray) -> float:
+    return len(set(got.tolist()) & set(truth.tolist())) / max(len(truth), 1)
+
+
+def test_recall_on_clustered_vectors_with_text_like_queries(catalog, tmp_path):
+    rng = np.random.default_rng(4)
+    vectors, topic = clustered(8000, 64, rng)
+    ids = fill_catalog(catalog, tmp_path / "photos", vectors)
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 64, catalog)
+    queries = text_like(vectors, topic, rng, 40)
+    photo_queries = vectors[rng.integers(0, len(vectors), 20)]
+    for k in (10, 100):
+        recalls = []
+        for q in np.concatenate([queries, photo_queries]):
+            truth = ids[np.argsort(-(vectors @ q))[:k]]
+            got, scores = vi.query(q, k)
+            assert len(got) == k and np.all(np.diff(scores) <= 1e-6)
+            recalls.append(_recall(got, truth))
+        assert np.mean(recalls) >= 0.95, (k, np.mean(recalls))
+
+
+@pytest.mark.parametrize("share", [0.002, 0.05, 0.3, 0.9])
+def test_filtered_query_finds_the_top_k_among_passing(catalog, tmp_path, share):
+    rng = np.random.default_rng(6)
+    vectors, topic = clustered(6000, 64, rng)
+    ids = fill_catalog(catalog, tmp_path / "photos", vectors)
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 64, catalog)
+    passing = np.sort(rng.choice(ids, max(12, int(share * len(ids))), replace=False))
+    mask = np.isin(ids, passing)
+    recalls = []
+    for q in text_like(vectors, topic, rng, 20):
+        truth = ids[mask][np.argsort(-(vectors[mask] @ q))[:10]]
+        got, _ = vi.query(q, 10, filter_ids=passing)
+        assert len(got) == 10 and np.isin(got, passing).all()
+        recalls.append(_recall(got, truth))
+    assert np.mean(recalls) >= 0.95
+
+
+def test_filter_that_disagrees_with_the_query_reports_incomplete(catalog, tmp_path):
+    """Passing photos all far from the query: a capped over-fetch says so instead of guessing."""
+    rng = np.random.default_rng(8)
+    vectors, topic = clustered(4000, 32, rng, topics=10)
+    ids = fill_catalog(catalog, tmp_path / "photos", vectors)
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    q = _unit(vectors[topic == 0].mean(axis=0))
+    passing = ids[topic != 0]  # ~90 %: every near neighbour of q fails
+    far = ids[topic == 1][:40]  # a small set far from q
+    got, _, complete = vi.query_filtered(q, 10, far, max_fetch=200)
+    assert not complete and len(got) < 10
+    got, _, complete = vi.query_filtered(q, 10, far)  # uncapped: grows until found
+    truth = far[np.argsort(-(vectors[np.isin(ids, far)] @ q))[:10]]
+    assert complete and _recall(got, truth) >= 0.9
+    # The ~400 photos of q's own topic fail the filter: 200 fetched are not enough, 2000 are.
+    assert not vi.query_filtered(q, 10, passing, max_fetch=200)[2]
+    got, _, complete = vi.query_filtered(q, 10, passing, max_fetch=2000)
+    truth = passing[np.argsort(-(vectors[np.isin(ids, passing)] @ q))[:10]]
+    assert complete and _recall(got, truth) >= 0.9
+
+
+def test_queries_while_another_thread_adds(tmp_path):
+    """The UI queries while the indexer adds (with resizes): no crash, no torn results."""
+    rng = np.random.default_rng(12)
+    vectors, _ = clustered(6000, 32, rng)
+    vi = VectorIndex.empty(tmp_path / "idx", MODEL, 32)
+    vi.add(np.arange(1, 101), vectors[:100])
+    errors: list[BaseException] = []
+
+    def adder() -> None:
+        try:
+            for i in range(100, len(vectors), 200):
+                part = vectors[i : i + 200]
+                vi.add(np.arange(i + 1, i + 1 + len(part)), part)
+                vi.remove([i - 50])
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    t = threading.Thread(target=adder)
+    t.start()
+    queries = 0
+    while t.is_alive() or queries < 50:
+        got, scores = vi.query(vectors[queries % 100], 5)
+        assert len(got) == 5 and (got >= 1).all() and (got <= len(vectors)).all()
+        queries += 1
+    t.join()
+    assert not errors
+    removed = len(range(100, len(vectors), 200))
+    assert len(vi) == len(vectors) - removed
+    assert vi.query(vectors[5000], 1)[0][0] == 5001
