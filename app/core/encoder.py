@@ -22,7 +22,7 @@ from PIL import Image
 from app.core.errors import UserError
 from app.core.modelinfo import ModelError, ModelInfo, read_model_info, sha256_file
 from app.core.preprocess import to_batch
-from app.core.tokenizer import Tokenizer, load_tokenizer
+from app.core.tokenizer import Tokenizer, load_tokenizer, tokenizer_path
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,14 @@ CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 COREML = "CoreMLExecutionProvider"
 DIRECTML = "DmlExecutionProvider"
-DEVICES = {"cpu": CPU, "cuda": CUDA, "gpu": CUDA, "coreml": COREML, "directml": DIRECTML,
-           "dml": DIRECTML}  # fmt: skip
+DEVICES = {
+    "cpu": CPU,
+    "cuda": CUDA,
+    "gpu": CUDA,
+    "coreml": COREML,
+    "directml": DIRECTML,
+    "dml": DIRECTML,
+}
 # No fp16: on CPU it is slower than fp32 and its session creation can crash (TOOLCHAIN.md).
 PRECISIONS = ("fp32", "int8")
 REINSTALL = "Reinstall with `photoseek model install --force`."
@@ -83,9 +89,12 @@ def choose_providers(device: str = "auto") -> list[str | tuple[str, dict[str, An
         if p == CUDA:
             # Grow the memory arena only as needed; heuristic conv search avoids a slow first
             # call per batch shape (the ViT's patch embedding is the only convolution).
-            out.append((CUDA, {"device_id": int(index or 0),
-                               "arena_extend_strategy": "kSameAsRequested",
-                               "cudnn_conv_algo_search": "HEURISTIC"}))  # fmt: skip
+            options = {
+                "device_id": int(index or 0),
+                "arena_extend_strategy": "kSameAsRequested",
+                "cudnn_conv_algo_search": "HEURISTIC",
+            }
+            out.append((CUDA, options))
         else:
             out.append(p)
     out.append(CPU)
@@ -94,36 +103,29 @@ def choose_providers(device: str = "auto") -> list[str | tuple[str, dict[str, An
 
 def physical_cores() -> int:
     """Physical cores this process may use (hyper-threads share one core's matmul units)."""
+    if sys.platform.startswith("linux"):
+        cpus = os.sched_getaffinity(0)  # respects taskset / container cpusets
+        try:
+            topo = "/sys/devices/system/cpu/cpu{}/topology/thread_siblings_list"
+            return max(1, len({Path(topo.format(c)).read_text() for c in cpus}))
+        except OSError:
+            return max(1, len(cpus))
+    if sys.platform == "darwin":
+        try:
+            out = subprocess.run(
+                ["sysctl", "-n", "hw.physicalcpu"], capture_output=True, text=True, timeout=2
+            )
+            return max(1, int(out.stdout.strip()))
+        except (OSError, ValueError, subprocess.SubprocessError):
+            pass
     try:
-        import psutil  # optional; not a dependency
+        import psutil  # optional (Windows): not a dependency
 
         n = psutil.cpu_count(logical=False)
         if n:
             return int(n)
     except ImportError:
         pass
-    if sys.platform.startswith("linux"):
-        try:
-            cpus = os.sched_getaffinity(0)
-            cores = {
-                Path(f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list").read_text()
-                for c in cpus
-            }
-            return max(1, len(cores))
-        except OSError:
-            return max(1, len(os.sched_getaffinity(0)))
-    if sys.platform == "darwin":
-        try:
-            out = subprocess.run(
-                ["sysctl", "-n", "hw.physicalcpu"],
-                capture_output=True,
-                text=True,
-                timeout=2,
-                check=True,
-            )
-            return max(1, int(out.stdout.strip()))
-        except (OSError, ValueError, subprocess.SubprocessError):
-            pass
     return max(1, os.cpu_count() or 1)
 
 
@@ -166,9 +168,11 @@ class Encoder:
         for path in self._paths.values():
             if not path.is_file():
                 raise ModelError(f"Model file {path} is missing. {REINSTALL}")
+        tokenizer_path(self.model_dir, self._info)  # exists, or a ModelError naming it
         self._sessions: dict[str, ort.InferenceSession] = {}
         self._tokenizer: Tokenizer | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the dict; loading holds only its tower's lock
+        self._loading = {"image": threading.Lock(), "text": threading.Lock()}
 
     # --- properties ----------------------------------------------------------------------------
 
@@ -251,17 +255,28 @@ class Encoder:
     # --- sessions ------------------------------------------------------------------------------
 
     def _get_tokenizer(self) -> Tokenizer:
-        with self._lock:
-            if self._tokenizer is None:
-                self._tokenizer = load_tokenizer(self.model_dir, self._info)
-            return self._tokenizer
+        tokenizer = self._tokenizer
+        if tokenizer is None:
+            with self._loading["text"]:
+                tokenizer = self._tokenizer
+                if tokenizer is None:
+                    tokenizer = self._tokenizer = load_tokenizer(self.model_dir, self._info)
+        return tokenizer
 
     def _session(self, tower: str) -> ort.InferenceSession:
+        """The tower's session, created on first use. Loading one tower (seconds for a large
+        model) never blocks use of the other."""
         with self._lock:
             session = self._sessions.get(tower)
-            if session is None:
-                session = self._sessions[tower] = self._create(tower)
-            return session
+        if session is None:
+            with self._loading[tower]:
+                with self._lock:
+                    session = self._sessions.get(tower)
+                if session is None:
+                    session = self._create(tower)
+                    with self._lock:
+                        self._sessions[tower] = session
+        return session
 
     def _create(self, tower: str) -> ort.InferenceSession:
         path = self._paths[tower]

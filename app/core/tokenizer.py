@@ -205,21 +205,29 @@ class HFJsonTokenizer:
         return ids
 
 
-def load_tokenizer(model_dir: Path, info: ModelInfo) -> Tokenizer:
-    """The tokenizer described by `info.tokenizer`; ModelError naming the file if it is missing."""
-    cfg = dict(info.tokenizer)
-    kind = cfg.get("kind")
+def tokenizer_path(model_dir: Path, info: ModelInfo) -> Path:
+    """The tokenizer file `info.tokenizer` names; ModelError if the kind is unknown or the file
+    is missing."""
+    kind = info.tokenizer.get("kind")
     default_file = {"clip-bpe": CLIP_BPE_FILE, "hf": "tokenizer.json"}.get(str(kind))
     if default_file is None:
         raise ModelError(
             f"{model_dir}: unknown tokenizer kind {kind!r} in model.json. "
             "Reinstall the model with `photoseek model install --force`."
         )
-    path = Path(model_dir) / cfg.get("file", default_file)
+    path = Path(model_dir) / info.tokenizer.get("file", default_file)
     if not path.is_file():
         raise ModelError(
             f"Tokenizer file {path} is missing. Reinstall with `photoseek model install --force`."
         )
+    return path
+
+
+def load_tokenizer(model_dir: Path, info: ModelInfo) -> Tokenizer:
+    """The tokenizer described by `info.tokenizer`; ModelError naming the file if it is missing."""
+    path = tokenizer_path(model_dir, info)
+    cfg = dict(info.tokenizer)
+    kind = cfg["kind"]
     log.debug("loading %s tokenizer from %s", kind, path)
     if kind == "clip-bpe":
         return ClipBpeTokenizer(path, info.context_length, cfg.get("clean", "lower"))
