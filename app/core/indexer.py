@@ -587,6 +587,8 @@ class Indexer:
 
     def _decode(self, w: _Work) -> _Decoded:
         """Headers, one decode, the thumbnail and the model's pixels (runs on a pool thread)."""
+        if w.folder_id in self.forgotten:
+            return _Decoded(w, gone=True)
         try:
             st = w.stat if w.stat is not None else os.stat(w.path)
             meta = None
@@ -615,6 +617,8 @@ class Indexer:
 
     def _commit(self, batch: list[_Decoded], report: IndexReport) -> None:
         """Encode the batch, then write it in ONE transaction; then the index and thumbnails."""
+        if self.forgotten:  # folders removed (or absorbed) while this run went on
+            batch = [d for d in batch if d.work.folder_id not in self.forgotten]
         ok = [d for d in batch if d.error is None and not d.gone]
         bad = [d for d in batch if d.error is not None]
         to_encode = [d for d in ok if d.pixels is not None]
@@ -625,7 +629,7 @@ class Indexer:
             )
             report.encoded += len(to_encode)
         with self.lock:
-            if self.forgotten:  # folders removed (or absorbed) while this run went on
+            if self.forgotten:  # again: one may have gone while this batch was encoded
                 keep = [
                     i for i, d in enumerate(to_encode) if d.work.folder_id not in self.forgotten
                 ]

@@ -1,0 +1,271 @@
+"""Watch mode on real watchdog observers over temporary folders, applied through the real Library
+(SQLite, hnswlib, onnxruntime with the micro CLIP). Waits poll with a deadline; no fixed sleeps
+decide an outcome."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from test_indexer import (
+    CountingEncoder,
+    check_consistent,
+    make_folder,
+    photo_bytes,
+    save_photo,
+    snapshot,
+    top_paths,
+)
+
+from app.core.library import ChangeSummary, Library
+from app.core.paths import Paths
+from app.core.watcher import (
+    ENV_FORCE_POLLING,
+    fs_type_of,
+    is_network_path,
+    parse_bsd_mount,
+    parse_proc_mounts,
+    wants_polling,
+)
+
+DEADLINE_S = 30.0
+
+
+def wait_until(cond: Callable[[], object], what: str, timeout: float = DEADLINE_S) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout} s waiting until {what}")
+
+
+@pytest.fixture
+def encoder(tiny_model_dir: Path) -> Iterator[CountingEncoder]:
+    enc = CountingEncoder(tiny_model_dir, device="cpu", threads=1)
+    yield enc
+    enc.close()
+
+
+@pytest.fixture
+def lib(tmp_path: Path, encoder: CountingEncoder) -> Iterator[Library]:
+    library = Library(Paths.at(tmp_path / "home"), encoder)
+    yield library
+    library.close()
+
+
+@pytest.fixture
+def no_leaked_threads() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not left:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"threads left running: {left}")
+
+
+def indexed(lib: Library, path: Path) -> bool:
+    p = lib.catalog.photo_by_path(str(path))
+    return p is not None and p.state == "indexed"
+
+
+def test_network_file_systems_are_polled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    mounts = parse_proc_mounts(
+        "/dev/vda / ext4 rw 0 0\n"
+        "server:/photos /mnt/nas nfs4 rw 0 0\n"
+        "//box/share /mnt/my\\040share cifs rw 0 0\n"
+        "alice@host:/pics /home/a/remote fuse.sshfs rw 0 0\n"
+        "/dev/sdb1 /mnt/nas/local-cache ext4 rw 0 0\n"
+    )
+    assert fs_type_of("/mnt/nas/2021/x.jpg", mounts) == "nfs4"
+    assert fs_type_of("/mnt/my share/a", mounts) == "cifs"
+    assert fs_type_of("/home/a/remote/b", mounts) == "fuse.sshfs"
+    assert fs_type_of("/mnt/nas/local-cache/c", mounts) == "ext4"  # deepest mount wins
+    assert fs_type_of("/mnt/nasty", mounts) == "ext4"  # a prefix of a name is not a parent
+    bsd = parse_bsd_mount(
+        "/dev/disk3s1 on / (apfs, local, journaled)\n"
+        "//me@nas/photos on /Volumes/photos (smbfs, nodev, nosuid)\n"
+    )
+    assert fs_type_of("/Volumes/photos/x.jpg", bsd) == "smbfs"
+    assert not is_network_path(tmp_path)  # the test folder is local
+    monkeypatch.delenv(ENV_FORCE_POLLING, raising=False)
+    assert not wants_polling(tmp_path)
+    monkeypatch.setenv(ENV_FORCE_POLLING, "1")
+    assert wants_polling(tmp_path)
+    assert not wants_polling(tmp_path, force=False)
+
+
+def test_watch_applies_copies_edits_moves_and_deletions(
+    lib: Library, encoder: CountingEncoder, tmp_path: Path, no_leaked_threads: None
+) -> None:
+    photos = tmp_path / "photos"
+    made = make_folder(photos)
+    lib.add_folder(photos)
+    lib.index()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    summaries: list[ChangeSummary] = []
+    watcher = lib.watch(on_change=summaries.append)
+    try:
+        assert watcher.running and not watcher.polling(photos)
+        images = encoder.images
+
+        # Copied in from elsewhere.
+        src = save_photo(outside / "new.jpg", "red", "circle", seed=500)
+        copied = photos / "trip" / "copied.jpg"
+        shutil.copy2(src, copied)
+        wait_until(lambda: sum(s.added for s in summaries) == 1, "the copied photo is added")
+        assert indexed(lib, copied)
+        assert encoder.images == images + 1
+
+        # Edited in place: re-encoded once, same photo id.
+        edited = next(p for p, cs in made.items() if cs == ("blue", "star"))
+        edited_id = lib.catalog.photo_by_path(str(edited)).id
+        new_bytes = photo_bytes("red", "circle", seed=501)
+        edited.write_bytes(new_bytes)
+        wait_until(
+            lambda: (
+                lib.catalog.photo_by_path(str(edited)).size == len(new_bytes)
+                and indexed(lib, edited)
+            ),
+            "the edit is applied",
+        )
+        assert lib.catalog.photo_by_path(str(edited)).id == edited_id
+        assert encoder.images == images + 2
+
+        # Renamed, and moved to a new sub-folder: no re-encode.
+        renamed = copied.with_name("renamed.jpg")
+        copied_id = lib.catalog.photo_by_path(str(copied)).id
+        copied.rename(renamed)
+        moved_from = next(p for p, cs in made.items() if cs == ("green", "square"))
+        moved_id = lib.catalog.photo_by_path(str(moved_from)).id
+        (photos / "sorted" / "greens").mkdir(parents=True)
+        moved_to = photos / "sorted" / "greens" / moved_from.name
+        moved_from.rename(moved_to)
+        wait_until(lambda: indexed(lib, renamed) and indexed(lib, moved_to), "moves are applied")
+        assert lib.catalog.photo_by_path(str(renamed)).id == copied_id
+        assert lib.catalog.photo_by_path(str(moved_to)).id == moved_id
+        assert lib.catalog.photo_by_path(str(copied)) is None
+        assert encoder.images == images + 2
+
+        # Deleted.
+        deleted = next(p for p, cs in made.items() if cs == ("yellow", "circle"))
+        deleted_id = lib.catalog.photo_by_path(str(deleted)).id
+        deleted.unlink()
+        wait_until(lambda: lib.catalog.photo(deleted_id) is None, "the deletion is applied")
+        wait_until(lambda: not lib.vindex.contains([deleted_id])[0], "the index drops it")
+
+        expected = (set(made) - {moved_from, deleted}) | {renamed, moved_to}
+        check_consistent(lib, expected)
+        assert str(renamed) in top_paths(lib, "a red circle", 3)  # three red circles by now
+        wait_until(lambda: sum(s.deleted for s in summaries) == 1, "the deletion is reported")
+        assert sum(s.added for s in summaries) == 1
+        assert sum(s.moved for s in summaries) == 2 and sum(s.updated for s in summaries) == 1
+    finally:
+        watcher.stop()
+    assert not watcher.running
+
+
+def test_watch_waits_for_a_growing_file_and_coalesces_a_storm(
+    lib: Library, encoder: CountingEncoder, tmp_path: Path, no_leaked_threads: None
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    lib.add_folder(photos)
+    lib.index()
+    source = tmp_path / "camera"
+    made = make_folder(source, per_pair=3)  # 48 photos
+    summaries: list[ChangeSummary] = []
+    watcher = lib.watch(on_change=summaries.append)
+    try:
+        # A large copy arriving in pieces: indexed once, complete, never skipped as truncated.
+        data = photo_bytes("green", "circle", seed=77)
+        growing = photos / "growing.jpg"
+        with open(growing, "wb") as f:
+            for i in range(4):
+                f.write(data[i * len(data) // 4 : (i + 1) * len(data) // 4])
+                f.flush()
+                os.fsync(f.fileno())
+                time.sleep(0.6)  # the copy is slow: each pause is shorter than the settle time
+        wait_until(lambda: sum(s.added for s in summaries) == 1, "the finished file is added")
+        photo = lib.catalog.photo_by_path(str(growing))
+        assert photo.size == len(data) and photo.state == "indexed"
+        assert encoder.images == 1 and lib.skipped() == []
+
+        # A storm: a whole card copied in at once is applied in one or very few runs.
+        before = len(summaries)
+        shutil.copytree(source, photos / "card")
+        targets = {photos / "card" / p.relative_to(source) for p in made}
+        wait_until(lambda: sum(s.added for s in summaries) == 1 + len(made), "the card is added")
+        assert all(indexed(lib, p) for p in targets)
+        storm = summaries[before:]
+        assert len(storm) <= 3, [s.added for s in storm]
+        assert encoder.images == 1 + len(made)
+        check_consistent(lib, targets | {growing})
+    finally:
+        watcher.stop()
+
+
+def test_polling_watch_and_a_folder_that_goes_away(
+    lib: Library, encoder: CountingEncoder, tmp_path: Path, no_leaked_threads: None
+) -> None:
+    photos = tmp_path / "photos"
+    made = make_folder(photos)
+    lib.add_folder(photos)
+    lib.index()
+    before = snapshot(photos)
+    summaries: list[ChangeSummary] = []
+    watcher = lib.watch(on_change=summaries.append, force_polling=True, poll_interval_s=0.5)
+    try:
+        assert watcher.polling(photos)
+        # The drive is unplugged: reported, photos kept.
+        aside = tmp_path / "unplugged"
+        photos.rename(aside)
+        wait_until(
+            lambda: any(photos in s.unavailable for s in summaries),
+            "the folder is reported unavailable",
+        )
+        assert not lib.folders()[0].available
+        check_consistent(lib, set(made))
+        # It comes back with one more photo: rescanned, nothing re-encoded but the new one.
+        aside.rename(photos)
+        assert snapshot(photos) == before
+        added = save_photo(photos / "home" / "while-away.jpg", "blue", "circle", seed=9)
+        wait_until(lambda: indexed(lib, added), "the returned folder is rescanned")
+        assert lib.folders()[0].available
+        assert any(photos in s.restored for s in summaries)
+        assert encoder.images == len(made) + 1
+        # Polling sees deletions too.
+        added.unlink()
+        wait_until(lambda: lib.catalog.photo_by_path(str(added)) is None, "polling sees it go")
+        check_consistent(lib, set(made))
+    finally:
+        watcher.stop()
+
+
+def test_a_folder_added_while_watching_is_indexed(
+    lib: Library, encoder: CountingEncoder, tmp_path: Path, no_leaked_threads: None
+) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    lib.add_folder(first)
+    watcher = lib.watch()
+    try:
+        later = tmp_path / "later"
+        made = make_folder(later)
+        lib.add_folder(later)
+        wait_until(lambda: all(indexed(lib, p) for p in made), "the new folder is indexed")
+        assert encoder.images == len(made)
+        new = save_photo(later / "fresh.jpg", "red", "square", seed=3)  # and it is watched
+        wait_until(lambda: indexed(lib, new), "a photo in the new folder is indexed")
+    finally:
+        watcher.stop()
+    check_consistent(lib, set(made) | {new})
