@@ -303,16 +303,45 @@ def test_similar_uses_library_photos_and_outside_files(library: dict, tmp_path: 
         (("search",), EXIT_USAGE, "Nothing to search for"),
         (("search", "x", "--region", "0,0,5,5"), EXIT_USAGE, "--region needs --image"),
         (("search", "--image", "missing.jpg"), EXIT_USER, "no such file"),
-        (("search", "x", "--folder", "/not/in/the/library"), EXIT_USER, "not in your library"),
-        (("index", "/not/in/the/library"), EXIT_USER, "not in a folder of your library"),
         (("frobnicate",), EXIT_USAGE, "invalid choice"),
     ],
 )
-def test_bad_input_gets_a_clear_message_and_exit_code(
-    library: dict, args: tuple[str, ...], code: int, says: str
+def test_malformed_arguments_are_refused_before_anything_runs(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...],
+    code: int,
+    says: str,
 ) -> None:
+    """In-process (the same `main` the console script runs): these never open the library."""
+    from app.cli import main
+
+    try:
+        got = main(["--data-dir", str(tmp_path / "home"), *args])
+    except SystemExit as e:  # argparse's own usage errors
+        got = e.code
+    assert got == code
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("search", "x", "--folder", "/not/in/the/library"), "not in your library"),
+        (("index", "/not/in/the/library"), "not in a folder of your library"),
+        (("search", "x", "--image", "notes.txt"), "not an image"),
+        (("search", "x", "--image", "red.jpg", "--region", "500,500,10,10"), "does not overlap"),
+    ],
+)
+def test_bad_input_gets_a_clear_message_and_exit_code(
+    library: dict, tmp_path: Path, args: tuple[str, ...], says: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "red.jpg").write_bytes(jpeg("red", "circle", 1))
+    args = tuple(str(tmp_path / a) if a in ("notes.txt", "red.jpg") else a for a in args)
     proc = cli(library["home"], *args)
-    assert proc.returncode == code, proc.stderr
+    assert proc.returncode == EXIT_USER, proc.stderr
     assert says in proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -8,6 +8,10 @@ Exit codes:
     2    bad command-line usage: unknown option, malformed --region, --year or --month
     3    no usable model: install one with `photoseek model install`
     130  interrupted with Ctrl+C (an index run stops cleanly; run it again to resume)
+
+`watch` runs until Ctrl+C and then exits with 0: that is how it is meant to end. A second
+Ctrl+C during an index run aborts at once (still safe: every committed batch is kept).
+`ModelError` (a missing or broken model) is mapped to 3 here, whichever layer raises it.
 """
 
 from __future__ import annotations
@@ -382,7 +386,14 @@ def run_index(lib: Any, folders: list[Path] | None) -> tuple[Any, bool]:
 
     def progress(p: Any) -> None:
         bar.update(
-            p.done, p.total, p.rate, p.eta_s, p.current, phase=p.phase, force=p.phase == "done"
+            p.done,
+            p.total,
+            p.rate,
+            p.eta_s,
+            p.current,
+            phase=p.phase,
+            skipped=p.skipped,
+            force=p.phase == "done",
         )
 
     with _Interrupts(control.cancel) as intr:

@@ -44,8 +44,10 @@ def render(
     current: str | None,
     width: int,
     unit: str = "photos",
+    skipped: int = 0,
 ) -> str:
-    """One progress line no wider than `width`: bar, N/M, rate, ETA, then the current file."""
+    """One progress line no wider than `width`: bar, N/M, rate, ETA, skipped, then the current
+    file (the end of its path)."""
     if total > 0:
         frac = min(max(done / total, 0.0), 1.0)
         filled = int(frac * BAR_WIDTH)
@@ -54,6 +56,8 @@ def render(
     else:
         head = f"{done} {unit}"
     head += f"  {rate:.1f} {unit}/s  ETA {format_duration(eta_s)}"
+    if skipped:
+        head += f"  {skipped} skipped"
     if current:
         room = width - len(head) - 2
         if room >= 8:
@@ -96,6 +100,7 @@ class ProgressLine:
         current: Path | str | None = None,
         *,
         phase: str = "indexing",
+        skipped: int = 0,
         force: bool = False,
     ) -> None:
         """Show the state of a job; a new phase is always shown at once."""
@@ -105,7 +110,15 @@ class ProgressLine:
             where = f"  {shorten(str(current), self.width() - 40)}" if current else ""
             line = f"Scanning… {done} files{where}"
         else:
-            line = render(done, total, rate, eta_s, str(current) if current else None, self.width())
+            line = render(
+                done,
+                total,
+                rate,
+                eta_s,
+                str(current) if current else None,
+                self.width(),
+                skipped=skipped,
+            )
         self.show(line[: self.width()], force=force)
 
     def clear(self) -> None:
