@@ -229,6 +229,7 @@ def test_display_image_reports_the_rotated_original_size(tmp_path):
         (Facts(folders=1, indexing=True, indexed=3, to_index=10), "indexing"),
         (Facts(folders=1), "no-photos"),
         (Facts(folders=1, browsing=False, query_label="cat", needs_model=True), "no-model"),
+        (Facts(folders=1, has_model=False, pending=12), "no-model"),
         (Facts(folders=1, browsing=False, query_label="cat"), "no-results"),
         (Facts(folders=1, browsing=True, filter_label="in 1999"), "no-results"),
         (Facts(folders=1, results=5, browsing=False), None),

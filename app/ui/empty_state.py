@@ -129,6 +129,8 @@ class Facts:
     open_error: str | None = None
     folders: int | None = None  # None: not known yet
     photos: int = 0  # photos indexed in the library
+    pending: int = 0  # photos found but not yet indexed with the model
+    has_model: bool = True
     indexing: bool = False
     indexed: int = 0  # progress of the run under way
     to_index: int = 0
@@ -137,6 +139,7 @@ class Facts:
     filter_label: str = ""  # "in May 2021"
     needs_model: bool = False  # the last search failed for want of a model
     search_error: str | None = None  # a search failed with a message the user can act on
+    closest: bool = False  # the results are the nearest photos, none a close match
 
 
 def state_for(f: Facts) -> EmptyState | None:
@@ -167,15 +170,18 @@ def state_for(f: Facts) -> EmptyState | None:
             "watching them for new ones. Your files are never changed or uploaded.",
             (("Add Folder…", "add-folder"),),
         )
-    if f.needs_model:
+    if f.needs_model or (not f.has_model and f.browsing):
+        found = f"PhotoSeek found {f.pending:,} photos in your folders. " if f.pending else ""
+        actions: tuple[tuple[str, str], ...] = (("Install Model…", "install-model"),)
+        if not f.browsing:
+            actions += (("Clear Search", "clear-search"),)
         return EmptyState(
             "no-model",
             "model",
-            "Searching needs the model",
-            "To find photos by words or by example, install PhotoSeek's search "
-            "model (once, about 350 MB; it runs on this computer). Browsing by date "
-            "works without it: clear the search to browse.",
-            (("Install Model…", "install-model"), ("Clear Search", "clear-search")),
+            "Install the search model",
+            found + "To show and find your photos by what is in them, PhotoSeek needs its "
+            "model (installed once, about 350 MB). It runs on this computer: nothing is uploaded.",
+            actions,
         )
     if f.search_error:
         return EmptyState(
@@ -213,7 +219,7 @@ def state_for(f: Facts) -> EmptyState | None:
     body = "Try other words, or a different photo."
     if f.indexing:
         body = f"{progress} Indexing is still under way, so more photos may match soon."
-    actions: tuple[tuple[str, str], ...] = (("Clear Search", "clear-search"),)
+    actions = (("Clear Search", "clear-search"),)
     if f.filter_label:
         body += " The date filter may be hiding matches."
         actions = (("Clear Filters", "clear-filters"), ("Clear Search", "clear-search"))

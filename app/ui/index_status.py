@@ -79,6 +79,10 @@ class IndexStatus(QWidget):
 
     def set_running(self, running: bool) -> None:
         self._running = running
+        self._last = None
+        if running:
+            self.label.setText("Looking for photos…")
+            self.bar.setRange(0, 0)
         for w in (self.label, self.bar, self.pause):
             w.setVisible(running)
         if not running:
@@ -109,6 +113,8 @@ class IndexStatus(QWidget):
         self._set_pause_look(paused)
         if self._last is not None:
             self.label.setText(describe_progress(self._last, paused))
+        elif self._running:
+            self.label.setText("Indexing paused" if paused else "Looking for photos…")
         self.pause_toggled.emit(paused)
 
     def _set_pause_look(self, paused: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from app.ui.grid_view import ResultsView
 from app.ui.image_query import ImageQuery, from_mime, mime_accepts
 from app.ui.index_status import IndexStatus
 from app.ui.indexing import IndexController
+from app.ui.model_panel import default_installer
 from app.ui.preview import PreviewDialog
 from app.ui.results_model import ResultsModel
 from app.ui.search_bar import SearchBar
@@ -77,6 +79,8 @@ def describe_result(outcome: Outcome) -> str:
     n = len(result.hits)
     total = getattr(result, "total_candidates", n)
     ms = getattr(result, "elapsed_ms", outcome.elapsed_s * 1000)
+    if outcome.spec.closest:
+        return f"No close matches · the {n:,} nearest · {ms:.0f} ms"
     if outcome.spec.browsing:
         text = (
             f"{n:,} photo{'s' if n != 1 else ''}"
@@ -99,10 +103,12 @@ class MainWindow(QMainWindow):
         settings: UiSettings | None = None,
         open_library: Callable[[Paths], Any] = default_open_library,
         welcome: bool = True,
+        installer: Callable[..., Path] = default_installer,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.paths = paths
+        self._installer = installer
         self.library: Any = None
         self.settings = settings or UiSettings(paths.config / "window.ini")
         self._open_library = open_library
@@ -343,34 +349,38 @@ class MainWindow(QMainWindow):
         self.searcher.set_library(library)
         self._set_facts(opening=False, open_error=None, needs_model=False)
         self._reload_years(select_year=self._wanted_year, select_month=self._wanted_month)
-        run_in_thread(library.folders, on_result=self._first_folders, pool=self.pool)
+        run_in_thread(library.status, on_result=self._first_status, pool=self.pool)
 
     def _library_failed(self, exc: BaseException) -> None:
         if not isinstance(exc, UserError):
             raise exc
         self._set_facts(opening=False, open_error=str(exc))
 
-    def _first_folders(self, folders: list[Any]) -> None:
-        self._folders_loaded(folders)
-        if folders:
-            self.indexer.start(self.library)
-        if self.library is not None:
-            self.indexer.watch(self.library)
-        if self._welcome and not folders and not self.settings.welcomed:
-            QTimer.singleShot(0, self.show_welcome)
-
-    def _folders_loaded(self, folders: list[Any]) -> None:
-        photos = sum(f.photo_count for f in folders)
-        self._set_facts(folders=len(folders), photos=photos)
-
-    def _refresh_library_facts(self) -> None:
+    def _first_status(self, status: Any) -> None:
+        """The library is open: start indexing and watching, or welcome a first-time user."""
+        self._status_loaded(status)
         if self.library is None:
             return
-        library = self.library
-        run_in_thread(library.folders, on_result=self._folders_loaded, pool=self.pool)
-        run_in_thread(
-            lambda: len(library.skipped()), on_result=self.index_status.set_skipped, pool=self.pool
+        if status.folders:
+            self.indexer.start(self.library)
+        self.indexer.watch(self.library)
+        if self._welcome and not status.folders and not self.settings.welcomed:
+            QTimer.singleShot(0, self.show_welcome)
+
+    def _status_loaded(self, status: Any) -> None:
+        self.index_status.set_skipped(status.skipped)
+        self._set_facts(
+            folders=len(status.folders),
+            photos=status.indexed,
+            pending=status.pending,
+            has_model=status.has_model,
         )
+
+    def _refresh_library_facts(self) -> None:
+        """Counts, folders and the date filters, after anything changed the library."""
+        if self.library is None:
+            return
+        run_in_thread(self.library.status, on_result=self._status_loaded, pool=self.pool)
         self._reload_years()
 
     def _reload_years(
@@ -432,6 +442,13 @@ class MainWindow(QMainWindow):
 
     def _search_finished(self, outcome: Outcome) -> None:
         result = outcome.result
+        spec = outcome.spec
+        if not result.hits and not spec.browsing and not spec.closest and result.total_candidates:
+            # Nothing clears the relevance floor: show the nearest photos, clearly labelled,
+            # rather than an empty grid for a query the user just typed.
+            self._last_spec = replace(spec, closest=True)
+            self.searcher.submit(self._last_spec)
+            return
         current = self.grid.currentIndex()
         keep = current.data(ResultsModel.PhotoIdRole) if current.isValid() else None
         self.model.set_hits(result.hits, outcome.generation)
@@ -448,6 +465,7 @@ class MainWindow(QMainWindow):
             browsing=outcome.spec.browsing,
             query_label=self._query_label(outcome.spec),
             filter_label=self.filters.describe(),
+            closest=spec.closest,
         )
 
     def _search_failed(self, _generation: int, spec: SearchSpec, exc: BaseException) -> None:
@@ -455,6 +473,7 @@ class MainWindow(QMainWindow):
         self.result_label.setText("")
         facts = dict(
             results=0,
+            closest=False,
             browsing=spec.browsing,
             query_label=self._query_label(spec),
             filter_label=self.filters.describe(),
@@ -739,7 +758,9 @@ class MainWindow(QMainWindow):
     def show_welcome(self) -> FirstRunDialog | None:
         if self.library is None:
             return None
-        dialog = FirstRunDialog(self.paths, self.library, self.pool, parent=self)
+        dialog = FirstRunDialog(
+            self.paths, self.library, self.pool, installer=self._installer, parent=self
+        )
         dialog.folder_added.connect(self._folder_added)
         dialog.model_installed.connect(lambda _p: self.reopen_library())
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -750,7 +771,14 @@ class MainWindow(QMainWindow):
     def show_model_dialog(self) -> FirstRunDialog | None:
         if self.library is None:
             return None
-        dialog = FirstRunDialog(self.paths, self.library, self.pool, welcome=False, parent=self)
+        dialog = FirstRunDialog(
+            self.paths,
+            self.library,
+            self.pool,
+            welcome=False,
+            installer=self._installer,
+            parent=self,
+        )
         dialog.model_installed.connect(lambda _p: self.reopen_library())
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -819,7 +847,14 @@ class MainWindow(QMainWindow):
                 self.empty.show_state(state)
             self.stack.setCurrentWidget(self.empty)
         f = self._facts
-        if f.indexing and f.results:
+        if f.closest and f.results:
+            where = f" {f.filter_label}" if f.filter_label else ""
+            self.banner.setText(
+                f"Nothing matches “{f.query_label}”{where} closely. These are the nearest "
+                "photos; other words or another example photo may find better ones."
+            )
+            self.banner.show()
+        elif f.indexing and f.results:
             done = (
                 f"{f.indexed:,} of {f.to_index:,} photos indexed"
                 if f.to_index

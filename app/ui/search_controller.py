@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SEARCH_TOP_K = 2_000
 BROWSE_TOP_K = 10_000
+CLOSEST_K = 48  # when nothing clears the relevance floor, show this many nearest photos
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class SearchSpec:
     year: int | None = None
     month: int | None = None
     order: str = "relevance"
+    closest: bool = False  # ignore the relevance floor: "nothing matches well, here is the nearest"
 
     @property
     def browsing(self) -> bool:
@@ -54,7 +56,8 @@ def build_query(spec: SearchSpec) -> Any:
         year=spec.year,
         month=spec.month,
         order="date" if spec.browsing else spec.order,
-        top_k=BROWSE_TOP_K if spec.browsing else SEARCH_TOP_K,
+        top_k=BROWSE_TOP_K if spec.browsing else CLOSEST_K if spec.closest else SEARCH_TOP_K,
+        min_score=float("-inf") if spec.closest else None,
     )
 
 

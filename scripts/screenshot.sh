@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Take docs/screenshot.png: build a sample library (generated photos with EXIF dates across
+# several years), index it with the micro CLIP the tests use, open the real window on a virtual
+# X server (Xvfb) with a query typed in, and capture the screen with xwd.
+#
+# Needs: xvfb, x11-apps (xwd), libxcb-icccm4 libxcb-keysyms1 (Debian/Ubuntu package names) and
+# ImageMagick's `convert` or Pillow to turn the capture into PNG. Everything it builds lives in
+# build/screenshot (git-ignored); the model is reused from the test cache when it is there.
+#
+#   scripts/screenshot.sh [OUT.png]      PHOTOSEEK_SHOT_QUERY="a red circle" to change the query
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+WORK=${PHOTOSEEK_SHOT_DIR:-build/screenshot}
+OUT=${1:-docs/screenshot.png}
+QUERY=${PHOTOSEEK_SHOT_QUERY:-a red circle}
+SIZE=${PHOTOSEEK_SHOT_SIZE:-1280x800}
+DISPLAY_NUM=${PHOTOSEEK_SHOT_DISPLAY:-:97}
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH="$PWD:$PWD/tests"
+
+for tool in Xvfb xwd; do
+  command -v "$tool" >/dev/null || {
+    echo "screenshot.sh: $tool is missing; install xvfb and x11-apps" >&2; exit 1; }
+done
+mkdir -p "$WORK" "$(dirname "$OUT")"
+
+echo "1/3 sample library in $WORK"
+QT_QPA_PLATFORM=offscreen "$PY" - "$WORK" <<'PYTHON'
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import microclip
+from app.core.library import Library
+from app.core.modelinfo import verify_model_dir
+from app.core.paths import Paths
+
+work = Path(sys.argv[1]).resolve()
+model = work / "model"
+if not (model / "model.json").is_file():
+    cached = sorted(Path(".pytest_cache/d/photoseek-models").glob("micro-clip-*/model.json"))
+    if cached:  # the tests' trained micro CLIP, exported already
+        shutil.copytree(cached[-1].parent, model)
+    else:
+        from app.core.export import export_from_model
+
+        trained = microclip.train_micro_clip(steps=microclip.TRAIN_STEPS, seed=0)
+        export_from_model(trained, arch="micro-clip", pretrained="shapes", out_dir=model,
+                          preprocess_cfg=microclip.preprocess_cfg(), int8=True)
+    for f in model.iterdir():
+        f.chmod(0o644)
+verify_model_dir(model)
+
+pictures = work / "Pictures"
+if not pictures.is_dir():
+    rng = np.random.default_rng(2024)
+    pairs = microclip.all_pairs()
+    for i in range(120):
+        color, shape = pairs[int(rng.integers(len(pairs)))] if i % 5 else pairs[0]
+        when = datetime(2018 + i % 7, 1 + (i * 7) % 12, 1 + (i * 11) % 28, 8 + i % 10, (i * 13) % 60)
+        w, h = (640, 480) if i % 3 else (480, 640)
+        img = microclip.make_shape_image(color, shape, (w, h), rng)
+        exif = Image.Exif()
+        stamp = when.strftime("%Y:%m:%d %H:%M:%S")
+        exif[0x010F], exif[0x0110] = "PhotoSeek", "Sample Camera"
+        exif.get_ifd(0x8769)[0x9003] = stamp
+        target = pictures / f"{when:%Y}" / f"IMG_{i + 1:04d}.jpg"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        img.save(target, "JPEG", quality=88, exif=exif)
+
+home = work / "home"
+shutil.rmtree(home, ignore_errors=True)
+paths = Paths.at(home).ensure()
+lib = Library.open(paths, model_dir=model, device="cpu")
+lib.add_folder(pictures)
+report = lib.index()
+print(f"   {report.added} photos indexed")
+lib.close()
+PYTHON
+
+echo "2/3 the window on Xvfb $DISPLAY_NUM ($SIZE), query: $QUERY"
+Xvfb "$DISPLAY_NUM" -screen 0 "${SIZE}x24" -nolisten tcp >/dev/null 2>&1 &
+XVFB=$!
+trap 'kill "$XVFB" 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${DISPLAY_NUM#:}" ] && break; sleep 0.1; done
+
+READY="$WORK/ready" QUIT="$WORK/quit"
+rm -f "$READY" "$QUIT"
+DISPLAY=$DISPLAY_NUM QT_QPA_PLATFORM=xcb "$PY" - "$WORK" "$QUERY" "$SIZE" <<'PYTHON' &
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+
+from app.core.library import Library
+from app.core.paths import Paths
+from app.ui.app import create_application
+from app.ui.main_window import MainWindow
+from app.ui.search_bar import SearchBar
+
+work, query, size = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+width, height = (int(v) for v in size.split("x"))
+paths = Paths.at(work / "home")
+app = create_application()
+library = Library.open(paths, model_dir=work / "model", device="cpu")
+window = MainWindow(paths, library, welcome=False)
+window.setGeometry(0, 0, width, height)
+window.show()
+window.activateWindow()
+typed = False
+
+
+def poll() -> None:
+    global typed
+    if (work / "quit").exists():
+        window.close()
+        app.quit()
+        return
+    settled = not window.indexer.running and not window.searcher.busy()
+    if settled and not typed and window.model.total():
+        window.search_bar.edit.setText(query)
+        window.search_bar.search_now()
+        typed = True
+    elif typed and settled and window.loader.pending() == 0 and window.model.rowCount():
+        window.grid.setCurrentIndex(window.model.index(0, 0))
+        window.search_bar.edit.setFocus()
+        window.search_bar.edit.end(False)
+        (work / "ready").touch()
+    QTimer.singleShot(200, poll)
+
+
+QTimer.singleShot(500, poll)
+sys.exit(app.exec())
+PYTHON
+APP=$!
+for _ in $(seq 300); do [ -e "$READY" ] && break; sleep 0.1; done
+[ -e "$READY" ] || { echo "screenshot.sh: the window never got ready" >&2; kill "$APP"; exit 1; }
+sleep 1  # let the last thumbnails paint
+
+echo "3/3 capture to $OUT"
+xwd -root -silent -display "$DISPLAY_NUM" > "$WORK/screen.xwd"
+touch "$QUIT"
+wait "$APP" || true
+if command -v convert >/dev/null; then
+  convert "xwd:$WORK/screen.xwd" "png:$OUT"
+else
+  "$PY" -c "import sys; from PIL import Image; Image.open(sys.argv[1]).save(sys.argv[2])" \
+    "$WORK/screen.xwd" "$OUT"
+fi
+echo "wrote $OUT"

@@ -1,0 +1,577 @@
+"""The whole window over a real library: a real catalog and index in a temp data dir, the trained
+micro CLIP (tests/microclip.py) through onnxruntime, photos with EXIF dates across years."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import (
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+)
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from qt_helpers import press, shape_photos, strict_qt_fixture, type_text  # noqa: F401
+
+from app.core.install import install_model
+from app.core.library import Library
+from app.core.paths import Paths
+from app.ui.main_window import MainWindow
+from app.ui.preview import PreviewDialog
+from app.ui.results_model import ResultsModel
+
+COLORS = ("red", "green", "blue", "yellow")
+SHAPES = ("circle", "square", "triangle", "star")
+YEARS = (2019, 2021, 2023)
+
+
+def library_specs() -> list[tuple[str, str, datetime]]:
+    """Every colour and shape twice (32 photos), spread over three years and several months."""
+    specs = []
+    for i, (color, shape) in enumerate(itertools.product(COLORS, SHAPES)):
+        for copy in range(2):
+            year = YEARS[(i + copy) % 3]
+            specs.append((color, shape, datetime(year, 1 + (i * 5 + copy * 3) % 12, 10, 9, 30)))
+    return specs
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return Paths.at(tmp_path / "home").ensure()
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "Pictures"
+    shape_photos(folder, library_specs(), size=96)
+    return folder
+
+
+@pytest.fixture
+def indexed_library(paths: Paths, photo_dir: Path, tiny_model_dir: Path) -> Library:
+    library = Library.open(paths, model_dir=tiny_model_dir, device="cpu")
+    library.add_folder(photo_dir)
+    report = library.index()
+    assert report.added == 32
+    return library
+
+
+def make_window(qtbot, paths: Paths, library: Library | None, **kwargs) -> MainWindow:
+    window = MainWindow(paths, library, welcome=False, **kwargs)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+@pytest.fixture
+def window(qtbot, paths: Paths, indexed_library: Library) -> Iterator[MainWindow]:
+    win = make_window(qtbot, paths, indexed_library)
+    qtbot.waitUntil(lambda: win.model.total() == 32 and not win.indexer.running, timeout=30_000)
+    yield win
+    win.close()
+
+
+def names(window: MainWindow, n: int | None = None) -> list[str]:
+    rows = range(window.model.total() if n is None else min(n, window.model.total()))
+    return [Path(window.model.hit(r).path).name for r in rows]
+
+
+def wait_for_search(qtbot, window: MainWindow, action) -> None:
+    """Run `action` and wait until the search it starts has delivered its results."""
+    before = window.searcher.generation
+    action()
+    qtbot.waitUntil(
+        lambda: (
+            window.searcher.generation > before
+            and not window.searcher.busy()
+            and window.model.generation == window.searcher.generation
+        ),
+        timeout=15_000,
+    )
+
+
+# -- searching ---------------------------------------------------------------------------------
+
+
+def test_search_field_has_focus_at_start_and_browsing_is_newest_first(window):
+    assert QApplication.focusWidget() is window.search_bar.edit
+    dates = [window.model.hit(r).capture_time for r in range(window.model.total())]
+    assert dates == sorted(dates, reverse=True)
+    assert re.fullmatch(r"32 photos · \d+ ms", window.result_label.text())
+    assert window.empty_state_key() is None
+
+
+def test_typing_a_query_fills_the_grid_with_matches(qtbot, window):
+    wait_for_search(qtbot, window, lambda: type_text(window.search_bar.edit, "a red circle"))
+    assert window.search_bar.text() == "a red circle"
+    assert names(window, 1)[0].startswith("red-circle"), names(window)
+    label = window.result_label.text()  # close matches, or the nearest photos, clearly labelled
+    assert re.fullmatch(r"(\d+ match(es)?|No close matches · the \d+ nearest) · \d+ ms", label)
+    if label.startswith("No close"):
+        assert window.banner.isVisible() and "a red circle" in window.banner.text()
+    assert window.stack.currentWidget() is window.grid
+    press(window.search_bar.edit, Qt.Key.Key_Escape)  # Esc: back to browsing everything
+    qtbot.waitUntil(lambda: window.model.total() == 32, timeout=15_000)
+
+
+def test_a_non_ascii_query_runs(qtbot, window):
+    wait_for_search(qtbot, window, lambda: type_text(window.search_bar.edit, "ein roter Kreis ☀"))
+    assert window.empty_state_key() in (None, "no-results")
+
+
+def test_a_query_with_no_match_says_so(qtbot, window):
+    wait_for_search(
+        qtbot,
+        window,
+        lambda: (
+            window.filters.set_years([(2019, 1)], select=2019),
+            window.filters.set_months([(12, 1)], select=12),  # December 2019: nothing was taken
+            window.search_bar.set_text("a blue star"),
+        ),
+    )
+    assert window.model.total() == 0
+    assert window.empty_state_key() == "no-results"
+    assert "Clear Filters" in window.empty.button_labels()
+    wait_for_search(qtbot, window, lambda: window.empty.click("Clear Filters"))
+    assert window.model.total() > 0 and window.filters.year() is None
+
+
+def test_ctrl_f_and_ctrl_l_return_to_the_search_field(qtbot, window):
+    window.grid.setFocus()
+    assert not window.search_bar.edit.hasFocus()
+    find = next(a for a in window.actions() if a.text() == "&Find")
+    keys = {s.toString() for s in find.shortcuts()}
+    assert {"Ctrl+F", "Ctrl+L"} <= keys
+    find.trigger()
+    assert window.search_bar.edit.hasFocus()
+
+
+# -- lookalikes --------------------------------------------------------------------------------
+
+
+def drop_files(window: MainWindow, files: list[Path]) -> QDropEvent:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(f)) for f in files])
+    pos = QPointF(window.rect().center())
+    enter = QDragEnterEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, drop)
+    return drop
+
+
+def test_dropping_an_image_file_runs_a_lookalike_search(qtbot, window, photo_dir, tmp_path):
+    source = next(photo_dir.rglob("blue-star-*.jpg"))
+    outside = tmp_path / "from the file manager.jpg"
+    shutil.copy(source, outside)  # a file that is not in the library
+    wait_for_search(qtbot, window, lambda: drop_files(window, [outside]))
+    assert window.search_bar.image().path == outside
+    assert window.search_bar.chip.isVisible()
+    assert "from the file manager.jpg" in window.search_bar.chip.label.text()
+    assert names(window, 1) == [source.name]  # the same picture ranks first
+    # words and the image together: the balance slider appears and searching still works
+    wait_for_search(qtbot, window, lambda: window.search_bar.set_text("a blue star"))
+    assert window.search_bar.balance.isVisible()
+    assert window.model.total() > 0
+    wait_for_search(qtbot, window, window.search_bar.chip.remove.click)
+    assert window.search_bar.image() is None
+
+
+def test_a_drop_that_is_not_an_image_is_refused(qtbot, window, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(text))])
+    enter = QDragEnterEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, enter)
+    assert not enter.isAccepted()
+
+
+def test_pasting_image_pixels_searches_by_them(qtbot, window, photo_dir):
+    image = QImage(str(next(photo_dir.rglob("green-square-*.jpg"))))
+    QGuiApplication.clipboard().setImage(image)
+    paste = next(a for a in window.actions() if a.text() == "&Paste Image to Search")
+    window.grid.setFocus()
+    wait_for_search(qtbot, window, paste.trigger)
+    assert window.search_bar.image().label == "Pasted image"
+    assert names(window, 1)[0].startswith("green-square")
+    QGuiApplication.clipboard().clear()
+
+
+# -- filters -----------------------------------------------------------------------------------
+
+
+def pick(combo, data) -> None:
+    combo.setCurrentIndex(combo.findData(data))
+
+
+def test_year_and_month_filters_narrow_the_results(qtbot, window):
+    years = {
+        window.filters.year_box.itemData(i): window.filters.year_box.itemText(i)
+        for i in range(window.filters.year_box.count())
+    }
+    assert set(years) == {None, *YEARS}
+    expected_2021 = sum(1 for *_, when in library_specs() if when.year == 2021)
+    assert years[2021] == f"2021 ({expected_2021})"
+    wait_for_search(qtbot, window, lambda: pick(window.filters.year_box, 2021))
+    assert window.model.total() == expected_2021
+    assert {window.model.hit(r).capture_time.year for r in range(expected_2021)} == {2021}
+    month = window.filters.month_box.itemData(1)
+    expected = sum(1 for *_, w in library_specs() if (w.year, w.month) == (2021, month))
+    wait_for_search(qtbot, window, lambda: pick(window.filters.month_box, month))
+    assert 0 < window.model.total() == expected < expected_2021
+    # a query inside the filter only returns photos of that month
+    wait_for_search(qtbot, window, lambda: window.search_bar.set_text("a yellow star"))
+    assert all(
+        (window.model.hit(r).capture_time.year, window.model.hit(r).capture_time.month)
+        == (2021, month)
+        for r in range(window.model.total())
+    )
+
+
+def test_order_toggle_sorts_matches_by_date(qtbot, window):
+    wait_for_search(qtbot, window, lambda: window.search_bar.set_text("a green triangle"))
+    assert window.filters.order_box.isEnabled()
+    wait_for_search(qtbot, window, lambda: pick(window.filters.order_box, "date"))
+    dates = [window.model.hit(r).capture_time for r in range(window.model.total())]
+    assert dates == sorted(dates, reverse=True)
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+class UrlCatcher(QObject):
+    """Stands in for the desktop's file opener (an external application)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def handle(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+@pytest.fixture
+def opened_urls() -> Iterator[list[QUrl]]:
+    catcher = UrlCatcher()
+    QDesktopServices.setUrlHandler("file", catcher, "handle")
+    yield catcher.urls
+    QDesktopServices.unsetUrlHandler("file")
+
+
+def test_context_menu_offers_and_runs_the_file_actions(qtbot, window, opened_urls):
+    index = window.model.index(0, 0)
+    window.grid.setCurrentIndex(index)
+    path = Path(index.data(ResultsModel.PathRole))
+    menu = window.build_context_menu(index)
+    actions = {a.text(): a for a in menu.actions() if a.text()}
+    assert set(actions) == {"Preview", "Open", "Show in Folder", "Find Similar", "Copy Path"}
+    actions["Copy Path"].trigger()
+    assert QGuiApplication.clipboard().text() == str(path)
+    actions["Open"].trigger()
+    actions["Show in Folder"].trigger()
+    assert [u.toLocalFile() for u in opened_urls] == [str(path), str(path.parent)]
+    wait_for_search(qtbot, window, actions["Find Similar"].trigger)
+    assert window.search_bar.image().like_photo_id == index.data(ResultsModel.PhotoIdRole)
+    assert window.search_bar.image().label == f"Like {path.name}"
+    assert names(window, 1) == [path.name]
+    QGuiApplication.clipboard().clear()
+
+
+def test_keyboard_enter_opens_the_preview_and_delete_deletes_nothing(qtbot, window):
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(0, 0))
+    press(window.grid, Qt.Key.Key_Right)
+    assert window.grid.currentIndex().row() == 1
+    path = Path(window.grid.currentIndex().data(ResultsModel.PathRole))
+    press(window.grid, Qt.Key.Key_Delete)
+    assert path.exists() and window.model.total() == 32
+    assert "never deletes" in window.statusBar().currentMessage()
+    press(window.grid, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), PreviewDialog))
+    dialog = QApplication.activeModalWidget()
+    assert dialog.path == path
+    qtbot.waitUntil(lambda: dialog.details["Camera"].text() == "PhotoSeek Test Camera")
+    assert "96 × 96 px" in dialog.details["Size"].text()
+    dialog.reject()
+
+
+def test_dragging_a_box_in_the_preview_searches_for_that_region(qtbot, window):
+    dialog = window.open_preview(window.model.index(0, 0))
+    view = dialog.view
+    view.resize(400, 400)
+    qtbot.waitUntil(lambda: view.shown_rect().width() > 0)
+    shown = view.shown_rect()  # a 96 px photo drawn fitted into the view
+    start = QPoint(
+        int(shown.left() + shown.width() * 0.25), int(shown.top() + shown.height() * 0.25)
+    )
+    end = QPoint(int(shown.left() + shown.width() * 0.75), int(shown.top() + shown.height() * 0.75))
+    before = window.searcher.generation
+    QTest.mousePress(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(view, end)
+    QTest.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    qtbot.waitUntil(
+        lambda: (
+            window.searcher.generation > before
+            and not window.searcher.busy()
+            and window.model.generation == window.searcher.generation
+        )
+    )
+    query = window.search_bar.image()
+    assert query.label.startswith("Part of ") and query.like_photo_id is not None
+    x, y, w, h = query.region
+    assert 20 <= x <= 28 and 20 <= y <= 28 and 44 <= w <= 52 and 44 <= h <= 52
+    assert window.empty_state_key() in (None, "no-results")
+
+
+def test_thumbnail_size_follows_slider_and_ctrl_wheel(qtbot, window):
+    window.zoom_slider.setValue(200)
+    assert window.grid.delegate.thumb_size == 200
+    grow = next(a for a in window.actions() if a.text() == "&Larger Thumbnails")
+    grow.trigger()
+    assert window.grid.delegate.thumb_size == 216 and window.zoom_slider.value() == 216
+
+
+# -- indexing ----------------------------------------------------------------------------------
+
+
+def test_indexing_runs_in_the_background_while_the_ui_stays_responsive(
+    qtbot, paths, tmp_path, tiny_model_dir
+):
+    folder = tmp_path / "Many"
+    specs = [
+        (c, s, datetime(2020 + i % 4, 1 + i % 12, 1))
+        for i, (c, s) in enumerate(
+            itertools.islice(itertools.cycle(itertools.product(COLORS, SHAPES)), 120)
+        )
+    ]
+    shape_photos(folder, specs, size=320, seed=3)
+    library = Library.open(paths, model_dir=tiny_model_dir, device="cpu")
+    library.add_folder(folder)
+    lateness: list[float] = []
+    expected = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        lateness.append(now - expected[0])
+        expected[0] = now + 0.010
+
+    timer = QTimer(interval=10)
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(tick)
+    window = make_window(qtbot, paths, library)
+    expected[0] = time.perf_counter() + 0.010
+    timer.start()
+    try:
+        qtbot.waitUntil(lambda: window.indexer.running, timeout=10_000)
+        qtbot.waitUntil(lambda: window.index_status.label.text().startswith(("Indexing", "Look")))
+        qtbot.waitUntil(lambda: not window.indexer.running, timeout=120_000)
+        timer.stop()
+        qtbot.waitUntil(lambda: window.model.total() == 120, timeout=15_000)
+        assert len(lateness) > 20, "the timer hardly ran: the event loop was blocked"
+        assert max(lateness) < 0.100, f"event loop blocked for {max(lateness) * 1000:.0f} ms"
+    finally:
+        timer.stop()
+        window.close()
+
+
+def test_pause_and_resume_indexing(qtbot, paths, tmp_path, tiny_model_dir):
+    folder = tmp_path / "Some"
+    shape_photos(
+        folder,
+        [(c, s, datetime(2022, 5, 1)) for c, s in itertools.product(COLORS, SHAPES)] * 3,
+        size=200,
+        seed=5,
+    )
+    library = Library.open(paths, model_dir=tiny_model_dir, device="cpu")
+    library.add_folder(folder)
+    window = make_window(qtbot, paths, library)
+    try:
+        qtbot.waitUntil(lambda: window.indexer.running, timeout=10_000)
+        window.index_status.pause.click()
+        assert window.indexer.paused and "paused" in window.index_status.label.text()
+        assert window.index_status.pause.accessibleName() == "Resume indexing"
+        window.index_status.pause.click()
+        assert not window.indexer.paused
+        qtbot.waitUntil(lambda: not window.indexer.running, timeout=60_000)
+        qtbot.waitUntil(lambda: window.model.total() == 48, timeout=15_000)
+    finally:
+        window.close()
+
+
+def test_skipped_files_are_listed_with_their_reason(qtbot, paths, photo_dir, tiny_model_dir):
+    (photo_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    library = Library.open(paths, model_dir=tiny_model_dir, device="cpu")
+    library.add_folder(photo_dir)
+    window = make_window(qtbot, paths, library)
+    try:
+        qtbot.waitUntil(lambda: window.index_status.skipped.isVisibleTo(window), timeout=60_000)
+        qtbot.waitUntil(lambda: not window.indexer.running, timeout=60_000)
+        assert window.index_status.skipped.text() == "1 skipped"
+        dialog = window.show_skipped()
+        qtbot.waitUntil(lambda: bool(dialog.rows()))
+        ((path, reason, _when),) = dialog.rows()
+        assert path.endswith("broken.jpg") and reason
+        dialog.reject()
+    finally:
+        window.close()
+
+
+# -- folders, first run, empty states ----------------------------------------------------------
+
+
+def test_no_folders_says_so_and_adding_one_indexes_it(qtbot, paths, photo_dir, tiny_model_dir):
+    library = Library.open(paths, model_dir=tiny_model_dir, device="cpu")
+    window = make_window(qtbot, paths, library)
+    try:
+        qtbot.waitUntil(lambda: window.empty_state_key() == "no-folders")
+        assert window.empty.button_labels() == ["Add Folder…"]
+        dialog = window.manage_folders()
+        dialog.folders.add_path(photo_dir)
+        qtbot.waitUntil(lambda: dialog.folders.count() == 1)
+        qtbot.waitUntil(lambda: window.model.total() == 32, timeout=60_000)
+        assert window.empty_state_key() is None
+        dialog.folders.remove_path(str(photo_dir))
+        qtbot.waitUntil(lambda: window.empty_state_key() == "no-folders", timeout=15_000)
+        assert "not touched" in dialog.folders.message.text()
+        assert len(list(photo_dir.rglob("*.jpg"))) == 32  # removal forgets, never deletes
+        dialog.reject()
+    finally:
+        window.close()
+
+
+def test_searching_without_a_model_explains_and_installs_it(
+    qtbot, paths, photo_dir, tiny_model_dir
+):
+    library = Library.open(paths)  # nothing installed: browsing works, searching does not
+    assert not library.has_model
+    library.add_folder(photo_dir)
+
+    def installer(p, progress, should_cancel):
+        return install_model(
+            p,
+            "micro-clip",
+            source=str(tiny_model_dir),
+            progress=progress,
+            should_cancel=should_cancel,
+        )
+
+    window = make_window(qtbot, paths, library, installer=installer)
+    try:
+        qtbot.waitUntil(
+            lambda: window.empty_state_key() == "no-model" and not window.indexer.running,
+            timeout=60_000,
+        )
+        assert "found 32 photos" in window.empty.body.text()
+        assert window.empty.button_labels() == ["Install Model…"]
+        wait_for_search(qtbot, window, lambda: window.search_bar.set_text("a red circle"))
+        assert window.empty_state_key() == "no-model"
+        assert window.empty.button_labels() == ["Install Model…", "Clear Search"]
+        dialog = window.show_model_dialog()
+        assert dialog.model_panel.install_button.isVisible()
+        dialog.model_panel.install_button.click()
+        qtbot.waitUntil(
+            lambda: window.library is not None and window.library.has_model, timeout=60_000
+        )
+        dialog.reject()
+        qtbot.waitUntil(
+            lambda: (
+                window.empty_state_key() is None and names(window, 1)[0].startswith("red-circle")
+            ),
+            timeout=90_000,
+        )
+    finally:
+        window.close()
+
+
+def test_an_offline_install_failure_is_shown_in_plain_words(qtbot, paths, photo_dir):
+    library = Library.open(paths)
+
+    def installer(p, progress, should_cancel):  # a server that refuses connections
+        return install_model(
+            p,
+            "micro-clip",
+            source="http://127.0.0.1:9/micro.tar",
+            progress=progress,
+            should_cancel=should_cancel,
+        )
+
+    window = make_window(qtbot, paths, library, installer=installer)
+    try:
+        qtbot.waitUntil(lambda: window.library is not None)
+        dialog = window.show_model_dialog()
+        dialog.model_panel.install_button.click()
+        qtbot.waitUntil(lambda: not dialog.model_panel.busy(), timeout=60_000)
+        text = dialog.model_panel.status.text()
+        assert text.startswith("The model could not be installed:")
+        assert "Traceback" not in text
+        assert dialog.model_panel.install_button.text() == "Try Again"
+        dialog.reject()
+    finally:
+        window.close()
+
+
+def test_window_settings_persist(qtbot, paths, indexed_library, tiny_model_dir):
+    window = make_window(qtbot, paths, indexed_library)
+    qtbot.waitUntil(lambda: window.model.total() == 32, timeout=30_000)
+    window.zoom_slider.setValue(240)
+    wait_for_search(qtbot, window, lambda: pick(window.filters.year_box, 2023))
+    wait_for_search(qtbot, window, lambda: pick(window.filters.order_box, "date"))
+    window.resize(720, 520)  # inside the offscreen screen (800 x 600)
+    window.close()
+    again = make_window(qtbot, paths, Library.open(paths, model_dir=tiny_model_dir, device="cpu"))
+    try:
+        qtbot.waitUntil(lambda: again.filters.year() == 2023, timeout=15_000)
+        assert again.grid.delegate.thumb_size == 240
+        assert again.filters.order() == "date"
+        assert (again.width(), again.height()) == (720, 520)
+        qtbot.waitUntil(
+            lambda: again.model.total() == sum(1 for *_, w in library_specs() if w.year == 2023),
+            timeout=15_000,
+        )
+    finally:
+        again.close()
+
+
+def test_controls_have_accessible_names(window):
+    for widget in (
+        window.search_bar.edit,
+        window.filters.year_box,
+        window.filters.month_box,
+        window.filters.order_box,
+        window.grid,
+        window.zoom_slider,
+        window.index_status.pause,
+    ):
+        assert widget.accessibleName(), widget
