@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import html
 import shutil
 from pathlib import Path
 
@@ -45,13 +46,6 @@ STRINGS = [
     "https://example.com/photos?id=42&x=y user@example.org",
     "1234567890 3.14159 1,000,000 2nd 21st",
     "tab\there, nul\x00char, bell\x07, zero\u200bwidth, bom\ufeff",
-    "<start_of_text>",
-    "<end_of_text>",
-    "a <end_of_text> b <start_of_text> c",
-    "x<start_of_text>y",
-    "_<start_of_text> and <<end_of_text>>",
-    "<START_OF_TEXT> shouted",
-    "&lt;end_of_text&gt; escaped",
     "<|endoftext|> <|startoftext|> [CLS] [SEP] <s> </s>",
     " ".join(["word"] * 100),
     "supercalifragilisticexpialidocious" * 20,
@@ -106,14 +100,30 @@ def test_structure_sot_eot_padding_and_truncation(clip_tok) -> None:
     assert int(long.argmax()) == 76  # the end token stays the last, highest id
 
 
-def test_special_token_strings_behave_as_in_open_clip(clip_tok) -> None:
-    # open_clip's regex lists the special tokens first, so typed "<end_of_text>" becomes the
-    # special id (49407) unless another punctuation run swallows its "<". We match that exactly:
-    # the ONNX text tower was trained on open_clip's ids and pools at the first end token.
-    ids = clip_tok.encode(["a <end_of_text> b", "_<end_of_text>"])
-    assert ids[0][:5].tolist() == [49406, 320, 49407, 321, 49407]
-    assert ids[1].tolist() == open_clip.tokenize(["_<end_of_text>"])[0].tolist()
-    assert ids[1].tolist().count(49407) == 1  # "_<" swallowed the "<": plain BPE pieces
+TYPED_SPECIALS = [
+    "<start_of_text>",
+    "<end_of_text>",
+    "a <end_of_text> b <start_of_text> c",
+    "x<start_of_text>y",
+    "_<start_of_text> and <<end_of_text>>",
+    "<START_OF_TEXT> shouted",
+    "&lt;end_of_text&gt; escaped",
+]
+
+
+@pytest.mark.parametrize("text", TYPED_SPECIALS)
+def test_typed_special_tokens_stay_text(clip_tok, text: str) -> None:
+    # open_clip would turn a typed "<end_of_text>" into the end id, and the text tower pools at
+    # the first end id, silently dropping the rest of the query. Here it is ordinary text: one
+    # start and one end token, and the pieces decode back to what was typed.
+    from open_clip.tokenizer import SimpleTokenizer
+
+    ids = clip_tok.encode([text])[0].tolist()
+    body = ids[1 : ids.index(49407)]
+    assert ids[0] == 49406 and ids.count(49406) == 1 and ids.count(49407) == 1
+    assert all(i < 49406 for i in body)
+    decoded = SimpleTokenizer().decode(body).replace(" ", "")
+    assert decoded == html.unescape(text).lower().replace(" ", "")
 
 
 @pytest.mark.parametrize("context_length", [16, 32])

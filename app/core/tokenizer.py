@@ -121,35 +121,24 @@ class ClipBpeTokenizer:
         )
         self._byte_enc = bytes_to_unicode()
         self.sot_id, self.eot_id = ids[SOT], ids[EOT]
-        self._special = {SOT: self.sot_id, EOT: self.eot_id}
-        # Same pattern and flags as open_clip; the special tokens come first in the alternation.
+        # open_clip's pattern and flags, less its special-token alternatives: open_clip turns a
+        # typed "<end_of_text>" into the end id, and the text tower pools at the first end id, so
+        # the rest of the query would be silently dropped. Typed text stays text here.
         self._pat = regex.compile(
-            "|".join(regex.escape(s) for s in self._special)
-            + r"""|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
+            r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
             regex.IGNORECASE,
         )
         self._clean = _clean_fn(clean, bpe_path.parent)
         self.context_length = context_length
 
     def _ids(self, text: str) -> list[int]:
-        out: list[int] = []
-        words: list[str] = []
-
-        def flush() -> None:
-            if words:
-                enc = self._bpe.encode(words, is_pretokenized=True, add_special_tokens=False)
-                out.extend(enc.ids)
-                words.clear()
-
-        for tok in self._pat.findall(self._clean(text)):
-            special = self._special.get(tok)
-            if special is not None:  # open_clip maps these strings to their special ids
-                flush()
-                out.append(special)
-            else:
-                words.append("".join(self._byte_enc[b] for b in tok.encode("utf-8")))
-        flush()
-        return out
+        words = [
+            "".join(self._byte_enc[b] for b in tok.encode("utf-8"))
+            for tok in self._pat.findall(self._clean(text))
+        ]
+        if not words:
+            return []
+        return list(self._bpe.encode(words, is_pretokenized=True, add_special_tokens=False).ids)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if isinstance(texts, str):
