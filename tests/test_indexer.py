@@ -7,6 +7,7 @@ Helpers at the top are shared with test_watcher.py and test_library.py.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -329,6 +330,26 @@ def test_moves_and_renames_keep_vectors(
     assert snapshot(tmp_path / "photos") | snapshot(other) == before
 
 
+def test_thumbnails_are_rotated_small_and_only_in_our_cache(lib: Library, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    wide = make_shape_image("red", "circle", (600, 400), np.random.default_rng(1))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown rotated to portrait
+    exif.get_ifd(0x8769)[36867] = DATE
+    wide.save(photos / "rotated.jpg", "JPEG", quality=90, exif=exif)
+    lib.add_folder(photos)
+    lib.index()
+    photo = lib.catalog.photo_by_path(str(photos / "rotated.jpg"))
+    assert (photo.width, photo.height) == (400, 600)
+    thumb = lib.thumbnail(photo.id)
+    with Image.open(thumb) as t:
+        assert t.size == (171, 256)  # long side 256, portrait like the displayed photo
+    assert sorted(p.name for p in photos.iterdir()) == ["rotated.jpg"]
+    thumb.unlink()  # a cache file gone missing is made again from the photo
+    assert lib.thumbnail(photo.id) == thumb and thumb.stat().st_size > 0
+
+
 def test_edit_reencodes_that_file_and_deletion_drops_it(
     lib: Library, encoder: CountingEncoder, tmp_path: Path
 ) -> None:
@@ -512,6 +533,13 @@ def test_unavailable_folder_keeps_its_photos(
     assert lib.folders()[0].available
     assert encoder.calls == calls
     check_consistent(lib, set(made))
+
+    for sub in list(photos.iterdir()):  # the user empties the folder itself: that is applied
+        shutil.rmtree(sub)
+    emptied = lib.index()
+    assert (emptied.unavailable, emptied.deleted) == ([], len(made))
+    assert lib.folders()[0].available and lib.catalog.count_indexed(encoder.model_id) == 0
+    assert len(lib.vindex) == 0
 
 
 def test_kill_mid_index_then_resume(paths: Paths, tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -8,17 +8,20 @@ with the catalog's generation, so nothing is lost and nothing is encoded twice.
 
 Mass-removal guard: a folder whose root is missing or unreadable is marked unavailable and none
 of its photos are touched. A root that exists but is completely empty while the catalog knows
-photos in it is treated the same way (an unmounted mount point looks exactly like that); the
-price is that a user who empties a folder sees it reported unavailable until they remove it.
-When more than half of a folder's photos vanish at once but the root still has content, the
-removal is applied (that is what the user did) and logged as a warning.
+photos in it is an unmounted mount point (a bare folder left behind) unless it is the very same
+folder (device and inode) as at the last good scan: only then did the user empty it, and the
+deletions apply; otherwise it is unavailable too. When more than half of a folder's photos
+vanish at once but the root still has content, the removal is applied (that is what the user
+did) and logged as a warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
+import stat as stat_mod
 import threading
 import time
 from collections import deque
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 
 MASS_REMOVAL_FRACTION = 0.5
 MASS_REMOVAL_MIN = 20  # below this many photos a folder emptying out is unremarkable
+ROOTS_FILE = "folder_roots.json"
 
 
 @dataclass
@@ -150,6 +154,7 @@ class Indexer:
         self.prefetch = max(1, prefetch_batches) * self.batch_size
         self.save_interval_s = save_interval_s
         self.thumbs = ThumbnailStore(paths.thumbnails)
+        self.roots = RootMemo(paths.data / ROOTS_FILE)
         # Held around every catalog/index write, never around decoding or encoding, so a folder
         # can be removed while a run goes on; the run drops work of `forgotten` folders.
         self.lock = lock or threading.RLock()
@@ -217,7 +222,8 @@ class Indexer:
                 self._save_index()
             report.elapsed_s = self._clock() - started
         n = report.added + report.updated + report.skipped
-        emit(IndexProgress("done", n, n, skipped=report.skipped))
+        rate = n / report.elapsed_s if report.elapsed_s > 0 else 0.0
+        emit(IndexProgress("done", n, n, rate, 0.0, skipped=report.skipped))
         log.info("index run: %s", report)
         return report
 
@@ -263,7 +269,7 @@ class Indexer:
             known = self.catalog.folder_files(folder.id)
             problems: list[scanner.ScanProblem] = []
             found: dict[str, os.stat_result] | None = None
-            if self._root_usable(root, expect_content=bool(known)):
+            if self._root_usable(root, folder.id, expect_content=bool(known)):
                 found = {}
                 try:
                     for i, f in enumerate(scanner.walk(root, problems, exclude=self._own())):
@@ -300,19 +306,23 @@ class Indexer:
             scan.state.update(known)
             scan.found.update(found)
             scan.scanned.append(folder)
+            self.roots.remember(folder.id, root)
 
-    @staticmethod
-    def _root_usable(root: Path, *, expect_content: bool) -> bool:
-        """The root is a readable folder, and not an empty one standing in for photos we know."""
+    def _root_usable(self, root: Path, folder_id: int, *, expect_content: bool) -> bool:
+        """The root is a readable folder, and not an empty stand-in for photos we know (see the
+        module notes: empty counts only when it is the same folder as at the last good scan)."""
         try:
-            if not root.is_dir():
+            st = os.stat(root)
+            if not stat_mod.S_ISDIR(st.st_mode):
                 return False
             if not expect_content:
                 return True
             with os.scandir(root) as it:
-                return any(True for _ in it)
+                if any(True for _ in it):
+                    return True
         except OSError:
             return False
+        return self.roots.get(folder_id) == (st.st_dev, st.st_ino)
 
     def _own(self) -> list[Path]:
         return [self.paths.data, self.paths.cache, self.paths.config, self.paths.logs]
@@ -370,7 +380,7 @@ class Indexer:
             root = Path(folder.path)
             if root in report.unavailable:
                 continue
-            if not self._root_usable(root, expect_content=True):
+            if not self._root_usable(root, folder.id, expect_content=True):
                 log.warning("folder %s is unavailable; keeping its photos", root)
                 self.catalog.set_folder_available(folder.id, False)
                 report.unavailable.append(root)
@@ -688,6 +698,49 @@ class Indexer:
             else:
                 report.updated += 1
         report.skipped += len(bad)
+
+
+class RootMemo:
+    """(device, inode) of each folder root at its last good scan, kept in our data folder, to tell
+    a folder the user emptied from the bare mount point an unplugged drive leaves behind."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data: dict[str, list[int]] | None = None
+
+    def _load(self) -> dict[str, list[int]]:
+        if self._data is None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                self._data = {str(k): [int(x) for x in v] for k, v in data.items()}
+            except (OSError, ValueError, TypeError, AttributeError):
+                self._data = {}  # missing or damaged: empty roots count as unavailable
+        return self._data
+
+    def get(self, folder_id: int) -> tuple[int, int] | None:
+        got = self._load().get(str(folder_id))
+        return (got[0], got[1]) if got and len(got) == 2 else None
+
+    def remember(self, folder_id: int, root: Path) -> None:
+        try:
+            st = os.stat(root)
+        except OSError:
+            return
+        key = [st.st_dev, st.st_ino]
+        data = self._load()
+        if data.get(str(folder_id)) == key:
+            return
+        data[str(folder_id)] = key
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(data, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as e:  # without it an emptied folder reads as unavailable: safe side
+            log.warning("cannot record folder identities in %s: %s", self.path, e)
 
 
 def is_relevant(root: Path, path: Path, is_dir: bool) -> bool:
