@@ -238,7 +238,7 @@ def test_min_score_and_relative_floor(synthetic):
     qid = int(lib.ids[0])
     everything = engine.search(Query(like_photo_id=qid, top_k=3000, min_score=NO_FLOOR))
     floored = engine.search(Query(like_photo_id=qid, top_k=3000))
-    assert floored.floor == pytest.approx(2.0)  # no declared floor: 2 robust spreads
+    assert floored.floor is not None and 0 < floored.floor < 1  # 2 spreads, under the top 1 %
     assert 0 < len(floored.hits) < len(everything.hits)
     assert all(h.score >= floored.floor for h in floored.hits)
     n = len(floored.hits)
@@ -440,11 +440,13 @@ def test_fusion_weights_0_and_1_reproduce_each_modality(shapes):
 
     assert fused(0.0) == text_only
     assert fused(1.0) == image_only
-    # Calibrated halves: neither part swamps the other. The top holds both what the text asks
-    # for (red circles) and what the picture shows (blue squares), blue circles (both) first.
-    top = fused(0.5)[:12]
-    assert set(top) & shapes.ids_of("red", "circle") and set(top) & shapes.ids_of("blue", "square")
+    # Calibrated halves: neither part swamps the other. Photos that match both (blue circles)
+    # come first, then what the text asks for (red circles) mixed with what the picture shows
+    # (blue squares), each part's own class scoring ~1 on its side.
+    top = fused(0.5)
     assert set(top[:5]) == shapes.ids_of("blue", "circle")
+    assert len(set(top[5:16]) & shapes.ids_of("red", "circle")) >= 3
+    assert len(set(top[5:16]) & shapes.ids_of("blue", "square")) >= 3
 
 
 def test_negative_terms_demote_matching_photos(shapes):
@@ -456,7 +458,7 @@ def test_negative_terms_demote_matching_photos(shapes):
         return [i for i, pid in enumerate(ranked(result)) if pid in red]
 
     for plain, minus in [("a circle", "a circle -red"), ("shape", "shape -red"),
-                         ("a red circle", 'a red circle -"red"')]:  # fmt: skip
+                         ("a circle", 'a circle -"red circle"')]:  # fmt: skip
         before, after = red_ranks(plain), red_ranks(minus)
         assert np.mean(after) > np.mean(before) and min(after) > min(before), (plain, minus)
     # With "-red", every other circle comes before the first red circle.
@@ -527,8 +529,8 @@ def test_relative_floor_hides_unrelated_photos(shapes):
     everything = engine.search(Query(text="a red circle", top_k=ALL, min_score=NO_FLOOR))
     got = set(ranked(result))
     assert shapes.ids_of("red", "circle") <= got  # the matches stay
-    assert len(got) <= 2 * PER_CLASS < len(everything.hits)  # the rest of the library goes
-    assert got <= shapes.ids_of("red")
+    assert got <= shapes.ids_of("red")  # the rest of the library goes: at most other red ones
+    assert len(got) < len(everything.hits) / 4
 
 
 def test_declared_floor_hides_unrelated_photos(shapes, tmp_path):
@@ -549,5 +551,7 @@ def test_declared_floor_hides_unrelated_photos(shapes, tmp_path):
     with Encoder(model_dir, device="cpu") as encoder:
         engine = SearchEngine(encoder, shapes.catalog, shapes.index)
         result = engine.search(Query(text="a red circle", top_k=ALL))
-        assert result.floor is not None and result.floor > 2.0  # stricter than the default
+        default = shapes.engine().search(Query(text="a red circle", top_k=ALL))
+        assert result.floor is not None and default.floor is not None
+        assert result.floor > default.floor  # stricter than the relative floor here
         assert set(ranked(result)) == shapes.ids_of("red", "circle")

@@ -352,12 +352,13 @@ def test_crash_between_the_two_renames_reads_as_torn(library, tmp_path, monkeypa
         vi.save(catalog.generation(MODEL))
     monkeypatch.setattr(vindex.os, "replace", real_replace)
     assert calls == [INDEX_BIN, INDEX_JSON]
-    assert (tmp_path / "idx" / (INDEX_JSON + ".tmp")).exists()
+    left = tmp_path / "idx" / f"{INDEX_JSON}.{os.getpid()}.tmp"
+    assert left.exists()
 
     caplog.set_level(logging.INFO, logger="app.core.vindex")
     again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert "does not match its checksum" in reasons(caplog) or "torn write" in reasons(caplog)
-    assert not (tmp_path / "idx" / (INDEX_JSON + ".tmp")).exists()
+    assert not left.exists()
     assert_matches_catalog(again, catalog)
 
 
@@ -377,6 +378,20 @@ def test_crash_before_any_rename_keeps_the_old_index(library, tmp_path, monkeypa
     again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert "Rebuilding" not in reasons(caplog)  # the old pair is intact and current
     assert len(again) == len(ids)
+
+
+def test_open_removes_temp_files_of_dead_saves_only(library, tmp_path):
+    catalog, _, _ = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    idx = tmp_path / "idx"
+    left = [idx / f"{INDEX_BIN}.{int(dead.stdout)}.tmp", idx / f"{INDEX_JSON}.{os.getpid()}.tmp"]
+    busy = idx / f"{INDEX_BIN}.{os.getppid()}.tmp"  # a live process mid-save
+    for p in [*left, busy]:
+        p.write_bytes(b"partial")
+    VectorIndex.open(idx, MODEL, 32, catalog).close()
+    assert not any(p.exists() for p in left) and busy.exists()
 
 
 CHILD = textwrap.dedent(

@@ -7,25 +7,29 @@ every photo than others). Averaging embeddings or raw cosines lets the image par
 
 How. Every query part (the text, the image, each negative term) is compared with a fixed random
 sample of the library's own stored vectors (`REFERENCE_SIZE`), and its cosine with a photo is
-turned into a robust z-score: z = (cos - median) / (1.4826 * MAD) over that sample. The unit is
-then "how far above a typical photo of this library, in typical spreads", the same for every
-part and every model, so the fusion weights mean what they say:
+mapped affinely so that the sample's median goes to 0 and its top percentile (`TOP_QUANTILE`) to
+1: s = (cos - median) / (q99 - median). A score of 1 reads "as close to the query as this
+library's best 1 %", 0 "a typical photo", for every part and every model, so the weights mean
+what they say:
 
-    score = (1 - w) * z_text + w * z_image - NEGATIVE_WEIGHT * sum(max(0, z_neg - NEGATIVE_MARGIN))
+    score = (1 - w) * s_text + w * s_image - NEGATIVE_WEIGHT * sum(max(0, s_neg - margin))
 
-Median and MAD rather than mean and standard deviation: when a query matches a large share of
-the library (a fifth of it), the matches inflate the standard deviation and pull their own z
-down to ~2 (sqrt((1-p)/p) for a share p), while the median and MAD stay with the non-matching
-bulk and keep matches far above it. The score is linear in the photo's vector apart from the
-negatives, so the index is searched with one combined vector, sum(w * q / scale), and the
-negatives are applied to the candidates it returns.
+Why the top percentile rather than a z-score (the spread of the bulk): the parts differ most in
+how far their matches stand out, not in their bulk. With the test micro CLIP an image's own class
+sits ~10 robust spreads up and a caption's class ~2.7, so z-scores let the picture decide alone
+at w = 0.5; scaled by the top percentile both classes sit near 1 and the fused top mixes them
+(photos that match both first). Where both bulks are bell-shaped (CLIP), q99 - median is ~2.3
+spreads for every part and the two maps agree. Median and percentiles rather than mean and
+standard deviation keep a query that matches a fifth of the library from inflating its own
+yardstick. The score is linear in the photo's vector apart from the negatives, so the index is
+searched with one combined vector, sum(w * q / scale); negatives are applied to its candidates.
 
 The floor. A model that declares `relevance_floor` (a text-image cosine below which a photo does
-not depict the text) has that cosine mapped into the text part's z units. Otherwise, and for the
-image part, the floor is `Z_FLOOR` robust spreads above the library's median. For CLIP-like
-statistics (a narrow bulk, matches far above it) any value from 2 to 3 keeps the matches and
-drops the bulk; 2.0 is chosen because the test micro CLIP, whose classes spread its cosines over
--0.8..1.0, puts its matching class only 2.3-2.8 spreads up. A relative floor cannot tell "nothing
+not depict the text) has that cosine mapped into the text part's units. Otherwise, and for the
+image part, the floor sits `Z_FLOOR` robust spreads (1.4826 x MAD) above the library's median.
+For CLIP-like statistics (a narrow bulk, matches far above it) any value from 2 to 3 keeps the
+matches and drops the bulk; 2.0 because the micro CLIP, whose classes spread its cosines over
+-0.8..1.0, puts a caption's class only 2.3-2.8 spreads up. A relative floor cannot tell "nothing
 matches" from "this is the best there is": models should declare an absolute floor. The fused
 floor is the same weighted sum as the score. Libraries smaller than `MIN_REFERENCE` photos give
 no usable spread, so they get no relative floor.
@@ -43,7 +47,8 @@ REFERENCE_SIZE = 2048
 MIN_REFERENCE = 30
 Z_FLOOR = 2.0
 NEGATIVE_WEIGHT = 1.0
-NEGATIVE_MARGIN = 1.0  # photos within one spread of typical are not "matching" a negative
+NEGATIVE_MARGIN = 1.0  # in spreads: photos this close to typical do not "match" a negative
+TOP_QUANTILE = 0.99
 MAD_TO_STD = 1.4826
 MIN_SCALE = 1e-4
 REFRESH_RATIO = 0.1  # resample the reference when the library grew or shrank by a tenth
@@ -101,16 +106,17 @@ class Reference:
 
 @dataclass(frozen=True)
 class Part:
-    """One calibrated query part: z = (vector . photo - center) / scale."""
+    """One calibrated query part: s = (vector . photo - center) / scale."""
 
     kind: Kind
     vector: np.ndarray
     weight: float
-    center: float
-    scale: float
-    floor: float  # in z units; -inf when none applies
+    center: float  # median cosine over the reference sample
+    scale: float  # top percentile minus median
+    spread: float  # robust standard deviation, in s units
+    floor: float  # in s units; -inf when none applies
 
-    def z(self, vectors: np.ndarray) -> np.ndarray:
+    def s(self, vectors: np.ndarray) -> np.ndarray:
         return (dot(vectors, self.vector) - self.center) / self.scale
 
 
@@ -127,17 +133,17 @@ def make_part(
     if len(reference.vectors):
         cos = dot(reference.vectors, v)
         center = float(np.median(cos))
-        mad = float(np.median(np.abs(cos - center))) * MAD_TO_STD
-        scale = mad if mad > MIN_SCALE else max(float(cos.std()), MIN_SCALE)
+        spread = max(float(np.median(np.abs(cos - center))) * MAD_TO_STD, MIN_SCALE)
+        scale = max(float(np.quantile(cos, TOP_QUANTILE)) - center, spread)
     else:
-        center, scale = 0.0, 1.0
+        center, spread, scale = 0.0, 1.0, 1.0
     if kind != "image" and relevance_floor is not None:
         floor = (relevance_floor - center) / scale
     elif reference.usable:
-        floor = Z_FLOOR
+        floor = Z_FLOOR * spread / scale
     else:
         floor = -math.inf
-    return Part(kind, v, float(weight), center, scale, floor)
+    return Part(kind, v, float(weight), center, scale, spread / scale, floor)
 
 
 class Plan:
@@ -171,8 +177,9 @@ class Plan:
             return np.zeros(len(vectors), dtype=np.float32)
         centers = np.array([p.center for p in self.negative], dtype=np.float32)
         scales = np.array([p.scale for p in self.negative], dtype=np.float32)
-        z = (dot(vectors, self._neg) - centers) / scales
-        return NEGATIVE_WEIGHT * np.maximum(z - NEGATIVE_MARGIN, 0).sum(axis=1)
+        margins = np.array([NEGATIVE_MARGIN * p.spread for p in self.negative], dtype=np.float32)
+        s = (dot(vectors, self._neg) - centers) / scales
+        return NEGATIVE_WEIGHT * np.maximum(s - margins, 0).sum(axis=1)
 
     def score(self, vectors: np.ndarray) -> np.ndarray:
         """Fused scores of photo vectors [N, D]."""
@@ -180,8 +187,8 @@ class Plan:
 
     def matches_negative(self, vectors: np.ndarray) -> np.ndarray:
         """Per photo: does it match any negative term (reach that term's floor, or `Z_FLOOR`
-        where the library is too small for one)? Used by searches of only "-word"s."""
+        spreads where the library is too small for one)? Used by searches of only "-word"s."""
         matched = np.zeros(len(vectors), dtype=bool)
         for p in self.negative:
-            matched |= p.z(vectors) >= (p.floor if math.isfinite(p.floor) else Z_FLOOR)
+            matched |= p.s(vectors) >= (p.floor if math.isfinite(p.floor) else Z_FLOOR * p.spread)
         return matched

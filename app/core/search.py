@@ -1,12 +1,12 @@
 """The search engine: a `Query` to ranked photos, exactly among the photos that pass the filters.
 
-Two ways to rank, chosen per query by the share of the library that passes the filters:
+Two ways to rank, chosen per query by how many photos pass the filters:
 - exact: score every passing photo's stored vector (numpy), reading them from the catalog once
   and caching them by (model, catalog generation, the passing ids);
 - index: search the hnswlib graph with the fused query vector, over-fetching by 1 / share and
-  filtering, grown until the answer is provably the exact top-k of the index (or falling back).
-Below `EXACT_SHARE` of the library, or `EXACT_ROWS` photos, exact is cheaper (bench/ numbers in
-the module constants' comments); above it the index is. Scoring itself lives in `fusion`.
+  filtering, grown until the answer is provably the exact top-k of the index (or falling back
+  to exact when the filter and the query disagree).
+Scoring itself (calibration, fusion, negatives, floor) lives in `fusion`.
 """
 
 from __future__ import annotations
@@ -37,11 +37,15 @@ __all__ = ["Hit", "Query", "QueryError", "SearchEngine", "SearchResult"]
 
 log = logging.getLogger(__name__)
 
-# Exact below this share of the library passing the filters, index above. Measured (bench notes
-# in the closing report): with the passing vectors cached, exact costs ~0.13 us per photo and the
-# over-fetching index ~9 us x k / share; they cross near 25 % at 100k photos and 8 % at 1M.
-EXACT_SHARE = 0.10
-EXACT_ROWS = 20_000  # below this many passing photos exact is under ~3 ms: always exact
+# Exact when at most EXACT_ROWS photos pass, or less than EXACT_SHARE of the library; the index
+# otherwise. Measured at 100k 512-d photos, k=100, on a busy 2-core machine: with the passing
+# vectors cached exact costs 0.12-0.4 us a photo, the index 3-10 us per photo fetched, and it
+# fetches 1.5 k / share: they cross at 20-30 % (exact 8-14 ms vs index 13-22 ms at 20 %; 9-24 vs
+# 13-18 ms at 30 %). Reading uncached vectors costs 14-30 us a photo (0.2-0.6 s for 10k), which
+# caps exact at 20k photos (and 40 MB of cache). The crossover in share falls as 1/sqrt(library):
+# ~5 % at 1M, hence EXACT_SHARE for the libraries where 20k photos is a small share.
+EXACT_SHARE = 0.05
+EXACT_ROWS = 20_000
 DATE_POOL = 1000  # "order by date" sorts the best this-many matches above the floor
 CACHE_BYTES = 256 << 20  # cached filter id sets, vector subsets and date orders
 SCAN_CHUNK = 65_536  # rows per step when scanning a set too large to cache

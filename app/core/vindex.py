@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 INDEX_BIN = "index.bin"
 INDEX_JSON = "index.json"
-TMP_SUFFIX = ".tmp"
+TMP_SUFFIX = ".tmp"  # temp files are "index.bin.<pid>.tmp": two processes never share one
 
 M = 16  # graph degree: recall@10 >= 0.97 on clustered CLIP-like vectors at ef 100
 EF_CONSTRUCTION = 200
@@ -111,8 +112,7 @@ class VectorIndex:
         from another model, torn, corrupt or behind the catalog; saves any repair."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        for name in (INDEX_BIN, INDEX_JSON):  # left by a save that was killed half-way
-            (directory / (name + TMP_SUFFIX)).unlink(missing_ok=True)
+        _remove_dead_temp_files(directory)
         generation = catalog.generation(model_id)  # read first: later changes look stale
         count = catalog.count_indexed(model_id)
         try:
@@ -306,9 +306,8 @@ class VectorIndex:
         q = self._as_query(vec)
         with self._lock:
             live = len(self._ids)
-            allowed = np.unique(np.asarray(filter_ids, dtype=np.int64))
-            allowed = allowed[_member(self._ids, allowed)]
-            want = min(k, len(allowed))
+            allowed = _sorted_unique(np.asarray(filter_ids, dtype=np.int64))
+            want = min(k, len(allowed))  # ids not in the index count too: then it is incomplete
             if want <= 0:
                 return *_no_hits(), True
             cap = live if max_fetch is None else min(live, max(max_fetch, want))
@@ -411,8 +410,8 @@ class VectorIndex:
         catalog generation the contents match. index.json goes last and carries index.bin's size
         and checksum, so a kill between the two renames reads as torn on the next open."""
         directory = self.directory
-        bin_tmp = directory / (INDEX_BIN + TMP_SUFFIX)
-        json_tmp = directory / (INDEX_JSON + TMP_SUFFIX)
+        bin_tmp = _temp_path(directory, INDEX_BIN)
+        json_tmp = _temp_path(directory, INDEX_JSON)
         with self._save_lock:
             with self._lock:
                 index = self._require()
@@ -463,6 +462,13 @@ def _no_hits() -> tuple[np.ndarray, np.ndarray]:
     return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
 
 
+def _sorted_unique(ids: np.ndarray) -> np.ndarray:
+    """`ids` as a sorted array without repeats; already so (the catalog's filters) costs O(n)."""
+    if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
+        return ids
+    return np.unique(ids)
+
+
 def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """A bool per element of `ids`: is it in the sorted array `sorted_ids`?"""
     if len(sorted_ids) == 0:
@@ -484,6 +490,32 @@ def _read_catalog(
         ids, vectors = catalog.embeddings(model_id, all_ids[i : i + READ_CHUNK])
         if len(ids):
             yield ids, vectors
+
+
+def _temp_path(directory: Path, name: str, pid: int | None = None) -> Path:
+    return directory / f"{name}.{os.getpid() if pid is None else pid}{TMP_SUFFIX}"
+
+
+def _remove_dead_temp_files(directory: Path) -> None:
+    """Delete temp files left by saves that were killed half-way (this process's, or those of
+    processes no longer running); another live process may be mid-save with its own."""
+    for path in directory.glob(f"index.*{TMP_SUFFIX}"):
+        pid_text = path.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1]
+        pid = int(pid_text) if pid_text.isdigit() else None
+        if pid is None or pid == os.getpid() or not _process_alive(pid, path):
+            path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int, temp: Path) -> bool:
+    if os.name != "posix":  # no cheap check: a save never takes an hour
+        return time.time() - temp.stat().st_mtime < 3600
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _crc32(path: Path, chunk: int = 8 << 20) -> int:
