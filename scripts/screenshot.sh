@@ -3,11 +3,12 @@
 # several years), index it with the micro CLIP the tests use, open the real window on a virtual
 # X server (Xvfb) with a query typed in, and capture the screen with xwd.
 #
-# Needs: xvfb, x11-apps (xwd), libxcb-icccm4 libxcb-keysyms1 (Debian/Ubuntu package names) and
-# ImageMagick's `convert` or Pillow to turn the capture into PNG. Everything it builds lives in
-# build/screenshot (git-ignored); the model is reused from the test cache when it is there.
+# Needs: xvfb, x11-apps (xwd), libxcb-icccm4 libxcb-keysyms1 (Debian/Ubuntu package names); the
+# capture is turned into PNG with numpy and Pillow. Everything it builds lives in build/screenshot
+# (git-ignored); the model is reused from the test cache when it is there.
 #
-#   scripts/screenshot.sh [OUT.png]      PHOTOSEEK_SHOT_QUERY="a red circle" to change the query
+#   scripts/screenshot.sh [OUT.png]      PHOTOSEEK_SHOT_QUERY="a red circle" to change the query,
+#                                        PHOTOSEEK_SHOT_THEME=dark for a dark system palette
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -42,7 +43,8 @@ from app.core.paths import Paths
 work = Path(sys.argv[1]).resolve()
 model = work / "model"
 if not (model / "model.json").is_file():
-    cached = sorted(Path(".pytest_cache/d/photoseek-models").glob("micro-clip-*/model.json"))
+    cached = sorted(Path(".pytest_cache/d/photoseek-models").glob("micro-clip-*/model.json"),
+                    key=lambda p: p.stat().st_mtime)
     if cached:  # the tests' trained micro CLIP, exported already
         shutil.copytree(cached[-1].parent, model)
     else:
@@ -59,8 +61,8 @@ pictures = work / "Pictures"
 if not pictures.is_dir():
     rng = np.random.default_rng(2024)
     pairs = microclip.all_pairs()
-    for i in range(120):
-        color, shape = pairs[int(rng.integers(len(pairs)))] if i % 5 else pairs[0]
+    for i in range(240):
+        color, shape = pairs[int(rng.integers(len(pairs)))] if i % 10 else ("red", "circle")
         when = datetime(2018 + i % 7, 1 + (i * 7) % 12, 1 + (i * 11) % 28, 8 + i % 10, (i * 13) % 60)
         w, h = (640, 480) if i % 3 else (480, 640)
         img = microclip.make_shape_image(color, shape, (w, h), rng)
@@ -90,7 +92,7 @@ for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${DISPLAY_NUM#:}" ] && break; sleep
 
 READY="$WORK/ready" QUIT="$WORK/quit"
 rm -f "$READY" "$QUIT"
-DISPLAY=$DISPLAY_NUM QT_QPA_PLATFORM=xcb "$PY" - "$WORK" "$QUERY" "$SIZE" <<'PYTHON' &
+DISPLAY=$DISPLAY_NUM QT_QPA_PLATFORM=xcb "$PY" - "$WORK" "$QUERY" "$SIZE" "${PHOTOSEEK_SHOT_THEME:-light}" <<'PYTHON' &
 import sys
 from pathlib import Path
 
@@ -102,10 +104,24 @@ from app.ui.app import create_application
 from app.ui.main_window import MainWindow
 from app.ui.search_bar import SearchBar
 
-work, query, size = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+work, query, size, theme = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 width, height = (int(v) for v in size.split("x"))
 paths = Paths.at(work / "home")
 app = create_application()
+if theme == "dark":  # what a dark desktop theme hands Qt; the app itself sets no colours
+    from PySide6.QtGui import QColor, QPalette
+
+    app.setStyle("Fusion")
+    dark = QPalette()
+    for role, rgb in ((QPalette.ColorRole.Window, "#2b2d30"), (QPalette.ColorRole.WindowText, "#e6e6e6"),
+                      (QPalette.ColorRole.Base, "#1e1f22"), (QPalette.ColorRole.AlternateBase, "#323438"),
+                      (QPalette.ColorRole.Text, "#e6e6e6"), (QPalette.ColorRole.Button, "#35373b"),
+                      (QPalette.ColorRole.ButtonText, "#e6e6e6"), (QPalette.ColorRole.Highlight, "#3d7eff"),
+                      (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.Midlight, "#46484d"),
+                      (QPalette.ColorRole.PlaceholderText, "#9a9ca1"), (QPalette.ColorRole.ToolTipBase, "#35373b"),
+                      (QPalette.ColorRole.ToolTipText, "#e6e6e6")):
+        dark.setColor(role, QColor(rgb))
+    app.setPalette(dark)
 library = Library.open(paths, model_dir=work / "model", device="cpu")
 window = MainWindow(paths, library, welcome=False)
 window.setGeometry(0, 0, width, height)
@@ -126,7 +142,6 @@ def poll() -> None:
         window.search_bar.search_now()
         typed = True
     elif typed and settled and window.loader.pending() == 0 and window.model.rowCount():
-        window.grid.setCurrentIndex(window.model.index(0, 0))
         window.search_bar.edit.setFocus()
         window.search_bar.edit.end(False)
         (work / "ready").touch()
@@ -145,10 +160,28 @@ echo "3/3 capture to $OUT"
 xwd -root -silent -display "$DISPLAY_NUM" > "$WORK/screen.xwd"
 touch "$QUIT"
 wait "$APP" || true
-if command -v convert >/dev/null; then
-  convert "xwd:$WORK/screen.xwd" "png:$OUT"
-else
-  "$PY" -c "import sys; from PIL import Image; Image.open(sys.argv[1]).save(sys.argv[2])" \
-    "$WORK/screen.xwd" "$OUT"
-fi
+"$PY" - "$WORK/screen.xwd" "$OUT" <<'PYTHON'
+"""XWD (what xwd writes) to PNG: a 25-field big-endian header, a colormap, then the pixels."""
+import struct
+import sys
+
+import numpy as np
+from PIL import Image
+
+data = open(sys.argv[1], "rb").read()
+h = struct.unpack(">25I", data[:100])
+header_size, width, height, byte_order = h[0], h[4], h[5], h[7]
+bits_per_pixel, bytes_per_line, masks, ncolors = h[11], h[12], h[14:17], h[19]
+if bits_per_pixel != 32:
+    sys.exit(f"screenshot.sh: expected a 24/32-bit screen, got {bits_per_pixel} bits per pixel")
+start = header_size + 12 * ncolors
+rows = np.frombuffer(data, np.uint8, bytes_per_line * height, start).reshape(height, -1)
+pixels = rows[:, : width * 4].copy().view("<u4" if byte_order == 0 else ">u4")
+channels = []
+for mask in masks:
+    shift = (mask & -mask).bit_length() - 1
+    channels.append(((pixels & mask) >> shift).astype(np.uint8))
+Image.fromarray(np.stack(channels, axis=-1)[:, :, 0, :] if pixels.ndim == 3 else
+                np.dstack(channels), "RGB").save(sys.argv[2], optimize=True)
+PYTHON
 echo "wrote $OUT"

@@ -56,6 +56,19 @@ def test_delegate_paints_placeholder_then_the_thumbnail(qapp):
     QPixmapCache.clear()
 
 
+def test_delegate_placeholder_follows_light_and_dark_palettes(qapp):
+    QPixmapCache.clear()
+    model = ResultsModel(None)
+    model.set_hits([Hit(1, "/p/a.jpg", 0.9, None)], generation=1)
+    delegate = ThumbDelegate(thumb_size=120)
+    for base, text, dark in (("#ffffff", "#111111", False), ("#1e1f22", "#e6e6e6", True)):
+        palette = QPalette(QGuiApplication.palette())
+        palette.setColor(QPalette.ColorRole.Base, QColor(base))
+        palette.setColor(QPalette.ColorRole.Text, QColor(text))
+        corner = _paint_cell(delegate, model, palette).pixelColor(6 + 8, 6 + 8)
+        assert (corner.lightness() < 80) if dark else (corner.lightness() > 170)
+
+
 def test_delegate_size_follows_and_clamps_the_thumbnail_size(qapp):
     delegate = ThumbDelegate(thumb_size=150)
     base = delegate.cell_size(QGuiApplication.font())

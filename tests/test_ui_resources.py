@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from qt_helpers import strict_qt_fixture  # noqa: F401
 
 from app.ui import theme
@@ -63,3 +63,27 @@ def test_icons_are_tinted_with_the_colour_asked_for(qapp):
         if image.pixelColor(x, y).alpha() == 255
     ]
     assert opaque and all((c.red(), c.green(), c.blue()) == (200, 10, 10) for c in opaque)
+
+
+def _opaque_colours(image) -> set[tuple[int, int, int]]:
+    return {
+        (c.red(), c.green(), c.blue())
+        for x in range(image.width())
+        for y in range(image.height())
+        if (c := image.pixelColor(x, y)).alpha() == 255
+    }
+
+
+def test_icons_follow_a_switch_between_light_and_dark(qapp):
+    saved = QGuiApplication.palette()
+    icon = theme.icon("search")  # made once, as the window does at start
+    try:
+        for text in (QColor(20, 20, 20), QColor(235, 235, 235)):
+            palette = QPalette(saved)
+            palette.setColor(QPalette.ColorRole.ButtonText, text)
+            QGuiApplication.setPalette(palette)
+            assert _opaque_colours(icon.pixmap(24).toImage()) == {
+                (text.red(), text.green(), text.blue())
+            }
+    finally:
+        QGuiApplication.setPalette(saved)

@@ -7,8 +7,8 @@ PhotoSeek never deletes photos.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QWheelEvent
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from app.ui.thumb_delegate import ThumbDelegate
@@ -31,7 +31,9 @@ class ResultsView(QListView):
         self.setWrapping(True)
         self.setUniformItemSizes(True)
         self.setLayoutMode(QListView.LayoutMode.SinglePass)
-        self.setSpacing(2)
+        self.setSpacing(0)
+        # Always there, so the column count does not flip as the scroll bar comes and goes.
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setSelectionRectVisible(True)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -59,7 +61,18 @@ class ResultsView(QListView):
             self.scrollTo(current)
 
     def _update_grid(self) -> None:
-        self.setGridSize(self.delegate.cell_size(self.font()))
+        """Cells share the full width: as many columns as fit, the spare pixels spread evenly."""
+        cell = self.delegate.cell_size(self.font())
+        width = self.viewport().width() - 1
+        columns = max(1, width // cell.width())
+        grid = QSize(max(cell.width(), width // columns), cell.height())
+        if grid != self.gridSize():
+            self.setGridSize(grid)
+        self.delegate.set_stretch(grid.width())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._update_grid()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()

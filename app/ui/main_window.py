@@ -226,19 +226,9 @@ class MainWindow(QMainWindow):
         self.zoom_slider.setAccessibleName("Thumbnail size")
         self.zoom_slider.setToolTip("Thumbnail size (Ctrl+wheel over the photos)")
         self.zoom_slider.valueChanged.connect(self.set_thumb_size)
-        for name, widget in (("zoom-small", None), (None, self.zoom_slider), ("zoom-large", None)):
-            if widget is None:
-                label = QLabel(zoom)
-                label.setPixmap(
-                    theme.tinted_pixmap(
-                        name,
-                        12 if name == "zoom-small" else 16,
-                        self.palette().color(self.foregroundRole()),
-                        self.devicePixelRatioF(),
-                    )
-                )
-                widget = label
-            zrow.addWidget(widget)
+        zrow.addWidget(theme.IconLabel("zoom-small", 12, zoom))
+        zrow.addWidget(self.zoom_slider)
+        zrow.addWidget(theme.IconLabel("zoom-large", 16, zoom))
         status.addPermanentWidget(zoom)
 
         QWidget.setTabOrder(self.search_bar.edit, self.filters.year_box)

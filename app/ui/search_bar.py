@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
     QPainter,
+    QPalette,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -142,12 +143,7 @@ class SearchBar(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._timer.timeout.connect(self.search_requested)
 
-        self.glass = QLabel(self)
-        self.glass.setPixmap(
-            theme.tinted_pixmap(
-                "search", 16, self.palette().color(self.foregroundRole()), self.devicePixelRatioF()
-            )
-        )
+        self.glass = theme.IconLabel("search", 16, self, QPalette.ColorRole.PlaceholderText)
         self.chip = ImageChip(self)
         self.chip.hide()
         self.chip.removed.connect(self.clear_image)

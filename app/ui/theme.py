@@ -11,9 +11,20 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QIconEngine,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPixmap,
+    QPixmapCache,
+)
 from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +80,98 @@ def tinted_pixmap(name: str, size: int, color: QColor, dpr: float = 1.0) -> QPix
     return pixmap
 
 
-def icon(name: str, palette: QPalette | None = None) -> QIcon:
-    """A QIcon for toolbars and buttons, tinted for the normal and the disabled state."""
-    palette = palette or QGuiApplication.palette()
-    normal = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.ButtonText)
-    disabled = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText)
-    result = QIcon()
-    for size in (16, 20, 24, 32, 48):
-        for dpr in (1.0, 2.0):
-            result.addPixmap(tinted_pixmap(name, size, normal, dpr), QIcon.Mode.Normal)
-            result.addPixmap(tinted_pixmap(name, size, disabled, dpr), QIcon.Mode.Disabled)
-    return result
+class _PaletteIconEngine(QIconEngine):
+    """Draws a one-colour SVG in the application palette's current button-text colour, so an
+    icon made once still follows a switch between light and dark themes."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def _color(self, mode: QIcon.Mode) -> QColor:
+        group = (
+            QPalette.ColorGroup.Disabled
+            if mode == QIcon.Mode.Disabled
+            else QPalette.ColorGroup.Active
+        )
+        return QGuiApplication.palette().color(group, QPalette.ColorRole.ButtonText)
+
+    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
+        side = max(1, min(size.width(), size.height()))
+        color = self._color(mode)
+        key = f"photoseek-icon-{self.name}-{side}-{color.rgba():x}"
+        cached = QPixmapCache.find(key)
+        if cached is None:
+            cached = tinted_pixmap(self.name, side, color)
+            QPixmapCache.insert(key, cached)
+        return cached
+
+    def scaledPixmap(
+        self, size: QSize, mode: QIcon.Mode, state: QIcon.State, scale: float
+    ) -> QPixmap:
+        pixmap = self.pixmap(size * scale, mode, state)
+        result = QPixmap(pixmap)
+        result.setDevicePixelRatio(scale)
+        return result
+
+    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        side = min(rect.width(), rect.height())
+        pixmap = self.pixmap(QSize(round(side * dpr), round(side * dpr)), mode, state)
+        painter.drawPixmap(
+            QRect(
+                rect.x() + (rect.width() - side) // 2,
+                rect.y() + (rect.height() - side) // 2,
+                side,
+                side,
+            ),
+            pixmap,
+        )
+
+    def clone(self) -> QIconEngine:
+        return _keep(_PaletteIconEngine(self.name))
+
+
+_engines: list[QIconEngine] = []  # Qt holds the engines by pointer: Python must keep them alive
+
+
+def _keep(engine: QIconEngine) -> QIconEngine:
+    _engines.append(engine)
+    return engine
+
+
+@lru_cache(maxsize=128)
+def icon(name: str) -> QIcon:
+    """The UI icon `name`, tinted with the current palette whenever it is drawn."""
+    return QIcon(_keep(_PaletteIconEngine(name)))
+
+
+class IconLabel(QWidget):
+    """A small static icon (the search glass, the zoom ends) in the widget's own text colour."""
+
+    def __init__(
+        self,
+        name: str,
+        size: int,
+        parent: QWidget | None = None,
+        role: QPalette.ColorRole = QPalette.ColorRole.WindowText,
+    ) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.side = size
+        self.role = role
+        self.setFixedSize(size, size)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        color = self.palette().color(self.role)
+        dpr = self.devicePixelRatioF()
+        key = f"photoseek-label-{self.name}-{self.side}-{dpr:g}-{color.rgba():x}"
+        pixmap = QPixmapCache.find(key)
+        if pixmap is None:
+            pixmap = tinted_pixmap(self.name, self.side, color, dpr)
+            QPixmapCache.insert(key, pixmap)
+        QPainter(self).drawPixmap(0, 0, pixmap)
 
 
 def app_icon() -> QIcon:

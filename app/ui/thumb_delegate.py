@@ -35,6 +35,7 @@ class ThumbDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget | None = None, thumb_size: int = DEFAULT_SIZE) -> None:
         super().__init__(parent)
         self._size = thumb_size
+        self._stretch = 0  # the view's column width, when it spreads cells over its width
 
     @property
     def thumb_size(self) -> int:
@@ -43,6 +44,13 @@ class ThumbDelegate(QStyledItemDelegate):
     def set_thumb_size(self, size: int) -> None:
         self._size = max(MIN_SIZE, min(MAX_SIZE, int(size)))
         self.sizeHintChanged.emit(QModelIndex())
+
+    def set_stretch(self, width: int) -> None:
+        """Cells as wide as `width` (the content stays centred), so clicks between thumbnails
+        still hit a cell and the spare width is shared evenly."""
+        if width != self._stretch:
+            self._stretch = width
+            self.sizeHintChanged.emit(QModelIndex())
 
     def caption_font(self, base: QFont) -> QFont:
         font = QFont(base)
@@ -56,7 +64,8 @@ class ThumbDelegate(QStyledItemDelegate):
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
-        return self.cell_size(option.font)
+        size = self.cell_size(option.font)
+        return QSize(max(size.width(), self._stretch), size.height())
 
     def paint(
         self,
@@ -66,7 +75,15 @@ class ThumbDelegate(QStyledItemDelegate):
     ) -> None:
         palette: QPalette = option.palette
         state = option.state
-        cell = QRectF(option.rect).adjusted(1, 1, -1, -1)
+        # The view may stretch cells to fill its width; the content stays centred in them.
+        width = self.cell_size(option.font).width()
+        rect = QRect(
+            option.rect.x() + max(0, (option.rect.width() - width) // 2),
+            option.rect.y(),
+            min(width, option.rect.width()),
+            option.rect.height(),
+        )
+        cell = QRectF(rect).adjusted(1, 1, -1, -1)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
 
@@ -79,7 +96,7 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.setBrush(highlight)
             painter.drawRoundedRect(cell, RADIUS + 2, RADIUS + 2)
 
-        square = QRect(option.rect.x() + PAD, option.rect.y() + PAD, self._size, self._size)
+        square = QRect(rect.x() + PAD, rect.y() + PAD, self._size, self._size)
         pixmap = index.data(ResultsModel.ThumbnailRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             self._paint_image(painter, square, pixmap, int(index.data(ResultsModel.PhotoIdRole)))
@@ -127,8 +144,9 @@ class ThumbDelegate(QStyledItemDelegate):
             QPixmapCache.insert(key, scaled)
         w = scaled.width() / dpr
         h = scaled.height() / dpr
+        # Centred across, resting on the square's bottom edge so the date sits right under it.
         target = QRectF(
-            square.x() + (square.width() - w) / 2, square.y() + (square.height() - h) / 2, w, h
+            square.x() + (square.width() - w) / 2, square.y() + square.height() - h, w, h
         )
         path = QPainterPath()
         path.addRoundedRect(target, RADIUS, RADIUS)
