@@ -499,6 +499,17 @@ def test_region_of_a_library_photo_finds_the_object(shapes):
     assert set(ranked(region)) == shapes.ids_of("red", "circle")
 
 
+def test_image_query_from_a_file_bytes_or_pixels(shapes):
+    engine = shapes.engine()
+    path = shapes.paths[shapes.labels.index(("yellow", "triangle"))]
+    by_path = ranked(engine.search(Query(image=path, top_k=PER_CLASS)))
+    assert set(by_path) == shapes.ids_of("yellow", "triangle")
+    assert ranked(engine.search(Query(image=path.read_bytes(), top_k=PER_CLASS))) == by_path
+    with Image.open(path) as img:
+        pixels = engine.search(Query(image=img, top_k=PER_CLASS))
+    assert set(ranked(pixels)) == set(by_path)
+
+
 def test_region_of_an_outside_image(shapes, tmp_path):
     outside = tmp_path / "outside.jpg"
     Image.open(shapes.paths[-1]).save(outside, quality=95)
@@ -531,6 +542,15 @@ def test_relative_floor_hides_unrelated_photos(shapes):
     assert shapes.ids_of("red", "circle") <= got  # the matches stay
     assert got <= shapes.ids_of("red")  # the rest of the library goes: at most other red ones
     assert len(got) < len(everything.hits) / 4
+
+
+def test_relative_floor_never_hides_the_best_match(shapes):
+    """However widely a model spreads its cosines, the relative floor lets the library's best
+    ~1 % through: every caption finds its own pictures."""
+    engine = shapes.engine()
+    for color, shape in microclip.all_pairs():
+        result = engine.search(Query(text=microclip.caption(color, shape), top_k=PER_CLASS))
+        assert result.hits and shapes.label(result.hits[0].photo_id)[0] == color
 
 
 def test_declared_floor_hides_unrelated_photos(shapes, tmp_path):

@@ -30,8 +30,9 @@ image part, the floor sits `Z_FLOOR` robust spreads (1.4826 x MAD) above the lib
 For CLIP-like statistics (a narrow bulk, matches far above it) any value from 2 to 3 keeps the
 matches and drops the bulk; 2.0 because the micro CLIP, whose classes spread its cosines over
 -0.8..1.0, puts a caption's class only 2.3-2.8 spreads up. A relative floor cannot tell "nothing
-matches" from "this is the best there is": models should declare an absolute floor. The fused
-floor is the same weighted sum as the score. Libraries smaller than `MIN_REFERENCE` photos give
+matches" from "this is the best there is", so it never rises above 0.9 (it always lets through
+what the library has best to offer, its top ~1 %); models should declare an absolute floor.
+The fused floor is the same weighted sum as the score. Libraries smaller than `MIN_REFERENCE` photos give
 no usable spread, so they get no relative floor.
 """
 
@@ -46,6 +47,7 @@ import numpy as np
 REFERENCE_SIZE = 2048
 MIN_REFERENCE = 30
 Z_FLOOR = 2.0
+RELATIVE_FLOOR_CAP = 0.9  # a relative floor never hides the library's best ~1 % for the query
 NEGATIVE_WEIGHT = 1.0
 NEGATIVE_MARGIN = 1.0  # in spreads: photos this close to typical do not "match" a negative
 TOP_QUANTILE = 0.99
@@ -85,10 +87,16 @@ class Reference:
     library_size: int
 
     @classmethod
-    def sample(cls, catalog: VectorSource, model_id: str, size: int = REFERENCE_SIZE) -> Reference:
-        """Up to `size` stored vectors, drawn with a fixed seed (the same library gives the same
-        sample, so scores are reproducible)."""
-        ids = catalog.filter_ids()
+    def sample(
+        cls,
+        catalog: VectorSource,
+        model_id: str,
+        size: int = REFERENCE_SIZE,
+        ids: np.ndarray | None = None,
+    ) -> Reference:
+        """Up to `size` stored vectors of `ids` (default: every indexed photo), drawn with a
+        fixed seed: the same library gives the same sample, so scores are reproducible."""
+        ids = catalog.filter_ids() if ids is None else ids
         n = len(ids)
         if n > size:
             ids = np.sort(np.random.default_rng(0).choice(ids, size, replace=False))
@@ -140,7 +148,7 @@ def make_part(
     if kind != "image" and relevance_floor is not None:
         floor = (relevance_floor - center) / scale
     elif reference.usable:
-        floor = Z_FLOOR * spread / scale
+        floor = min(Z_FLOOR * spread / scale, RELATIVE_FLOOR_CAP)
     else:
         floor = -math.inf
     return Part(kind, v, float(weight), center, scale, spread / scale, floor)

@@ -188,12 +188,17 @@ class SearchEngine:
         with self._lock:
             ref = self._reference
         if ref is None or not ref.fresh_for(model_id, size):
-            ref = Reference.sample(self.catalog, model_id)
+            index = self.index  # its id list is in memory; the catalog's costs a query
+            ref = Reference.sample(self.catalog, model_id, ids=index.ids() if index else None)
             with self._lock:
                 self._reference = ref
         return ref
 
     def _library_size(self, model_id: str) -> int:
+        """Photos with a vector for the model: the index's count, or the catalog's (cached per
+        generation: a COUNT over a million rows is not free)."""
+        if self.index is not None and self.index.model_id == model_id:
+            return len(self.index)
         key = ("count", model_id, self.catalog.generation(model_id))
         got = self._cache.get(key)
         if got is None:
