@@ -58,14 +58,17 @@ def export_model(
     config: Path | dict[str, Any] | None = None,
     int8: bool = True,
     opset: int = 17,
+    seed: int = 0,
     progress: Progress | None = None,
 ) -> ModelInfo:
     """Build `arch` with open_clip (pretrained weights, or random ones) and export it to `out_dir`.
 
     `config` is an open_clip model config (JSON file or dict) registered under `arch`, for small
-    custom architectures; an HF text tower's `hf_model_name` may name a local folder.
+    custom architectures; an HF text tower's `hf_model_name` may name a local folder. Random
+    weights come from `seed`, so the same random-init export gives the same files and model id.
     """
     import open_clip
+    import torch
 
     say = _reporter(progress)
     out_dir = Path(out_dir)
@@ -95,12 +98,14 @@ def export_model(
     hf_name = text_cfg.get("hf_model_name")
     say(f"building {arch} ({pretrained or 'random weights'})")
     try:
-        model = open_clip.create_model(
-            arch,
-            pretrained=pretrained,
-            force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
-            pretrained_text=not random_init,
-        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = open_clip.create_model(
+                arch,
+                pretrained=pretrained,
+                force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
+                pretrained_text=not random_init,
+            )
         tokenizer = open_clip.get_tokenizer(arch)
     except (OSError, RuntimeError, ValueError) as e:
         if hf_name and not Path(hf_name).is_dir():
@@ -129,6 +134,7 @@ def export_model(
         random_init=random_init,
         opset=opset,
         progress=progress,
+        provenance={"seed": seed} if random_init else None,
     )
 
 
@@ -144,12 +150,14 @@ def export_from_model(
     random_init: bool = False,
     opset: int = 17,
     progress: Progress | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> ModelInfo:
     """Export a torch open_clip model already in memory (a CLIP or CustomTextCLIP).
 
     `tokenizer` is its open_clip tokenizer (`SimpleTokenizer` or `HFTokenizer`); None means
     open_clip's CLIP BPE with the model's context length. `preprocess_cfg` defaults to the
-    model's own (`open_clip.get_model_preprocess_cfg`) over open_clip's defaults.
+    model's own (`open_clip.get_model_preprocess_cfg`) over open_clip's defaults. `provenance`
+    (e.g. the random seed) is recorded in model.json's `exported_with`.
     """
     import onnx
     import onnxruntime as ort
@@ -168,6 +176,7 @@ def export_from_model(
     img_mod, txt_mod = towers(model)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_partials(out_dir)
     stage = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     stage.mkdir()
     try:
@@ -207,6 +216,7 @@ def export_from_model(
             "opset": opset,
             "exporter": "torch.onnx TorchScript (dynamo=False)",
             "parity_min_cosine": parity,
+            **(provenance or {}),
         }
         if tok_cfg["kind"] == "hf":
             import transformers
@@ -365,6 +375,23 @@ def _check_target(out_dir: Path) -> None:
             "--out or empty it first."
         )
     read_model_info(out_dir)  # raises ModelError if it is not a readable model folder
+
+
+def _remove_dead_partials(out_dir: Path) -> None:
+    """Delete staging folders that killed exports left next to `out_dir` (POSIX: by dead pid)."""
+    if os.name != "posix":
+        return
+    for p in out_dir.parent.glob(f".{out_dir.name}.partial-*"):
+        pid = p.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            log.info("removing %s, left by an export that was killed", p)
+            shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass  # alive under another user, or unknowable: leave it
 
 
 def _move_into_place(stage: Path, out_dir: Path) -> None:

@@ -1,0 +1,408 @@
+"""The exporter: ONNX towers match open_clip torch on the same weights, model.json is complete and
+true, model ids are content-addressed, and a failed or killed export leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+open_clip = pytest.importorskip("open_clip", reason="the exporter needs the export extra")
+torch = pytest.importorskip("torch")
+
+from app.core import export as export_mod  # noqa: E402
+from app.core.export import ExportError, export_model  # noqa: E402
+from app.core.export_onnx import probe_pixels  # noqa: E402
+from app.core.modelinfo import (  # noqa: E402
+    ModelInfo,
+    make_model_id,
+    read_model_info,
+    sha256_file,
+    verify_model_dir,
+)
+
+pytestmark = pytest.mark.export
+REPO = Path(__file__).resolve().parent.parent
+MIN_COSINE = 0.9999
+
+# A tiny ViT CLIP in open_clip's config format: the "tiny configuration" of the issue.
+TINY_CFG: dict[str, Any] = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+}
+CAPTIONS = ["a dog on a beach", "Ünïcödé café 東京 🐕", "x" * 500]
+
+
+def register(folder: Path, arch: str, cfg: dict[str, Any]) -> Path:
+    """Write `cfg` as `<arch>.json` and make open_clip know it (for the torch side of a test)."""
+    path = folder / f"{arch}.json"
+    path.write_text(json.dumps(cfg))
+    open_clip.add_model_config(path)
+    return path
+
+
+def torch_model(arch: str, seed: int = 0) -> Any:
+    """The same random weights export_model(random_init=True, seed=seed) exports."""
+    torch.manual_seed(seed)
+    return open_clip.create_model(arch, pretrained=None, pretrained_text=False).eval()
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.sum(a * b, axis=1)
+
+
+def onnx_embed(path: Path, x: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    assert out.dtype == np.float32 and out.shape[0] == len(x)
+    return out
+
+
+def assert_parity(model: Any, model_dir: Path, tokenize: Any, batches: tuple[int, ...] = (1, 3)):
+    """ONNX (both towers) vs torch on identical inputs, at batch sizes other than the traced 2."""
+    info = read_model_info(model_dir)
+    for n in batches:
+        px = probe_pixels(n, info.image_size, info.mean, info.std, seed=100 + n)
+        ids = np.asarray(tokenize(CAPTIONS[:n]), dtype=np.int64)
+        with torch.no_grad():
+            ref_img = model.encode_image(torch.from_numpy(px)).numpy()
+            ref_txt = model.encode_text(torch.from_numpy(ids)).numpy()
+        got_img = onnx_embed(model_dir / info.image_model, px)
+        got_txt = onnx_embed(model_dir / info.text_model, ids)
+        assert cosines(ref_img, got_img).min() >= MIN_COSINE
+        assert cosines(ref_txt, got_txt).min() >= MIN_COSINE
+        # The graphs L2-normalise inside.
+        np.testing.assert_allclose(np.linalg.norm(got_img, axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(np.linalg.norm(got_txt, axis=1), 1.0, atol=1e-5)
+
+
+def assert_complete(model_dir: Path, info: ModelInfo) -> None:
+    """model.json lists every file with its true SHA-256, and its model id follows from them."""
+    on_disk = {p.name for p in model_dir.iterdir()} - {"model.json"}
+    assert set(info.files) == on_disk
+    for name, digest in info.files.items():
+        assert sha256_file(model_dir / name) == digest
+    verify_model_dir(model_dir)
+    core = {k: info.files[k] for k in ("image.onnx", "text.onnx", info.tokenizer["file"])}
+    assert info.model_id == make_model_id(info.arch, info.pretrained, core)
+    for rel in (info.image_model, info.text_model, info.tokenizer["file"]):
+        assert (model_dir / rel).is_file()
+    assert not [p for p in model_dir.parent.iterdir() if ".partial-" in p.name]
+
+
+# --- ViT-B-32 ---------------------------------------------------------------------------------
+
+
+def test_vit_b32_matches_torch_at_any_batch(vit_b32_dir: Path) -> None:
+    assert_parity(torch_model("ViT-B-32"), vit_b32_dir, open_clip.tokenize)
+
+
+def test_vit_b32_model_json_is_complete(vit_b32_dir: Path) -> None:
+    info = read_model_info(vit_b32_dir)
+    assert_complete(vit_b32_dir, info)
+    assert (info.arch, info.pretrained, info.random_init) == ("ViT-B-32", None, True)
+    assert info.model_id.startswith("ViT-B-32-random-")
+    assert (info.embed_dim, info.image_size, info.context_length) == (512, 224, 77)
+    assert info.mean == pytest.approx(open_clip.OPENAI_DATASET_MEAN)
+    assert info.std == pytest.approx(open_clip.OPENAI_DATASET_STD)
+    assert (info.interpolation, info.resize_mode) == ("bicubic", "shortest")
+    assert info.tokenizer == {
+        "kind": "clip-bpe",
+        "file": "bpe_simple_vocab_16e6.txt.gz",
+        "clean": "lower",
+    }
+    assert info.logit_scale == pytest.approx(1 / 0.07, rel=1e-5)
+    w = info.exported_with
+    assert w["opset"] == 17 and w["seed"] == 0
+    assert w["torch"] == torch.__version__ and w["open_clip"] == open_clip.__version__
+    assert w["onnxruntime"] == ort.__version__ and "onnx" in w
+    assert min(w["parity_min_cosine"].values()) >= MIN_COSINE
+    int8 = info.variants["int8"]
+    assert (int8["image_model"], int8["text_model"]) == ("image.int8.onnx", "text.int8.onnx")
+    assert min(int8["cosine_to_fp32"].values()) >= 0.99
+    # The int8 graphs are real, smaller, and agree with fp32 on a photo-like probe.
+    assert (vit_b32_dir / "image.int8.onnx").stat().st_size < (
+        vit_b32_dir / "image.onnx"
+    ).stat().st_size / 3
+    px = probe_pixels(2, 224, info.mean, info.std, seed=7)
+    fp32 = onnx_embed(vit_b32_dir / "image.onnx", px)
+    q = onnx_embed(vit_b32_dir / "image.int8.onnx", px)
+    assert cosines(fp32, q).min() >= 0.99
+
+
+def test_graph_signature(vit_b32_dir: Path) -> None:
+    img = ort.InferenceSession(str(vit_b32_dir / "image.onnx"), providers=["CPUExecutionProvider"])
+    txt = ort.InferenceSession(str(vit_b32_dir / "text.onnx"), providers=["CPUExecutionProvider"])
+    (pi,), (po,) = img.get_inputs(), img.get_outputs()
+    (ti,), (to,) = txt.get_inputs(), txt.get_outputs()
+    assert (pi.name, pi.type, pi.shape) == ("pixels", "tensor(float)", ["batch", 3, 224, 224])
+    assert (po.name, po.shape) == ("embedding", ["batch", 512])
+    assert (ti.name, ti.type, ti.shape) == ("input_ids", "tensor(int64)", ["batch", 77])
+    assert (to.name, to.shape) == ("embedding", ["batch", 512])
+
+
+def test_vit_b16_exports_and_runs(tmp_path: Path) -> None:
+    out = tmp_path / "b16"
+    info = export_model("ViT-B-16", None, out, random_init=True, int8=False, seed=3)
+    assert (info.embed_dim, info.image_size, info.variants) == (512, 224, {})
+    assert_complete(out, info)
+    assert_parity(torch_model("ViT-B-16", seed=3), out, open_clip.tokenize, batches=(1,))
+
+
+# --- the tiny configuration -------------------------------------------------------------------
+
+
+def test_tiny_config_matches_torch_and_ids_are_content_addressed(tmp_path: Path) -> None:
+    cfg = register(tmp_path, "tiny-vit-a", TINY_CFG)
+    a = export_model("tiny-vit-a", None, tmp_path / "a", random_init=True, config=cfg)
+    assert_complete(tmp_path / "a", a)
+    assert a.embed_dim == 32 and a.image_size == 32
+    assert_parity(torch_model("tiny-vit-a"), tmp_path / "a", open_clip.tokenize)
+
+    again = export_model(
+        "tiny-vit-a", None, tmp_path / "again", random_init=True, config=cfg, int8=False
+    )
+    assert again.model_id == a.model_id  # same weights: same id, with or without int8
+    other = export_model("tiny-vit-a", None, tmp_path / "b", random_init=True, config=cfg, seed=1)
+    assert other.model_id != a.model_id
+    assert other.files["image.onnx"] != a.files["image.onnx"]
+
+
+def test_trained_micro_clip_folder(tiny_model_dir: Path) -> None:
+    info = read_model_info(tiny_model_dir)
+    assert_complete(tiny_model_dir, info)
+    assert (info.arch, info.pretrained, info.random_init) == ("micro-clip", "shapes", False)
+    assert set(info.variants["int8"]["cosine_to_fp32"]) == {"image", "text"}
+    assert 1.0 <= info.logit_scale <= 100.0
+
+
+# --- output folder safety ---------------------------------------------------------------------
+
+
+def test_failure_mid_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(src: Path, dst: Path) -> None:
+        assert (src.parent / "image.onnx").is_file()  # we are really mid-export
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export_mod, "quantize_int8", boom)
+    out = tmp_path / "m"
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_model("tiny-vit-f", None, out, random_init=True, config=TINY_CFG)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_reexport_keeps_the_old_model_and_success_replaces_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "m"
+    kw: dict[str, Any] = {"random_init": True, "config": TINY_CFG, "int8": False}
+    old = export_model("tiny-vit-r", None, out, **kw)
+
+    def broken(*args: Any) -> float:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(export_mod, "check_parity", broken)
+        with pytest.raises(OSError, match="disk full"):
+            export_model("tiny-vit-r", None, out, seed=5, **kw)
+    assert read_model_info(out).model_id == old.model_id
+    verify_model_dir(out)
+    new = export_model("tiny-vit-r", None, out, seed=5, **kw)
+    assert new.model_id != old.model_id
+    assert read_model_info(out).model_id == new.model_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_refuses_to_overwrite_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"precious")
+    with pytest.raises(ExportError, match="not empty"):
+        export_model("tiny-vit-o", None, out, random_init=True, config=TINY_CFG)
+    assert [p.name for p in out.iterdir()] == ["holiday.jpg"]
+    assert (out / "holiday.jpg").read_bytes() == b"precious"
+
+
+def test_killed_export_leaves_no_model(tmp_path: Path) -> None:
+    """SIGKILL in the middle: no finally runs, yet out_dir never holds a partial model."""
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY_CFG))
+    out = tmp_path / "killed"
+    code = (
+        "import os, signal, sys\n"
+        "from app.core import export\n"
+        "export.quantize_int8 = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "export.export_model('tiny-vit-k', None, sys.argv[1], random_init=True, config=sys.argv[2])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(out), str(cfg)], cwd=REPO, timeout=300)
+    assert proc.returncode == -9
+    assert not out.exists()
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".killed.partial-")]
+    assert len(leftovers) == 1 and (leftovers[0] / "image.onnx").is_file()
+    assert not (leftovers[0] / "model.json").exists()
+    # The next export to the same place clears what the dead one left.
+    export_model("tiny-vit-k", None, out, random_init=True, config=cfg, int8=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed", "tiny.json"]
+
+
+# --- errors the user can act on ---------------------------------------------------------------
+
+
+def test_unknown_arch_suggests_close_names(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="ViT-B-32") as e:
+        export_model("ViT-B-33", None, tmp_path / "x", random_init=True)
+    assert "Unknown open_clip architecture 'ViT-B-33'" in str(e.value)
+    with pytest.raises(ExportError, match="laion2b"):
+        export_model("ViT-B-32", "no-such-tag", tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_offline_pretrained_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ExportError) as e:
+        export_model("ViT-B-32", "openai", tmp_path / "x")
+    msg = str(e.value)
+    assert "offline" in msg and "--random-init" in msg and "install --from" in msg
+    assert not (tmp_path / "x").exists()
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PHOTOSEEK_NO_GUI": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_cli_export_tiny_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY_CFG))
+    out = tmp_path / "out"
+    proc = run_cli("model", "export", "--arch", "tiny-cli", "--random-init", "--config", str(cfg),
+                   "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    info = read_model_info(out)
+    assert info.model_id in proc.stdout and str(out) in proc.stdout
+    assert "int8" in info.variants
+    assert_complete(out, info)
+    register(tmp_path, "tiny-cli", TINY_CFG)
+    assert_parity(torch_model("tiny-cli"), out, open_clip.tokenize, batches=(3,))
+
+
+def test_cli_export_multilingual_offline_fails_clearly(tmp_path: Path) -> None:
+    out = tmp_path / "xlmr"
+    proc = run_cli("model", "export", "--arch", "xlm-roberta-base-ViT-B-32", "--random-init",
+                   "--out", str(out))  # fmt: skip
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "xlm-roberta-base" in proc.stderr and "internet" in proc.stderr
+    assert "hf_model_name" in proc.stderr and "install --from" in proc.stderr
+    assert not out.exists()
+
+
+# --- a multilingual HF text tower (xlm-roberta-base-ViT-B-32's structure, tiny) ---------------
+
+CORPUS = [
+    "a dog running on the beach",
+    "un chien qui court sur la plage",
+    "ein Hund, der am Strand läuft",
+    "un perro corriendo en la playa",
+    "浜辺を走る犬",
+    "собака бежит по пляжу",
+    "a birthday cake with candles",
+    "two children playing in the snow 🎂",
+]
+
+
+def make_tiny_xlmr(folder: Path) -> Path:
+    """A tiny XLM-RoBERTa-like model folder: config.json + a Unigram tokenizer trained here."""
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import UnigramTrainer
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = UnigramTrainer(vocab_size=250, special_tokens=specials, unk_token="<unk>")
+    tok.train_from_iterator(CORPUS * 20, trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", 0), ("</s>", 2)],
+    )
+    fast = transformers.XLMRobertaTokenizerFast(tokenizer_object=tok)
+    assert fast.pad_token_id == 1
+    fast.save_pretrained(folder)
+    transformers.XLMRobertaConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=80,  # 77 tokens + XLM-R's position offset (padding_idx + 1)
+        type_vocab_size=1,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+    ).save_pretrained(folder)
+    return folder
+
+
+def test_multilingual_hf_tower_matches_torch(tmp_path: Path) -> None:
+    hf_dir = make_tiny_xlmr(tmp_path / "tiny-xlmr")
+    cfg = {
+        "embed_dim": 32,
+        "vision_cfg": {
+            "image_size": 32,
+            "layers": 1,
+            "width": 32,
+            "head_width": 16,
+            "patch_size": 8,
+        },  # fmt: skip
+        "text_cfg": {
+            "hf_model_name": str(hf_dir),
+            "hf_tokenizer_name": str(hf_dir),
+            "hf_pooler_type": "mean_pooler",
+        },  # fmt: skip
+    }
+    register(tmp_path, "tiny-xlmr-ViT", cfg)
+    out = tmp_path / "out"
+    info = export_model("tiny-xlmr-ViT", None, out, random_init=True, config=cfg)
+    assert_complete(out, info)
+    assert info.tokenizer == {
+        "kind": "hf",
+        "file": "tokenizer.json",
+        "pad_id": 1,
+        "clean": "whitespace",
+        "lowercase": False,
+        "strip_sep_token": False,
+    }
+    assert info.context_length == 77 and "transformers" in info.exported_with
+    oc_tok = open_clip.get_tokenizer("tiny-xlmr-ViT")
+    assert_parity(torch_model("tiny-xlmr-ViT"), out, oc_tok)
+
+    # The saved tokenizer.json plus model.json are enough to reproduce open_clip's ids without
+    # transformers (padding with pad_id, truncation keeping </s>).
+    from app.core.tokenizer import load_tokenizer
+
+    texts = [*CORPUS, "", "  Ünïcödé   café ", "plage " * 200]
+    runtime = load_tokenizer(out, info).encode(texts)
+    np.testing.assert_array_equal(runtime, oc_tok(texts).numpy())
