@@ -134,11 +134,8 @@ def vit_b32_dir(pytestconfig: pytest.Config) -> Path:
     """ViT-B-32 with random weights (seed 0), exported with int8: real size, meaningless output."""
 
     def build(out: Path) -> None:
-        import torch
-
         from app.core.export import export_model
 
-        torch.manual_seed(0)
-        export_model("ViT-B-32", None, out, random_init=True, int8=True)
+        export_model("ViT-B-32", None, out, random_init=True, int8=True, seed=0)
 
     return cached_model(pytestconfig, "vit-b-32-random", build)
