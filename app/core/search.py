@@ -6,17 +6,15 @@ Two ways to rank, chosen per query by how many photos pass the filters:
 - index: search the hnswlib graph with the fused query vector, over-fetching by 1 / share and
   filtering, grown until the answer is provably the exact top-k of the index (or falling back
   to exact when the filter and the query disagree).
-Scoring itself (calibration, fusion, negatives, floor) lives in `fusion`.
+Scoring (calibration, fusion, negatives, floor) lives in `fusion`, top-k selection in `ranking`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
 import time
-from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,6 +25,7 @@ from PIL import Image
 from app.core.fusion import Part, Plan, Reference, make_part
 from app.core.preprocess import crop_region, open_image
 from app.core.query import Hit, Query, QueryError, SearchResult, parse_text
+from app.core.ranking import ArrayCache, digest, top_exact, top_from_index
 from app.core.vindex import VectorIndex
 
 if TYPE_CHECKING:
@@ -49,7 +48,6 @@ EXACT_ROWS = 20_000
 DATE_POOL = 1000  # "order by date" sorts the best this-many matches above the floor
 CACHE_BYTES = 256 << 20  # cached filter id sets, vector subsets and date orders
 SCAN_CHUNK = 65_536  # rows per step when scanning a set too large to cache
-FETCH_GROWTH = 4
 
 
 class SearchEngine:
@@ -76,7 +74,7 @@ class SearchEngine:
         )
         self.exact_share = exact_share
         self.exact_rows = exact_rows
-        self._cache = _Cache(cache_bytes)
+        self._cache = ArrayCache(cache_bytes)
         self._reference: Reference | None = None
         self._lock = threading.Lock()
 
@@ -252,40 +250,19 @@ class SearchEngine:
             and passing > self.exact_rows
             and passing >= self.exact_share * len(index)
         ):
-            got = self._rank_index(index, plan, candidates, want, floor)
+            got = top_from_index(index, plan, candidates, want, floor, self._vectors_of)
             if got is not None:
                 return got[0], got[1], "index", passing
         if candidates is None:
             candidates = self._all_ids(generation)
-        ids, scores = self._rank_exact(plan, candidates, generation, want, floor)
+        ids, scores = top_exact(plan, self._vectors(candidates, generation), want, floor)
         return ids, scores, "exact", passing
-
-    def _rank_exact(
-        self,
-        plan: Plan,
-        candidates: np.ndarray,
-        generation: int | None,
-        want: int,
-        floor: float,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        best_ids = np.empty(0, dtype=np.int64)
-        best = np.empty(0, dtype=np.float32)
-        for ids, vectors in self._vectors(candidates, generation):
-            scores = plan.score(vectors)
-            keep = scores >= floor
-            best_ids = np.concatenate([best_ids, ids[keep]])
-            best = np.concatenate([best, scores[keep]])
-            if len(best) > want:
-                top = np.argpartition(-best, want - 1)[:want]
-                best_ids, best = best_ids[top], best[top]
-        order = np.lexsort((best_ids, -best))
-        return best_ids[order], best[order]
 
     def _vectors(self, ids: np.ndarray, generation: int | None) -> Any:
         """(ids, vectors) of the candidates, from the cache, or read once and cached when they
         fit, or streamed in chunks when they do not."""
         model_id = self._require_model()
-        key = ("vectors", model_id, generation, _digest(ids))
+        key = ("vectors", model_id, generation, digest(ids))
         got = self._cache.get(key) if generation is not None else None
         if got is not None:
             yield got
@@ -299,44 +276,8 @@ class SearchEngine:
         for i in range(0, len(ids), SCAN_CHUNK):
             yield self.catalog.embeddings(model_id, ids[i : i + SCAN_CHUNK])
 
-    def _rank_index(
-        self,
-        index: VectorIndex,
-        plan: Plan,
-        candidates: np.ndarray | None,
-        want: int,
-        floor: float,
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The index's top `want`; None when the filter defeats the over-fetch (exact then).
-
-        Negative terms only lower scores, and no photo left unfetched can score above the
-        lowest positive score fetched, so the answer is final once `want` scores reach it."""
-        model_id = self._require_model()
-        fetch = want * (2 if plan.negative else 1)
-        while True:
-            if candidates is None:
-                ids, dots = index.query(plan.combined, fetch)
-            else:
-                ids, dots, complete = index.query_filtered(
-                    plan.combined, fetch, candidates, max_fetch=max(fetch, len(candidates))
-                )
-                if not complete:
-                    return None
-            exhausted = len(ids) < fetch
-            scores = plan.from_dot(dots)
-            bound = -math.inf if exhausted or not len(scores) else float(scores[-1])
-            if plan.negative and len(ids):
-                got_ids, vectors = self.catalog.embeddings(model_id, ids)
-                keep = np.isin(ids, got_ids)  # photos gone from the catalog drop out
-                ids, scores = ids[keep], scores[keep] - plan.penalty(vectors)
-            above = scores >= floor
-            ids, scores = ids[above], scores[above]
-            order = np.lexsort((ids, -scores))[:want]
-            ids, scores = ids[order], scores[order]
-            enough = len(ids) == want and float(scores[-1]) >= bound
-            if exhausted or bound < floor or enough:
-                return ids, scores
-            fetch *= FETCH_GROWTH
+    def _vectors_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.catalog.embeddings(self._require_model(), ids)
 
     def _without(self, plan: Plan, ids: np.ndarray, generation: int | None) -> np.ndarray:
         """`ids` minus the photos that match any negative term (a search of only "-word"s
@@ -350,7 +291,7 @@ class SearchEngine:
 
     def _newest(self, ids: np.ndarray, generation: int | None) -> np.ndarray:
         """`ids` newest first (undated last), cached per generation and id set."""
-        key = ("newest", generation, _digest(ids))
+        key = ("newest", generation, digest(ids))
         got = self._cache.get(key) if generation is not None else None
         if got is None:
             photos = self.catalog.photos(ids)
@@ -377,48 +318,3 @@ def _stamp(t: datetime | None) -> float:
 
 def _newest_first(hit: Hit) -> tuple[float, float, int]:
     return (-_stamp(hit.capture_time), -hit.score, hit.photo_id)
-
-
-def _digest(ids: np.ndarray) -> str:
-    return hashlib.blake2b(
-        np.ascontiguousarray(ids, dtype=np.int64).tobytes(), digest_size=16
-    ).hexdigest()
-
-
-class _Cache:
-    """A thread-safe LRU of arrays bounded by their total size in bytes."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def fits(self, nbytes: int) -> bool:
-        return nbytes <= self.max_bytes // 2
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            self._items.move_to_end(key)
-            return item[0]
-
-    def put(self, key: Any, value: Any, nbytes: int) -> None:
-        if not self.fits(nbytes):
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            self._items[key] = (value, nbytes)
-            self._bytes += nbytes
-            while self._bytes > self.max_bytes and self._items:
-                _, (_, size) = self._items.popitem(last=False)
-                self._bytes -= size
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
