@@ -16,6 +16,7 @@ vector indexes), so only the first run pays for building them.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import shutil
@@ -46,6 +47,7 @@ from common import (
 )
 from PIL import Image
 
+DATA_VERSION = 2  # bump when generated data changes: cached data of another version is rebuilt
 PHOTO_SIZE = (4000, 3000)
 PHOTO_QUALITY = 90
 YEARS = tuple(range(2010, 2025))  # common years, more photos in recent ones
@@ -62,13 +64,13 @@ TARGETS = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--photos", type=int, default=None, help="4000x3000 JPEGs to index (default 300; quick 16)"
+        "--photos", type=int, default=None, help="4000x3000 JPEGs to index (default 300; quick 40)"
     )
     p.add_argument(
         "--vectors",
         default=None,
         help="comma-separated index sizes for the query section "
-        "(default 100000,1000000; quick 20000)",
+        "(default 100000,1000000; quick 30000)",
     )
     p.add_argument(
         "--rescan-files",
@@ -95,7 +97,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=default_threads(),
-        help="threads for the torch side and the bare encoder (default: all cores)",
+        help="threads for torch (seed pipeline) and photo generation; the encoders keep "
+        "their default, as the app does (default: all cores)",
     )
     p.add_argument("--quick", action="store_true", help="small sizes for a smoke run (< 2 min)")
     p.add_argument(
@@ -122,17 +125,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ---------------------------------------------------------------- synthetic library
 
 
+_YEAR_WEIGHTS = np.linspace(1.0, 3.0, len(YEARS))
+_YEAR_CUMULATIVE = list(np.cumsum(_YEAR_WEIGHTS / _YEAR_WEIGHTS.sum()))
+
+
+def _unit(i: int, salt: int) -> float:
+    """A deterministic pseudo-random number in [0, 1) for (i, salt): splitmix64, ~1 us (a
+    numpy Generator per photo would cost a minute at a million photos)."""
+    z = (i * 0x9E3779B97F4A7C15 + salt * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & (2**64 - 1)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & (2**64 - 1)
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & (2**64 - 1)
+    return ((z ^ (z >> 31)) >> 11) / float(1 << 53)
+
+
 def capture_date(i: int, n: int) -> datetime:
-    """A deterministic capture time for photo i of n: recent years busier, one rare year."""
-    rng = np.random.default_rng(i + 7919)
-    rare = max(1, n // 10_000)
-    if i % max(1, n // rare) == 0 and i // max(1, n // rare) < rare:
+    """A deterministic capture time for photo i of n: recent years busier, and every
+    10,000th photo in one rare year."""
+    stride = min(n, 10_000)
+    if i % stride == 0:
         year = RARE_YEAR
     else:
-        weights = np.linspace(1.0, 3.0, len(YEARS))
-        year = int(rng.choice(YEARS, p=weights / weights.sum()))
-    start = datetime(year, 1, 1, 6)
-    return start + timedelta(days=int(rng.integers(0, 365)), seconds=int(rng.integers(0, 50_000)))
+        year = YEARS[min(bisect.bisect_right(_YEAR_CUMULATIVE, _unit(i, 1)), len(YEARS) - 1)]
+    days, seconds = int(_unit(i, 2) * 365), int(_unit(i, 3) * 50_000)
+    return datetime(year, 1, 1, 6) + timedelta(days=days, seconds=seconds)
 
 
 def exif_for(when: datetime, camera: tuple[str, str] = ("PhotoSeek", "SynthCam 12")) -> Any:
@@ -157,7 +172,7 @@ def _make_photo(job: tuple[int, int, str]) -> int:
 
 def photo_library(cache: Path, n: int, workers: int) -> Path:
     """n 4000x3000 q90 JPEGs with EXIF dates in year folders; made once, grown on demand."""
-    root = cache / f"photos-{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}"
+    root = cache / f"photos-{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}-v{DATA_VERSION}"
     paths = [root / f"{capture_date(i, 10_000).year}" / f"IMG_{i:05d}.jpg" for i in range(n)]
     missing = [(i, 10_000, str(p)) for i, p in enumerate(paths) if not p.is_file()]
     if missing:
@@ -175,7 +190,7 @@ def photo_library(cache: Path, n: int, workers: int) -> Path:
                     print(f"  {done}/{len(missing)}", flush=True)
         print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
     # Photos beyond n from an earlier, larger run live elsewhere so the index sees exactly n.
-    selected = cache / f"library-{n}"
+    selected = cache / f"library-{n}-v{DATA_VERSION}"
     marker = selected / ".complete"
     if not marker.is_file():
         shutil.rmtree(selected, ignore_errors=True)
@@ -298,7 +313,7 @@ def clustered_vectors(n: int, dim: int, seed: int, start: int = 0) -> np.ndarray
 
 def tiny_jpegs(root: Path, n: int) -> list[Path]:
     """n small distinct JPEGs in nested folders (100 per folder), with EXIF dates; made once."""
-    marker = root / f".complete-{n}"
+    marker = root / f".complete-{n}-v{DATA_VERSION}"
     paths = [
         root / f"d{i // 10_000:02d}" / f"e{(i // 100) % 100:02d}" / f"IMG_{i:07d}.jpg"
         for i in range(n)
@@ -306,6 +321,7 @@ def tiny_jpegs(root: Path, n: int) -> list[Path]:
     if marker.is_file():
         return paths
     print(f"  writing {n} small files under {root} (once)...", flush=True)
+    shutil.rmtree(root, ignore_errors=True)  # our own generated files, from another version
     t0 = time.perf_counter()
     bases: dict[tuple[int, int], bytes] = {}
     rng = np.random.default_rng(5)
@@ -317,8 +333,7 @@ def tiny_jpegs(root: Path, n: int) -> list[Path]:
             bases[key] = jpeg_bytes(img, 80, exif_for(when.replace(day=1)))
         if i % 100 == 0:
             p.parent.mkdir(parents=True, exist_ok=True)
-        if not p.is_file():
-            p.write_bytes(bases[key] + i.to_bytes(8, "little"))  # bytes after EOI: distinct
+        p.write_bytes(bases[key] + i.to_bytes(8, "little"))  # bytes after EOI: distinct
     marker.write_text("ok")
     print(f"  wrote them in {time.perf_counter() - t0:.0f} s", flush=True)
     return paths
@@ -357,11 +372,15 @@ def build_catalog(home: Path, model_dir: Path, n: int, files_root: Path | None) 
     marker = home / "bench-built.json"
     if marker.is_file():
         built = json.loads(marker.read_text())
-        if built.get("model_id") == info.model_id and built.get("n") == n:
+        if (built.get("model_id"), built.get("n"), built.get("version")) == (
+            info.model_id,
+            n,
+            DATA_VERSION,
+        ):
             return dict(built, cached=True)
     shutil.rmtree(home, ignore_errors=True)
     paths = Paths.at(home).ensure()
-    out: dict[str, Any] = {"n": n, "model_id": info.model_id}
+    out: dict[str, Any] = {"n": n, "model_id": info.model_id, "version": DATA_VERSION}
     root = files_root or (home / "photos")
     root.mkdir(parents=True, exist_ok=True)
     files = tiny_jpegs(root, n) if files_root is not None else None

@@ -265,11 +265,13 @@ def open_library(
     )
     try:
         if need_model and not lib.has_model:
-            why = f"{lib.model_error}\n" if lib.model_error else ""
+            how = (
+                f"No model is installed in {paths.models}. Install one with `photoseek model "
+                "install` (or `photoseek model install --from FOLDER` for a model folder you "
+                "already have)."
+            )
             raise UserError(
-                f"{why}No usable model is installed in {paths.models}. Install one with "
-                "`photoseek model install` (or `photoseek model install --from FOLDER` for a "
-                "model folder you already have), or pass --model DIR.",
+                f"{lib.model_error or how} Or pass an exported model folder with --model DIR.",
                 exit_code=EXIT_NO_MODEL,
             )
         yield lib
