@@ -3,11 +3,13 @@ preview's coordinate mapping, the empty-state choice."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QRect, QRectF, QSize, Qt, QUrl
+from PySide6.QtCore import QMimeData, QRect, QRectF, QSize, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette, QPixmap, QPixmapCache
 from PySide6.QtWidgets import QStyleOptionViewItem
 from qt_helpers import press, strict_qt_fixture, type_text  # noqa: F401
@@ -261,3 +263,38 @@ def test_no_results_mentions_the_query_and_the_filter():
     )
     assert "red car" in state.title and "2019" in state.title
     assert [a[1] for a in state.actions] == ["clear-filters", "clear-search"]
+
+
+# -- model installation panel ------------------------------------------------------------------
+
+
+def test_model_install_reports_progress_and_can_be_cancelled(qtbot, tmp_path):
+    """The installer stands in for a long download: it reports bytes until told to stop."""
+    from app.core.install import InstallCancelled
+    from app.core.paths import Paths
+    from app.ui.model_panel import ModelPanel
+
+    started = threading.Event()
+
+    def slow_install(paths, progress, should_cancel):
+        done = 0
+        while not should_cancel():
+            done = min(done + 1_000_000, 350_000_000)
+            progress(done, 350_000_000, "ViT-B-32-openai.tar")
+            started.set()
+            time.sleep(0.01)
+        raise InstallCancelled("Installation cancelled; nothing was installed.")
+
+    pool = QThreadPool()
+    panel = ModelPanel(Paths.at(tmp_path), False, pool, slow_install)
+    qtbot.addWidget(panel)
+    installed: list[str] = []
+    panel.installed.connect(installed.append)
+    panel.install_button.click()
+    qtbot.waitUntil(lambda: "of 350.0 MB" in panel.status.text())
+    assert panel.cancel_button.isVisibleTo(panel) and panel.bar.value() > 0
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: not panel.busy())
+    assert panel.status.text().startswith("Installation cancelled")
+    assert panel.install_button.text() == "Try Again" and installed == []
+    pool.waitForDone(5000)

@@ -382,10 +382,15 @@ def test_indexing_runs_in_the_background_while_the_ui_stays_responsive(
     lateness: list[float] = []
     expected = [time.perf_counter()]
 
+    states: set[str | None] = set()  # what the user saw meanwhile
+
     def tick() -> None:
         now = time.perf_counter()
         lateness.append(now - expected[0])
         expected[0] = now + 0.010
+        states.add(window.empty_state_key())
+        if window.banner.isVisible():
+            states.add("partial-results-banner")
 
     timer = QTimer(interval=10)
     timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -401,6 +406,9 @@ def test_indexing_runs_in_the_background_while_the_ui_stays_responsive(
         qtbot.waitUntil(lambda: window.model.total() == 120, timeout=15_000)
         assert len(lateness) > 20, "the timer hardly ran: the event loop was blocked"
         assert max(lateness) < 0.100, f"event loop blocked for {max(lateness) * 1000:.0f} ms"
+        # while indexing, the grid said so: "finding your photos", or results marked partial
+        assert states & {"indexing", "partial-results-banner"}, states
+        assert window.empty_state_key() is None and not window.banner.isVisible()
     finally:
         timer.stop()
         window.close()
@@ -410,8 +418,8 @@ def test_pause_and_resume_indexing(qtbot, paths, tmp_path, tiny_model_dir):
     folder = tmp_path / "Some"
     shape_photos(
         folder,
-        [(c, s, datetime(2022, 5, 1)) for c, s in itertools.product(COLORS, SHAPES)] * 3,
-        size=200,
+        [(c, s, datetime(2022, 5, 1)) for c, s in itertools.product(COLORS, SHAPES)] * 6,
+        size=320,  # enough work that the run is still going when the button is clicked
         seed=5,
     )
     library = Library.open(paths, model_dir=tiny_model_dir, device="cpu")
@@ -425,7 +433,7 @@ def test_pause_and_resume_indexing(qtbot, paths, tmp_path, tiny_model_dir):
         window.index_status.pause.click()
         assert not window.indexer.paused
         qtbot.waitUntil(lambda: not window.indexer.running, timeout=60_000)
-        qtbot.waitUntil(lambda: window.model.total() == 48, timeout=15_000)
+        qtbot.waitUntil(lambda: window.model.total() == 96, timeout=15_000)
     finally:
         window.close()
 

@@ -27,7 +27,7 @@ def describe_progress(progress: Any, paused: bool = False) -> str:
     """One line for an `IndexProgress`."""
     if progress.phase == "scanning":
         found = f" · {progress.total:,} found" if progress.total else ""
-        return f"Looking for photos{found}"
+        return f"Looking for photos{found}{' · paused' if paused else ''}"
     text = f"Indexing {progress.done:,} of {progress.total:,}"
     if paused:
         return f"{text} · paused"

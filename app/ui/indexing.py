@@ -61,6 +61,7 @@ class IndexController(QObject):
         self._library: Any = None
         self._paused = False
         self._watcher: Any = None
+        self._watch_wanted = False
 
     # -- indexing ---------------------------------------------------------------------------------
 
@@ -130,11 +131,24 @@ class IndexController(QObject):
     # -- watching ---------------------------------------------------------------------------------
 
     def watch(self, library: Any) -> None:
-        """Follow changes in the library's folders (from the watcher's own thread)."""
+        """Follow changes in the library's folders. Starting the watcher walks the folders to
+        register them with the OS, so it happens in a worker; changes arrive from the watcher's
+        own thread as `library_changed`."""
         self.stop_watching()
-        self._watcher = library.watch(on_change=self.library_changed.emit)
-        if not getattr(self._watcher, "running", False):
-            self._watcher.start()
+        self._watch_wanted = True
+
+        def started(watcher: Any) -> None:
+            if self._watch_wanted:
+                self._watcher = watcher
+            else:  # stopped (or shut down) while it was starting
+                run_in_thread(watcher.stop, pool=self._pool)
+
+        run_in_thread(
+            lambda: library.watch(on_change=self.library_changed.emit),
+            on_result=started,
+            on_error=self.failed.emit,
+            pool=self._pool,
+        )
 
     def stop_watching(self) -> None:
         watcher = self.detach_watcher()
@@ -143,6 +157,7 @@ class IndexController(QObject):
 
     def detach_watcher(self) -> Any:
         """Hand over the watcher (to be stopped in a worker) and forget it."""
+        self._watch_wanted = False
         watcher, self._watcher = self._watcher, None
         return watcher
 

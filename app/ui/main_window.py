@@ -502,11 +502,13 @@ class MainWindow(QMainWindow):
                 return read_image(path, 64) if path else None
             return read_image(query.path, 64) if query.path else None
 
+        def show(image: QImage | None) -> None:
+            if image is not None:
+                self.search_bar.set_chip_preview(query, image)
+
         run_in_thread(
             work,
-            on_result=lambda image: (
-                image is not None and self.search_bar.set_chip_preview(query, image)
-            ),
+            on_result=show,
             on_error=lambda e: log.info("no chip preview: %s", e),
             pool=self.pool,
         )
@@ -585,14 +587,18 @@ class MainWindow(QMainWindow):
             self,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.find_similar.connect(
-            lambda pid: (dialog.accept(), self.find_similar(pid, dialog.path.name))
-        )
+        dialog.find_similar.connect(self._similar_from_preview)
         dialog.region_search.connect(self._region_search)
         dialog.open_file.connect(lambda p: self.open_path(Path(p)))
         dialog.show_in_folder.connect(lambda p: self.show_path(Path(p)))
         dialog.open()
         return dialog
+
+    def _similar_from_preview(self, photo_id: int) -> None:
+        dialog = self.sender()
+        if isinstance(dialog, PreviewDialog):
+            dialog.accept()
+            self.find_similar(photo_id, dialog.path.name)
 
     def _region_search(self, photo_id: int, path: str, box: tuple, crop: QImage) -> None:
         """A box dragged over a photo in the preview: find that object in other photos."""
@@ -693,7 +699,7 @@ class MainWindow(QMainWindow):
     def _library_changed(self, summary: Any) -> None:
         log.info("folders changed: %s", summary)
         self._refresh_library_facts()
-        if self._last_spec.browsing or getattr(summary, "deleted", 0):
+        if self._last_spec.browsing or summary.deleted or summary.moved:
             self.search_now()
 
     def _refresh_while_indexing(self) -> None:
@@ -738,7 +744,11 @@ class MainWindow(QMainWindow):
 
     def _wire_folders(self, folders: Any) -> None:
         folders.added.connect(self._folder_added)
-        folders.removed.connect(lambda _p: (self._refresh_library_facts(), self.search_now()))
+        folders.removed.connect(self._folder_removed)
+
+    def _folder_removed(self, _path: str) -> None:
+        self._refresh_library_facts()
+        self.search_now()
 
     def _folder_added(self, path: str) -> None:
         self._refresh_library_facts()

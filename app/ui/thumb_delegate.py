@@ -134,9 +134,9 @@ class ThumbDelegate(QStyledItemDelegate):
         key = f"photoseek-cell-{photo_id}-{self._size}-{dpr:g}"
         scaled = QPixmapCache.find(key)
         if scaled is None:
-            target = QSize(round(self._size * dpr), round(self._size * dpr))
+            side = round(self._size * dpr)
             scaled = pixmap.scaled(
-                target,
+                QSize(side, side),
                 Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )
