@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"keep all PhotoSeek data under this folder (or set ${ENV_HOME})")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output on stderr (-vv for debug)")
+    menu = parser.add_mutually_exclusive_group()
+    menu.add_argument("--install-desktop-entry", action="store_true",
+                      help="add PhotoSeek to the desktop menu (Linux: a .desktop file and icons "
+                      "in ~/.local/share) and exit")
+    menu.add_argument("--uninstall-desktop-entry", action="store_true",
+                      help="remove PhotoSeek from the desktop menu and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -54,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        if args.command is not None:
+            parser.error("--install-desktop-entry and --uninstall-desktop-entry take no command")
+        try:
+            return desktop_menu(args)
+        except UserError as e:
+            print(f"photoseek: {e}", file=sys.stderr)
+            return e.exit_code
     if not getattr(args, "func", None):
         if args.command is None and not os.environ.get("PHOTOSEEK_NO_GUI"):
             return launch_gui(args)
@@ -68,6 +82,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("photoseek: interrupted", file=sys.stderr)
         return 130
+
+
+def desktop_menu(args: argparse.Namespace) -> int:
+    """`--install-desktop-entry` / `--uninstall-desktop-entry`: the Linux menu entry and icons."""
+    from app.core import desktop_entry
+
+    if args.uninstall_desktop_entry:
+        removed = desktop_entry.uninstall_desktop_entry()
+        if not removed:
+            print("PhotoSeek was not in the desktop menu; nothing to remove.")
+        for path in removed:
+            print(f"removed {path}")
+        return 0
+    command = desktop_entry.launcher_command()
+    if args.data_dir is not None:  # the menu opens the same library as this command
+        command += ["--data-dir", str(args.data_dir.expanduser().resolve())]
+    entry = desktop_entry.install_desktop_entry(command=command)
+    print(f"Added PhotoSeek to the desktop menu: {entry.desktop_file}")
+    print(f"  runs:  {' '.join(entry.command)}")
+    print(f"  icons: {len(entry.icons)} sizes in {entry.icons[0].parents[2]}")
+    print("Remove it with: photoseek --uninstall-desktop-entry")
+    return 0
 
 
 def launch_gui(args: argparse.Namespace) -> int:
