@@ -420,6 +420,17 @@ def test_filter_ids_match_ground_truth(cat, library):
     assert cat.filter_ids(folder=999).tolist() == []
 
 
+def test_newest_first_orders_by_capture_time_with_undated_last(cat, library):
+    _, truth = library
+    indexed = [t for t in truth if t["indexed"]]
+    dated = sorted((t for t in indexed if t["when"]), key=lambda t: (t["when"], t["id"]))
+    undated = sorted((t["id"] for t in indexed if not t["when"]), reverse=True)
+    want = [t["id"] for t in reversed(dated)] + undated
+    assert undated and cat.newest_first().tolist() == want
+    subset = np.array(want[::7][::-1], dtype=np.int64)  # any order in, newest first out
+    assert cat.newest_first(subset).tolist() == want[::7]
+
+
 def test_years_and_months_match_ground_truth(cat, library):
     _, truth = library
     indexed = [t["when"] for t in truth if t["indexed"] and t["when"] is not None]

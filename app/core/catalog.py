@@ -169,6 +169,19 @@ class Catalog(FolderMixin):
         prefix = os.path.abspath(os.path.expanduser(folder)).rstrip(os.sep) + os.sep
         return "path >= ? AND path < ?", [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
 
+    def newest_first(self, ids: np.ndarray | None = None) -> np.ndarray:
+        """Indexed photo ids by capture time, newest first (undated last, then by id, newest
+        first); only those in `ids` when given. Reads ids off the capture-time index."""
+        rows = self.db.conn.execute(
+            "SELECT id FROM photos WHERE state = ? "
+            "ORDER BY capture_time DESC, id DESC",  # NULLs sort last in DESC order
+            (INDEXED,),
+        ).fetchall()
+        ordered = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if ids is None:
+            return ordered
+        return ordered[np.isin(ordered, np.asarray(ids, dtype=np.int64))]
+
     def years(self) -> list[tuple[int, int]]:
         """(year, indexed photo count), newest first."""
         rows = self.db.conn.execute(

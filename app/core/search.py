@@ -294,10 +294,7 @@ class SearchEngine:
         key = ("newest", generation, digest(ids))
         got = self._cache.get(key) if generation is not None else None
         if got is None:
-            photos = self.catalog.photos(ids)
-            stamps = np.array([_stamp(p.capture_time) for p in photos], dtype=np.float64)
-            pids = np.array([p.id for p in photos], dtype=np.int64)
-            got = pids[np.lexsort((-pids, -stamps))]
+            got = self.catalog.newest_first(ids)
             if generation is not None:
                 self._cache.put(key, got, got.nbytes)
         return np.asarray(got)
