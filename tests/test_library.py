@@ -253,3 +253,34 @@ def test_search_and_folder_changes_during_an_index_run(
     check_consistent(lib, set(made))
     lib.close()
     lib.close()  # closing twice is harmless
+
+
+def test_close_cancels_a_running_index_and_stops_watching(
+    paths: Paths, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    made = make_folder(photos, per_pair=2)
+    lib = Library(paths, CountingEncoder(tiny_model_dir, device="cpu", threads=1, delay_s=0.05))
+    lib.indexer.batch_size = 4
+    lib.add_folder(photos)
+    watcher = lib.watch()
+    started = threading.Event()
+    reports: list[IndexReport] = []
+
+    def progress(p: IndexProgress) -> None:
+        if p.phase == "indexing" and p.done > 0:
+            started.set()
+
+    t = threading.Thread(target=lambda: reports.append(lib.index(progress=progress)))
+    t.start()
+    assert started.wait(60)
+    lib.close()  # the window closes mid-run: cancel, wait, save, release
+    t.join(30)
+    assert not t.is_alive() and not watcher.running
+    assert reports[0].cancelled and 0 < reports[0].added < len(made)
+    with pytest.raises(UserError, match="closed"):
+        lib.index()
+    with Library(paths, CountingEncoder(tiny_model_dir, device="cpu", threads=1)) as again:
+        assert len(again.vindex) == reports[0].added  # saved at close: nothing to repair
+        assert again.index().added == len(made) - reports[0].added
+        check_consistent(again, set(made))

@@ -108,7 +108,12 @@ class Library:
                 raise
             problem = str(e)
             log.info("no usable model: %s", e)
-        lib = cls(paths, encoder)
+        try:
+            lib = cls(paths, encoder)
+        except BaseException:
+            if encoder is not None:
+                encoder.close()
+            raise
         lib.model_error = problem
         lib._device = device
         return lib
