@@ -111,9 +111,31 @@ def test_thumbnails_for_a_replaced_result_list_are_dropped(qtbot, loader):
     model.index(0, 0).data(ResultsModel.ThumbnailRole)  # asks for photo 1 under generation 1
     model.set_hits(hits(6), generation=2)  # the user typed more before it arrived
     old = QImage(8, 8, QImage.Format.Format_RGB32)
-    loader.loaded.emit(1, 1, old)  # what a late worker from generation 1 delivers
+    loader.loaded.emit(1, 1, old, True)  # what a late worker from generation 1 delivers
     assert QPixmapCache.find("photoseek-thumb-1") is None
     qtbot.waitUntil(lambda: loader.pending() == 0)
+
+
+def test_zooming_in_reloads_thumbnails_loaded_smaller(qtbot, qapp, tmp_path):
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (200, 100), (0, 90, 200)).save(big)
+    loader = ThumbLoader({1: big}.get)
+    try:
+        model = ResultsModel(loader)
+        model.set_thumb_side(64)
+        model.set_hits(hits(1), generation=1)
+        model.index(0, 0).data(ResultsModel.ThumbnailRole)
+        qtbot.waitUntil(lambda: model.index(0, 0).data(ResultsModel.ThumbStateRole) == "ready")
+        assert model.index(0, 0).data(ResultsModel.ThumbnailRole).width() == 64
+        model.set_thumb_side(160)  # the user zoomed in: the small one shows until the new one
+        assert model.index(0, 0).data(ResultsModel.ThumbnailRole).width() == 64
+        qtbot.waitUntil(lambda: model.index(0, 0).data(ResultsModel.ThumbnailRole).width() == 160)
+        model.set_thumb_side(400)  # larger than the source: loaded once at full size, then kept
+        qtbot.waitUntil(lambda: model.index(0, 0).data(ResultsModel.ThumbnailRole).width() == 200)
+        model.index(0, 0).data(ResultsModel.ThumbnailRole)
+        assert loader.pending() == 0
+    finally:
+        loader.shutdown()
 
 
 def test_missing_thumbnail_is_marked_and_not_requested_again(qtbot, qapp, tmp_path):

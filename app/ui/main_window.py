@@ -209,6 +209,7 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         self.result_label = QLabel(self)
         self.result_label.setAccessibleName("Search results summary")
+        self.result_label.setContentsMargins(8, 0, 0, 0)
         status.addWidget(self.result_label, 1)
         self.index_status = IndexStatus(self)
         self.index_status.pause_toggled.connect(self._pause_toggled)
@@ -313,7 +314,7 @@ class MainWindow(QMainWindow):
         if s.window_state is not None:
             self.restoreState(s.window_state)
         self.zoom_slider.setValue(s.thumb_size)
-        self.grid.set_thumb_size(s.thumb_size)
+        self._apply_thumb_size(s.thumb_size)
         self.filters.set_order(s.order)
         self.search_bar.set_image_weight(s.image_weight)
         self._wanted_year, self._wanted_month = s.year, s.month
@@ -658,8 +659,12 @@ class MainWindow(QMainWindow):
             self.zoom_slider.setValue(size)  # comes back here through valueChanged
             return
         if size != self.grid.delegate.thumb_size:
-            self.grid.set_thumb_size(size)
+            self._apply_thumb_size(size)
             self.settings.thumb_size = size
+
+    def _apply_thumb_size(self, size: int) -> None:
+        self.grid.set_thumb_size(size)
+        self.model.set_thumb_side(round(size * self.devicePixelRatioF()))
 
     # -- indexing -------------------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ class ResultsModel(QAbstractListModel):
         self._row_of: dict[int, int] = {}
         self._shown = 0
         self._missing: set[int] = set()
+        self._full: set[int] = set()  # thumbnails already loaded at all the resolution there is
+        self._side = 256  # the size thumbnails are wanted at, in device pixels
         self._generation = 0
         self._loader = loader
         if loader is not None:
@@ -87,6 +89,12 @@ class ResultsModel(QAbstractListModel):
 
     def clear(self, generation: int) -> None:
         self.set_hits([], generation)
+
+    def set_thumb_side(self, side: int) -> None:
+        """Cells are now `side` device pixels: thumbnails loaded smaller get reloaded as drawn."""
+        self._side = side
+        if self._loader is not None:
+            self._loader.set_max_side(side)
 
     def total(self) -> int:
         """Every hit of the search, including rows not fetched into the view yet."""
@@ -194,15 +202,23 @@ class ResultsModel(QAbstractListModel):
     # -- thumbnails ------------------------------------------------------------------------------
 
     def _thumbnail(self, photo_id: int) -> QPixmap | None:
+        """The cached thumbnail (possibly smaller than wanted), asking for a load if need be."""
         pixmap = QPixmapCache.find(thumb_key(photo_id))
-        if pixmap is None and self._loader is not None and photo_id not in self._missing:
-            self._loader.request(photo_id)
+        loader = self._loader
+        if loader is None or photo_id in self._missing or loader.is_pending(photo_id):
+            return pixmap
+        if pixmap is None or (
+            max(pixmap.width(), pixmap.height()) < self._side and photo_id not in self._full
+        ):
+            loader.request(photo_id)
         return pixmap
 
-    def _on_loaded(self, generation: int, photo_id: int, image: QImage) -> None:
+    def _on_loaded(self, generation: int, photo_id: int, image: QImage, full: bool) -> None:
         if generation != self._generation:
             return  # a thumbnail for a result list the user has already replaced
         QPixmapCache.insert(thumb_key(photo_id), QPixmap.fromImage(image))
+        if full:
+            self._full.add(photo_id)
         self._changed(photo_id)
 
     def _on_failed(self, generation: int, photo_id: int) -> None:

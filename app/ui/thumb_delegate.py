@@ -99,7 +99,7 @@ class ThumbDelegate(QStyledItemDelegate):
         square = QRect(rect.x() + PAD, rect.y() + PAD, self._size, self._size)
         pixmap = index.data(ResultsModel.ThumbnailRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
-            self._paint_image(painter, square, pixmap, int(index.data(ResultsModel.PhotoIdRole)))
+            self._paint_image(painter, square, pixmap)
         else:
             missing = index.data(ResultsModel.ThumbStateRole) == "missing"
             self._paint_placeholder(painter, square, palette, missing)
@@ -127,31 +127,20 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(cell.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS + 2, RADIUS + 2)
         painter.restore()
 
-    def _paint_image(
-        self, painter: QPainter, square: QRect, pixmap: QPixmap, photo_id: int
-    ) -> None:
-        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
-        key = f"photoseek-cell-{photo_id}-{self._size}-{dpr:g}"
-        scaled = QPixmapCache.find(key)
-        if scaled is None:
-            side = round(self._size * dpr)
-            scaled = pixmap.scaled(
-                QSize(side, side),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-            scaled.setDevicePixelRatio(dpr)
-            QPixmapCache.insert(key, scaled)
-        w = scaled.width() / dpr
-        h = scaled.height() / dpr
-        # Centred across, resting on the square's bottom edge so the date sits right under it.
+    def _paint_image(self, painter: QPainter, square: QRect, pixmap: QPixmap) -> None:
+        """Fit the pixmap (loaded at about the cell's device size, so mostly a plain copy) into
+        the square: centred across, resting on its bottom edge so the date sits right under it."""
+        pw, ph = pixmap.width(), pixmap.height()
+        scale = min(square.width() / pw, square.height() / ph)
+        w, h = pw * scale, ph * scale
         target = QRectF(
             square.x() + (square.width() - w) / 2, square.y() + square.height() - h, w, h
         )
         path = QPainterPath()
         path.addRoundedRect(target, RADIUS, RADIUS)
         painter.setClipPath(path)
-        painter.drawPixmap(target.topLeft(), scaled)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
         painter.setClipping(False)
 
     def _paint_placeholder(

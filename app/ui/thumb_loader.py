@@ -1,27 +1,29 @@
-"""Thumbnails for the grid, decoded off the GUI thread as QImage, newest request first.
+"""Thumbnails for the grid, decoded and scaled off the GUI thread as QImage, newest request first.
 
-Each request carries the generation of the result list that asked for it; images for a list the
-user has already replaced are dropped (TagStudio's render cutoff). Requests that pile up while
-the user scrolls fast are cancelled oldest first, so the rows on screen load before the ones the
-user has scrolled past.
+Requests go on a stack that a few long-lived workers drain, newest first, so the rows on screen
+load before the ones the user has scrolled past and asking costs the GUI thread almost nothing.
+Each image carries the generation of the result list that asked for it; images for a list the
+user has already replaced are dropped (TagStudio's render cutoff).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader
 
-from app.ui.workers import Worker, run_in_thread
+from app.ui.workers import run_in_thread
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 256
+MAX_PENDING = 512  # beyond this, the oldest requests (long scrolled past) are forgotten
+Fetch = Callable[[int], Path | None]
 
 
 def read_image(path: Path, max_side: int) -> QImage:
@@ -39,87 +41,124 @@ def read_image(path: Path, max_side: int) -> QImage:
     return image
 
 
-def _load(fetch: Callable[[int], Path | None], photo_id: int, max_side: int) -> QImage | None:
+def load_thumbnail(fetch: Fetch, photo_id: int, side: int) -> tuple[QImage | None, bool]:
+    """(image no larger than `side`, whether it is all the resolution there is)."""
     path = fetch(photo_id)
-    return None if path is None else read_image(path, max_side)
+    if path is None:
+        return None, True
+    image = read_image(path, side)
+    if max(image.width(), image.height()) > side:  # a format without scaled decoding
+        image = image.scaled(
+            side,
+            side,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+    return image, max(image.width(), image.height()) < side
 
 
 class ThumbLoader(QObject):
     """Loads thumbnails with `fetch(photo_id) -> Path | None` (e.g. `Library.thumbnail`)."""
 
-    loaded = Signal(int, int, QImage)  # generation, photo id, image
+    loaded = Signal(int, int, QImage, bool)  # generation, photo id, image, full resolution
     failed = Signal(int, int)  # generation, photo id: no thumbnail can be made
 
     def __init__(
-        self,
-        fetch: Callable[[int], Path | None],
-        *,
-        max_side: int = 320,
-        threads: int = 2,
-        parent: QObject | None = None,
+        self, fetch: Fetch, *, max_side: int = 256, threads: int = 2, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
-        self._fetch = fetch
-        self._max_side = max_side
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
-        self._pending: OrderedDict[int, Worker] = OrderedDict()
+        self._threads = threads
+        self._lock = threading.Lock()  # guards the stack, fetch, side and generation
+        self._stack: OrderedDict[int, int] = OrderedDict()  # photo id -> generation, newest last
+        self._fetch = fetch
+        self._side = max_side
         self._generation = 0
-        self._order = 0
+        self._wanted: set[int] = set()  # asked for in this generation and not arrived (GUI side)
+        self._drains = 0
 
     @property
     def generation(self) -> int:
         return self._generation
 
-    def set_fetch(self, fetch: Callable[[int], Path | None]) -> None:
+    def set_fetch(self, fetch: Fetch) -> None:
         """Load from another source (a reopened library); pending requests are dropped."""
+        with self._lock:
+            self._fetch = fetch
         self.set_generation(self._generation + 1)
-        self._fetch = fetch
+
+    def set_max_side(self, side: int) -> None:
+        """Scale later loads to `side` pixels (the grid's cell in device pixels)."""
+        with self._lock:
+            self._side = max(16, int(side))
 
     def set_generation(self, generation: int) -> None:
-        """A new result list: drop every request made for the old one."""
-        self._generation = generation
-        for worker in self._pending.values():
-            worker.cancel()
-        self._pending.clear()
+        """A new result list: forget every request made for the old one."""
+        with self._lock:
+            self._generation = generation
+            self._stack.clear()
+        self._wanted.clear()
 
     def request(self, photo_id: int) -> None:
-        """Load `photo_id` for the current generation, unless it is already on its way."""
-        if photo_id in self._pending:
-            self._pending.move_to_end(photo_id)
-            return
-        self._order += 1
-        gen = self._generation
-        self._pending[photo_id] = run_in_thread(
-            partial(_load, self._fetch, photo_id, self._max_side),
-            on_result=partial(self._done, gen, photo_id),
-            on_error=partial(self._error, gen, photo_id),
-            pool=self._pool,
-            priority=self._order,  # later requests first: they are what is on screen now
-        )
-        while len(self._pending) > MAX_PENDING:
-            _, oldest = self._pending.popitem(last=False)
-            oldest.cancel()
+        """Load `photo_id` for the current generation (again, if asked again after it arrived)."""
+        with self._lock:
+            self._stack[photo_id] = self._generation
+            self._stack.move_to_end(photo_id)
+            while len(self._stack) > MAX_PENDING:
+                old, _ = self._stack.popitem(last=False)
+                self._wanted.discard(old)
+        self._wanted.add(photo_id)
+        self._start_drains()
+
+    def is_pending(self, photo_id: int) -> bool:
+        return photo_id in self._wanted
 
     def pending(self) -> int:
-        return len(self._pending)
+        return len(self._wanted)
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel what is queued and wait for the decodes in progress; True when all stopped."""
+        """Drop what is queued and wait for the decodes in progress; True when all stopped."""
         self.set_generation(self._generation + 1)
         return self._pool.waitForDone(timeout_ms)
 
-    def _done(self, generation: int, photo_id: int, image: QImage | None) -> None:
+    # -- workers ----------------------------------------------------------------------------------
+
+    def _start_drains(self) -> None:
+        while self._drains < self._threads and self._stack:
+            self._drains += 1
+            run_in_thread(
+                self._drain,
+                on_progress=self._arrived,
+                on_finished=self._drain_ended,
+                pool=self._pool,
+            )
+
+    def _drain(self, report: Callable[[Any], None]) -> None:
+        """Worker: load the newest request until none are left."""
+        while True:
+            with self._lock:
+                if not self._stack:
+                    return
+                photo_id, generation = self._stack.popitem(last=True)
+                fetch, side = self._fetch, self._side
+            try:
+                image, full = load_thumbnail(fetch, photo_id, side)
+            except (OSError, ValueError) as e:
+                log.info("no thumbnail for photo %s: %s", photo_id, e)
+                image, full = None, True
+            report((generation, photo_id, image, full))
+
+    def _arrived(self, value: tuple[int, int, QImage | None, bool]) -> None:
+        generation, photo_id, image, full = value
         if generation != self._generation:
             return
-        self._pending.pop(photo_id, None)
+        self._wanted.discard(photo_id)
         if image is None:
             self.failed.emit(generation, photo_id)
         else:
-            self.loaded.emit(generation, photo_id, image)
+            self.loaded.emit(generation, photo_id, image, full)
 
-    def _error(self, generation: int, photo_id: int, exc: BaseException) -> None:
-        log.info("no thumbnail for photo %s: %s", photo_id, exc)
-        if generation == self._generation:
-            self._pending.pop(photo_id, None)
-            self.failed.emit(generation, photo_id)
+    def _drain_ended(self) -> None:
+        self._drains -= 1
+        self._start_drains()  # a request may have come in just as the worker found none
