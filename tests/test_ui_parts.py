@@ -3,7 +3,6 @@ preview's coordinate mapping, the empty-state choice."""
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime
 
@@ -274,14 +273,11 @@ def test_model_install_reports_progress_and_can_be_cancelled(qtbot, tmp_path):
     from app.core.paths import Paths
     from app.ui.model_panel import ModelPanel
 
-    started = threading.Event()
-
     def slow_install(paths, progress, should_cancel):
         done = 0
         while not should_cancel():
             done = min(done + 1_000_000, 350_000_000)
             progress(done, 350_000_000, "ViT-B-32-openai.tar")
-            started.set()
             time.sleep(0.01)
         raise InstallCancelled("Installation cancelled; nothing was installed.")
 

@@ -58,7 +58,11 @@ class EmptyStatePage(QWidget):
         column.addWidget(self.icon)
         column.addSpacing(4)
         column.addWidget(self.title)
-        column.addWidget(self.body, 0, Qt.AlignmentFlag.AlignHCenter)
+        body_row = QHBoxLayout()  # centred, at most 520 px wide, as tall as its wrapped text
+        body_row.addStretch(1)
+        body_row.addWidget(self.body, 10)
+        body_row.addStretch(1)
+        column.addLayout(body_row)
         column.addSpacing(8)
         column.addLayout(self.buttons)
         column.addStretch(4)
