@@ -172,16 +172,18 @@ data = open(sys.argv[1], "rb").read()
 h = struct.unpack(">25I", data[:100])
 header_size, width, height, byte_order = h[0], h[4], h[5], h[7]
 bits_per_pixel, bytes_per_line, masks, ncolors = h[11], h[12], h[14:17], h[19]
-if bits_per_pixel != 32:
+if bits_per_pixel not in (24, 32):
     sys.exit(f"screenshot.sh: expected a 24/32-bit screen, got {bits_per_pixel} bits per pixel")
+step = bits_per_pixel // 8
 start = header_size + 12 * ncolors
 rows = np.frombuffer(data, np.uint8, bytes_per_line * height, start).reshape(height, -1)
-pixels = rows[:, : width * 4].copy().view("<u4" if byte_order == 0 else ">u4")
+raw = rows[:, : width * step].reshape(height, width, step).astype(np.uint32)
+order = range(step) if byte_order == 0 else range(step - 1, -1, -1)  # LSB or MSB first
+pixels = sum(raw[:, :, i] << (8 * k) for k, i in enumerate(order))
 channels = []
 for mask in masks:
     shift = (mask & -mask).bit_length() - 1
     channels.append(((pixels & mask) >> shift).astype(np.uint8))
-Image.fromarray(np.stack(channels, axis=-1)[:, :, 0, :] if pixels.ndim == 3 else
-                np.dstack(channels), "RGB").save(sys.argv[2], optimize=True)
+Image.fromarray(np.dstack(channels), "RGB").save(sys.argv[2], optimize=True)
 PYTHON
 echo "wrote $OUT"

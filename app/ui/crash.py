@@ -69,6 +69,9 @@ def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path:
         handler.setLevel(level)
         root.addHandler(handler)
     if root.level > level or root.level == logging.NOTSET:
+        for other in root.handlers:  # console handlers keep the verbosity they had (-v flags)
+            if other.level == logging.NOTSET and not isinstance(other, logging.FileHandler):
+                other.setLevel(root.level or logging.WARNING)
         root.setLevel(level)
     return path
 
