@@ -67,9 +67,9 @@ def cached_model(config: pytest.Config, name: str, build: Callable[[Path], objec
     """The model folder `build(out_dir)` makes, from the disk cache when it is there and intact."""
     root = _cache_root(config)
     target = root / _cache_key(name)
-    # One build at a time across processes: parallel runs wait and then reuse the first one's
-    # model instead of all training it at once on two cores.
-    with open(root / ".build.lock", "a+b") as lock:
+    # One build of a model at a time across processes: parallel runs wait and then reuse the
+    # first one's model instead of all training it at once on two cores.
+    with open(root / f".{target.name}.lock", "a+b") as lock:
         if fcntl is None:
             return _cached_model_locked(root, target, build)
         fcntl.flock(lock, fcntl.LOCK_EX)
