@@ -38,6 +38,8 @@ _MODEL_SOURCES = (
     TESTS / "microclip.py",
     REPO / "app" / "core" / "export.py",
     REPO / "app" / "core" / "export_onnx.py",
+    REPO / "app" / "core" / "export_folder.py",
+    REPO / "app" / "core" / "export_tokenizer.py",
     REPO / "app" / "core" / "modelinfo.py",
 )
 

@@ -223,6 +223,27 @@ def test_failed_reexport_keeps_the_old_model_and_success_replaces_it(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
+def test_model_moved_aside_by_a_killed_swap_is_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill between "move the old model aside" and "move the new one in" loses nothing."""
+    out = tmp_path / "m"
+    kw: dict[str, Any] = {"random_init": True, "config": TINY_CFG, "int8": False}
+    old = export_model("tiny-vit-s", None, out, **kw)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    os.replace(out, tmp_path / f".m.old-{dead.stdout.strip()}-0000")
+
+    def broken(*args: Any) -> float:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export_mod, "check_parity", broken)
+    with pytest.raises(OSError, match="disk full"):
+        export_model("tiny-vit-s", None, out, seed=9, **kw)
+    assert read_model_info(out).model_id == old.model_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
 def test_refuses_to_overwrite_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
     out = tmp_path / "photos"
     out.mkdir()

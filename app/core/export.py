@@ -6,16 +6,15 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from app.core.export_folder import check_target, fsync_tree, move_into_place, staging_dir
 from app.core.export_onnx import (
     CHECK_BATCH,
     EXAMPLE_BATCH,
@@ -29,14 +28,8 @@ from app.core.export_onnx import (
     run_onnx,
     towers,
 )
-from app.core.modelinfo import (
-    MODEL_JSON,
-    ModelInfo,
-    make_model_id,
-    read_model_info,
-    sha256_file,
-    write_model_info,
-)
+from app.core.export_tokenizer import write_tokenizer
+from app.core.modelinfo import ModelInfo, make_model_id, sha256_file, write_model_info
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +65,7 @@ def export_model(
 
     say = _reporter(progress)
     out_dir = Path(out_dir)
-    _check_target(out_dir)
+    check_target(out_dir)
     if config is not None:
         _register_config(arch, config)
     if arch not in open_clip.list_models():
@@ -166,7 +159,7 @@ def export_from_model(
 
     say = _reporter(progress)
     out_dir = Path(out_dir)
-    _check_target(out_dir)
+    check_target(out_dir)
     model = model.eval()
     pcfg = _preprocess(model, preprocess_cfg)
     size = pcfg["size"]
@@ -175,12 +168,9 @@ def export_from_model(
     ctx = int(tokenizer.context_length)
     img_mod, txt_mod = towers(model)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_partials(out_dir)
-    stage = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    stage.mkdir()
+    stage = staging_dir(out_dir)
     try:
-        tok_cfg = _write_tokenizer(tokenizer, stage)
+        tok_cfg = write_tokenizer(tokenizer, stage)
         with torch.no_grad():
             ex_img = torch.from_numpy(
                 probe_pixels(EXAMPLE_BATCH, size, pcfg["mean"], pcfg["std"], 1)
@@ -241,8 +231,8 @@ def export_from_model(
             exported_with=exported_with,
         )
         write_model_info(stage, info)
-        _fsync_tree(stage)
-        _move_into_place(stage, out_dir)
+        fsync_tree(stage)
+        move_into_place(stage, out_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -296,50 +286,6 @@ def _token_ids(tokenizer: Any, texts: list[str]) -> np.ndarray:
     return np.asarray(tokenizer(texts), dtype=np.int64)
 
 
-def _write_tokenizer(tokenizer: Any, stage: Path) -> dict[str, Any]:
-    """Copy or save the tokenizer file(s) and describe them for app.core.tokenizer."""
-    from open_clip.tokenizer import HFTokenizer, SimpleTokenizer, default_bpe, get_clean_fn
-
-    if isinstance(tokenizer, SimpleTokenizer):
-        if len(tokenizer.encoder) != 49408:
-            raise ExportError("Only open_clip's standard CLIP BPE vocabulary is supported.")
-        src = Path(default_bpe())
-        shutil.copyfile(src, stage / src.name)
-        clean = _clean_name(tokenizer.clean_fn, get_clean_fn)
-        return {"kind": "clip-bpe", "file": src.name, "clean": clean}
-    if isinstance(tokenizer, HFTokenizer):
-        if tokenizer.tokenizer_mode not in ("",):
-            raise ExportError(f"HF tokenizer mode {tokenizer.tokenizer_mode!r} is not supported.")
-        hf = tokenizer.tokenizer
-        if not getattr(hf, "is_fast", False):
-            raise ExportError("The text tower's tokenizer has no fast (tokenizer.json) form.")
-        from tokenizers import Tokenizer
-
-        core = Tokenizer.from_str(hf.backend_tokenizer.to_str())
-        core.no_padding()
-        core.no_truncation()
-        core.save(str(stage / "tokenizer.json"))
-        cfg: dict[str, Any] = {
-            "kind": "hf",
-            "file": "tokenizer.json",
-            "pad_id": int(hf.pad_token_id if hf.pad_token_id is not None else 0),
-            "clean": _clean_name(tokenizer.clean_fn, get_clean_fn),
-            "lowercase": False,  # open_clip's HFTokenizer lower-cases only through `clean`
-            "strip_sep_token": bool(tokenizer.strip_sep_token),
-        }
-        if tokenizer.strip_sep_token:
-            cfg["sep_id"] = int(hf.sep_token_id)
-        return cfg
-    raise ExportError(f"Unsupported tokenizer {type(tokenizer).__name__}.")
-
-
-def _clean_name(fn: Callable[[str], str], get_clean_fn: Callable[[str], Any]) -> str:
-    for name in ("lower", "whitespace", "canonicalize"):
-        if get_clean_fn(name) is fn:
-            return name
-    raise ExportError("The tokenizer uses a text cleaning function PhotoSeek does not know.")
-
-
 def _register_config(arch: str, config: Path | dict[str, Any]) -> None:
     """Make open_clip know `config` under the name `arch` (add_model_config keys by file stem)."""
     import open_clip
@@ -359,72 +305,6 @@ def _register_config(arch: str, config: Path | dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory(prefix="photoseek-cfg-") as tmp:
         (Path(tmp) / f"{arch}.json").write_text(json.dumps(cfg), encoding="utf-8")
         open_clip.add_model_config(tmp)
-
-
-def _check_target(out_dir: Path) -> None:
-    """Refuse to replace anything but an empty folder or a previous PhotoSeek model."""
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise ExportError(f"{out_dir} exists and is not a folder; choose another --out.")
-    if not any(out_dir.iterdir()):
-        return
-    if not (out_dir / MODEL_JSON).is_file():
-        raise ExportError(
-            f"{out_dir} is not empty and holds no PhotoSeek model; choose another "
-            "--out or empty it first."
-        )
-    read_model_info(out_dir)  # raises ModelError if it is not a readable model folder
-
-
-def _remove_dead_partials(out_dir: Path) -> None:
-    """Delete staging folders that killed exports left next to `out_dir` (POSIX: by dead pid)."""
-    if os.name != "posix":
-        return
-    for p in out_dir.parent.glob(f".{out_dir.name}.partial-*"):
-        pid = p.name.rsplit(".partial-", 1)[1].split("-", 1)[0]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            log.info("removing %s, left by an export that was killed", p)
-            shutil.rmtree(p, ignore_errors=True)
-        except OSError:
-            pass  # alive under another user, or unknowable: leave it
-
-
-def _move_into_place(stage: Path, out_dir: Path) -> None:
-    """Swap the finished folder in; an old model is moved aside first and removed after."""
-    _check_target(out_dir)
-    old = None
-    if out_dir.exists():
-        if any(out_dir.iterdir()):
-            old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(out_dir, old)
-        else:
-            out_dir.rmdir()
-    os.replace(stage, out_dir)
-    _fsync_dir(out_dir.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for p in folder.iterdir():
-        with open(p, "rb") as f:
-            os.fsync(f.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _triple(v: Any) -> tuple[float, float, float]:
