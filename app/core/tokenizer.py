@@ -106,12 +106,13 @@ class ClipBpeTokenizer:
                 f"Tokenizer file {bpe_path} is unreadable ({e}). "
                 "Reinstall with `photoseek model install --force`."
             ) from e
-        merges = [tuple(m.split()) for m in lines[1 : _N_MERGES + 1]]
-        if len(merges) != _N_MERGES or any(len(m) != 2 for m in merges):
+        pairs = [m.split() for m in lines[1 : _N_MERGES + 1]]
+        if len(pairs) != _N_MERGES or any(len(p) != 2 for p in pairs):
             raise ModelError(
                 f"Tokenizer file {bpe_path} is not open_clip's BPE merge list. "
                 "Reinstall with `photoseek model install --force`."
             )
+        merges = [(p[0], p[1]) for p in pairs]
         byte_chars = list(bytes_to_unicode().values())
         vocab = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m) for m in merges]
         vocab += [SOT, EOT]
