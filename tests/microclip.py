@@ -4,12 +4,17 @@ Stable API, reused by other tests to build photo libraries with known content:
 
 - ``COLORS``, ``SHAPES``: the vocabulary; every (colour, shape) pair is a class.
 - ``caption(color, shape) -> str``: the canonical caption, e.g. "a red circle".
-- ``make_shape_image(color, shape, size, rng) -> PIL.Image.Image`` (RGB): one coloured shape at a
-  random position and scale on a varied, photo-like background (gradient, noise, muted clutter).
+- ``make_shape_image(color, shape, size, rng) -> PIL.Image.Image`` (RGB): one coloured shape near
+  the centre (random offset, scale and tilt) on a varied, photo-like background (gradient,
+  noise, grey clutter); it stays (almost) inside the centre square, which a centre crop keeps.
   ``size`` is the side of a square image or a ``(width, height)`` tuple; ``rng`` is a
   ``numpy.random.Generator``, so the same seed gives the same picture.
 - ``build_micro_clip(seed) -> open_clip.CLIP``: the untrained architecture.
-- ``train_micro_clip(seconds, seed) -> open_clip.CLIP``: trained contrastively for ``seconds``.
+- ``train_micro_clip(seconds=None, seed=0, steps=TRAIN_STEPS) -> open_clip.CLIP``: trained
+  contrastively; ~300 steps (about 25 s of one core) reach ~1.0 top-1 on fresh pictures.
+
+The image tower is a tiny ModifiedResNet (open_clip's RN family) rather than a ViT: a tiny ViT
+needed thousands of steps to tell shapes apart, a tiny CNN learns them in a few hundred.
 
 Torch and open_clip are imported only by the functions that need them, so ``make_shape_image``
 works in the runtime-only environment.
@@ -139,7 +144,7 @@ def to_tensor_batch(images: list[Image.Image], size: int = IMAGE_SIZE) -> Any:
 
 
 def build_micro_clip(seed: int = 0) -> Any:
-    """The untrained micro CLIP: ViT 48px/8, width 64, 2 layers; text width 64, 2 layers."""
+    """The untrained micro CLIP: ResNet (1,1,1,1) width 16 at 32 px; text width 64, 2 layers."""
     import open_clip
     import torch
 
