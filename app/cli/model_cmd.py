@@ -53,7 +53,8 @@ def cmd_export(args: argparse.Namespace, paths: Paths) -> int:
         tag = "random" if args.random_init else args.pretrained
         out = paths.ensure().models / f"{args.arch}-{tag}"
     info = export_model(args.arch, None if args.random_init else args.pretrained, out,
-                        random_init=args.random_init, config=args.config, int8=args.int8)
+                        random_init=args.random_init, config=args.config, int8=args.int8,
+                        progress=lambda message: print(message, file=sys.stderr, flush=True))
     print(f"Exported {info.arch} ({info.model_id}) to {out}")
     return 0
 
