@@ -17,12 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_app_icon_pngs_have_their_sizes():
     for size in theme.APP_ICON_SIZES:
-        with Image.open(theme.APP_ICON_DIR / f"photoseek-{size}.png") as im:
+        with Image.open(theme.app_icon_dir() / f"photoseek-{size}.png") as im:
             assert im.size == (size, size) and im.mode == "RGBA"
-    assert (theme.APP_ICON_DIR / "photoseek.svg").is_file()
-    with Image.open(theme.APP_ICON_DIR / "photoseek.ico") as ico:
+    assert (theme.app_icon_dir() / "photoseek.svg").is_file()
+    with Image.open(theme.app_icon_dir() / "photoseek.ico") as ico:
         assert (256, 256) in ico.info["sizes"] and (16, 16) in ico.info["sizes"]
-    assert (theme.APP_ICON_DIR / "photoseek.icns").stat().st_size > 0
+    assert (theme.app_icon_dir() / "photoseek.icns").stat().st_size > 0
 
 
 def test_app_icon_loads_at_many_sizes(qapp):
@@ -48,7 +48,7 @@ def test_every_icon_the_ui_uses_exists():
         used |= set(re.findall(r'(?:icon|tinted_pixmap)\(\s*"([a-z-]+)"', text))
         used |= set(re.findall(r'EmptyState\([^,]+,\s*"([a-z-]+)"', text))
     used |= {"play", "pause", "warning", "photo", "zoom-small", "zoom-large"}  # chosen at run time
-    missing = sorted(n for n in used if not (theme.ICON_DIR / f"{n}.svg").is_file())
+    missing = sorted(n for n in used if not (theme.icon_dir() / f"{n}.svg").is_file())
     assert used and missing == []
 
 

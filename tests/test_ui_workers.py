@@ -109,3 +109,23 @@ def test_cancel_while_running_drops_the_result(qtbot, pool):
     gate.set()
     qtbot.waitUntil(lambda: worker.done)
     assert results == []
+
+
+def test_pyside_calls_cannot_exhaust_none_or_true(qapp):
+    """PySide6 6.12.0 on Python 3.11 drops a reference to None/True per void call or emit;
+    app.ui guards against it, so a long session (or the end of this test run) cannot abort."""
+    from PySide6.QtCore import QObject, Signal
+
+    from app.ui import qt_compat
+
+    class Box(QObject):
+        ping = Signal()
+
+    box = Box()
+    assert qt_compat.guard_singletons() in (True, False)  # idempotent; app.ui ran it already
+    for _ in range(20_000):  # far more than the references None had before the guard
+        box.setObjectName("box")
+        box.ping.emit()
+    assert sys.getrefcount(None) > 0 and sys.getrefcount(True) > 0
+    if sys.version_info < (3, 12) and qt_compat.singleton_leak() != (0, 0):
+        assert sys.getrefcount(None) > qt_compat.HEADROOM // 2

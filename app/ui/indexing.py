@@ -24,7 +24,7 @@ PROGRESS_INTERVAL_S = 0.1
 
 
 def throttled(
-    emit: Callable[[Any], None], interval: float = PROGRESS_INTERVAL_S
+    send: Callable[[Any], None], interval: float = PROGRESS_INTERVAL_S
 ) -> Callable[[Any], None]:
     """Pass on a progress report when the phase changes, at the end, or `interval` after the last."""
     last_time = 0.0
@@ -37,7 +37,7 @@ def throttled(
         finished = phase == "done" or (progress.total and progress.done >= progress.total)
         if phase != last_phase or finished or now - last_time >= interval:
             last_time, last_phase = now, phase
-            emit(progress)
+            send(progress)
 
     return report
 

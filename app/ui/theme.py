@@ -26,11 +26,20 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.core.resources import ResourceError, resource_path
+
 log = logging.getLogger(__name__)
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-ICON_DIR = RESOURCES / "icons"
-APP_ICON_DIR = RESOURCES / "app"
+
+def icon_dir() -> Path:
+    """The one-colour UI icons (in the source tree, a wheel or a bundle: app.core.resources)."""
+    return resource_path("icons")
+
+
+def app_icon_dir() -> Path:
+    return resource_path("app")
+
+
 APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
@@ -55,7 +64,11 @@ def mix(a: QColor, b: QColor, t: float) -> QColor:
 
 @lru_cache(maxsize=64)
 def _renderer(name: str) -> QSvgRenderer | None:
-    path = ICON_DIR / f"{name}.svg"
+    try:
+        path = icon_dir() / f"{name}.svg"
+    except ResourceError as e:
+        log.error("%s", e)
+        return None
     renderer = QSvgRenderer(str(path))
     if not renderer.isValid():
         log.error("icon %s is missing or broken (%s)", name, path)
@@ -177,10 +190,15 @@ class IconLabel(QWidget):
 def app_icon() -> QIcon:
     """The PhotoSeek icon at every size we ship (the window manager picks the best)."""
     result = QIcon()
+    try:
+        folder = app_icon_dir()
+    except ResourceError as e:
+        log.error("%s", e)
+        return result
     for size in APP_ICON_SIZES:
-        path = APP_ICON_DIR / f"photoseek-{size}.png"
+        path = folder / f"photoseek-{size}.png"
         if path.is_file():
             result.addFile(str(path), QSize(size, size))
     if result.isNull():
-        log.error("app icon files are missing from %s", APP_ICON_DIR)
+        log.error("app icon files are missing from %s", folder)
     return result

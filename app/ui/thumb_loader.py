@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +24,9 @@ from app.ui.workers import run_in_thread
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 512  # beyond this, the oldest requests (long scrolled past) are forgotten
+BATCH_S = 0.03  # a worker hands over what it decoded at most this often
 Fetch = Callable[[int], Path | None]
+Loaded = tuple[int, int, "QImage | None", bool]  # generation, photo id, image, full resolution
 
 
 def read_image(path: Path, max_side: int) -> QImage:
@@ -135,11 +138,14 @@ class ThumbLoader(QObject):
             )
 
     def _drain(self, report: Callable[[Any], None]) -> None:
-        """Worker: load the newest request until none are left."""
+        """Worker: load the newest request until none are left, handing results over in small
+        batches (every BATCH_S), so the GUI thread wakes for a handful of images, not each."""
+        batch: list[Loaded] = []
+        last = time.monotonic()
         while True:
             with self._lock:
                 if not self._stack:
-                    return
+                    break
                 photo_id, generation = self._stack.popitem(last=True)
                 fetch, side = self._fetch, self._side
             try:
@@ -147,17 +153,22 @@ class ThumbLoader(QObject):
             except (OSError, ValueError) as e:
                 log.info("no thumbnail for photo %s: %s", photo_id, e)
                 image, full = None, True
-            report((generation, photo_id, image, full))
+            batch.append((generation, photo_id, image, full))
+            if time.monotonic() - last >= BATCH_S:
+                report(batch)
+                batch, last = [], time.monotonic()
+        if batch:
+            report(batch)
 
-    def _arrived(self, value: tuple[int, int, QImage | None, bool]) -> None:
-        generation, photo_id, image, full = value
-        if generation != self._generation:
-            return
-        self._wanted.discard(photo_id)
-        if image is None:
-            self.failed.emit(generation, photo_id)
-        else:
-            self.loaded.emit(generation, photo_id, image, full)
+    def _arrived(self, batch: list[Loaded]) -> None:
+        for generation, photo_id, image, full in batch:
+            if generation != self._generation:
+                continue
+            self._wanted.discard(photo_id)
+            if image is None:
+                self.failed.emit(generation, photo_id)
+            else:
+                self.loaded.emit(generation, photo_id, image, full)
 
     def _drain_ended(self) -> None:
         self._drains -= 1
