@@ -45,7 +45,11 @@ def _add_references(obj: object, count: int) -> None:
 
 def guard_singletons() -> bool:
     """Apply the fix when this Python and PySide6 need it; True when applied (idempotent)."""
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+    if (
+        sys.version_info >= (3, 12)
+        or sys.implementation.name != "cpython"
+        or hasattr(sys, "gettotalrefcount")
+    ):  # immortal already, or another object layout
         return False
     if sys.getrefcount(None) > HEADROOM // 2:
         return True  # already done
