@@ -19,6 +19,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QGuiApplication,
     QImage,
+    QWheelEvent,
 )
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -361,6 +362,20 @@ def test_thumbnail_size_follows_slider_and_ctrl_wheel(qtbot, window):
     grow = next(a for a in window.actions() if a.text() == "&Larger Thumbnails")
     grow.trigger()
     assert window.grid.delegate.thumb_size == 216 and window.zoom_slider.value() == 216
+    viewport = window.grid.viewport()
+    centre = QPointF(viewport.rect().center())
+    wheel = QWheelEvent(
+        centre,
+        viewport.mapToGlobal(centre),
+        QPoint(),
+        QPoint(0, -240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(viewport, wheel)  # Ctrl + two notches down: two steps smaller
+    assert window.grid.delegate.thumb_size == 184 and window.zoom_slider.value() == 184
 
 
 # -- indexing ----------------------------------------------------------------------------------
