@@ -19,8 +19,6 @@ FORMAT_VERSION = 1
 class ModelError(UserError):
     """A model folder is missing, incomplete or corrupt; the message says what to do."""
 
-    exit_code = 3  # the CLI's "no usable model" status
-
 
 @dataclass(frozen=True)
 class ModelInfo:
