@@ -166,7 +166,7 @@ def test_wheel_installs_without_torch_and_searches(
     assert root.is_relative_to(wheel_venv) and (root / "icons" / "search.svg").is_file()
     # The window's modules import and find their icons in the installed wheel.
     ui = ("from app.ui import theme; import app.ui.main_window; "
-          "print(theme.ICON_DIR, (theme.ICON_DIR / 'search.svg').is_file())")  # fmt: skip
+          "print(theme.icon_dir(), (theme.icon_dir() / 'search.svg').is_file())")  # fmt: skip
     shown = run([python, "-c", ui], env=env, cwd=tmp_path).stdout.split()
     assert shown[1] == "True", f"the UI looks for its icons in {shown[0]}"
 
