@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import threading
@@ -610,7 +611,7 @@ def _print_hits(
                 "candidates": result.total_candidates,
                 "method": result.used,
                 "elapsed_ms": round(result.elapsed_ms, 3),
-                "floor": result.floor,
+                "floor": _finite(result.floor),
                 "negative_terms": list(result.negative_terms),
                 "hits": [
                     {
@@ -697,3 +698,8 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
                 "lists them all"
             )
     return 0
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinities: an unbounded floor is written as null."""
+    return value if value is not None and math.isfinite(value) else None
