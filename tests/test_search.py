@@ -469,14 +469,32 @@ def test_negative_terms_demote_matching_photos(shapes):
     assert max(others) < min(order.index(i) for i in shapes.ids_of("red", "circle"))
 
 
+STRAY = 2  # photos of a neighbouring class a relative floor may let through or catch
+
+
 def test_only_negative_terms_browse_everything_else(shapes):
-    result = shapes.engine().search(Query(text="-red", top_k=ALL))
+    """A search of only negative terms lists every photo that matches none of them. The terms are
+    phrased the way the model was trained (whole captions): a bare "red" is out of distribution
+    for the micro CLIP, which only ever saw "a {colour} {shape}"."""
+    engine = shapes.engine()
+    red = shapes.ids_of("red")
+    not_red = set(shapes.ids.tolist()) - red
+    every_red = " ".join(f'-"{microclip.caption("red", s)}"' for s in microclip.SHAPES)
+    result = engine.search(Query(text=every_red, top_k=ALL))
     got = set(ranked(result))
     assert result.used == "browse" and result.total_candidates == len(got)
-    not_red = set(shapes.ids.tolist()) - shapes.ids_of("red")
-    assert not_red <= got  # nothing wrongly hidden
-    assert len(got & shapes.ids_of("red")) <= PER_CLASS  # most red photos hidden
-    assert not got & shapes.ids_of("red", "circle")
+    assert len(result.negative_terms) == len(microclip.SHAPES)
+    # A relative floor on 81 photos is coarse: a photo of a neighbouring class (a yellow
+    # triangle for "a red triangle") may reach it. Allow a couple of strays, no more.
+    assert len(not_red - got) <= STRAY  # (almost) nothing wrongly hidden
+    assert len(red - got) >= 3 * len(red) // 4  # most red photos hidden
+    times = [h.capture_time for h in result.hits]
+    assert times == sorted(times, reverse=True)  # browsing: newest first
+    # One term hides (most of) its own class and (almost) nothing else.
+    one = set(ranked(engine.search(Query(text='-"a red circle"', top_k=ALL))))
+    hidden = set(shapes.ids.tolist()) - one
+    circles = shapes.ids_of("red", "circle")
+    assert len(hidden & circles) >= PER_CLASS - 1 and len(hidden - circles) <= STRAY
 
 
 def test_more_like_this_uses_the_stored_embedding(shapes):
@@ -491,19 +509,43 @@ def test_more_like_this_uses_the_stored_embedding(shapes):
     assert counting.calls == 1  # the text; still not the photo
 
 
+def of_class(ids: list[int], want: set[int]) -> int:
+    """How many of `ids` belong to `want`."""
+    return len(set(ids) & want)
+
+
 def test_region_of_a_library_photo_finds_the_object(shapes):
+    """The whole photo (a large blue square) finds blue squares; a box around the small red
+    circle in its corner finds red circles instead. Thresholds, not exact sets: the micro CLIP
+    confuses a photo or two between neighbouring classes (blue circles and blue squares)."""
     engine = shapes.engine()
-    whole = ranked(engine.search(Query(like_photo_id=shapes.big_id, top_k=PER_CLASS + 1)))
-    assert set(whole) == shapes.ids_of("blue", "square") | {shapes.big_id}
-    region = engine.search(Query(like_photo_id=shapes.big_id, region=shapes.box, top_k=PER_CLASS))
-    assert set(ranked(region)) == shapes.ids_of("red", "circle")
+    squares, circles = shapes.ids_of("blue", "square"), shapes.ids_of("red", "circle")
+
+    def order(region: Any) -> list[int]:
+        query = Query(like_photo_id=shapes.big_id, region=region, top_k=ALL, min_score=NO_FLOOR)
+        return ranked(engine.search(query))
+
+    def below(order: list[int], low: set[int], high: set[int]) -> bool:
+        return min(order.index(i) for i in low) > max(order.index(i) for i in high)
+
+    whole = order(None)
+    assert whole[0] == shapes.big_id  # the photo itself first
+    assert of_class(whole[1 : 2 * PER_CLASS + 1], squares) >= PER_CLASS - 1  # chance: ~0.6
+    assert below(whole, circles, squares)
+    region = order(shapes.box)
+    assert of_class(region[:PER_CLASS], circles) >= PER_CLASS - 1  # chance: ~0.3
+    assert below(region, squares, circles)
+    floored = engine.search(Query(like_photo_id=shapes.big_id, region=shapes.box, top_k=PER_CLASS))
+    assert ranked(floored) == region[: len(floored.hits)] and floored.hits
 
 
 def test_image_query_from_a_file_bytes_or_pixels(shapes):
     engine = shapes.engine()
-    path = shapes.paths[shapes.labels.index(("yellow", "triangle"))]
+    index = shapes.labels.index(("yellow", "triangle"))
+    path, own_id = shapes.paths[index], int(shapes.ids[index])
     by_path = ranked(engine.search(Query(image=path, top_k=PER_CLASS)))
-    assert set(by_path) == shapes.ids_of("yellow", "triangle")
+    assert len(by_path) == PER_CLASS and by_path[0] == own_id  # the same picture first
+    assert of_class(by_path, shapes.ids_of("yellow", "triangle")) >= PER_CLASS - 1  # chance: ~0.3
     assert ranked(engine.search(Query(image=path.read_bytes(), top_k=PER_CLASS))) == by_path
     with Image.open(path) as img:
         pixels = engine.search(Query(image=img, top_k=PER_CLASS))
@@ -554,24 +596,36 @@ def test_relative_floor_never_hides_the_best_match(shapes):
 
 
 def test_declared_floor_hides_unrelated_photos(shapes, tmp_path):
-    """A model that declares a text-image cosine floor: photos under it are hidden, whatever
-    the library looks like."""
+    """A model that declares a text-image cosine floor: photos under it are hidden and photos
+    above it are kept, whatever the library looks like; it replaces the relative floor (a low
+    declared floor lets through more than the relative floor would)."""
     text_vec = shapes.encoder.encode_text(["a red circle"])[0]
     cos = shapes.vectors @ text_vec
     matching = np.isin(shapes.ids, list(shapes.ids_of("red", "circle")))
     assert cos[matching].min() > cos[~matching].max()  # the model separates them
-    floor = float((cos[matching].min() + cos[~matching].max()) / 2)
     model_dir = tmp_path / "model"
     shutil.copytree(shapes.encoder.model_dir, model_dir)
     for p in model_dir.iterdir():
         p.chmod(0o644)
     info = json.loads((model_dir / "model.json").read_text())
-    info["relevance_floor"] = floor
-    (model_dir / "model.json").write_text(json.dumps(info))
-    with Encoder(model_dir, device="cpu") as encoder:
-        engine = SearchEngine(encoder, shapes.catalog, shapes.index)
-        result = engine.search(Query(text="a red circle", top_k=ALL))
-        default = shapes.engine().search(Query(text="a red circle", top_k=ALL))
-        assert result.floor is not None and default.floor is not None
-        assert result.floor > default.floor  # stricter than the relative floor here
-        assert set(ranked(result)) == shapes.ids_of("red", "circle")
+
+    def declared(floor: float) -> Any:
+        (model_dir / "model.json").write_text(json.dumps({**info, "relevance_floor": floor}))
+        with Encoder(model_dir, device="cpu") as encoder:
+            return SearchEngine(encoder, shapes.catalog, shapes.index).search(
+                Query(text="a red circle", top_k=ALL)
+            )
+
+    strict = declared(float((cos[matching].min() + cos[~matching].max()) / 2))
+    assert strict.floor is not None and all(h.score >= strict.floor for h in strict.hits)
+    assert set(ranked(strict)) == shapes.ids_of("red", "circle")
+    # A floor in the middle of the library, in the widest gap between neighbouring cosines
+    # there (so no photo sits on it): exactly the photos above it, about half the library.
+    ordered = np.sort(cos)
+    middle = slice(len(ordered) // 3, 2 * len(ordered) // 3)
+    gap = int(np.argmax(np.diff(ordered)[middle])) + middle.start
+    loose = declared(float((ordered[gap] + ordered[gap + 1]) / 2))
+    above = set(shapes.ids[cos > ordered[gap]].tolist())
+    assert set(ranked(loose)) == above
+    relative = shapes.engine().search(Query(text="a red circle", top_k=ALL))
+    assert len(loose.hits) > len(relative.hits)
