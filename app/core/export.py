@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from app.core.export_folder import check_target, fsync_tree, move_into_place, staging_dir
+from app.core.durable import fsync_tree
+from app.core.export_folder import check_target, move_into_place, staging_dir
 from app.core.export_onnx import (
     CHECK_BATCH,
     EXAMPLE_BATCH,

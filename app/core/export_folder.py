@@ -9,6 +9,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from app.core.durable import fsync_dir
 from app.core.export_onnx import ExportError
 from app.core.modelinfo import MODEL_JSON, read_model_info
 
@@ -83,20 +84,3 @@ def move_into_place(stage: Path, out_dir: Path) -> None:
     fsync_dir(out_dir.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def fsync_tree(folder: Path) -> None:
-    for p in folder.iterdir():
-        with open(p, "rb") as f:
-            os.fsync(f.fileno())
-    fsync_dir(folder)
-
-
-def fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -31,6 +31,7 @@ from app.core.download import (
     fetch_text,
     parse_sha256,
 )
+from app.core.durable import fsync_dir, fsync_tree
 from app.core.errors import UserError
 from app.core.jobs import JobCancelled
 from app.core.modelinfo import (
@@ -105,7 +106,7 @@ def install_model(
     stage = _Staging(paths.models, name)
     try:
         model_dir = _obtain(paths, name, source, stage, report, should_cancel, method)
-        _fsync_tree(model_dir)
+        fsync_tree(model_dir)
         _put_in_place(paths, model_dir, target, force)
     finally:
         stage.remove()
@@ -618,7 +619,7 @@ def _rename(src: Path, dst: Path) -> None:
             f"Can't move the model into {dst} ({e.strerror or e}). If PhotoSeek is "
             "running, close it and retry."
         ) from e
-    _fsync_dir(dst.parent)
+    fsync_dir(dst.parent)
 
 
 def _tidy(paths: Paths, name: str) -> None:
@@ -635,25 +636,3 @@ def _tidy(paths: Paths, name: str) -> None:
                 shutil.rmtree(d, ignore_errors=True)
         except OSError:
             continue
-
-
-def _fsync_tree(root: Path) -> None:
-    """Flush the new files to disk before the rename that makes them the installed model."""
-    for dirpath, _dirs, files in os.walk(root):
-        for fn in files:
-            fd = os.open(os.path.join(dirpath, fn), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":
-        return  # Windows cannot open a directory for fsync; NTFS journals the rename itself
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -25,6 +25,8 @@ from typing import Any, Protocol
 import hnswlib
 import numpy as np
 
+from app.core.durable import fsync_dir, fsync_file
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
@@ -431,7 +433,7 @@ class VectorIndex:
                 }
                 self._generation = int(generation)
                 self._dirty = False
-            _fsync_file(bin_tmp)
+            fsync_file(bin_tmp)
             meta["bin_size"] = bin_tmp.stat().st_size
             meta["bin_crc32"] = _crc32(bin_tmp)
             with open(json_tmp, "w", encoding="utf-8") as f:
@@ -440,7 +442,7 @@ class VectorIndex:
                 os.fsync(f.fileno())
             os.replace(bin_tmp, directory / INDEX_BIN)
             os.replace(json_tmp, directory / INDEX_JSON)
-            _fsync_dir(directory)
+            fsync_dir(directory)
 
     @property
     def dirty(self) -> bool:
@@ -524,19 +526,3 @@ def _crc32(path: Path, chunk: int = 8 << 20) -> int:
         while block := f.read(chunk):
             crc = zlib.crc32(block, crc)
     return crc
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the renames durable (POSIX); Windows cannot open a directory and needs none."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
