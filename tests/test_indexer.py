@@ -120,7 +120,7 @@ def assert_vectors_match_files(lib: Library) -> None:
     expected = lib.encoder.encode_images(images)
     _, stored = lib.catalog.embeddings(lib.encoder.model_id, ids)
     np.testing.assert_allclose(stored, expected, atol=1e-4)
-    np.testing.assert_allclose(lib.vindex.vectors(ids), expected, atol=1e-4)
+    np.testing.assert_allclose(lib.vindex.vectors(ids), expected, atol=5e-4)  # the index keeps float16 rows
 
 
 def assert_top(

@@ -29,6 +29,7 @@ from app.core.search import DATE_POOL, Query, QueryError, SearchEngine
 from app.core.vindex import VectorIndex
 
 NO_FLOOR = -math.inf
+TIE = 5e-4  # score error of the index's float16 rows (measured max ~3e-4 on unit vectors)
 
 # -- query text parsing ------------------------------------------------------------------------
 
@@ -118,7 +119,8 @@ class Synthetic:
         got_cos = np.array([cos[i] for i in got.tolist()])
         kth = np.sort(self.vectors[keep] @ q)[::-1][min(k, keep.sum()) - 1]
         assert len(got) == min(k, keep.sum()) and len(set(got.tolist())) == len(got)
-        assert np.all(np.diff(got_cos) <= 1e-6) and got_cos.min() >= kth - 1e-6
+        # Scored from float16 rows: float32 cosines may differ by up to ~3e-4, so near-ties swap.
+        assert np.all(np.diff(got_cos) <= TIE) and got_cos.min() >= kth - TIE
 
     def truth(self, query_id: int, keep: np.ndarray, k: int) -> np.ndarray:
         q = self.vectors[np.flatnonzero(self.all_ids == query_id)[0]]

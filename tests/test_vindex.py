@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core import vindex
+from app.core import vindex, vstore
 from app.core.catalog import Catalog
 from app.core.metadata import PhotoMeta
-from app.core.vindex import INDEX_BIN, INDEX_JSON, VectorIndex
+from app.core.vindex import INDEX_AUX, INDEX_BIN, INDEX_JSON, VectorIndex
 
 MODEL = "synthetic-model"
 REPO = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def assert_matches_catalog(vi: VectorIndex, catalog: Catalog) -> None:
     want_ids, want = catalog.embeddings(vi.model_id)
     ids, got = index_contents(vi)
     np.testing.assert_array_equal(ids, want_ids)
-    np.testing.assert_allclose(got, want, atol=1e-6)
+    np.testing.assert_allclose(got, want, atol=5e-4)  # the index keeps float16 rows
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_round_trip_loads_without_rebuilding(library, tmp_path, caplog):
     assert again.generation == catalog.generation(MODEL)
     after = again.query(vectors[7], 10)
     np.testing.assert_array_equal(before[0], after[0])
-    assert after[0][0] == ids[7] and after[1][0] == pytest.approx(1.0, abs=1e-5)
+    assert after[0][0] == ids[7] and after[1][0] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_stale_generation_is_brought_up_to_date(library, tmp_path, caplog):
@@ -227,14 +227,14 @@ def test_damaged_index_is_rebuilt_with_a_reason(library, tmp_path, caplog, damag
     elif damage == "garbage_json":
         json_path.write_text("{not json")
     elif damage == "old_format":
-        json_path.write_text(json_path.read_text().replace('"format": 1', '"format": 0'))
+        json_path.write_text(json_path.read_text().replace('"format": 2', '"format": 0'))
 
     caplog.set_level(logging.INFO, logger="app.core.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     log_text = reasons(caplog)
     assert "Rebuilding" in log_text and reason in log_text
     assert_matches_catalog(vi, catalog)
-    assert vi.query(vectors[3], 1)[1][0] == pytest.approx(1.0, abs=1e-5)
+    assert vi.query(vectors[3], 1)[1][0] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_hnswlib_load_failure_is_rebuilt(library, tmp_path, caplog):
@@ -251,7 +251,7 @@ def test_hnswlib_load_failure_is_rebuilt(library, tmp_path, caplog):
     json_path.write_text(json.dumps(d))
     caplog.set_level(logging.INFO, logger="app.core.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
-    assert "hnswlib could not load" in reasons(caplog) or "holds" in reasons(caplog)
+    assert "hnswlib could not load" in reasons(caplog) or "disagree" in reasons(caplog)
     assert_matches_catalog(vi, catalog)
 
 
@@ -288,7 +288,7 @@ def test_add_grows_capacity_and_replaces_vectors(tmp_path):
     replacement = _unit(rng.standard_normal(16))
     vi.add([10], replacement[None, :] * 3.0)  # stored normalised
     assert len(vi) == len(vectors)
-    np.testing.assert_allclose(vi.vectors([10])[0], replacement, atol=1e-6)
+    np.testing.assert_allclose(vi.vectors([10])[0], replacement, atol=5e-4)
     assert vi.query(replacement, 1)[0][0] == 10
 
 
@@ -323,15 +323,17 @@ def test_compaction_past_a_fifth_deleted(library, tmp_path, caplog):
     assert "Compacting" in reasons(caplog) and "130 of 600" in reasons(caplog)
     assert vi.deleted_count == 0 and len(vi) == 470
     np.testing.assert_array_equal(vi.ids(), ids[130:])
-    np.testing.assert_allclose(vi.vectors(ids[130:]), vectors[130:], atol=1e-6)
+    np.testing.assert_allclose(vi.vectors(ids[130:]), vectors[130:], atol=5e-4)
     assert vi.query(vectors[200], 1)[0][0] == ids[200]
 
 
 # -- kill-safety -------------------------------------------------------------------------------
 
 
-def test_crash_between_the_two_renames_reads_as_torn(library, tmp_path, monkeypatch, caplog):
-    """index.bin replaced, killed before index.json: the old json no longer describes it."""
+@pytest.mark.parametrize("dies_at", [INDEX_AUX, INDEX_JSON])
+def test_crash_between_the_renames_reads_as_torn(library, tmp_path, monkeypatch, caplog, dies_at):
+    """index.bin (and index.aux) replaced, killed before index.json: the old json no longer
+    describes them."""
     catalog, ids, vectors = library
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     extra, _ = clustered(30, 32, np.random.default_rng(9))
@@ -343,7 +345,7 @@ def test_crash_between_the_two_renames_reads_as_torn(library, tmp_path, monkeypa
 
     def dying_replace(src: os.PathLike[str], dst: os.PathLike[str]) -> None:
         calls.append(Path(dst).name)
-        if Path(dst).name == INDEX_JSON:
+        if Path(dst).name == dies_at:
             raise KeyboardInterrupt("killed")  # the process dies here
         real_replace(src, dst)
 
@@ -351,8 +353,9 @@ def test_crash_between_the_two_renames_reads_as_torn(library, tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         vi.save(catalog.generation(MODEL))
     monkeypatch.setattr(vindex.os, "replace", real_replace)
-    assert calls == [INDEX_BIN, INDEX_JSON]
-    left = tmp_path / "idx" / f"{INDEX_JSON}.{os.getpid()}.tmp"
+    order = [INDEX_BIN, INDEX_AUX, INDEX_JSON]
+    assert calls == order[: order.index(dies_at) + 1]
+    left = tmp_path / "idx" / f"{dies_at}.{os.getpid()}.tmp"
     assert left.exists()
 
     caplog.set_level(logging.INFO, logger="app.core.vindex")
@@ -539,3 +542,170 @@ def test_queries_while_another_thread_adds(tmp_path):
     removed = len(range(100, len(vectors), 200))
     assert len(vi) == len(vectors) - removed
     assert vi.query(vectors[5000], 1)[0][0] == 5001
+
+
+# -- the reduced graph and the full-vector rows ------------------------------------------------
+
+
+@pytest.fixture
+def small_reduction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reduce 64-d graphs to 24-d from 1500 photos on, so tests see reduction at small sizes."""
+    monkeypatch.setattr(vindex, "GRAPH_DIM_MAX", 24)
+    monkeypatch.setattr(vindex, "REDUCE_AT", 1500)
+
+
+def test_graph_is_reduced_past_the_threshold_and_keeps_recall(catalog, tmp_path, small_reduction):
+    rng = np.random.default_rng(21)
+    vectors, topic = clustered(6000, 64, rng, topics=60)
+    ids = fill_catalog(catalog, tmp_path / "photos", vectors)
+    vi = VectorIndex.empty(tmp_path / "idx", MODEL, 64)
+    vi.add(ids[:1000], vectors[:1000])
+    assert vi.graph_dim == 64  # small: full width
+    vi.add(ids[1000:], vectors[1000:])
+    assert vi.graph_dim == 24
+    queries = np.concatenate([text_like(vectors, topic, rng, 30), vectors[:10]])
+    for k in (10, 100):
+        recalls = []
+        for q in queries:
+            truth = ids[np.argsort(-(vectors @ q))[:k]]
+            got, scores = vi.query(q, k)
+            assert len(got) == k and np.all(np.diff(scores) <= 0)
+            # Scores are exact (from the full rows), not the reduced graph's.
+            np.testing.assert_allclose(scores, vectors[np.searchsorted(ids, got)] @ q, atol=2e-3)
+            recalls.append(_recall(got, truth))
+        assert np.mean(recalls) >= 0.95, (k, np.mean(recalls))
+    # Without the exact rerank, the reduced graph alone ranks much worse: the rerank matters.
+    proj = vi._proj
+    assert proj is not None
+    reduced = proj.photos(vectors)
+    alone = [
+        _recall(
+            ids[np.argsort(-(reduced @ proj.query(q)))[:10]], ids[np.argsort(-(vectors @ q))[:10]]
+        )
+        for q in queries
+    ]
+    assert np.mean(alone) < np.mean(recalls)
+
+
+def test_reduced_index_round_trips_and_filters_exactly(catalog, tmp_path, small_reduction, caplog):
+    rng = np.random.default_rng(22)
+    vectors, topic = clustered(4000, 64, rng, topics=30)
+    ids = fill_catalog(catalog, tmp_path / "photos", vectors)
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 64, catalog)  # built reduced from the catalog
+    assert vi.graph_dim == 24
+    q = text_like(vectors, topic, rng, 1)[0]
+    before = vi.query(q, 20)
+    vi.close()
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    again = VectorIndex.open(tmp_path / "idx", MODEL, 64, catalog)
+    assert reasons(caplog) == "" and again.graph_dim == 24
+    after = again.query(q, 20)
+    np.testing.assert_array_equal(before[0], after[0])
+    passing = np.sort(rng.choice(ids, 400, replace=False))
+    mask = np.isin(ids, passing)
+    truth = ids[mask][np.argsort(-(vectors[mask] @ q))[:10]]
+    got, _ = again.query(q, 10, filter_ids=passing)
+    assert _recall(got, truth) >= 0.9 and np.isin(got, passing).all()
+
+
+def test_projection_is_refitted_as_the_library_grows(catalog, tmp_path, small_reduction):
+    rng = np.random.default_rng(23)
+    vectors, _ = clustered(8000, 64, rng)
+    ids = fill_catalog(catalog, tmp_path / "photos", vectors)
+    vi = VectorIndex.empty(tmp_path / "idx", MODEL, 64)
+    vi.add(ids[:1500], vectors[:1500])
+    assert vi._proj is not None and vi._proj.fitted_on == 1500
+    vi.add(ids[1500:7600], vectors[1500:7600])
+    assert vi._proj.fitted_on == 7600  # 5x growth: refitted to today's photos
+    vi.add(ids[7600:], vectors[7600:])
+    assert vi._proj.fitted_on == 7600 and len(vi) == 8000
+
+
+def test_vectors_of_reads_full_rows_in_the_order_asked(library, tmp_path):
+    catalog, ids, vectors = library
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    ask = np.array([ids[5], 10**9, ids[2], ids[5] + 10**8], dtype=np.int64)
+    got_ids, got = vi.vectors_of(ask)
+    np.testing.assert_array_equal(got_ids, [ids[5], ids[2]])
+    np.testing.assert_allclose(got, vectors[[5, 2]], atol=5e-4)
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("delete_segment", "is missing"),
+        ("flip_segment", "does not match its checksum"),
+        ("truncate_aux", "torn write"),
+    ],
+)
+def test_damaged_rows_are_rebuilt_with_a_reason(library, tmp_path, caplog, damage, reason):
+    catalog, _, vectors = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    segments = sorted((tmp_path / "idx").glob("vectors-*.f16"))
+    assert len(segments) == 1
+    if damage == "delete_segment":
+        segments[0].unlink()
+    elif damage == "flip_segment":
+        data = bytearray(segments[0].read_bytes())
+        data[len(data) // 2] ^= 0x40
+        segments[0].write_bytes(bytes(data))
+    else:
+        aux = tmp_path / "idx" / INDEX_AUX
+        aux.write_bytes(aux.read_bytes()[:-10])
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "Rebuilding" in reasons(caplog) and reason in reasons(caplog)
+    assert_matches_catalog(vi, catalog)
+
+
+def test_rows_that_disagree_with_the_catalog_are_caught_on_open(library, tmp_path, caplog):
+    """Rows rewritten with a valid checksum (a bug, another program) still do not pass."""
+    catalog, _, _ = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    (segment,) = (tmp_path / "idx").glob("vectors-*.f16")
+    rows = np.fromfile(segment, dtype=np.float16).reshape(-1, 32)
+    rows[::-1].tofile(segment)  # every row now belongs to another photo
+    import json
+
+    meta_path = tmp_path / "idx" / INDEX_JSON
+    meta = json.loads(meta_path.read_text())
+    meta["segments"][0][2] = vindex._crc32(segment)
+    meta_path.write_text(json.dumps(meta))
+    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "differ from the catalog" in reasons(caplog)
+    assert_matches_catalog(vi, catalog)
+
+
+def test_replaced_vectors_leave_dead_rows_that_compaction_removes(library, tmp_path):
+    catalog, ids, vectors = library
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    first = set(p.name for p in (tmp_path / "idx").glob("vectors-*.f16"))
+    rng = np.random.default_rng(24)
+    n = len(ids)
+    for _ in range(3):  # re-encode every photo three times: dead rows pile up
+        vi.add(ids, _unit(rng.standard_normal((n, 32))))
+        # Dead rows never pile past the threshold (round two left 1200 and was compacted).
+        assert vi._store.dead_rows <= max(vindex.COMPACT_RATIO * (n + vi._store.dead_rows), 1024)
+    assert vi._store.dead_rows == n  # round three's 600 wait for the next compaction
+    final = _unit(rng.standard_normal((n, 32)))
+    vi.add(ids, final)
+    np.testing.assert_allclose(vi.vectors(ids), final, atol=5e-4)
+    vi.save(catalog.generation(MODEL))
+    now = set(p.name for p in (tmp_path / "idx").glob("vectors-*.f16"))
+    assert now == vi._store.file_names() and not (now & first)  # the old files were removed
+
+
+def test_many_small_saves_merge_segments(library, tmp_path):
+    catalog, ids, vectors = library
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    rng = np.random.default_rng(25)
+    extra = _unit(rng.standard_normal((40, 32)))
+    new_ids = fill_catalog(catalog, tmp_path / "photos", extra)
+    for i in range(len(new_ids)):  # the watcher's pattern: one photo, one save
+        vi.add(new_ids[i : i + 1], extra[i : i + 1])
+        vi.save(catalog.generation(MODEL))
+    files = list((tmp_path / "idx").glob("vectors-*.f16"))
+    assert len(files) <= vstore.MAX_SEGMENTS
+    again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert_matches_catalog(again, catalog)

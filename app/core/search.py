@@ -186,8 +186,9 @@ class SearchEngine:
         with self._lock:
             ref = self._reference
         if ref is None or not ref.fresh_for(model_id, size):
-            index = self.index  # its id list is in memory; the catalog's costs a query
-            ref = Reference.sample(self.catalog, model_id, ids=index.ids() if index else None)
+            index = self.index  # its ids and rows are at hand; the catalog's cost queries
+            source = _IndexRows(self) if index is not None else self.catalog
+            ref = Reference.sample(source, model_id, ids=index.ids() if index else None)
             with self._lock:
                 self._reference = ref
         return ref
@@ -269,15 +270,28 @@ class SearchEngine:
             return
         nbytes = len(ids) * (self.catalog.dim(model_id) or 0) * 4
         if generation is not None and self._cache.fits(nbytes):
-            got = self.catalog.embeddings(model_id, ids)
+            got = self._vectors_of(ids)
             self._cache.put(key, got, got[1].nbytes + got[0].nbytes)
             yield got
             return
         for i in range(0, len(ids), SCAN_CHUNK):
-            yield self.catalog.embeddings(model_id, ids[i : i + SCAN_CHUNK])
+            yield self._vectors_of(ids[i : i + SCAN_CHUNK])
 
     def _vectors_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.catalog.embeddings(self._require_model(), ids)
+        """(ids that have a vector, their vectors): from the index's memory-mapped rows, and
+        from the catalog only for photos the index lacks (none, unless it is catching up)."""
+        model_id = self._require_model()
+        index = self.index
+        if index is None or index.model_id != model_id:
+            return self.catalog.embeddings(model_id, ids)
+        got_ids, vectors = index.vectors_of(ids)
+        if len(got_ids) == len(ids):
+            return got_ids, vectors
+        missing = np.asarray(ids, dtype=np.int64)[~index.contains(ids)]
+        more_ids, more = self.catalog.embeddings(model_id, missing)
+        if not len(more_ids):
+            return got_ids, vectors
+        return np.concatenate([got_ids, more_ids]), np.concatenate([vectors, more])
 
     def _without(self, plan: Plan, ids: np.ndarray, generation: int | None) -> np.ndarray:
         """`ids` minus the photos that match any negative term (a search of only "-word"s
@@ -304,6 +318,21 @@ class SearchEngine:
         return [
             Hit(p.id, p.path, float(by_id[p.id]), p.capture_time) for p in self.catalog.photos(ids)
         ]
+
+
+class _IndexRows:
+    """The engine's vectors as the reference sample reads them (ids always given)."""
+
+    def __init__(self, engine: SearchEngine) -> None:
+        self._engine = engine
+
+    def filter_ids(self) -> np.ndarray:
+        return self._engine.catalog.filter_ids()
+
+    def embeddings(self, model_id: str, ids: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        if ids is None:
+            return self._engine.catalog.embeddings(model_id)
+        return self._engine._vectors_of(np.asarray(ids, dtype=np.int64))
 
 
 def _stamp(t: datetime | None) -> float:
