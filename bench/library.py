@@ -108,6 +108,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "vector indexes), measuring nothing: run it once on a quiet machine",
     )
     p.add_argument("--cache", type=Path, default=CACHE_DIR)
+    p.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help="an exported model folder to use instead of the cached random-init ViT-B-32",
+    )
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)  # internal: build|serve
     p.add_argument("--child-args", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -817,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child_main(args.child, json.loads(args.child_args))
     t_start = time.perf_counter()
-    model_dir = bench_model(args.cache)
+    model_dir = args.model_dir or bench_model(args.cache)
     results: dict[str, Any] = {
         "quick": args.quick,
         "machine": machine(),
