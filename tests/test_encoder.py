@@ -17,6 +17,7 @@ from pathlib import Path
 
 import microclip
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from app.core.encoder import (
@@ -25,10 +26,12 @@ from app.core.encoder import (
     available_providers,
     choose_providers,
     physical_cores,
+    trim_token_ids,
 )
 from app.core.errors import UserError
-from app.core.modelinfo import ModelError, read_model_info, write_model_info
+from app.core.modelinfo import ModelError, read_model_info, sha256_file, write_model_info
 from app.core.preprocess import open_image
+from app.core.tokenizer import load_tokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -229,6 +232,113 @@ def test_concurrent_use_from_threads(tiny_model_dir: Path) -> None:
     for img, txt in results:
         np.testing.assert_allclose(img, want_img, atol=1e-6)
         np.testing.assert_allclose(txt, want_txt, atol=1e-6)
+
+
+# --- text graphs that take only the tokens a query has ---------------------------------------------
+
+EOT = 49407
+# Mixed lengths: one word, nothing, unicode and punctuation ("!" is id 0, like the padding),
+# a caption filling exactly 8 ids, and one cut by the 77-token context.
+QUERIES = [
+    "a red circle",
+    "",
+    "Ünïcödé café 東京 🐕 — a photo of a blue star!",
+    "wow! a green square",
+    "a photo of a yellow triangle",
+    "a " * 100,
+]
+
+
+def _full_context(model_dir: Path, graph: str, texts: list[str]) -> np.ndarray:
+    """The graph run directly on the tokenizer's full [N, 77] ids, L2-normalised."""
+    ids = load_tokenizer(model_dir, read_model_info(model_dir)).encode(texts)
+    assert ids.shape == (len(texts), 77)
+    sess = ort.InferenceSession(str(model_dir / graph), providers=[CPU])
+    out = sess.run(None, {"input_ids": ids})[0]
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_text_ids_are_cut_after_the_longest_text(enc: Encoder, tiny_model_dir: Path) -> None:
+    sess = ort.InferenceSession(str(tiny_model_dir / "text.onnx"), providers=[CPU])
+    assert sess.get_inputs()[0].shape == ["batch", "tokens"]
+    one = enc.text_ids(["a red circle"])
+    assert one.shape == (1, 8) and one.dtype == np.int64
+    assert one[0, 4] == EOT and not one[0, 5:].any()  # start, 3 words, end token, padding
+    full = load_tokenizer(tiny_model_dir, enc.info).encode(QUERIES)
+    ends = [int(np.flatnonzero(row == EOT)[0]) + 1 for row in full]
+    assert ends[4] == 8 and ends[5] == 77  # 6 words fill 8 ids exactly; the last is cut at 77
+    for k in range(1, len(QUERIES) + 1):  # batches of mixed lengths: the longest rounded up to 8
+        width = min(77, -(-max(ends[:k]) // 8) * 8)
+        np.testing.assert_array_equal(enc.text_ids(QUERIES[:k]), full[:k, :width])
+    assert enc.text_ids(QUERIES[4:5]).shape == (1, 8)
+    for row in enc.text_ids(QUERIES[:5]):  # argmax pooling still finds each end token
+        assert row.argmax() == np.flatnonzero(row == EOT)[0]
+
+
+def test_cut_text_gives_the_full_context_vectors(enc: Encoder, tiny_model_dir: Path) -> None:
+    """fp32: the same vectors as the 77-token context (measured bit-identical on this model)."""
+    full = _full_context(tiny_model_dir, "text.onnx", QUERIES)
+    singles = np.concatenate([enc.encode_text([q]) for q in QUERIES])
+    np.testing.assert_allclose(singles, full, atol=1e-6)
+    np.testing.assert_allclose(enc.encode_text(QUERIES[:4]), full[:4], atol=1e-6)  # mixed batch
+    np.testing.assert_allclose(enc.encode_text(QUERIES), full, atol=1e-6)  # with the over-long
+
+
+def test_cut_text_int8_stays_as_close_to_fp32(tiny_model_dir: Path) -> None:
+    """int8 quantises activations per tensor, padding rows included, so the cut is not bit-exact
+    there: it stays as close to int8 on the full context and to fp32 (measured >= 0.9996)."""
+    fp32 = _full_context(tiny_model_dir, "text.onnx", QUERIES)
+    int8_full = _full_context(tiny_model_dir, "text.int8.onnx", QUERIES)
+    with Encoder(tiny_model_dir, device="cpu", threads=1, precision="int8") as q:
+        assert q.text_ids(QUERIES[:1]).shape == (1, 8)
+        cut = np.concatenate([q.encode_text([t]) for t in QUERIES])
+    assert np.sum(cut * int8_full, axis=1).min() >= 0.999
+    assert np.sum(cut * fp32, axis=1).min() >= 0.999
+
+
+def test_fixed_length_text_graph_gets_the_full_context(
+    enc: Encoder, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """A text graph declaring [N, 77] (as exports before the dynamic token axis) is fed all 77
+    ids: onnxruntime would reject anything shorter."""
+    import onnx
+
+    model = _copy_model(tiny_model_dir, tmp_path / "m")
+    graph = onnx.load(str(model / "text.onnx"))
+    dim = graph.graph.input[0].type.tensor_type.shape.dim[1]
+    dim.Clear()
+    dim.dim_value = 77
+    onnx.save(graph, str(model / "text.onnx"))
+    info = read_model_info(model)
+    files = {**info.files, "text.onnx": sha256_file(model / "text.onnx")}
+    write_model_info(model, type(info).from_dict({**info.to_dict(), "files": files}))
+    with Encoder(model, device="cpu", threads=1) as old:
+        assert old.text_ids(QUERIES[:1]).shape == (1, 77)
+        np.testing.assert_allclose(old.encode_text(QUERIES), enc.encode_text(QUERIES), atol=1e-6)
+    short = np.asarray(enc.text_ids(QUERIES[:1]))
+    sess = ort.InferenceSession(str(model / "text.onnx"), providers=[CPU])
+    with pytest.raises(Exception, match="input_ids"):  # the shape check the runtime avoids
+        sess.run(None, {"input_ids": short})
+
+
+def test_trim_token_ids() -> None:
+    ids = np.zeros((3, 77), dtype=np.int64)
+    ids[0, :5] = [49406, 0, 320, 0, EOT]  # "!" is id 0 inside a text; only trailing 0s are cut
+    ids[1, :2] = [49406, EOT]
+    cut = trim_token_ids(ids)
+    assert cut.shape == (3, 8) and cut.flags.c_contiguous
+    np.testing.assert_array_equal(cut, ids[:, :8])
+    assert trim_token_ids(ids, step=1).shape == (3, 5)
+    assert trim_token_ids(ids, step=16).shape == (3, 16)
+    ids[2] = np.r_[49406, np.full(75, 320), EOT]  # cut short by the context: all 77 stay
+    assert trim_token_ids(ids).shape == (3, 77)
+    hf = np.ones((2, 77), dtype=np.int64)  # an HF tokenizer padding with id 1
+    hf[0, :3], hf[1, :10] = [0, 5, 2], np.r_[0, np.arange(3, 11), 2]
+    assert trim_token_ids(hf, pad_id=1).shape == (2, 16)
+    assert trim_token_ids(hf, pad_id=1, step=1).shape == (2, 10)
+    assert trim_token_ids(np.zeros((2, 77), dtype=np.int64)).shape == (2, 8)  # all padding
+    assert trim_token_ids(np.zeros((0, 77), dtype=np.int64)).shape == (0, 8)
+    assert trim_token_ids(np.ones((1, 5), dtype=np.int64)).shape == (1, 5)  # context < step
 
 
 # --- broken model folders -----------------------------------------------------------------------

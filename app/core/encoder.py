@@ -40,6 +40,9 @@ DEVICES = {
 }
 # No fp16: on CPU it is slower than fp32 and its session creation can crash (TOOLCHAIN.md).
 PRECISIONS = ("fp32", "int8")
+# Text graphs with a dynamic token axis get the ids cut to the longest text, in steps of this
+# many tokens: a query costs what its words cost, and onnxruntime sees few distinct shapes.
+TOKEN_STEP = 8
 REINSTALL = "Reinstall with `photoseek model install --force`."
 _HOW_TO_GET = {
     CUDA: "For NVIDIA GPUs install the GPU build of onnxruntime: `pip install photoseek[gpu]` "
@@ -236,9 +239,20 @@ class Encoder:
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Texts to float32 [N, D], unit length, in the same space as the images."""
+        return self._run("text", self.text_ids(texts))
+
+    def text_ids(self, texts: Sequence[str]) -> np.ndarray:
+        """The int64 token ids the text graph gets for `texts`: [N, context_length], or cut to
+        the longest text (see trim_token_ids) when the graph has a dynamic token axis."""
         if isinstance(texts, str):
             texts = [texts]
-        return self._run("text", self._get_tokenizer().encode(texts))
+        ids = self._get_tokenizer().encode(texts)
+        if len(ids) == 0:
+            return ids
+        shape = self._session("text").get_inputs()[0].shape
+        if len(shape) == 2 and not isinstance(shape[1], int):  # e.g. "tokens" (or None)
+            ids = trim_token_ids(ids, int(self._info.tokenizer.get("pad_id", 0)))
+        return ids
 
     def _run(self, tower: str, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 0:
@@ -358,6 +372,24 @@ class Encoder:
             f"Encoder({str(self.model_dir)!r}, model_id={self.model_id!r}, "
             f"device={self._device!r}, threads={self._threads}, loaded={self.loaded_towers})"
         )
+
+
+def trim_token_ids(ids: np.ndarray, pad_id: int = 0, step: int = TOKEN_STEP) -> np.ndarray:
+    """A padded id batch [N, C] cut after the last non-padding token of its longest row (CLIP
+    BPE: the end token), rounded up to a multiple of `step` and at most C.
+
+    Exact for the graphs the exporter gives a dynamic token axis: they pool at the end token
+    (causal attention: it never sees what follows) or mask the padding. A row cut short by
+    the context keeps all C tokens.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or ids.shape[1] == 0:
+        return ids
+    real = ids != pad_id
+    ends = ids.shape[1] - np.argmax(real[:, ::-1], axis=1)  # one past each row's last real id
+    longest = int(ends[real.any(axis=1)].max(initial=1))
+    keep = min(ids.shape[1], -(-longest // step) * step)
+    return np.ascontiguousarray(ids[:, :keep])
 
 
 def _name(provider: str | tuple[str, dict[str, Any]]) -> str:

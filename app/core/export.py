@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from app.core.durable import fsync_tree
+from app.core.encoder import trim_token_ids
 from app.core.export_folder import check_target, move_into_place, staging_dir
 from app.core.export_onnx import (
     CHECK_BATCH,
@@ -27,6 +28,8 @@ from app.core.export_onnx import (
     probe_pixels,
     quantize_int8,
     run_onnx,
+    text_graph_module,
+    token_axis_is_dynamic,
     towers,
 )
 from app.core.export_tokenizer import write_tokenizer
@@ -54,12 +57,14 @@ def export_model(
     opset: int = 17,
     seed: int = 0,
     progress: Progress | None = None,
+    dynamic_tokens: bool = True,
 ) -> ModelInfo:
     """Build `arch` with open_clip (pretrained weights, or random ones) and export it to `out_dir`.
 
     `config` is an open_clip model config (JSON file or dict) registered under `arch`, for small
     custom architectures; an HF text tower's `hf_model_name` may name a local folder. Random
     weights come from `seed`, so the same random-init export gives the same files and model id.
+    `dynamic_tokens`: see export_from_model.
     """
     import open_clip
     import torch
@@ -129,6 +134,7 @@ def export_model(
         opset=opset,
         progress=progress,
         provenance={"seed": seed} if random_init else None,
+        dynamic_tokens=dynamic_tokens,
     )
 
 
@@ -145,6 +151,7 @@ def export_from_model(
     opset: int = 17,
     progress: Progress | None = None,
     provenance: dict[str, Any] | None = None,
+    dynamic_tokens: bool = True,
 ) -> ModelInfo:
     """Export a torch open_clip model already in memory (a CLIP or CustomTextCLIP).
 
@@ -152,6 +159,11 @@ def export_from_model(
     open_clip's CLIP BPE with the model's context length. `preprocess_cfg` defaults to the
     model's own (`open_clip.get_model_preprocess_cfg`) over open_clip's defaults. `provenance`
     (e.g. the random seed) is recorded in model.json's `exported_with`.
+
+    The text graph takes [N, L] ids for any L up to the context length when that gives the
+    same embeddings as the full padded context (checked against torch at both lengths), so a
+    query costs what its words cost; `dynamic_tokens=False`, or a tower that reads its padding,
+    keeps it at [N, context_length] as exports before this did.
     """
     import onnx
     import onnxruntime as ort
@@ -172,6 +184,10 @@ def export_from_model(
     stage = staging_dir(out_dir)
     try:
         tok_cfg = write_tokenizer(tokenizer, stage)
+        pad_id = int(tok_cfg.get("pad_id", 0))
+        txt_graph, fixed_why = text_graph_module(model, pad_id, dynamic_tokens)
+        if fixed_why is not None:
+            log.info("text graph keeps all %d tokens: %s", ctx, fixed_why)
         with torch.no_grad():
             ex_img = torch.from_numpy(
                 probe_pixels(EXAMPLE_BATCH, size, pcfg["mean"], pcfg["std"], 1)
@@ -180,7 +196,14 @@ def export_from_model(
         say("exporting the image tower")
         export_tower(img_mod, ex_img, "pixels", stage / "image.onnx", opset)
         say("exporting the text tower")
-        export_tower(txt_mod, torch.from_numpy(ex_txt), "input_ids", stage / "text.onnx", opset)
+        export_tower(
+            txt_graph,
+            torch.from_numpy(ex_txt),
+            "input_ids",
+            stage / "text.onnx",
+            opset,
+            dynamic_tokens=fixed_why is None,
+        )
 
         say("checking the graphs against torch")
         px = probe_pixels(CHECK_BATCH, size, pcfg["mean"], pcfg["std"], 2)
@@ -189,12 +212,14 @@ def export_from_model(
             "image": check_parity(img_mod, stage / "image.onnx", "pixels", px, "image"),
             "text": check_parity(txt_mod, stage / "text.onnx", "input_ids", ids, "text"),
         }
+        if fixed_why is None:
+            parity["text_few_tokens"] = _check_few_tokens(txt_mod, stage / "text.onnx", ids, pad_id)
         embed_dim = int(run_onnx(stage / "image.onnx", "pixels", px[:1]).shape[1])
 
         variants: dict[str, dict[str, Any]] = {}
         if int8:
             say("quantizing to int8")
-            variants["int8"] = _int8_variant(stage, size, pcfg, tokenizer)
+            variants["int8"] = _int8_variant(stage, size, pcfg, tokenizer, pad_id)
 
         files = {p.name: sha256_file(p) for p in sorted(stage.iterdir()) if p.is_file()}
         # The id covers what defines the embedding space: the fp32 graphs and the tokenizer.
@@ -207,6 +232,7 @@ def export_from_model(
             "opset": opset,
             "exporter": "torch.onnx TorchScript (dynamo=False)",
             "parity_min_cosine": parity,
+            "text_tokens": "dynamic" if fixed_why is None else f"fixed: {fixed_why}",
             **(provenance or {}),
         }
         if tok_cfg["kind"] == "hf":
@@ -241,12 +267,34 @@ def export_from_model(
     return info
 
 
-def _int8_variant(stage: Path, size: int, pcfg: dict[str, Any], tokenizer: Any) -> dict[str, Any]:
-    """image.int8.onnx / text.int8.onnx and their cosine to fp32 (minimum over probe inputs)."""
+def _check_few_tokens(txt_mod: Any, path: Path, ids: np.ndarray, pad_id: int) -> float:
+    """The text graph on ids cut right after the longest row's end token vs torch on the full
+    padded context: the cut the runtime makes, at its tightest (no rounding up)."""
+    if not token_axis_is_dynamic(path):
+        raise ExportError(
+            f"The exported text graph {path.name} lost its dynamic token axis. This is a bug "
+            "in the exporter; please report it with your torch version."
+        )
+    short = trim_token_ids(ids, pad_id, step=1)
+    return check_parity(txt_mod, path, "input_ids", ids, "text", feed=short)
+
+
+def _int8_variant(
+    stage: Path, size: int, pcfg: dict[str, Any], tokenizer: Any, pad_id: int
+) -> dict[str, Any]:
+    """image.int8.onnx / text.int8.onnx and their cosine to fp32 (minimum over probe inputs,
+    the text ids cut as the runtime cuts them when the token axis is dynamic)."""
     quantize_int8(stage / "image.onnx", stage / "image.int8.onnx")
     quantize_int8(stage / "text.onnx", stage / "text.int8.onnx")
     px = probe_pixels(8, size, pcfg["mean"], pcfg["std"], 3)
     ids = _token_ids(tokenizer, list(PROBE_CAPTIONS))
+    if token_axis_is_dynamic(stage / "text.onnx"):
+        if not token_axis_is_dynamic(stage / "text.int8.onnx"):
+            raise ExportError(
+                "Quantizing the text graph to int8 lost its dynamic token axis; export "
+                "with --no-int8 and please report this with your onnxruntime version."
+            )
+        ids = trim_token_ids(ids, pad_id)
     cos = {
         "image": min_cosine(
             run_onnx(stage / "image.onnx", "pixels", px),

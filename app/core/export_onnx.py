@@ -53,9 +53,125 @@ class _TextTower(torch.nn.Module):
         return F.normalize(self.model.encode_text(input_ids), dim=-1)
 
 
+class _TokenText(torch.nn.Module):
+    """open_clip's CLIP.encode_text (and TextTransformer.forward) for any number of tokens up to
+    the context: the positional embedding and the causal mask are cut to the input's length.
+
+    The residual blocks are spelled out (as ResidualAttentionBlock.forward) only so that their
+    attention is `_self_attention`: torch's nn.MultiheadAttention reads `k.shape[0]`, which the
+    TorchScript exporter freezes at the traced length (pytorch/pytorch#122321).
+    """
+
+    def __init__(self, tower: torch.nn.Module, pool_type: str, eos_id: int | None) -> None:
+        super().__init__()
+        self.tower: Any = tower
+        self.pool_type = pool_type
+        self.eos_id = eos_id
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        from open_clip.transformer import text_global_pool
+
+        t = self.tower
+        n = input_ids.shape[1]
+        cast_dtype = t.transformer.get_cast_dtype()
+        x = t.token_embedding(input_ids).to(cast_dtype)
+        x = x + t.positional_embedding[:n].to(cast_dtype)
+        mask = t.attn_mask[:n, :n].to(x.dtype)
+        for blk in t.transformer.resblocks:
+            x = x + blk.ls_1(_self_attention(blk.attn, blk.ln_1(x), mask))
+            x = x + blk.ls_2(blk.mlp(blk.ln_2(x)))
+        x = t.ln_final(x)
+        x = text_global_pool(x, input_ids, self.pool_type, eos_token_id=self.eos_id)
+        if t.text_projection is not None:
+            if isinstance(t.text_projection, torch.nn.Linear):
+                x = t.text_projection(x)
+            else:
+                x = x @ t.text_projection
+        return F.normalize(x, dim=-1)
+
+
+def _self_attention(mha: Any, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """nn.MultiheadAttention(x, x, x, attn_mask=mask) at inference, batch first, in the form of
+    open_clip's own Attention.forward (sizes unpacked from one shape, so they stay symbolic)."""
+    n, length, width = x.shape
+    q, k, v = F.linear(x, mha.in_proj_weight, mha.in_proj_bias).chunk(3, dim=-1)
+    q = q.reshape(n, length, mha.num_heads, -1).transpose(1, 2)
+    k = k.reshape(n, length, mha.num_heads, -1).transpose(1, 2)
+    v = v.reshape(n, length, mha.num_heads, -1).transpose(1, 2)
+    x = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return mha.out_proj(x.transpose(1, 2).reshape(n, length, width))
+
+
 def towers(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(image, text) modules that output L2-normalised embeddings, as the ONNX graphs do."""
+    """(image, text) modules that output L2-normalised embeddings, as the ONNX graphs do; the
+    text one is open_clip's own encode_text, the reference for the exported text graph."""
     return _ImageTower(model).eval(), _TextTower(model).eval()
+
+
+def text_graph_module(
+    model: Any, pad_id: int, dynamic: bool = True
+) -> tuple[torch.nn.Module, str | None]:
+    """The module to export as the text graph, and None when it takes any number of tokens up to
+    the context (trailing padding cut off gives the same embedding), else why it needs them all.
+
+    Exact when the output never looks at padding: a causal tower that pools at the end token
+    (argmax or eos id) or the first one, or an HF tower that masks padding and pools over the
+    mask or at the first token.
+    """
+    why = _fixed_reason(model, pad_id) if dynamic else "a fixed-length graph was asked for"
+    if why is not None:
+        return _TextTower(model).eval(), why
+    text: Any = getattr(model, "text", None)
+    if text is None:  # open_clip.CLIP: the text tower's parts live on the model itself
+        return _TokenText(model, model.text_pool_type, model.text_eos_id).eval(), None
+    if hasattr(text, "pooler"):  # HFTextEncoder masks padding itself
+        return _TextTower(model).eval(), None
+    return _TokenText(text, text.pool_type, text.eos_id).eval(), None
+
+
+def _fixed_reason(model: Any, pad_id: int) -> str | None:
+    from open_clip.hf_model import ClsLastHiddenStatePooler, ClsPooler, HFTextEncoder, MeanPooler
+    from open_clip.transformer import TextTransformer
+
+    text = getattr(model, "text", None)
+    if isinstance(text, HFTextEncoder):
+        if not isinstance(text.pooler, (MeanPooler, ClsPooler, ClsLastHiddenStatePooler)):
+            return f"its {type(text.pooler).__name__} reads padded positions"
+        if getattr(text.config, "pad_token_id", None) != pad_id:
+            return "its tokenizer and text model disagree on the padding id"
+        return None
+    if text is not None and not isinstance(text, TextTransformer):
+        return f"unknown text tower {type(text).__name__}"
+    tower = model if text is None else text
+    pool = model.text_pool_type if text is None else text.pool_type
+    if getattr(tower, "cls_emb", None) is not None:
+        return "it appends a class token after the padding"
+    if getattr(tower, "attn_mask", None) is None:
+        return "its text transformer is bidirectional (tokens attend to the padding)"
+    if pool not in ("argmax", "eos", "first"):
+        return f"it pools at {pool!r}, which depends on the padding"
+    if pool == "argmax" and pad_id != 0:
+        return f"argmax pooling needs zero padding (padding id {pad_id})"
+    if not tower.transformer.batch_first or not all(
+        _plain_block(b) for b in tower.transformer.resblocks
+    ):
+        return "its transformer blocks are not open_clip's plain ResidualAttentionBlock"
+    return None
+
+
+def _plain_block(block: Any) -> bool:
+    """A ResidualAttentionBlock whose attention `_self_attention` reproduces."""
+    from open_clip.transformer import ResidualAttentionBlock
+
+    attn = getattr(block, "attn", None)
+    return (
+        type(block) is ResidualAttentionBlock
+        and not hasattr(block, "ln_1_kv")
+        and isinstance(attn, torch.nn.MultiheadAttention)
+        and attn._qkv_same_embed_dim
+        and attn.bias_k is None
+        and not attn.add_zero_attn
+    )
 
 
 def probe_pixels(n: int, size: int, mean: Any, std: Any, seed: int = 0) -> np.ndarray:
@@ -104,22 +220,40 @@ def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def export_tower(
-    module: torch.nn.Module, example: torch.Tensor, input_name: str, path: Path, opset: int
+    module: torch.nn.Module,
+    example: torch.Tensor,
+    input_name: str,
+    path: Path,
+    opset: int,
+    dynamic_tokens: bool = False,
 ) -> None:
-    """One tower to ONNX with the legacy (TorchScript) exporter and a dynamic batch axis.
+    """One tower to ONNX with the legacy (TorchScript) exporter and a dynamic batch axis, plus a
+    dynamic token axis (axis 1) when `dynamic_tokens`.
 
     nn.MultiheadAttention's inference fast path has no ONNX form, so it is off while tracing.
     """
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
+    axes = {0: "batch", 1: "tokens"} if dynamic_tokens else {0: "batch"}
     try:
-        _export(module, example, input_name, path, opset)
+        _export(module, example, input_name, path, opset, axes)
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
 
 
+def token_axis_is_dynamic(path: Path) -> bool:
+    """Whether the graph's first input takes any length on axis 1 (a named or unknown dim)."""
+    shape = session(path).get_inputs()[0].shape
+    return len(shape) == 2 and not isinstance(shape[1], int)
+
+
 def _export(
-    module: torch.nn.Module, example: torch.Tensor, input_name: str, path: Path, opset: int
+    module: torch.nn.Module,
+    example: torch.Tensor,
+    input_name: str,
+    path: Path,
+    opset: int,
+    axes: dict[int, str],
 ) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", category=DeprecationWarning)
@@ -133,31 +267,41 @@ def _export(
             opset_version=opset,
             input_names=[input_name],
             output_names=["embedding"],
-            dynamic_axes={input_name: {0: "batch"}, "embedding": {0: "batch"}},
+            dynamic_axes={input_name: axes, "embedding": {0: "batch"}},
             do_constant_folding=True,
         )
 
 
 def check_parity(
-    module: torch.nn.Module, path: Path, input_name: str, x: np.ndarray, what: str
+    module: torch.nn.Module,
+    path: Path,
+    input_name: str,
+    x: np.ndarray,
+    what: str,
+    feed: np.ndarray | None = None,
 ) -> float:
-    """Run the graph at a batch size other than the traced one and compare with torch."""
+    """Run the graph at a batch size other than the traced one and compare with torch on `x`.
+
+    `feed` is what the graph gets instead of `x` (the text ids cut to fewer tokens); torch
+    always sees `x`, so the check covers the cut as well.
+    """
+    feed = x if feed is None else feed
     with torch.no_grad():
         ref = module(torch.from_numpy(x)).numpy()
     try:
-        got = run_onnx(path, input_name, x)
+        got = run_onnx(path, input_name, feed)
     except Exception as e:  # onnxruntime raises its own exception types
         raise ExportError(
-            f"The exported {what} graph {path.name} does not run at batch size "
-            f"{len(x)} ({e}). This is a bug in the exporter; please report it."
+            f"The exported {what} graph {path.name} does not run on input shape "
+            f"{list(feed.shape)} ({e}). This is a bug in the exporter; please report it."
         ) from e
     cos = min_cosine(ref, got)
-    log.info("%s tower: ONNX vs torch min cosine %.7f at batch %d", what, cos, len(x))
+    log.info("%s tower: ONNX vs torch min cosine %.7f at %s", what, cos, list(feed.shape))
     if not cos >= PARITY_MIN_COSINE:
         raise ExportError(
-            f"The exported {what} graph differs from the torch model (cosine "
-            f"{cos:.6f} < {PARITY_MIN_COSINE}). Please report this with the "
-            "architecture name and your torch and open_clip versions."
+            f"The exported {what} graph differs from the torch model at input shape "
+            f"{list(feed.shape)} (cosine {cos:.6f} < {PARITY_MIN_COSINE}). Please report this "
+            "with the architecture name and your torch and open_clip versions."
         )
     return cos
 
