@@ -2,8 +2,10 @@
 
 The vector index keeps a compressed graph in memory and scores its candidates exactly from
 these rows, and the search engine scans them for filtered queries. A million 512-d vectors take
-1 GB of disk and only the pages a query touches in memory; reading a photo's row costs a page
-fault, not a SQLite lookup.
+1 GB of disk and no memory of ours: rows are read with pread (one call per run of adjacent rows)
+into the page cache and a fresh array. Not mmap: a page fault maps the whole surrounding folio
+(measured: 3000 random rows of a 1M-row file added 459 MB to the process's RSS, MADV_RANDOM or
+not). Where pread is missing (Windows) the files are memory-mapped instead.
 
 Rows are appended to an in-memory tail that is written out as a new segment file once it is
 large (or when the index is saved). Segment files are never modified, so a kill at any moment
@@ -47,7 +49,27 @@ class Segment:
     name: str
     rows: int
     crc: int
-    data: np.ndarray  # [rows, dim] float16, memory-mapped read-only
+    dim: int
+    fd: int | None  # open read-only where os.pread exists
+    data: np.ndarray | None  # [rows, dim] float16, memory-mapped, elsewhere
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """float16 [n, dim] of sorted, distinct local row numbers."""
+        if self.fd is None:
+            assert self.data is not None
+            return np.asarray(self.data[rows])
+        row_bytes = self.dim * ROW_DTYPE.itemsize
+        out = np.empty((len(rows), self.dim), dtype=ROW_DTYPE)
+        buf = out.data.cast("B")
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        starts = [0, *breaks.tolist()]
+        ends = [*breaks.tolist(), len(rows)]
+        first = rows.tolist()
+        for s, e in zip(starts, ends, strict=True):
+            view = buf[s * row_bytes : e * row_bytes]
+            if os.preadv(self.fd, [view], first[s] * row_bytes) != len(view):
+                raise StoreError(f"segment {self.name} is shorter than when it was opened")
+        return out
 
 
 class RowStore:
@@ -148,7 +170,7 @@ class RowStore:
         for i, seg in enumerate(self._segments):
             lo, hi = bounds[i], bounds[i + 1]
             if hi > lo:
-                out[order[lo:hi]] = seg.data[sorted_rows[lo:hi] - self._offsets[i]]
+                out[order[lo:hi]] = seg.gather(sorted_rows[lo:hi] - self._offsets[i])
         lo = bounds[-1]
         if lo < len(rows):
             out[order[lo:]] = self._tail[sorted_rows[lo:] - self._offsets[-1]]
@@ -296,18 +318,20 @@ def _open_segment(
         raise StoreError(f"segment {name} has {size} bytes, {rows} rows of {dim} were saved")
     if check and _crc32(path) != int(crc):
         raise StoreError(f"segment {name} does not match its checksum (corrupt)")
-    data: np.ndarray
-    if rows == 0:
-        data = np.empty((0, dim), dtype=ROW_DTYPE)
-    else:
+    if hasattr(os, "preadv"):
+        return Segment(name, rows, int(crc), dim, os.open(path, os.O_RDONLY), None)
+    data: np.ndarray = np.empty((0, dim), dtype=ROW_DTYPE)
+    if rows:
         data = np.memmap(path, dtype=ROW_DTYPE, mode="r", shape=(rows, dim))
-    return Segment(name, rows, int(crc), data)
+    return Segment(name, rows, int(crc), dim, None, data)
 
 
 def _release(seg: Segment) -> None:
-    """Drop the segment's mapping (unmapped once no array uses it: reads copy their rows), so
-    the file can be deleted even on Windows."""
-    seg.data = np.empty((0, seg.data.shape[1] if seg.data.ndim == 2 else 0), dtype=ROW_DTYPE)
+    """Close the segment's file (or drop its mapping, unmapped once no array uses it: reads
+    copy their rows), so the file can be deleted even on Windows."""
+    fd, seg.fd, seg.data = seg.fd, None, np.empty((0, seg.dim), dtype=ROW_DTYPE)
+    if fd is not None:
+        os.close(fd)
 
 
 def remove_unused(directory: Path, keep: set[str], alive: Any) -> None:
