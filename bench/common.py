@@ -190,34 +190,50 @@ QUERIES = (
 # ---------------------------------------------------------------- model
 
 
+# What the cached export must look like; bump it when the exporter changes the files, and the
+# next run exports again from the saved torch weights (same weights: figures stay comparable).
+# 2: text graph with a dynamic token axis (queries run on their own tokens, not all 77).
+EXPORT_FORMAT = "2"
+
+
 def bench_model(cache: Path = CACHE_DIR, arch: str = BENCH_ARCH) -> Path:
     """The random-init model folder used by every benchmark, exported once and reused.
 
     Its torch weights are saved next to it (`torch_state.pt`) so a benchmark can load the very
-    same weights into open_clip for a like-for-like comparison.
+    same weights into open_clip for a like-for-like comparison. An export older than
+    EXPORT_FORMAT (`<name>.format` next to it) is redone from those weights.
     """
     model_dir = cache / f"{arch}-random"
     state = cache / f"{arch}-random.torch_state.pt"
-    if (model_dir / "model.json").is_file() and state.is_file():
+    marker = cache / f"{arch}-random.format"
+    found = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+    if (model_dir / "model.json").is_file() and state.is_file() and found == EXPORT_FORMAT:
         return model_dir
     import open_clip
     import torch
 
     from app.core.export import export_from_model
 
-    print(f"exporting random-init {arch} to {model_dir} (once; later runs reuse it)...", flush=True)
     t0 = time.perf_counter()
     torch.manual_seed(0)
     model = open_clip.create_model(arch, pretrained=None).eval()
-    state.parent.mkdir(parents=True, exist_ok=True)
-    tmp_state = state.with_suffix(".tmp")
-    torch.save(model.state_dict(), tmp_state)
-    if model_dir.exists():  # a model folder without its weights file: export again
-        import shutil
-
-        shutil.rmtree(model_dir)
+    if state.is_file():
+        print(
+            f"exporting {arch} again to {model_dir} from its saved weights (export format "
+            f"{found or 'unmarked'} -> {EXPORT_FORMAT}; vector caches tied to the old model id "
+            "are rebuilt)...",
+            flush=True,
+        )
+        model.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
+    else:
+        print(f"exporting random-init {arch} to {model_dir} (once; later runs reuse it)...")
+        state.parent.mkdir(parents=True, exist_ok=True)
+        tmp_state = state.with_suffix(".tmp")
+        torch.save(model.state_dict(), tmp_state)
+        os.replace(tmp_state, state)
     # export_model(random_init=True) would build its own random weights; exporting the model
-    # we hold keeps its state for the torch side of the comparison.
+    # we hold keeps its state for the torch side of the comparison. It replaces an older export
+    # in place only once the new one is complete.
     export_from_model(
         model,
         arch=arch,
@@ -228,7 +244,9 @@ def bench_model(cache: Path = CACHE_DIR, arch: str = BENCH_ARCH) -> Path:
         int8=True,
         random_init=True,
     )
-    os.replace(tmp_state, state)
+    tmp_marker = marker.with_suffix(".tmp")
+    tmp_marker.write_text(EXPORT_FORMAT + "\n", encoding="utf-8")
+    os.replace(tmp_marker, marker)
     print(f"exported in {time.perf_counter() - t0:.0f} s", flush=True)
     return model_dir
 

@@ -2,7 +2,9 @@
 
 In one run: images/s at batch 1, 8 and 32 for onnxruntime fp32 and int8 and for the same weights
 in open_clip torch; int8's cosine to fp32 on photo-like pictures and on random noise; single
-text query latency. Prints a table and writes bench/out/encoder-*.json.
+text query latency through Encoder.encode_text (tokenizer included; a text graph with a dynamic
+token axis gets only the tokens a query has), next to the same graph fed the full 77-token
+context as before. Prints a table and writes bench/out/encoder-*.json.
 
     python bench/encoder.py [--threads N] [--repeats R] [--quick]
 """
@@ -71,6 +73,43 @@ def images_per_s(
     return statistics.median(rates), rates
 
 
+def text_tokens(enc: Any, queries: list[str]) -> dict[str, Any]:
+    """How many ids each query really has (start and end tokens included) and how many the
+    text graph gets, one query at a time as a search sends them."""
+    from app.core.encoder import trim_token_ids
+
+    pad_id = int(enc.info.tokenizer.get("pad_id", 0))
+    fed = [enc.text_ids([q]).shape[1] for q in queries]
+    real = [trim_token_ids(enc.text_ids([q]), pad_id, step=1).shape[1] for q in queries]
+    return {
+        "context": enc.info.context_length,
+        "real_min": min(real),
+        "real_median": float(np.median(real)),
+        "real_max": max(real),
+        "fed": {str(w): fed.count(w) for w in sorted(set(fed))},
+    }
+
+
+def text_latency(enc: Any, queries: list[str], repeats: int) -> tuple[dict, dict]:
+    """Single-query latency through Encoder.encode_text (the app's path), and of the same
+    session fed each query's full context (what every query cost before the token axis was
+    dynamic), interleaved so both see the same machine load."""
+    full = [np.asarray(enc._get_tokenizer().encode([q])) for q in queries]  # [1, context] each
+    for q, ids in zip(queries, full, strict=True):  # warm up every shape either path uses
+        enc.encode_text([q])
+        enc._run("text", ids)
+    app, before = [], []
+    for _ in range(max(1, repeats)):
+        for q, ids in zip(queries, full, strict=True):
+            t0 = time.perf_counter()
+            enc.encode_text([q])
+            t1 = time.perf_counter()
+            enc._run("text", ids)
+            app.append(t1 - t0)
+            before.append(time.perf_counter() - t1)
+    return stats_ms(app), stats_ms(before)
+
+
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
@@ -132,6 +171,8 @@ def main() -> int:
         "open_clip": open_clip.__version__,
         "images_per_s": {},
         "text_latency": {},
+        "text_full_context": {},
+        "text_tokens": text_tokens(encoders["fp32"], queries),
     }
     emb: dict[str, dict[str, np.ndarray]] = {}
 
@@ -149,9 +190,9 @@ def main() -> int:
             "noise": enc.encode_pixels(px_noise),
             "text": enc.encode_text(queries),
         }
-        enc.encode_text(["warm up"])
-        lat = time_each(lambda q, e=enc: e.encode_text([q]), queries * max(1, repeats))
-        results["text_latency"][f"ort_{name}"] = stats_ms(lat)
+        results["text_latency"][f"ort_{name}"], results["text_full_context"][f"ort_{name}"] = (
+            text_latency(enc, queries, repeats)
+        )
 
     # The same weights in open_clip torch.
     model = torch_model(model_dir)
@@ -240,6 +281,20 @@ def report(r: dict[str, Any], n_photos: int, n_noise: int, n_queries: int) -> No
     print_table(
         ["variant", "img/s b1", "img/s b8", "img/s b32", "text p50 ms", "text p95 ms"], rows
     )
+    tok, full = r["text_tokens"], r["text_full_context"]
+    fed = ", ".join(f"{n} x {w}" for w, n in tok["fed"].items())
+    print(
+        f"\ntext queries ({n_queries}): {tok['real_min']}-{tok['real_max']} ids each (median "
+        f"{tok['real_median']:g}, start and end included); the text graph gets {fed} ids "
+        f"(context {tok['context']})"
+    )
+    for key, label in (("ort_fp32", "fp32"), ("ort_int8", "int8")):
+        print(
+            f"  {label}: encode_text p50 {lat[key]['p50_ms']:.1f} / p95 {lat[key]['p95_ms']:.1f} "
+            f"ms; same session on the full context p50 {full[key]['p50_ms']:.1f} / p95 "
+            f"{full[key]['p95_ms']:.1f} ms (ratio p50 "
+            f"{full[key]['p50_ms'] / lat[key]['p50_ms']:.1f}x)"
+        )
     c = r["cosine"]
     print(
         f"\ncosine int8 vs fp32 (mean / min): photo-like ({n_photos}) "
