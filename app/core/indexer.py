@@ -40,6 +40,8 @@ from app.core.paths import Paths
 from app.core.thumbnails import THUMB_SIZE, ThumbnailStore, render_thumbnail
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from app.core.catalog import Catalog
     from app.core.encoder import Encoder
     from app.core.vindex import VectorIndex
@@ -601,18 +603,15 @@ class Indexer:
             return _Decoded(w, gone=True)
         try:
             st = w.stat if w.stat is not None else os.stat(w.path)
-            meta = None
-            if w.kind != "pending":
-                meta = metadata.read_metadata(w.path, st, fp=w.fingerprint)
+            if w.kind == "pending":  # catalogued already: pixels only
+                return self._pixels(w, None, preprocess.open_image(w.path, min_side=self.min_side))
+            # One open and one header parse for metadata, fingerprint and pixels.
+            with metadata.open_photo(w.path, st, fp=w.fingerprint) as (meta, opened):
                 meta = dataclasses.replace(meta, folder_id=w.folder_id)
-            if w.kind == "meta":
-                return _Decoded(w, meta)
-            img = preprocess.open_image(w.path, min_side=self.min_side)
-            thumb = render_thumbnail(img)
-            pixels = None
-            if self.encoder is not None:
-                pixels = preprocess.to_pixels(img, self.encoder.info)
-            return _Decoded(w, meta, pixels, thumb)
+                if w.kind == "meta":
+                    return _Decoded(w, meta)
+                img = preprocess.decode(opened, w.path, min_side=self.min_side)
+            return self._pixels(w, meta, img)
         except metadata.MetadataError as e:
             return _Decoded(w, error=e.reason)
         except preprocess.ImageError as e:
@@ -624,6 +623,14 @@ class Indexer:
         except Exception as e:  # one bad file must never stop the run
             log.exception("unexpected error reading %s", w.path)
             return _Decoded(w, error=f"unexpected error while reading ({type(e).__name__}: {e})")
+
+    def _pixels(self, w: _Work, meta: metadata.PhotoMeta | None, img: Image.Image) -> _Decoded:
+        """The thumbnail and the model's input from one decoded image."""
+        thumb = render_thumbnail(img)
+        pixels = None
+        if self.encoder is not None:
+            pixels = preprocess.to_pixels(img, self.encoder.info)
+        return _Decoded(w, meta, pixels, thumb)
 
     def _commit(self, batch: list[_Decoded], report: IndexReport) -> None:
         """Encode the batch, then write it in ONE transaction; then the index and thumbnails."""

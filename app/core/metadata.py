@@ -6,14 +6,17 @@ else DateTime, else the file's modification time; `capture_source` says which on
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -126,15 +129,26 @@ def fingerprint(path: Path | str, size: int) -> str:
     agreeing on all three windows is not a practical risk; the middle window catches in-place
     edits of uncompressed formats that keep the size. Files up to 192 KiB are hashed whole.
     """
+    with open(path, "rb") as f:
+        return _fingerprint_file(f, size)
+
+
+def _fingerprint_file(f: BinaryIO, size: int) -> str:
+    """`fingerprint` of an open file; its offset is restored, so Pillow can go on reading the
+    same file (see `open_photo`)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(size.to_bytes(8, "little"))
-    with open(path, "rb") as f:
+    pos = f.tell()
+    try:
         if size <= 3 * FINGERPRINT_CHUNK:
-            h.update(f.read())
+            f.seek(0)
+            h.update(f.read(size))
         else:
             for offset in (0, (size - FINGERPRINT_CHUNK) // 2, size - FINGERPRINT_CHUNK):
                 f.seek(offset)
                 h.update(f.read(FINGERPRINT_CHUNK))
+    finally:
+        f.seek(pos)
     return h.hexdigest()
 
 
@@ -143,41 +157,70 @@ def read_metadata(path: Path | str, stat: os.stat_result, *, fp: str | None = No
 
     Raises `MetadataError` for an empty, unreadable, oversized, unsupported or non-image file.
     """
+    with open_photo(path, stat, fp=fp) as (meta, _):
+        return meta
+
+
+@contextmanager
+def open_photo(
+    path: Path | str, stat: os.stat_result, *, fp: str | None = None
+) -> Iterator[tuple[PhotoMeta, Image.Image]]:
+    """`read_metadata`, plus the photo opened by Pillow and not yet decoded: the indexer decodes
+    it from the same open file (one open, one header parse; the fingerprint's reads do not move
+    the file's offset for good). Both are valid inside the `with` only.
+
+    Raises `MetadataError` like `read_metadata`; FileNotFoundError if the file is gone.
+    """
     formats = ensure_plugins()
     if stat.st_size == 0:
         raise MetadataError(path, "empty file (0 bytes)")
     try:
-        with Image.open(path, formats=formats) as im:
-            fmt = im.format or ""
-            exif = _safe_exif(im, path)
-            width, height = _oriented_size(im, exif)
-            # Inside the `with`: TIFF reads its EXIF sub-IFD lazily from the open file.
-            when, offset, source = capture_time(exif, stat.st_mtime_ns)
-            make, model = clean_text(exif.get(MAKE)), clean_text(exif.get(MODEL))
-    except Image.DecompressionBombError as e:
-        raise MetadataError(path, f"too large to decode safely ({e})") from e
-    except UnidentifiedImageError as e:
-        raise MetadataError(path, "not an image, or an unsupported image format") from e
-    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
-        # Pillow reports damaged headers with any of these.
-        raise MetadataError(path, f"unreadable image header ({e})") from e
-    try:
-        digest = fp if fp is not None else fingerprint(path, stat.st_size)
+        f = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
+    except FileNotFoundError:
+        raise  # gone since the scan: not a reason to record
     except OSError as e:
-        raise MetadataError(path, f"cannot read the file ({e})") from e
+        raise MetadataError(path, f"cannot read the file ({e.strerror or e})") from e
+    with f:
+        try:
+            im = Image.open(f, formats=formats)
+        except Image.DecompressionBombError as e:
+            raise MetadataError(path, f"too large to decode safely ({e})") from e
+        except UnidentifiedImageError as e:
+            raise MetadataError(path, "not an image, or an unsupported image format") from e
+        except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
+            # Pillow reports damaged headers with any of these.
+            raise MetadataError(path, f"unreadable image header ({e})") from e
+        with im:
+            try:
+                meta = _describe(im, path, stat)
+            except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
+                raise MetadataError(path, f"unreadable image header ({e})") from e
+            try:
+                digest = fp if fp is not None else _fingerprint_file(f, stat.st_size)
+            except OSError as e:
+                raise MetadataError(path, f"cannot read the file ({e})") from e
+            yield dataclasses.replace(meta, fingerprint=digest), im
+
+
+def _describe(im: Image.Image, path: Path | str, stat: os.stat_result) -> PhotoMeta:
+    """PhotoMeta of an open image, fingerprint left blank."""
+    exif = _safe_exif(im, path)
+    width, height = _oriented_size(im, exif)
+    # While the file is open: TIFF reads its EXIF sub-IFD lazily from it.
+    when, offset, source = capture_time(exif, stat.st_mtime_ns)
     return PhotoMeta(
         path=os.fspath(path),
         size=stat.st_size,
         mtime_ns=stat.st_mtime_ns,
-        fingerprint=digest,
+        fingerprint="",
         width=width,
         height=height,
         capture_time=when,
         capture_offset=offset,
         capture_source=source,
-        camera_make=make,
-        camera_model=model,
-        format=fmt,
+        camera_make=clean_text(exif.get(MAKE)),
+        camera_model=clean_text(exif.get(MODEL)),
+        format=im.format or "",
     )
 
 

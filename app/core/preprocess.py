@@ -3,6 +3,7 @@ transform reproduced with Pillow and numpy (`to_pixels`)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+_CHANNELS = np.arange(3)[:, None, None]
 _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 
 
@@ -59,20 +61,45 @@ def open_image(
 
     With `draft` (the default) large photos are decoded reduced: JPEG by DCT scaling, other
     formats by an integer box reduction, so a 12-MP photo costs a fraction of a full decode.
+    A path is decoded straight from the open file, never copied into memory whole.
     """
     if min_side < 1:
         raise ValueError(f"min_side must be >= 1, got {min_side}")
+    if isinstance(source, str | Path):
+        path = Path(source)
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
+        except OSError as e:
+            raise _read_error(path, e) from e
+        with f:
+            return decode(identify(f, str(path)), str(path), min_side=min_side, draft=draft)
     name, data = _read(source)
-    if not data:
+    buf = io.BytesIO(data)
+    return decode(identify(buf, name), name, min_side=min_side, draft=draft)
+
+
+def identify(fp: BinaryIO, name: str) -> Image.Image:
+    """Open `fp` (positioned at the start) with Pillow, reading the header only; `name` is the
+    file's name in messages. Raises `ImageError` for an empty file or one that is no image."""
+    if not fp.read(1):
         raise ImageError(f"{name}: the file is empty (0 bytes).")
+    fp.seek(0)
     try:
-        img = Image.open(io.BytesIO(data))
+        return Image.open(fp)
     except Image.DecompressionBombError as e:
         raise ImageError(f"{name}: image is too large to open safely ({e}).") from e
     except UnidentifiedImageError as e:
-        raise ImageError(f"{name}: not an image{_content_hint(name, data)}.") from e
+        fp.seek(0)
+        raise ImageError(f"{name}: not an image{_content_hint(name, fp.read(512))}.") from e
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"{name}: unreadable image ({e}).") from e
+
+
+def decode(img: Image.Image, name: str, *, min_side: int, draft: bool = True) -> Image.Image:
+    """`open_image` for an image Pillow has opened but not decoded (from `identify`, or the one
+    `metadata.open_photo` yields), so the header is parsed once; its file must still be open."""
+    if min_side < 1:
+        raise ValueError(f"min_side must be >= 1, got {min_side}")
     w, h = img.size
     if w * h > MAX_PIXELS:  # Pillow only warns between 1x and 2x its limit
         raise ImageError(
@@ -101,24 +128,22 @@ def open_image(
     return rgb
 
 
-def _read(source: Path | str | bytes | BinaryIO) -> tuple[str, bytes]:
+def _read(source: bytes | BinaryIO) -> tuple[str, bytes]:
     if isinstance(source, bytes | bytearray | memoryview):
         return "image data", bytes(source)
-    if isinstance(source, str | Path):
-        path = Path(source)
-        try:
-            return str(path), path.read_bytes()
-        except FileNotFoundError as e:
-            raise ImageError(f"{path}: file not found.") from e
-        except IsADirectoryError as e:
-            raise ImageError(f"{path}: is a folder, not an image.") from e
-        except OSError as e:
-            raise ImageError(f"{path}: cannot read the file ({e.strerror or e}).") from e
     name = str(getattr(source, "name", "image stream"))
     try:
         return name, source.read()
     except OSError as e:
         raise ImageError(f"{name}: cannot read the stream ({e}).") from e
+
+
+def _read_error(path: Path, e: OSError) -> ImageError:
+    if isinstance(e, FileNotFoundError):
+        return ImageError(f"{path}: file not found.")
+    if isinstance(e, IsADirectoryError):
+        return ImageError(f"{path}: is a folder, not an image.")
+    return ImageError(f"{path}: cannot read the file ({e.strerror or e}).")
 
 
 def _content_hint(name: str, data: bytes) -> str:
@@ -214,11 +239,19 @@ def to_pixels(img: Image.Image, info: ModelInfo) -> np.ndarray:
         img = _center_crop_or_pad(img, size)
     else:
         raise ValueError(f"unknown resize_mode {info.resize_mode!r}")
-    arr = np.asarray(img, dtype=np.uint8).astype(np.float32) / np.float32(255.0)
-    mean = np.asarray(info.mean, dtype=np.float32)
-    std = np.asarray(info.std, dtype=np.float32)
-    arr = (arr - mean) / std
-    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+    arr = np.asarray(img, dtype=np.uint8)
+    lut = _normalise_lut(tuple(info.mean), tuple(info.std))
+    return lut[_CHANNELS, arr.transpose(2, 0, 1)]  # one lookup per value, [3, S, S] contiguous
+
+
+@functools.lru_cache(maxsize=8)
+def _normalise_lut(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """float32 [3, 256]: (v / 255 - mean) / std for every byte value v, computed in float32
+    exactly as the element-wise formula would be, so the lookup changes no bit."""
+    v = np.arange(256, dtype=np.float32)[None, :] / np.float32(255.0)
+    lut = (v - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]
+    lut.setflags(write=False)
+    return lut
 
 
 def to_batch(images: Sequence[Image.Image], info: ModelInfo) -> np.ndarray:

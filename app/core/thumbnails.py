@@ -24,11 +24,17 @@ THUMB_QUALITY = 85
 def render_thumbnail(
     img: Image.Image, size: int = THUMB_SIZE, quality: int = THUMB_QUALITY
 ) -> bytes:
-    """JPEG bytes of `img` (already RGB and EXIF-rotated) scaled so its long side is `size`."""
-    thumb = img.copy()
-    if thumb.mode != "RGB":
-        thumb = thumb.convert("RGB")
-    thumb.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    """JPEG bytes of `img` (already RGB and EXIF-rotated) scaled so its long side is `size`.
+
+    Bicubic, not Lanczos: after the JPEG encode the two differ by 0.02 dB PSNR on 12-MP photos
+    while bicubic costs 30 % less (bench/profile_index.py; it runs once per indexed photo).
+    """
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    w, h = img.size
+    scale = min(1.0, size / max(w, h))
+    target = (max(1, round(w * scale)), max(1, round(h * scale)))
+    thumb = img if target == img.size else img.resize(target, Image.Resampling.BICUBIC)
     buf = io.BytesIO()
     thumb.save(buf, "JPEG", quality=quality, optimize=False, progressive=False)
     return buf.getvalue()
