@@ -733,3 +733,14 @@ def test_rows_read_back_through_either_reader(tmp_path, monkeypatch, reader):
     assert (again._segments[0].fd is None) == (reader == "mmap")
     again.close()
     store.close()
+
+
+def test_removing_every_photo_compacts_to_an_empty_store(library, tmp_path):
+    catalog, ids, _ = library
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    vi.remove(ids)
+    assert len(vi) == 0 and vi.query(np.ones(32, np.float32), 5)[0].size == 0
+    catalog.delete_photos(ids)
+    vi.save(catalog.generation(MODEL))
+    again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert len(again) == 0

@@ -60,7 +60,7 @@ class Segment:
             return np.asarray(self.data[rows])
         row_bytes = self.dim * ROW_DTYPE.itemsize
         out = np.empty((len(rows), self.dim), dtype=ROW_DTYPE)
-        buf = out.data.cast("B")
+        buf = out.reshape(-1).view(np.uint8).data
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
         starts = [0, *breaks.tolist()]
         ends = [*breaks.tolist(), len(rows)]
@@ -294,7 +294,7 @@ def _write_segment(directory: Path, block: np.ndarray) -> Segment:
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
     data = np.ascontiguousarray(block, dtype=ROW_DTYPE)
-    raw = data.data.cast("B")
+    raw = data.reshape(-1).view(np.uint8).data  # flat bytes; fine for zero rows too
     with open(directory / name, "xb") as f:
         f.write(raw)
         f.flush()
