@@ -52,7 +52,8 @@ EF_CONSTRUCTION = 200
 EF_MIN = 100
 EF_SLACK = 2000
 # Reduction: a graph wider than GRAPH_DIM_MAX is rebuilt over the top principal components once
-# it holds REDUCE_AT photos (below that it is small anyway, and too few photos give a poor fit).
+# it holds REDUCE_AT photos. Below that the full graph fits (0.6 GB at 250k) and is faster: at
+# 100k a reduced query took 24 ms (ef ~2000 plus the rerank) against ~1.5 ms full width.
 # Reduced, a query for k takes k + max(RERANK_MIN, min(7k, RERANK_EXTRA_MAX)) candidates, scored
 # exactly. Measured recall@20 against brute force with PCA-256 of 512-d: 0.87 with 300 extra
 # candidates, 0.98 with 1000 and 1.0 with 3000, for the worst case we have: the benchmark's
@@ -60,9 +61,9 @@ EF_SLACK = 2000
 # 0.19: every photo is a near tie). Synthetic clusters with noise in every dimension and
 # text-like queries reached 0.99 with 300.
 GRAPH_DIM_MAX = 256
-REDUCE_AT = 20_000
+REDUCE_AT = 250_000
 PCA_SAMPLE = 50_000
-REFIT_GROWTH = 5  # the projection is refitted when the library grows this much (20k, 100k, 500k)
+REFIT_GROWTH = 3  # the projection is refitted when the library grows this much (250k, 750k)
 RERANK_MIN = 1000
 RERANK_FACTOR = 8
 RERANK_EXTRA_MAX = 4000
