@@ -114,9 +114,12 @@ class Probe:
 # (owner, attribute, stage name): what gets timed when the attribute exists. Decoder-thread
 # stages nest inside "decode" (the whole per-photo job); main-thread ones inside "process".
 DECODE_STAGES = [
-    (metadata, "read_metadata", "metadata"),
+    (metadata, "read_metadata", "metadata"),  # before the indexer read files once
     (metadata, "fingerprint", "fingerprint"),
-    (preprocess, "open_image", "open_image"),
+    (metadata, "_describe", "metadata"),
+    (metadata, "_fingerprint_file", "fingerprint"),
+    (preprocess, "open_image", "decode_jpeg"),
+    (preprocess, "decode", "decode_jpeg"),
     (indexer_mod, "render_thumbnail", "thumbnail"),
     (preprocess, "to_pixels", "to_pixels"),
 ]
