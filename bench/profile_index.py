@@ -166,29 +166,71 @@ def _indexer(**values: Any) -> Callable[[Library], Callable[[], None]]:
     return apply
 
 
+@contextmanager
+def session_entries(entries: dict[str, str]) -> Iterator[None]:
+    """Sessions the encoder creates meanwhile get these onnxruntime config entries, set last
+    (over whatever Encoder._create chose)."""
+    real = encoder_mod.ort.InferenceSession
+
+    def create(path: str, sess_options: Any = None, **kwargs: Any) -> Any:
+        for k, v in entries.items():
+            sess_options.add_session_config_entry(k, v)
+        return real(path, sess_options=sess_options, **kwargs)
+
+    encoder_mod.ort.InferenceSession = create  # type: ignore[misc,assignment]
+    try:
+        yield
+    finally:
+        encoder_mod.ort.InferenceSession = real  # type: ignore[misc]
+
+
 def _session_config(**entries: str) -> Callable[[Library], Callable[[], None]]:
     """Recreate the library encoder's image session with extra onnxruntime config entries."""
 
     def apply(lib: Library) -> Callable[[], None]:
-        import onnxruntime as ort
-
         enc = lib.encoder
         assert enc is not None
-        real = ort.SessionOptions
-
-        def options() -> Any:
-            opts = real()
-            for k, v in entries.items():
-                opts.add_session_config_entry(k, v)
-            return opts
-
-        encoder_mod.ort.SessionOptions = options  # type: ignore[misc]
-        try:
+        with session_entries(entries):
             enc._sessions.pop("image", None)
             enc._session("image")
-        finally:
-            encoder_mod.ort.SessionOptions = real  # type: ignore[misc]
         return lambda: None
+
+    return apply
+
+
+def _decoder_priority(how: str) -> Callable[[Library], Callable[[], None]]:
+    """Decoder threads at a lower scheduling priority (Linux: per-thread nice or SCHED_IDLE)."""
+
+    def lower() -> None:
+        tid = threading.get_native_id()
+        if how == "idle":
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        else:
+            os.setpriority(os.PRIO_PROCESS, tid, int(how))
+
+    def apply(lib: Library) -> Callable[[], None]:
+        real = indexer_mod.ThreadPoolExecutor
+
+        class Pool(real):  # type: ignore[misc,valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, initializer=lower, **kwargs)
+
+        indexer_mod.ThreadPoolExecutor = Pool  # type: ignore[misc]
+
+        def restore() -> None:
+            indexer_mod.ThreadPoolExecutor = real  # type: ignore[misc]
+
+        return restore
+
+    return apply
+
+
+def _both(
+    *parts: Callable[[Library], Callable[[], None]],
+) -> Callable[[Library], Callable[[], None]]:
+    def apply(lib: Library) -> Callable[[], None]:
+        undo = [part(lib) for part in parts]
+        return lambda: [u() for u in reversed(undo)] and None
 
     return apply
 
@@ -202,6 +244,11 @@ VARIANTS: dict[str, Callable[[Library], Callable[[], None]]] = {
     "dec3": _indexer(decoders=3),
     "batch16": _indexer(batch_size=16, prefetch=48),
     "ahead1": _indexer(prefetch=32),
+    "idle": _decoder_priority("idle"),
+    "nice19": _decoder_priority("19"),
+    "nice10": _decoder_priority("10"),
+    "idle+nospin": _both(_decoder_priority("idle"), _session_config(**NOSPIN)),
+    "nice19+nospin": _both(_decoder_priority("19"), _session_config(**NOSPIN)),
 }
 
 
@@ -212,6 +259,7 @@ def run_index(variant: str, lib_dir: Path, model_dir: Path, home: Path, n: int) 
     shutil.rmtree(home, ignore_errors=True)
     lib = Library.open(Paths.at(home).ensure(), device="cpu", model_dir=model_dir)
     probe = Probe()
+    restore: Callable[[], None] = lambda: None  # noqa: E731
     try:
         restore = VARIANTS[variant](lib)
         assert lib.encoder is not None
@@ -220,8 +268,8 @@ def run_index(variant: str, lib_dir: Path, model_dir: Path, home: Path, n: int) 
         lib.add_folder(lib_dir)
         with probed(probe), Window() as w:
             report = lib.index()
-        restore()
     finally:
+        restore()
         lib.close()
         shutil.rmtree(home, ignore_errors=True)
     if report.encoded != n:
@@ -243,22 +291,8 @@ def run_index(variant: str, lib_dir: Path, model_dir: Path, home: Path, n: int) 
 def run_bare(model_dir: Path, pixels: np.ndarray, batch: int, **config: str) -> dict[str, Any]:
     enc = Encoder(model_dir, device="cpu")
     try:
-        if config:  # same session options route as the library variant
-            import onnxruntime as ort
-
-            real = ort.SessionOptions
-
-            def options() -> Any:
-                opts = real()
-                for k, v in config.items():
-                    opts.add_session_config_entry(k, v)
-                return opts
-
-            encoder_mod.ort.SessionOptions = options  # type: ignore[misc]
-            try:
-                enc._session("image")
-            finally:
-                encoder_mod.ort.SessionOptions = real  # type: ignore[misc]
+        with session_entries(config):  # the same route as the library variants
+            enc._session("image")
         enc.encode_pixels(pixels[:batch])
         with Window() as w:
             for s in range(0, len(pixels), batch):
@@ -353,6 +387,16 @@ def main(argv: list[str] | None = None) -> int:
                 med([x["others_cores"] for x in rs]),
             ]
         )
+    if len(variants) > 1:  # paired: each variant against the first, run for run (same round)
+        first = runs[variants[0]]
+        print(f"\nphotos/s relative to {variants[0]} in the same round (rounds alternate order)")
+        for v in variants[1:]:
+            rel = [x["rate"] / y["rate"] for x, y in zip(runs[v], first, strict=True)]
+            ahead = sum(r > 1 for r in rel)
+            print(
+                f"  {v:14s} median {med(rel):.3f}  ({ahead} of {len(rel)} rounds faster; "
+                f"{', '.join(f'{r:.3f}' for r in rel)})"
+            )
     print(f"\nbare encoder (batch {batch}): median {bare_rate:.2f} images/s")
     if bares_nospin:
         print(f"bare encoder nospin: median {med([b['rate'] for b in bares_nospin]):.2f} images/s")

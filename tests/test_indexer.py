@@ -30,6 +30,7 @@ from app.core.library import Library
 from app.core.modelinfo import read_model_info
 from app.core.paths import Paths
 from app.core.preprocess import open_image
+from app.core.thumbnails import render_thumbnail
 
 REPO = Path(__file__).resolve().parents[1]
 DATE = "2021:07:14 10:00:00"
@@ -120,7 +121,9 @@ def assert_vectors_match_files(lib: Library) -> None:
     expected = lib.encoder.encode_images(images)
     _, stored = lib.catalog.embeddings(lib.encoder.model_id, ids)
     np.testing.assert_allclose(stored, expected, atol=1e-4)
-    np.testing.assert_allclose(lib.vindex.vectors(ids), expected, atol=5e-4)  # the index keeps float16 rows
+    np.testing.assert_allclose(
+        lib.vindex.vectors(ids), expected, atol=5e-4
+    )  # the index keeps float16 rows
 
 
 def assert_top(
@@ -348,6 +351,39 @@ def test_thumbnails_are_rotated_small_and_only_in_our_cache(lib: Library, tmp_pa
     assert sorted(p.name for p in photos.iterdir()) == ["rotated.jpg"]
     thumb.unlink()  # a cache file gone missing is made again from the photo
     assert lib.thumbnail(photo.id) == thumb and thumb.stat().st_size > 0
+
+
+def test_render_thumbnail_fits_the_long_side_and_never_enlarges() -> None:
+    import io
+
+    def size_of(img: Image.Image) -> tuple[int, int]:
+        with Image.open(io.BytesIO(render_thumbnail(img))) as t:
+            assert t.format == "JPEG" and t.mode == "RGB"
+            return t.size
+
+    assert size_of(Image.new("RGB", (500, 375), "red")) == (256, 192)
+    assert size_of(Image.new("RGB", (375, 500), "red")) == (192, 256)
+    assert size_of(Image.new("L", (100, 60), 128)) == (100, 60)  # small: kept, made RGB
+
+
+def test_a_photo_deleted_after_the_scan_is_dropped_not_skipped(
+    lib: Library, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    made = make_folder(photos)
+    victim = sorted(made)[-1]
+    lib.add_folder(photos)
+
+    def delete_before_decoding(p: IndexProgress) -> None:
+        if p.phase == "indexing" and p.done == 0 and victim.exists():
+            victim.unlink()  # listed by the scan, gone before the decoders reach it
+
+    report = lib.index(progress=delete_before_decoding)
+
+    assert (report.added, report.skipped) == (len(made) - 1, 0)
+    assert lib.skipped() == []
+    check_consistent(lib, set(made) - {victim})
+    assert lib.index().deleted == 0  # nothing of it was recorded
 
 
 def test_edit_reencodes_that_file_and_deletion_drops_it(

@@ -18,6 +18,7 @@ from app.core.metadata import (
     MetadataError,
     ensure_plugins,
     fingerprint,
+    open_photo,
     parse_exif_date,
     parse_offset,
     read_metadata,
@@ -359,3 +360,34 @@ def test_size_and_mtime_come_from_the_given_stat(tmp_path):
     st = os.stat(path)
     meta = read_metadata(path, st)
     assert (meta.size, meta.mtime_ns, meta.path) == (st.st_size, st.st_mtime_ns, str(path))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF"])
+def test_open_photo_yields_the_metadata_and_the_same_file_still_to_decode(tmp_path, fmt):
+    """One open serves metadata, fingerprint and pixels: the fingerprint's reads leave the
+    undecoded image intact, and it decodes to what a fresh open_image gives."""
+    from app.core import preprocess
+
+    noise = np.random.default_rng(5).integers(0, 256, (600, 800, 3), dtype=np.uint8)
+    path = tmp_path / f"photo.{fmt.lower()}"
+    exif = make_exif(original="2020:01:02 03:04:05", orientation=6, make="Cam")
+    Image.fromarray(noise).save(path, format=fmt, exif=exif.tobytes())
+    st = os.stat(path)
+    assert st.st_size > 3 * FINGERPRINT_CHUNK  # three windows, not the whole file
+    with open_photo(path, st) as (meta, opened):
+        assert meta == read_metadata(path, st)
+        assert meta.fingerprint == fingerprint(path, st.st_size)
+        assert (meta.width, meta.height) == (600, 800)
+        decoded = preprocess.decode(opened, str(path), min_side=64)
+    np.testing.assert_array_equal(
+        np.asarray(decoded), np.asarray(preprocess.open_image(path, min_side=64))
+    )
+
+
+def test_a_file_gone_since_the_scan_is_not_a_metadata_error(tmp_path):
+    """FileNotFoundError, not a skip reason: the indexer drops it and the next scan forgets it."""
+    path = write_image(tmp_path / "a.jpg")
+    st = os.stat(path)
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        read_metadata(path, st)

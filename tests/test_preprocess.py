@@ -374,3 +374,15 @@ def test_crop_region_clamps_and_refuses_empty() -> None:
     for box in [(200, 0, 10, 10), (0, 0, 0, 10), (-50, 10, 20, 20)]:
         with pytest.raises(ImageError, match="does not overlap the photo"):
             crop_region(img, box)
+
+
+def test_normalisation_by_table_is_bit_exact() -> None:
+    """to_pixels looks values up in a table; it equals the element-wise formula to the bit."""
+    info = _info()
+    img = Image.fromarray(np.random.default_rng(7).integers(0, 256, (224, 224, 3), np.uint8))
+    arr = np.asarray(img).astype(np.float32) / np.float32(255.0)
+    mean, std = np.asarray(info.mean, np.float32), np.asarray(info.std, np.float32)
+    expected = np.ascontiguousarray(((arr - mean) / std).transpose(2, 0, 1))
+    got = to_pixels(img, info)
+    assert got.dtype == np.float32 and got.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(got, expected)

@@ -241,7 +241,8 @@ def to_pixels(img: Image.Image, info: ModelInfo) -> np.ndarray:
         raise ValueError(f"unknown resize_mode {info.resize_mode!r}")
     arr = np.asarray(img, dtype=np.uint8)
     lut = _normalise_lut(tuple(info.mean), tuple(info.std))
-    return lut[_CHANNELS, arr.transpose(2, 0, 1)]  # one lookup per value, [3, S, S] contiguous
+    planes = np.ascontiguousarray(arr.transpose(2, 0, 1))  # uint8 [3, S, S]: a cheap copy
+    return lut[_CHANNELS, planes]  # one lookup per value, laid out like `planes`
 
 
 @functools.lru_cache(maxsize=8)
