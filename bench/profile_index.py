@@ -2,10 +2,17 @@
 main thread, how long it waits for decoders, and the pipeline/bare-encoder ratio per variant.
 
 Variants run interleaved with the bare encoder in rounds (other work shares these 2 cores:
-each run also reports how many cores OTHER processes used meanwhile, from /proc/stat), and
-the summary gives medians. Not a test; prints a table and writes bench/out/profile-index.json.
+each run waits for a quiet machine, reports how many cores OTHER processes used meanwhile, from
+/proc/stat, and is repeated when they got busy), and the summary gives medians plus each
+variant's photos/s relative to the first one, round by round. Not a test; prints tables and
+writes bench/out/profile-index.json. Short runs (--photos 128) with many rounds resolve
+variants best: the machine's speed drifts by 10-20 % within minutes even when quiet.
 
-    python bench/profile_index.py [--photos 300] [--rounds 3] [--variants base,dec1,...]
+    python bench/profile_index.py [--photos 300] [--rounds 3] [--variants base,nospin,...]
+
+Variants (see VARIANTS): spin/nospin (onnxruntime's intra-op spinning), dec1/dec3 (decoder
+threads), batch16, ahead1 (prefetch), idle/nice19/nice10 (decoder threads at a lower Linux
+scheduling priority), alternate (decoders start no photo while the encoder runs).
 """
 
 from __future__ import annotations
@@ -235,6 +242,29 @@ def _both(
     return apply
 
 
+def _alternate(lib: Library) -> Callable[[], None]:
+    """Decoders start no photo while the encoder runs: decoding and encoding alternate."""
+    gate = threading.Event()
+    gate.set()
+    enc, ix = lib.encoder, lib.indexer
+    assert enc is not None
+
+    def encode(pixels: np.ndarray) -> np.ndarray:
+        gate.clear()
+        try:
+            return type(enc).encode_pixels(enc, pixels)  # the class's (probed) method
+        finally:
+            gate.set()
+
+    def decode(w: Any) -> Any:
+        gate.wait()
+        return type(ix)._decode(ix, w)
+
+    enc.encode_pixels = encode  # type: ignore[method-assign]
+    ix._decode = decode  # type: ignore[method-assign]
+    return lambda: None
+
+
 NOSPIN = {"session.intra_op.allow_spinning": "0"}
 VARIANTS: dict[str, Callable[[Library], Callable[[], None]]] = {
     "base": lambda lib: lambda: None,
@@ -249,6 +279,10 @@ VARIANTS: dict[str, Callable[[Library], Callable[[], None]]] = {
     "nice10": _decoder_priority("10"),
     "idle+nospin": _both(_decoder_priority("idle"), _session_config(**NOSPIN)),
     "nice19+nospin": _both(_decoder_priority("19"), _session_config(**NOSPIN)),
+    "alternate": _alternate,
+    "alternate+spin": _both(
+        _alternate, _session_config(**{"session.intra_op.allow_spinning": "1"})
+    ),
 }
 
 
