@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core import vindex, vstore
+from app.core import durable, vindex, vstore
 from app.core.catalog import Catalog
 from app.core.metadata import PhotoMeta
 from app.core.vindex import INDEX_AUX, INDEX_BIN, INDEX_JSON, VectorIndex
@@ -247,7 +247,7 @@ def test_hnswlib_load_failure_is_rebuilt(library, tmp_path, caplog):
     import json
 
     d = json.loads(meta)
-    d["bin_size"], d["bin_crc32"] = 64, vindex._crc32(bin_path)
+    d["bin_size"], d["bin_crc32"] = 64, durable.crc32_file(bin_path)
     json_path.write_text(json.dumps(d))
     caplog.set_level(logging.INFO, logger="app.core.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
@@ -669,7 +669,7 @@ def test_rows_that_disagree_with_the_catalog_are_caught_on_open(library, tmp_pat
 
     meta_path = tmp_path / "idx" / INDEX_JSON
     meta = json.loads(meta_path.read_text())
-    meta["segments"][0][2] = vindex._crc32(segment)
+    meta["segments"][0][2] = durable.crc32_file(segment)
     meta_path.write_text(json.dumps(meta))
     caplog.set_level(logging.INFO, logger="app.core.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)

@@ -27,16 +27,31 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find any photo on your own computer by meaning. Runs locally and privately.",
     )
     parser.add_argument("--version", action="version", version=f"photoseek {__version__}")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"keep all PhotoSeek data under this folder (or set ${ENV_HOME})")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output on stderr (-vv for debug)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"keep all PhotoSeek data under this folder (or set ${ENV_HOME})",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log output on stderr (-vv for debug)",
+    )
     menu = parser.add_mutually_exclusive_group()
-    menu.add_argument("--install-desktop-entry", action="store_true",
-                      help="add PhotoSeek to the desktop menu (Linux: a .desktop file and icons "
-                      "in ~/.local/share) and exit")
-    menu.add_argument("--uninstall-desktop-entry", action="store_true",
-                      help="remove PhotoSeek from the desktop menu and exit")
+    menu.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add PhotoSeek to the desktop menu (Linux: a .desktop file and icons "
+        "in ~/.local/share) and exit",
+    )
+    menu.add_argument(
+        "--uninstall-desktop-entry",
+        action="store_true",
+        help="remove PhotoSeek from the desktop menu and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

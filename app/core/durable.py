@@ -1,8 +1,10 @@
-"""Flushing our own files and folders to disk, so a rename that publishes them survives a crash."""
+"""Flushing our own files and folders to disk, so a rename that publishes them survives a crash,
+and checksumming them, so a torn or corrupt one is recognised when read back."""
 
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 
@@ -35,3 +37,12 @@ def fsync_tree(root: Path) -> None:
         for name in files:
             fsync_file(Path(dirpath, name))
         fsync_dir(Path(dirpath))
+
+
+def crc32_file(path: Path, chunk: int = 8 << 20) -> int:
+    """CRC-32 of a whole file, read in chunks."""
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            crc = zlib.crc32(block, crc)
+    return crc

@@ -86,8 +86,10 @@ def read_model_info(model_dir: Path) -> ModelInfo:
         data = json.loads(path.read_text(encoding="utf-8"))
         return ModelInfo.from_dict(data)
     except (ValueError, KeyError, TypeError) as e:
-        raise ModelError(f"{path} is not a valid PhotoSeek model description ({e}). "
-                         "Reinstall the model with `photoseek model install --force`.") from e
+        raise ModelError(
+            f"{path} is not a valid PhotoSeek model description ({e}). "
+            "Reinstall the model with `photoseek model install --force`."
+        ) from e
 
 
 def write_model_info(model_dir: Path, info: ModelInfo) -> None:
@@ -107,9 +109,12 @@ def verify_model_dir(model_dir: Path, info: ModelInfo | None = None) -> ModelInf
     for rel, expected in info.files.items():
         p = Path(model_dir) / rel
         if not p.is_file():
-            raise ModelError(f"Model file {p} is missing. Reinstall with "
-                             "`photoseek model install --force`.")
+            raise ModelError(
+                f"Model file {p} is missing. Reinstall with `photoseek model install --force`."
+            )
         if sha256_file(p) != expected:
-            raise ModelError(f"Model file {p} is corrupt (SHA-256 mismatch). Reinstall with "
-                             "`photoseek model install --force`.")
+            raise ModelError(
+                f"Model file {p} is corrupt (SHA-256 mismatch). Reinstall with "
+                "`photoseek model install --force`."
+            )
     return info

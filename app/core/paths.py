@@ -38,8 +38,9 @@ class Paths:
     def at(cls, home: Path) -> Paths:
         """A self-contained layout under one folder (tests, portable installs)."""
         home = Path(home).expanduser().resolve()
-        return cls(data=home / "data", cache=home / "cache", config=home / "config",
-                   logs=home / "logs")
+        return cls(
+            data=home / "data", cache=home / "cache", config=home / "config", logs=home / "logs"
+        )
 
     @property
     def models(self) -> Path:

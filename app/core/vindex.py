@@ -25,7 +25,6 @@ import math
 import os
 import threading
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any, Protocol
 import hnswlib
 import numpy as np
 
-from app.core.durable import fsync_dir, fsync_file
+from app.core.durable import crc32_file, fsync_dir, fsync_file
 from app.core.vstore import RowStore, StoreError, remove_unused
 
 log = logging.getLogger(__name__)
@@ -247,7 +246,7 @@ class VectorIndex:
             actual = path.stat().st_size
             if actual != size:
                 raise _Unusable(f"{name} has {actual} bytes, {size} were saved (torn write)")
-            if _crc32(path) != crc:
+            if crc32_file(path) != crc:
                 raise _Unusable(f"{name} does not match its checksum (corrupt or torn)")
         try:
             with open(aux_path, "rb") as f:
@@ -281,7 +280,7 @@ class VectorIndex:
         ids = self._store.ids
         if len(ids) == 0:
             return None
-        picks = ids[np.linspace(0, len(ids) - 1, min(SPOT_CHECK, len(ids))).astype(np.int64)]
+        picks = ids[_evenly(len(ids), SPOT_CHECK)]
         got_ids, truth = catalog.embeddings(self.model_id, np.unique(picks))
         if len(got_ids) == 0:
             return "none of its photos are in the catalog"
@@ -300,8 +299,7 @@ class VectorIndex:
         projection = None
         if _reduces(dim, expected):
             all_ids = catalog.filter_ids()
-            picks = all_ids[np.linspace(0, len(all_ids) - 1, min(PCA_SAMPLE, len(all_ids)))
-                            .astype(np.int64)]  # fmt: skip
+            picks = all_ids[_evenly(len(all_ids), PCA_SAMPLE)]
             sample = catalog.embeddings(model_id, picks)[1]
             projection = Projection.fit(sample, GRAPH_DIM_MAX, expected)
         vi = cls.empty(directory, model_id, dim, capacity=expected, projection=projection)
@@ -543,9 +541,7 @@ class VectorIndex:
             store = self._store.compacted() if compact_store else self._store
             projection = None
             if _reduces(self.dim, len(store)):
-                ids = store.ids
-                picks = np.linspace(0, len(ids) - 1, min(PCA_SAMPLE, len(ids))).astype(np.int64)
-                sample = store.read_rows(store.rows[picks])
+                sample = store.read_rows(store.rows[_evenly(len(store), PCA_SAMPLE)])
                 projection = Projection.fit(sample, GRAPH_DIM_MAX, len(store))
             graph = _new_graph(projection.dim if projection else self.dim, len(store))
             for ids, vectors in store.chunks(READ_CHUNK):
@@ -634,7 +630,7 @@ class VectorIndex:
             for path, key in ((bin_tmp, "bin"), (aux_tmp, "aux")):
                 fsync_file(path)
                 meta[f"{key}_size"] = path.stat().st_size
-                meta[f"{key}_crc32"] = _crc32(path)
+                meta[f"{key}_crc32"] = crc32_file(path)
             with open(json_tmp, "w", encoding="utf-8") as f:
                 json.dump(meta, f)
                 f.flush()
@@ -667,6 +663,11 @@ class VectorIndex:
 def _reduces(dim: int, count: int) -> bool:
     """Whether a graph of `count` photos of width `dim` holds them reduced."""
     return dim > GRAPH_DIM_MAX and count >= REDUCE_AT
+
+
+def _evenly(n: int, k: int) -> np.ndarray:
+    """Up to k positions spread evenly over range(n): a sample of the whole library."""
+    return np.linspace(0, n - 1, min(k, n)).astype(np.int64)
 
 
 def _new_graph(dim: int, capacity: int) -> hnswlib.Index:
@@ -738,11 +739,3 @@ def _process_alive(pid: int, temp: Path) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _crc32(path: Path, chunk: int = 8 << 20) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            crc = zlib.crc32(block, crc)
-    return crc

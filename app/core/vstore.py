@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from app.core.durable import fsync_dir
+from app.core.durable import crc32_file, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +316,7 @@ def _open_segment(
         raise StoreError(f"segment {name} is missing ({e.strerror})") from e
     if size != rows * dim * ROW_DTYPE.itemsize:
         raise StoreError(f"segment {name} has {size} bytes, {rows} rows of {dim} were saved")
-    if check and _crc32(path) != int(crc):
+    if check and crc32_file(path) != int(crc):
         raise StoreError(f"segment {name} does not match its checksum (corrupt)")
     if hasattr(os, "preadv"):
         return Segment(name, rows, int(crc), dim, os.open(path, os.O_RDONLY), None)
@@ -348,11 +348,3 @@ def remove_unused(directory: Path, keep: set[str], alive: Any) -> None:
             path.unlink()
         except OSError as e:  # mapped by another process on Windows: next time
             log.debug("could not remove %s yet: %s", path, e)
-
-
-def _crc32(path: Path, chunk: int = 8 << 20) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            crc = zlib.crc32(block, crc)
-    return crc
