@@ -14,10 +14,13 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from app.core.paths import Paths
 
 try:
     import fcntl
@@ -141,3 +144,19 @@ def vit_b32_dir(pytestconfig: pytest.Config) -> Path:
         export_model("ViT-B-32", None, out, random_init=True, int8=True, seed=0)
 
     return cached_model(pytestconfig, "vit-b-32-random", build)
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    """A fresh PhotoSeek data folder (tests that need other paths define their own)."""
+    return Paths.at(tmp_path / "home")
+
+
+@pytest.fixture
+def encoder(tiny_model_dir: Path) -> Iterator[Any]:
+    """The real encoder on the tiny model, counting its calls (test_indexer.CountingEncoder)."""
+    from test_indexer import CountingEncoder
+
+    enc = CountingEncoder(tiny_model_dir, device="cpu", threads=1)
+    yield enc
+    enc.close()

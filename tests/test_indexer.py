@@ -154,18 +154,6 @@ def check_consistent(lib: Library, expected: set[Path]) -> None:
 
 
 @pytest.fixture
-def paths(tmp_path: Path) -> Paths:
-    return Paths.at(tmp_path / "home")
-
-
-@pytest.fixture
-def encoder(tiny_model_dir: Path) -> Iterator[CountingEncoder]:
-    enc = CountingEncoder(tiny_model_dir, device="cpu", threads=1)
-    yield enc
-    enc.close()
-
-
-@pytest.fixture
 def lib(paths: Paths, encoder: CountingEncoder) -> Iterator[Library]:
     library = Library(paths, encoder)
     library.indexer.batch_size = 8

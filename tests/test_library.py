@@ -31,18 +31,6 @@ from app.core.paths import Paths
 
 
 @pytest.fixture
-def paths(tmp_path: Path) -> Paths:
-    return Paths.at(tmp_path / "home")
-
-
-@pytest.fixture
-def encoder(tiny_model_dir: Path) -> Iterator[CountingEncoder]:
-    enc = CountingEncoder(tiny_model_dir, device="cpu", threads=1)
-    yield enc
-    enc.close()
-
-
-@pytest.fixture
 def lib(paths: Paths, encoder: CountingEncoder) -> Iterator[Library]:
     library = Library(paths, encoder)
     yield library

@@ -46,13 +46,6 @@ def wait_until(cond: Callable[[], object], what: str, timeout: float = DEADLINE_
 
 
 @pytest.fixture
-def encoder(tiny_model_dir: Path) -> Iterator[CountingEncoder]:
-    enc = CountingEncoder(tiny_model_dir, device="cpu", threads=1)
-    yield enc
-    enc.close()
-
-
-@pytest.fixture
 def lib(tmp_path: Path, encoder: CountingEncoder) -> Iterator[Library]:
     library = Library(Paths.at(tmp_path / "home"), encoder)
     yield library
