@@ -227,7 +227,9 @@ def test_damaged_index_is_rebuilt_with_a_reason(library, tmp_path, caplog, damag
     elif damage == "garbage_json":
         json_path.write_text("{not json")
     elif damage == "old_format":
-        json_path.write_text(json_path.read_text().replace('"format": 2', '"format": 0'))
+        text = json_path.read_text()
+        assert f'"format": {vindex.FORMAT_VERSION}' in text
+        json_path.write_text(text.replace(f'"format": {vindex.FORMAT_VERSION}', '"format": 0'))
 
     caplog.set_level(logging.INFO, logger="app.core.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
@@ -552,6 +554,25 @@ def small_reduction(monkeypatch: pytest.MonkeyPatch) -> None:
     """Reduce 64-d graphs to 24-d from 1500 photos on, so tests see reduction at small sizes."""
     monkeypatch.setattr(vindex, "GRAPH_DIM_MAX", 24)
     monkeypatch.setattr(vindex, "REDUCE_AT", 1500)
+
+
+def test_projection_lifts_photos_onto_a_sphere_and_keeps_the_inner_product_order():
+    rng = np.random.default_rng(20)
+    vectors, topic = clustered(3000, 64, rng, topics=30)
+    proj = vindex.Projection.fit(vectors, 24, len(vectors))
+    assert proj.dim == 24 and proj.basis.shape == (64, 23)
+    lifted = proj.photos(vectors)
+    # Every photo is the same length, whatever its projection's length was.
+    plain = (vectors - proj.mean) @ proj.basis
+    assert np.ptp(np.linalg.norm(plain, axis=1)) > 0.1
+    np.testing.assert_allclose(np.linalg.norm(lifted, axis=1), proj.RADIUS, rtol=1e-5)
+    # A query's inner products are those of the plain projection (the lift adds nothing), for
+    # one query or many.
+    queries = text_like(vectors, topic, rng, 8)
+    np.testing.assert_allclose(proj.query(queries) @ lifted.T, (queries @ proj.basis) @ plain.T,
+                               atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(proj.query(queries[0]), proj.query(queries)[0], atol=1e-6)
+    assert proj.photos(vectors[0]).shape == (24,)
 
 
 def test_graph_is_reduced_past_the_threshold_and_keeps_recall(catalog, tmp_path, small_reduction):
