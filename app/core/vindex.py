@@ -65,8 +65,8 @@ EF_SLACK = 2000
 # extra candidates, 0.98 with 1000 and 1.0 with 3000 for the worst case we have: the benchmark's
 # random-init text queries, which match none of its synthetic photos (median cosine 0, best
 # 0.19: every photo is a near tie). At a million (this graph, 4020 candidates) aimed queries get
-# 1.0; those near-tie queries 0.55, as only 0.89 of their true top 20 is even among the
-# projection's best 4000 (8000 candidates would reach 0.82 at twice the time).
+# 1.0; those near-tie queries 0.55: even 255 components kept only 0.89 of their true top 20
+# among the projection's best 4000 (and 8000 candidates reached 0.82 at twice the time).
 GRAPH_DIM_MAX = 224  # 223 principal components and the lift (`Projection`)
 REDUCE_AT = 250_000
 PCA_SAMPLE = 50_000
