@@ -201,20 +201,11 @@ def test_mostly_changed_catalog_rebuilds(library, tmp_path, caplog):
     assert_matches_catalog(vi, catalog)
 
 
-@pytest.mark.parametrize(
-    ("damage", "reason"),
-    [
-        ("truncate", "torn write"),
-        ("flip", "checksum"),
-        ("delete_bin", "index.bin is missing"),
-        ("garbage_json", "index.json is unreadable"),
-        ("old_format", "format 0"),
-    ],
-)
-def test_damaged_index_is_rebuilt_with_a_reason(library, tmp_path, caplog, damage, reason):
-    catalog, _, vectors = library
-    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
-    bin_path, json_path = tmp_path / "idx" / INDEX_BIN, tmp_path / "idx" / INDEX_JSON
+def _damage(idx: Path, damage: str) -> None:
+    """One kind of damage a saved index can suffer: a torn write, a flipped byte, a lost file."""
+    bin_path, json_path, aux = idx / INDEX_BIN, idx / INDEX_JSON, idx / INDEX_AUX
+    segments = sorted(idx.glob("vectors-*.f16"))
+    assert len(segments) == 1
     if damage == "truncate":
         with open(bin_path, "r+b") as f:
             f.truncate(bin_path.stat().st_size // 2)
@@ -230,6 +221,35 @@ def test_damaged_index_is_rebuilt_with_a_reason(library, tmp_path, caplog, damag
         text = json_path.read_text()
         assert f'"format": {vindex.FORMAT_VERSION}' in text
         json_path.write_text(text.replace(f'"format": {vindex.FORMAT_VERSION}', '"format": 0'))
+    elif damage == "delete_segment":
+        segments[0].unlink()
+    elif damage == "flip_segment":
+        data = bytearray(segments[0].read_bytes())
+        data[len(data) // 2] ^= 0x40
+        segments[0].write_bytes(bytes(data))
+    elif damage == "truncate_aux":
+        aux.write_bytes(aux.read_bytes()[:-10])
+    else:
+        raise AssertionError(damage)
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        ("truncate", "torn write"),
+        ("flip", "checksum"),
+        ("delete_bin", "index.bin is missing"),
+        ("garbage_json", "index.json is unreadable"),
+        ("old_format", "format 0"),
+        ("delete_segment", "is missing"),
+        ("flip_segment", "does not match its checksum"),
+        ("truncate_aux", "torn write"),
+    ],
+)
+def test_damaged_index_is_rebuilt_with_a_reason(library, tmp_path, caplog, damage, reason):
+    catalog, _, vectors = library
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    _damage(tmp_path / "idx", damage)
 
     caplog.set_level(logging.INFO, logger="app.core.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
@@ -649,34 +669,6 @@ def test_vectors_of_reads_full_rows_in_the_order_asked(library, tmp_path):
     got_ids, got = vi.vectors_of(ask)
     np.testing.assert_array_equal(got_ids, [ids[5], ids[2]])
     np.testing.assert_allclose(got, vectors[[5, 2]], atol=5e-4)
-
-
-@pytest.mark.parametrize(
-    ("damage", "reason"),
-    [
-        ("delete_segment", "is missing"),
-        ("flip_segment", "does not match its checksum"),
-        ("truncate_aux", "torn write"),
-    ],
-)
-def test_damaged_rows_are_rebuilt_with_a_reason(library, tmp_path, caplog, damage, reason):
-    catalog, _, vectors = library
-    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
-    segments = sorted((tmp_path / "idx").glob("vectors-*.f16"))
-    assert len(segments) == 1
-    if damage == "delete_segment":
-        segments[0].unlink()
-    elif damage == "flip_segment":
-        data = bytearray(segments[0].read_bytes())
-        data[len(data) // 2] ^= 0x40
-        segments[0].write_bytes(bytes(data))
-    else:
-        aux = tmp_path / "idx" / INDEX_AUX
-        aux.write_bytes(aux.read_bytes()[:-10])
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
-    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
-    assert "Rebuilding" in reasons(caplog) and reason in reasons(caplog)
-    assert_matches_catalog(vi, catalog)
 
 
 def test_rows_that_disagree_with_the_catalog_are_caught_on_open(library, tmp_path, caplog):
