@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.core.paths import Paths
 
-DEFAULT_MODEL = "ViT-B-32-openai"
+DEFAULT_MODEL = "ViT-B-32__openai"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,22 +42,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_export)
 
-    p = msub.add_parser("install", help="install a model: export it, download it or copy a folder")
+    p = msub.add_parser(
+        "list", help="the model catalog: languages, size, RAM, speed, recall; what is installed"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    p = msub.add_parser(
+        "install",
+        help="download a model from the catalog (Hugging Face, immich-app/NAME) or install a "
+        "model folder or archive you have",
+    )
     p.add_argument(
         "name",
         nargs="?",
         default=None,
-        help=f"model name (default {DEFAULT_MODEL}; with --from FOLDER, the folder's "
-        "architecture and weights)",
+        help=f"model name from `photoseek model list` (default {DEFAULT_MODEL}); with --from, "
+        "the name to install it under (default: the name its files carry)",
     )
     p.add_argument(
         "--from",
         dest="source",
         default=None,
-        help="an exported model folder, a model archive, or a URL to download from",
+        help="a model folder (exported, or an immich-app repository's files) or a .tar/.tar.gz/"
+        ".zip archive of one, instead of downloading",
     )
     p.add_argument("--force", action="store_true", help="replace an installed model")
+    p.add_argument("--revision", default="main", help="hub revision (branch, tag or commit)")
+    p.add_argument(
+        "--no-activate", dest="activate", action="store_false", help="install without using it"
+    )
     p.set_defaults(func=cmd_install)
+
+    p = msub.add_parser("use", help="make an installed model the active one")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_use)
+
+    p = msub.add_parser("remove", help="delete an installed model (its stored vectors are kept)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_remove)
 
     p = msub.add_parser("info", help="show the installed model and the execution provider")
     p.add_argument("--model", type=Path, default=None, help="a model folder (default: installed)")
@@ -80,7 +104,7 @@ def cmd_export(args: argparse.Namespace, paths: Paths) -> int:
     out = args.out
     if out is None:
         tag = "random" if args.random_init else args.pretrained
-        out = paths.ensure().models / f"{args.arch}-{tag}"
+        out = paths.ensure().models / f"{args.arch}__{tag}"
     info = export_model(
         args.arch,
         None if args.random_init else args.pretrained,
@@ -94,30 +118,106 @@ def cmd_export(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
+def cmd_list(args: argparse.Namespace, paths: Paths) -> int:
+    from app.core.model_catalog import format_table, load_catalog
+    from app.core.models import active_model_name, installed_models, migrate_installed
+
+    migrate_installed(paths)
+    entries = load_catalog()
+    installed = {m.name: m for m in installed_models(paths)}
+    active = active_model_name(paths) if installed else None
+    if args.json:
+        known = {e.name for e in entries}
+        rows = [
+            {
+                **_entry_dict(e),
+                "installed": e.name in installed,
+                "active": e.name == active,
+            }
+            for e in entries
+        ]
+        rows += [
+            {
+                "name": m.name,
+                "installed": True,
+                "active": m.name == active,
+                "in_catalog": False,
+                "problem": m.problem,
+            }
+            for m in installed.values()
+            if m.name not in known
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(format_table(entries, set(installed), active))
+    others = [m for m in installed.values() if m.name not in {e.name for e in entries}]
+    if others:
+        print("\nAlso installed:")
+        for m in others:
+            mark = " (active)" if m.name == active else ""
+            what = m.problem or f"{m.info.arch if m.info else ''} {m.info.family if m.info else ''}"
+            print(f"  {m.name}{mark}  {what}")
+    print(
+        "\nInstall one with `photoseek model install NAME` (downloaded from Hugging Face, "
+        "immich-app/NAME; checked against its SHA-256)."
+    )
+    return 0
+
+
+def _entry_dict(e: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    d = asdict(e)
+    d["in_catalog"] = True
+    return d
+
+
 def cmd_install(args: argparse.Namespace, paths: Paths) -> int:
     from app.core.install import install_model
-    from app.core.modelinfo import read_model_info
-    from app.core.models import installed_model_dirs
+    from app.core.models import set_active_model
 
-    name = args.name
-    if name is None and args.source and Path(args.source).is_dir():
-        info = read_model_info(Path(args.source))  # name a copied folder after what it holds
-        name = f"{info.arch}-{info.pretrained or 'random'}"
-    name = name or DEFAULT_MODEL
-    if name in installed_model_dirs(paths) and not args.force:
-        print(f"{name} is already installed in {paths.models / name} (use --force to replace it)")
-        return 0
     target = install_model(
-        paths, name, source=args.source, force=args.force, progress=_progress_bar()
+        paths,
+        args.name,
+        source=args.source,
+        force=args.force,
+        progress=_progress_bar(),
+        revision=args.revision,
     )
-    print(f"\nInstalled {name} in {target}")
+    sys.stderr.write("\n")
+    if args.activate:
+        set_active_model(paths, target.name)
+    print(f"Installed {target.name} in {target}" + (" (active)" if args.activate else ""))
+    return 0
+
+
+def cmd_use(args: argparse.Namespace, paths: Paths) -> int:
+    from app.core.models import migrate_installed, set_active_model
+
+    migrate_installed(paths)
+    set_active_model(paths, args.name)
+    print(
+        f"{args.name} is now the active model. The library is re-encoded with it when the "
+        "window or `photoseek index` runs next; until then search keeps using the previous model."
+    )
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, paths: Paths) -> int:
+    from app.core.models import remove_model
+
+    target = remove_model(paths, args.name)
+    print(
+        f"Removed {args.name} ({target}); its vectors stay, so reinstalling needs no re-encoding."
+    )
     return 0
 
 
 def cmd_info(args: argparse.Namespace, paths: Paths) -> int:
     from app.core.encoder import Encoder, available_providers
-    from app.core.models import resolve_model_dir
+    from app.core.models import migrate_installed, resolve_model_dir
 
+    migrate_installed(paths)
     model_dir = args.model or resolve_model_dir(paths)
     enc = Encoder(model_dir, device=args.device)
     try:
@@ -125,6 +225,10 @@ def cmd_info(args: argparse.Namespace, paths: Paths) -> int:
         data = {
             "model_dir": str(model_dir),
             "model_id": enc.model_id,
+            "name": info.name,
+            "family": info.family,
+            "source": info.source,
+            "relevance_floor": info.relevance_floor,
             "arch": info.arch,
             "pretrained": info.pretrained,
             "random_init": info.random_init,

@@ -162,6 +162,15 @@ class Indexer:
         self.lock = lock or threading.RLock()
         self.forgotten: set[int] = set()
         self._clock = clock
+        self.set_model(encoder, index)
+
+    def set_model(self, encoder: Encoder | None, index: VectorIndex | None) -> None:
+        """Encode with another model from the next run on (never during one: Library swaps
+        models between runs)."""
+        if encoder is not None and index is None:
+            raise ValueError("an encoder needs a vector index to add to")
+        self.encoder = encoder
+        self.index = index
         self._model_id = encoder.model_id if encoder is not None else None
         size = encoder.info.image_size if encoder is not None else 0
         self.min_side = max(size, THUMB_SIZE)

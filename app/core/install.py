@@ -1,60 +1,58 @@
-"""`photoseek model install`: export, download or copy a model, verify it, and move it into place
-atomically, so a failure at any step leaves the models folder exactly as it was."""
+"""`photoseek model install`: download a model from the published catalog (Hugging Face,
+`immich-app/<name>`), or copy a model folder or archive the user has; verify every file,
+calibrate the model's relevance floor, and move it into place atomically, so a failure at any
+step leaves the models folder exactly as it was."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import logging
 import lzma
 import os
 import re
 import shutil
-import socket
 import stat
 import tarfile
 import tempfile
-import time
-import urllib.parse
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import IO, Literal
+from typing import IO
 
-from app.core.download import (
-    OfflineError,
-    Progress,
-    download,
-    fetch_text,
-    parse_sha256,
-)
+from app.core import hub
 from app.core.durable import fsync_dir, fsync_tree
 from app.core.errors import UserError
 from app.core.jobs import JobCancelled
+from app.core.model_catalog import find_entry
+from app.core.model_migrate import convert_legacy
 from app.core.modelinfo import (
-    MODEL_JSON,
+    LEGACY_MODEL_JSON,
+    MANIFEST,
+    Manifest,
     ModelError,
-    ModelInfo,
-    read_model_info,
+    core_files,
+    describe,
+    hash_files,
+    is_published_layout,
+    make_model_id,
+    read_manifest,
     sha256_file,
     verify_model_dir,
+    write_manifest,
 )
 from app.core.models import (
     DEFAULT_MODEL,
     REPLACED_PREFIX,
     SETTING_ACTIVE,
-    SHA256_SUFFIX,
     STAGING_PREFIX,
-    ModelSpec,
-    archive_url,
     check_model_name,
-    get_spec,
     read_settings,
-    recover_interrupted_replace,
     set_active_model,
+    tidy_models_folder,
 )
 from app.core.paths import Paths
 
@@ -62,12 +60,11 @@ log = logging.getLogger(__name__)
 
 MAX_EXTRACT_BYTES = 16 << 30  # far above any CLIP model; stops a decompression bomb
 MAX_MEMBERS = 10_000
-STALE_STAGING_S = 3600.0  # staging only lives for one extraction or copy
 SPACE_MARGIN = 64 << 20
-HUB_PROBE_TIMEOUT_S = 3.0
 _COPY_CHUNK = 1 << 20
-Method = Literal["auto", "export", "download"]
+HUB_ORGANIZATION = "immich-app"  # publishes ONNX exports of open_clip models
 Cancel = Callable[[], bool]
+Progress = Callable[[int, int, str], None]
 
 
 class ArchiveError(ModelError):
@@ -80,32 +77,59 @@ class InstallCancelled(UserError, JobCancelled):
 
 def install_model(
     paths: Paths,
-    name: str = DEFAULT_MODEL,
+    name: str | None = None,
     *,
-    source: str | None = None,
+    source: str | Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
     should_cancel: Cancel | None = None,
-    method: Method = "auto",
+    calibrate: bool = True,
+    revision: str = "main",
 ) -> Path:
-    """Install model `name` into `Paths.models / name` and return that folder.
+    """Install a model into `Paths.models / name` and return that folder.
 
-    `source`: a model folder, a .tar/.tar.gz/.zip archive or an http(s) URL. Without it the model
-    is exported (when the export extra is installed; `method` can force "export" or "download")
-    or downloaded from the configured URL. An installed model is replaced only with `force`.
+    Without `source`, `name` (default: the catalog's default model) is downloaded from the hub
+    repository `immich-app/<name>`. `source` is a model folder (ours, PhotoSeek 0.1's, or the
+    published files of an immich-app repository) or a .tar/.tar.gz/.zip of one; the name then
+    defaults to the one its files carry. The source is always checked in full; an installed
+    model of the same name is replaced only with `force` (the same model again is a no-op).
     """
-    check_model_name(name)
     paths.ensure()
     report: Progress = progress or (lambda done, total, what: None)
-    target = paths.models / name
-    _tidy(paths, name)
-    if not force and (target / MODEL_JSON).is_file():
-        log.info("%s is already installed in %s", name, target)
+    if source is None:
+        name = check_model_name(name or DEFAULT_MODEL)
+    elif name is not None:
+        check_model_name(name)
+    tidy_models_folder(paths)
+    if source is None and name and (paths.models / name / MANIFEST).is_file() and not force:
+        log.info("%s is already installed", name)
         report(0, 0, "Already installed")
-        return target
-    stage = _Staging(paths.models, name)
+        return paths.models / name
+    stage = _Staging(paths.models, name or "from")
     try:
-        model_dir = _obtain(paths, name, source, stage, report, should_cancel, method)
+        if source is None:
+            assert name is not None
+            model_dir = _download(paths, name, stage, report, should_cancel, revision)
+        else:
+            model_dir = _from_source(Path(source).expanduser(), stage, report, should_cancel)
+        manifest = read_manifest(model_dir)
+        name = check_model_name(name or manifest.name or model_dir.name)
+        manifest = replace(manifest, name=name)
+        target = paths.models / name
+        if (target / MANIFEST).is_file() and not force:
+            installed = read_manifest(target)
+            if installed.model_id == manifest.model_id:
+                log.info("%s is already installed (same model)", name)
+                report(0, 0, "Already installed")
+                return target
+            raise ModelError(
+                f"A different model named {name} is already installed. Replace it with "
+                f"`photoseek model install {name} --from {source} --force`, or give this one "
+                "another name."
+            )
+        if calibrate and manifest.relevance_floor is None:
+            manifest = _calibrate(model_dir, manifest, report)
+        write_manifest(model_dir, manifest)
         fsync_tree(model_dir)
         _put_in_place(paths, model_dir, target, force)
     finally:
@@ -120,14 +144,15 @@ def install_model(
 
 
 def package_model(model_dir: Path, archive_path: Path) -> str:
-    """Write the archive `install_model` accepts (.tar, .tar.gz/.tgz or .zip, chosen by suffix)
-    plus its `<archive>.sha256` sidecar; return the archive's SHA-256. Reproducible byte for byte.
-    """
+    """Write an archive `install_model(source=...)` accepts (.tar, .tar.gz/.tgz or .zip, chosen
+    by suffix) plus its `<archive>.sha256` sidecar; return the archive's SHA-256. Reproducible
+    byte for byte."""
     model_dir = Path(model_dir).resolve()
     archive_path = Path(archive_path)
-    info = verify_model_dir(model_dir)
+    manifest = read_manifest(model_dir)
+    verify_model_dir(model_dir, describe(model_dir, manifest))
     top = model_dir.name
-    names = sorted(set(info.files) | {MODEL_JSON})
+    names = sorted(set(manifest.files) | {MANIFEST})
     tmp = archive_path.with_name(archive_path.name + ".tmp")
     with open(tmp, "wb") as out:
         if archive_path.suffix == ".zip":
@@ -156,7 +181,7 @@ def package_model(model_dir: Path, archive_path: Path) -> str:
         os.fsync(out.fileno())
     os.replace(tmp, archive_path)
     digest = sha256_file(archive_path)
-    sidecar = archive_path.with_name(archive_path.name + SHA256_SUFFIX)
+    sidecar = archive_path.with_name(archive_path.name + ".sha256")
     sidecar_tmp = sidecar.with_name(sidecar.name + ".tmp")
     sidecar_tmp.write_text(f"{digest}  {archive_path.name}\n", encoding="utf-8")
     os.replace(sidecar_tmp, sidecar)
@@ -194,202 +219,157 @@ class _Staging:
 # --- getting the files -------------------------------------------------------------------------
 
 
-def _obtain(
+def _download(
     paths: Paths,
     name: str,
-    source: str | None,
     stage: _Staging,
     report: Progress,
     should_cancel: Cancel | None,
-    method: Method,
+    revision: str,
 ) -> Path:
-    """Fill `stage` with a verified model folder and return it."""
-    if source is not None:
-        if re.match(r"https?://", source, re.IGNORECASE):
-            return _from_url(
-                paths, name, source, stage, report, should_cancel, pinned=None, require_sha=False
-            )
-        path = Path(source).expanduser()
-        if path.is_dir():
-            return _copy_folder(path, stage / "model", report, should_cancel)
-        if path.is_file():
-            _extract(path, stage / "x", report, should_cancel)
-            return _verify(_find_root(stage / "x", str(path)), str(path), report)
-        raise ModelError(
-            f"--from {source}: no such folder or file, and not an http(s) URL. Give "
-            "an exported model folder, a model archive (.tar, .tar.gz, .zip) or a URL."
-        )
-    spec = get_spec(name)
-    if method == "export" and not _export_available():
-        raise ModelError(
-            'Exporting needs the export extra: pip install -e ".[export]" (torch and open_clip).'
-        )
-    if method == "export" or (method == "auto" and _export_available() and _hub_usable()):
-        out = stage / "model"
-        try:
-            return _export(spec, out, report)
-        except Exception as e:
-            if method == "export":
-                raise
-            # The usual cause is an unreachable model hub; the archive download may still work.
-            level = logging.INFO if _is_network_error(e) else logging.WARNING
-            log.log(
-                level,
-                "exporting %s failed (%s); downloading it instead",
-                name,
-                e,
-                exc_info=level == logging.WARNING,
-            )
-            shutil.rmtree(out, ignore_errors=True)
-    url = archive_url(paths, name)
-    model_dir = _from_url(
-        paths, name, url, stage, report, should_cancel, pinned=spec.sha256, require_sha=True
-    )
-    _check_matches(spec, read_model_info(model_dir), url)
-    return model_dir
-
-
-def _export_available() -> bool:
-    """The export extra is installed (checked without importing torch)."""
-    return all(importlib.util.find_spec(m) is not None for m in ("open_clip", "torch"))
-
-
-def _hub_usable() -> bool:
-    """Whether exporting can get weights: the hub answers, or HF offline mode (cache only) is on.
-
-    huggingface_hub retries an unreachable hub for about 25 s per file; a 3 s probe lets an
-    offline install fail at once instead.
-    """
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True  # only the proxy knows; let huggingface_hub try
-    endpoint = urllib.parse.urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    host = endpoint.hostname or "huggingface.co"
-    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
-    try:
-        socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S).close()
-    except OSError as e:
-        log.info("model hub %s:%s unreachable (%s); downloading the exported model", host, port, e)
-        return False
-    return True
-
-
-def _export(spec: ModelSpec, out: Path, report: Progress) -> Path:
-    from app.core.export import export_model  # imports torch; only reached with the extra
-
-    report(0, 0, f"Exporting {spec.name}")
-    export_model(spec.arch, spec.pretrained, out, progress=lambda step: report(0, 0, step))
-    return _verify(out, f"the model exported to {out}", report)
-
-
-def _is_network_error(e: BaseException) -> bool:
-    seen: BaseException | None = e
-    for _ in range(10):
-        if seen is None:
-            return False
-        if isinstance(seen, OSError) or "download" in str(seen).lower():
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _from_url(
-    paths: Paths,
-    name: str,
-    url: str,
-    stage: _Staging,
-    report: Progress,
-    should_cancel: Cancel | None,
-    *,
-    pinned: str | None,
-    require_sha: bool,
-) -> Path:
-    try:
-        archive = _download_archive(
-            paths, name, url, report, should_cancel, pinned=pinned, require_sha=require_sha
-        )
-    except OfflineError as e:
-        cmd = "photoseek model install" + ("" if name == DEFAULT_MODEL else f" {name}")
-        raise OfflineError(
-            f"Can't reach {url} ({e.reason}; no internet?). Connect and retry, or install "
-            f"from a model folder you already have: {cmd} --from /path/to/{name}",
-            url=e.url,
-            reason=e.reason,
-        ) from e
-    try:
-        _extract(archive, stage / "x", report, should_cancel)
-        model_dir = _verify(_find_root(stage / "x", url), f"the archive from {url}", report)
-    except ArchiveError:
-        archive.unlink(missing_ok=True)  # bad content: downloading the same bytes again won't help
-        raise
-    archive.unlink(missing_ok=True)  # installed files are all we keep
-    return model_dir
-
-
-def _download_archive(
-    paths: Paths,
-    name: str,
-    url: str,
-    report: Progress,
-    should_cancel: Cancel | None,
-    *,
-    pinned: str | None,
-    require_sha: bool,
-) -> Path:
-    expected = pinned
-    if expected is None:
-        sidecar = url + SHA256_SUFFIX
-        text = fetch_text(sidecar)
-        if text is not None:
-            expected = parse_sha256(text, sidecar)
-        elif require_sha:
-            raise ModelError(
-                f"{sidecar} does not exist, so the download from {url} can't be "
-                "verified. Check the model address (PHOTOSEEK_MODEL_BASE_URL or the "
-                "`model_base_url` setting)."
-            )
-        else:
-            log.warning("no %s: relying on the per-file SHA-256 in model.json", sidecar)
-    key = expected or hashlib.sha256(url.encode()).hexdigest()
-    suffix = next((s for s in (".tar.gz", ".tgz", ".zip") if url.lower().endswith(s)), ".tar")
-    dest = paths.cache / "downloads" / f"{name}-{key[:16]}{suffix}"
-    return download(
-        url,
-        dest,
-        expected_sha256=expected,
+    """The published repository `immich-app/<name>` into the stage, every file verified."""
+    entry = find_entry(name)
+    repo = entry.repo if entry is not None else f"{HUB_ORGANIZATION}/{name}"
+    out = stage / "model"
+    out.mkdir(parents=True, exist_ok=True)
+    snap = hub.download_repo(
+        repo,
+        out,
+        cache_dir=paths.cache / "hub",
+        revision=revision,
         progress=report,
         should_cancel=should_cancel,
-        label=f"Downloading {name}",
+    )
+    if not is_published_layout(out):
+        raise ModelError(
+            f"{repo} (commit {snap.commit[:12]}) does not hold an ONNX CLIP model in the layout "
+            "PhotoSeek reads (config.json, visual/model.onnx, textual/model.onnx). Choose a "
+            "model from `photoseek model list`."
+        )
+    hashes = {f.path: f.sha256 for f in snap.files if f.sha256}
+    for rel in hash_files(out):
+        if rel not in hashes:  # small files in git, verified by their blob id: hash them here
+            hashes[rel] = sha256_file(out / rel)
+    arch, _, tag = name.partition("__")
+    manifest = Manifest(
+        model_id=make_model_id(arch, tag or None, {k: hashes[k] for k in core_files(out)}),
+        files=dict(sorted(hashes.items())),
+        name=name,
+        arch=arch,
+        pretrained=tag or None,
+        source={"kind": "hub", "repo": repo, "commit": snap.commit, "endpoint": hub.endpoint()},
+    )
+    describe(out, manifest)  # the config files make sense, or ModelError now
+    write_manifest(out, manifest)
+    return out
+
+
+def _from_source(
+    src: Path, stage: _Staging, report: Progress, should_cancel: Cancel | None
+) -> Path:
+    if src.is_dir():
+        return _from_folder(src, stage, report, should_cancel)
+    if src.is_file():
+        _extract(src, stage / "x", report, should_cancel)
+        root = _find_root(stage / "x", str(src))
+        model = _from_folder(root, stage, report, should_cancel, origin=str(src))
+        stem = re.sub(r"\.(tar\.gz|tgz|tar|zip)$", "", src.name, flags=re.IGNORECASE)
+        manifest = read_manifest(model)
+        if not manifest.name or manifest.name in ("x", "model"):
+            write_manifest(model, replace(manifest, name=root.name if root.name != "x" else stem))
+        return model
+    raise ModelError(
+        f"--from {src}: no such folder or file. Give a model folder (one `photoseek model "
+        "export` wrote, or the files of an immich-app model repository) or a .tar/.tar.gz/.zip "
+        "of one."
     )
 
 
-def _check_matches(spec: ModelSpec, info: ModelInfo, url: str) -> None:
-    if info.arch != spec.arch or (spec.pretrained and info.pretrained != spec.pretrained):
-        raise ModelError(
-            f"The archive at {url} holds {info.arch} ({info.pretrained}), not "
-            f"{spec.name}. Check the model address (PHOTOSEEK_MODEL_URL, "
-            "PHOTOSEEK_MODEL_BASE_URL or the `model_base_url` setting)."
+def _from_folder(
+    src: Path,
+    stage: _Staging,
+    report: Progress,
+    should_cancel: Cancel | None,
+    origin: str | None = None,
+) -> Path:
+    """Copy a model folder in any of the layouts we read into the stage, checked, with a
+    manifest. The source is only read."""
+    origin = origin or str(src)
+    out = stage / "model"
+    if (src / MANIFEST).is_file():
+        manifest = read_manifest(src)
+        _copy_checked(src, out, manifest.files, report, should_cancel, origin)
+        shutil.copyfile(src / MANIFEST, out / MANIFEST)
+        manifest = replace(
+            manifest,
+            name=manifest.name or src.name,
+            source={**manifest.source, "installed_from": origin},
         )
+    elif (src / LEGACY_MODEL_JSON).is_file():
+        legacy = stage / "legacy"
+        import json
+
+        try:
+            files = json.loads((src / LEGACY_MODEL_JSON).read_text(encoding="utf-8"))["files"]
+            if not isinstance(files, dict):
+                raise TypeError("files is not an object")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ArchiveError(
+                f"{origin}: its {LEGACY_MODEL_JSON} is unreadable ({e}). Get a fresh copy."
+            ) from e
+        _copy_checked(src, legacy, files, report, should_cancel, origin)
+        shutil.copyfile(src / LEGACY_MODEL_JSON, legacy / LEGACY_MODEL_JSON)
+        manifest = convert_legacy(legacy, out)
+        manifest = replace(manifest, name=src.name, source={"kind": "folder", "from": origin})
+    elif is_published_layout(src):
+        rels = [
+            p.relative_to(src).as_posix()
+            for p in sorted(src.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")
+        ]
+        rels = hub.select(rels, hub.MODEL_INCLUDE, hub.MODEL_EXCLUDE)
+        _copy_checked(src, out, dict.fromkeys(rels, ""), report, should_cancel, origin)
+        hashes = hash_files(out)
+        arch, _, tag = src.name.partition("__")
+        manifest = Manifest(
+            model_id=make_model_id(arch, tag or None, {k: hashes[k] for k in core_files(out)}),
+            files=hashes,
+            name=src.name,
+            arch=arch,
+            pretrained=tag or None,
+            source={"kind": "folder", "from": origin},
+        )
+    else:
+        raise ModelError(
+            f"--from {origin}: not a model folder (no {MANIFEST}, no config.json with "
+            "visual/model.onnx and textual/model.onnx). Give the folder `photoseek model "
+            "export` wrote, the files of an immich-app model repository, or an archive of one."
+        )
+    verify_model_dir(out, describe(out, manifest))
+    write_manifest(out, manifest)
+    return out
 
 
-def _copy_folder(src: Path, dest: Path, report: Progress, should_cancel: Cancel | None) -> Path:
-    """Copy the files model.json lists, checking each one's SHA-256 as it is read."""
-    if not (src / MODEL_JSON).is_file():
-        raise ModelError(
-            f"--from {src}: not a model folder ({MODEL_JSON} is missing). Give the "
-            "folder `photoseek model export` wrote, or a model archive."
-        )
-    info = read_model_info(src)
-    rels = [_safe_rel(rel, str(src)) for rel in info.files]
+def _copy_checked(
+    src: Path,
+    dest: Path,
+    files: dict[str, str],
+    report: Progress,
+    should_cancel: Cancel | None,
+    origin: str,
+) -> None:
+    """Copy `files` (relative path -> SHA-256, or "" for not known), checking each hash as it
+    is read; ArchiveError names a missing or damaged file."""
+    rels = [_safe_rel(rel, origin) for rel in files]
     total = sum((src / r).stat().st_size for r in rels if (src / r).is_file())
-    _check_space(dest.parent, total)
+    dest.mkdir(parents=True, exist_ok=True)
+    _check_space(dest, total)
     done = 0
-    for rel, expected in zip(rels, info.files.values(), strict=True):
+    for rel, expected in zip(rels, files.values(), strict=True):
         if not (src / rel).is_file():
-            raise ModelError(
-                f"{src / rel} is missing: the model folder {src} is incomplete. "
-                "Export or download it again."
+            raise ArchiveError(
+                f"{origin} is incomplete: {rel} is missing. Get a complete copy of the model "
+                "and retry."
             )
         out = dest / rel
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -401,50 +381,44 @@ def _copy_folder(src: Path, dest: Path, report: Progress, should_cancel: Cancel 
                 f_out.write(block)
                 done += len(block)
                 report(done, total, "Copying model files")
-        if h.hexdigest() != expected:
-            raise ModelError(
-                f"{src / rel} does not match the SHA-256 in {src / MODEL_JSON}: "
-                "the folder is damaged or was changed after export. Export or "
-                "download the model again."
-            )
-    shutil.copyfile(src / MODEL_JSON, dest / MODEL_JSON)
-    return dest
-
-
-def _verify(root: Path, origin: str, report: Progress) -> Path:
-    """Every file model.json lists is present with its SHA-256 (verify_model_dir's check, with a
-    message naming where the model came from rather than our temporary folder)."""
-    info = read_model_info(root)
-    files = [(root / _safe_rel(rel, origin), rel, expected) for rel, expected in info.files.items()]
-    total = sum(p.stat().st_size for p, _, _ in files if p.is_file())
-    done = 0
-    report(done, total, "Verifying")
-    for p, rel, expected in files:
-        if not p.is_file():
+        if expected and h.hexdigest() != expected:
             raise ArchiveError(
-                f"{origin} is incomplete: {rel} is missing. Get a complete copy of "
-                "the model and retry."
+                f"{origin} is damaged: {rel} does not match the SHA-256 recorded for it. Get a "
+                "fresh copy of the model and retry."
             )
-        if sha256_file(p) != expected:
-            raise ArchiveError(
-                f"{origin} is damaged: {rel} does not match the SHA-256 in its "
-                f"{MODEL_JSON}. Get a fresh copy of the model and retry."
-            )
-        done += p.stat().st_size
-        report(done, total, "Verifying")
-    return root
 
 
 def _find_root(extracted: Path, origin: str) -> Path:
-    """model.json at the archive's top level, or inside its single top folder."""
-    if (extracted / MODEL_JSON).is_file():
+    """The model at the archive's top level, or inside its single top folder."""
+
+    def holds_model(d: Path) -> bool:
+        return (
+            (d / MANIFEST).is_file() or (d / LEGACY_MODEL_JSON).is_file() or is_published_layout(d)
+        )
+
+    if holds_model(extracted):
         return extracted
     entries = [p for p in extracted.iterdir() if not p.name.startswith(".")]
-    if len(entries) == 1 and (entries[0] / MODEL_JSON).is_file():
+    if len(entries) == 1 and entries[0].is_dir() and holds_model(entries[0]):
         return entries[0]
     raise ArchiveError(
-        f"{origin} is not a PhotoSeek model archive: no {MODEL_JSON} at its top "
-        "level or in a single top folder."
+        f"{origin} is not a model archive: no model folder at its top level or in a single "
+        "top folder."
+    )
+
+
+def _calibrate(model_dir: Path, manifest: Manifest, report: Progress) -> Manifest:
+    """The model's relevance floor, measured here with its real weights (app.core.calibrate)."""
+    from app.core.calibrate import calibrate_floor
+    from app.core.encoder import Encoder
+
+    report(0, 0, "Calibrating the relevance floor")
+    with Encoder(model_dir, device="cpu", verify=False) as enc:
+        enc._info = describe(model_dir, manifest)  # the manifest is not written yet
+        result = calibrate_floor(enc)
+    log.info("%s: relevance floor %.4f (%s)", manifest.name, result.floor, result.rule)
+    return replace(
+        manifest, relevance_floor=float(result.floor), floor_calibration=result.to_dict()
     )
 
 
@@ -597,7 +571,7 @@ def _put_in_place(paths: Paths, model_dir: Path, target: Path, force: bool) -> N
     if not target.exists():
         _rename(model_dir, target)
         return
-    if not force and (target / MODEL_JSON).is_file():
+    if not force and (target / MANIFEST).is_file():
         log.info("%s was installed meanwhile by another process; keeping it", target)
         return
     old = paths.models / f"{REPLACED_PREFIX}{target.name}"
@@ -620,19 +594,3 @@ def _rename(src: Path, dst: Path) -> None:
             "running, close it and retry."
         ) from e
     fsync_dir(dst.parent)
-
-
-def _tidy(paths: Paths, name: str) -> None:
-    """Undo what a killed install left behind: restore a set-aside model, drop stale staging."""
-    recover_interrupted_replace(paths, name)
-    old = paths.models / f"{REPLACED_PREFIX}{name}"
-    if old.exists() and (paths.models / name).exists():
-        shutil.rmtree(old, ignore_errors=True)
-    now = time.time()
-    for d in paths.models.glob(f"{STAGING_PREFIX}*"):
-        try:
-            if now - d.stat().st_mtime > STALE_STAGING_S:
-                log.info("removing %s, left by an interrupted install", d)
-                shutil.rmtree(d, ignore_errors=True)
-        except OSError:
-            continue

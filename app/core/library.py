@@ -42,6 +42,7 @@ __all__ = [
     "JobControl",
     "Library",
     "LibraryStatus",
+    "ModelState",
     "Photo",
     "Query",
     "SearchResult",
@@ -79,73 +80,300 @@ class LibraryStatus:
     index_size: int = 0
 
 
+@dataclass(frozen=True)
+class ModelState:
+    """Which model the user chose (`active`) and which one answers searches now (`serving`):
+    they differ while the library is re-encoded with a newly chosen model (`switching`;
+    `encoded` of `total` catalogued photos done). `problem`: why no model is usable, one line
+    naming the fix."""
+
+    active: str | None
+    serving: str | None
+    switching: bool
+    encoded: int
+    total: int
+    problem: str | None = None
+
+
+@dataclass
+class _Loaded:
+    """One model in use: its encoder, its vector index and a search engine over them."""
+
+    name: str
+    key: tuple[object, ...]  # what it was loaded from; a different key means reload
+    encoder: Encoder
+    vindex: VectorIndex
+    engine: SearchEngine
+
+    def close(self, catalog: Catalog) -> None:
+        if self.vindex.dirty:
+            self.vindex.save(catalog.generation(self.vindex.model_id))
+        self.vindex.close()
+        self.encoder.close()
+
+
+IMAGE_TOWER_IDLE_S = 120.0  # indexing idle this long: free the image tower (~350 MB for B/32)
+
+
 class Library:
-    """Catalog, vector index, encoder, indexer, search and watcher behind one thread-safe API."""
+    """Catalog, vector index, encoder, indexer, search and watcher behind one thread-safe API.
+
+    Models: each keeps its own vectors. The active model (settings) is the one the indexer
+    encodes with; search uses the serving model, which becomes the active one once every
+    catalogued photo has a vector from it (or at once when no model served before). So
+    choosing another model never leaves a moment without working search, and going back to a
+    model finds its vectors still stored.
+    """
 
     @classmethod
     def open(
         cls,
         paths: Paths,
         *,
-        device: str = "auto",
+        device: str | None = None,
         model_dir: Path | None = None,
-        precision: str = "fp32",
+        precision: str | None = None,
     ) -> Library:
         """Open the library in `paths`. Without an installed model it opens with has_model False
-        (folders, browsing and filters work); an explicit `model_dir` that is unusable raises."""
-        from app.core.encoder import Encoder
-        from app.core.models import resolve_model_dir
+        (folders, browsing and filters work); an explicit `model_dir` that is unusable raises.
+        `device`/`precision` None: the settings' choice (default auto / fp32)."""
+        from app.core.models import migrate_installed
 
         paths.ensure()
-        encoder: Encoder | None = None
-        problem: str | None = None
         try:
-            chosen = model_dir if model_dir is not None else resolve_model_dir(paths)
-            encoder = Encoder(Path(chosen), device=device, precision=precision)
-            encoder.model_id  # noqa: B018 - reads model.json now, so a broken model shows here
-        except ModelError as e:
-            if model_dir is not None:
-                raise
-            problem = str(e)
-            log.info("no usable model: %s", e)
+            migrate_installed(paths)
+        except OSError as e:
+            log.warning("could not convert older models: %s", e)
+        lib = cls(paths, None)
         try:
-            lib = cls(paths, encoder)
+            lib._device_override = device
+            lib._precision_override = precision
+            lib._model_dir_override = Path(model_dir) if model_dir is not None else None
+            lib.reload_model(raise_errors=model_dir is not None)
         except BaseException:
-            if encoder is not None:
-                encoder.close()
+            lib.close()
             raise
-        lib.model_error = problem
-        lib._device = device
         return lib
 
     def __init__(self, paths: Paths, encoder: Encoder | None) -> None:
         self.paths = paths.ensure()
-        self.encoder = encoder
-        self.has_model = encoder is not None
         self.model_error: str | None = None
         self._device = "auto"
+        self._device_override: str | None = None
+        self._precision_override: str | None = None
+        self._model_dir_override: Path | None = None
         self.catalog = Catalog(paths.catalog)
         self.thumbs = ThumbnailStore(paths.thumbnails)
-        self.vindex: VectorIndex | None = None
-        try:
-            if encoder is not None:
-                self.vindex = VectorIndex.open(
-                    self._index_dir(encoder.model_id),
-                    encoder.model_id,
-                    encoder.info.embed_dim,
-                    self.catalog,
-                )
-        except BaseException:
-            self.catalog.close()
-            raise
-        self._search = SearchEngine(encoder, self.catalog, self.vindex)
         self._write_lock = threading.RLock()
         self._run_lock = threading.Lock()
         self._state_lock = threading.Lock()
+        self._model_lock = threading.RLock()
         self._controls: set[JobControl] = set()
         self._watchers: list[Watcher] = []
         self._closed = False
-        self.indexer = Indexer(self.catalog, self.vindex, encoder, paths, lock=self._write_lock)
+        self._idle_timer: threading.Timer | None = None
+        self._serving: _Loaded | None = None
+        self._target: _Loaded | None = None
+        self._browse = SearchEngine(None, self.catalog, None)
+        self.indexer = Indexer(self.catalog, None, None, paths, lock=self._write_lock)
+        if encoder is not None:
+            try:
+                loaded = self._load(encoder.model_dir.name, ("given", id(encoder)), encoder)
+            except BaseException:
+                self.catalog.close()
+                raise
+            self._serving = self._target = loaded
+            self.indexer.set_model(encoder, loaded.vindex)
+
+    # -- models --------------------------------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder | None:
+        """The encoder that answers searches (None: no usable model)."""
+        serving = self._serving
+        return serving.encoder if serving is not None else None
+
+    @property
+    def vindex(self) -> VectorIndex | None:
+        serving = self._serving
+        return serving.vindex if serving is not None else None
+
+    @property
+    def has_model(self) -> bool:
+        return self._serving is not None
+
+    def _load(self, name: str, key: tuple[object, ...], encoder: Encoder) -> _Loaded:
+        vindex = VectorIndex.open(
+            self._index_dir(encoder.model_id),
+            encoder.model_id,
+            encoder.info.embed_dim,
+            self.catalog,
+        )
+        return _Loaded(name, key, encoder, vindex, SearchEngine(encoder, self.catalog, vindex))
+
+    def _open_model(self, name: str, model_dir: Path) -> _Loaded:
+        from app.core.encoder import Encoder
+        from app.core.modelinfo import read_model_info
+        from app.core.models import (
+            SETTING_DEVICE,
+            SETTING_LANGUAGE,
+            SETTING_PRECISION,
+            read_settings,
+        )
+
+        settings = read_settings(self.paths)
+        device = self._device_override or str(settings.get(SETTING_DEVICE) or "auto")
+        precision = self._precision_override or str(settings.get(SETTING_PRECISION) or "fp32")
+        info = read_model_info(model_dir)
+        if precision != "fp32" and precision not in info.variants:
+            log.info("%s has no %s variant; using fp32", name, precision)
+            precision = "fp32"
+        language = settings.get(SETTING_LANGUAGE) if info.tokenizer.get("languages") else None
+        key = (str(model_dir), info.model_id, device, precision, language)
+        for loaded in (self._target, self._serving):
+            if loaded is not None and loaded.key == key:
+                return loaded
+        encoder = Encoder(
+            model_dir,
+            device=device,
+            precision=precision,
+            language=language if isinstance(language, str) else None,
+        )
+        self._device = device
+        try:
+            return self._load(name, key, encoder)
+        except BaseException:
+            encoder.close()
+            raise
+
+    def reload_model(self, *, raise_errors: bool = False) -> ModelState:
+        """Take up what changed in the models folder and the model settings (a model installed,
+        removed or chosen, here or by another process). Search keeps answering throughout."""
+        from app.core.models import resolve_model_dir, serving_model_name
+
+        with self._model_lock:
+            target: _Loaded | None = None
+            problem: str | None = None
+            try:
+                if self._model_dir_override is not None:
+                    chosen = self._model_dir_override
+                else:
+                    chosen = resolve_model_dir(self.paths)
+                target = self._open_model(chosen.name, chosen)
+                target.encoder.model_id  # noqa: B018
+            except ModelError as e:
+                if raise_errors:
+                    raise
+                problem = str(e)
+                log.info("no usable model: %s", e)
+            serving = self._serving
+            if serving is not None and not serving.encoder.model_dir.is_dir():
+                serving = None  # removed under us
+            if serving is None and target is None and self._model_dir_override is None:
+                # Nothing chosen works: the model search used before still may.
+                prev = serving_model_name(self.paths)
+                if prev:
+                    try:
+                        serving = self._open_model(prev, resolve_model_dir(self.paths, prev))
+                    except ModelError as e:
+                        log.info("the previous model %s is not usable either: %s", prev, e)
+            elif serving is None and target is not None and self._model_dir_override is None:
+                prev = serving_model_name(self.paths)
+                if prev and prev != target.name and not self._complete(target):
+                    try:
+                        serving = self._open_model(prev, resolve_model_dir(self.paths, prev))
+                    except ModelError:
+                        serving = None
+            self._swap(target, serving)
+            self.model_error = problem
+            self._promote_if_ready()
+            return self.model_state()
+
+    def _swap(self, target: _Loaded | None, serving: _Loaded | None) -> None:
+        """Install new target/serving models between index runs; close the ones dropped."""
+        old = {id(m): m for m in (self._target, self._serving) if m is not None}
+        if target is not self._target:
+            self._cancel_runs()
+            with self._run_lock, self._write_lock:
+                self._target = target
+                self.indexer.set_model(
+                    target.encoder if target else None, target.vindex if target else None
+                )
+        self._serving = serving if serving is not None else None
+        keep = {id(m) for m in (self._target, self._serving) if m is not None}
+        for key, m in old.items():
+            if key not in keep:
+                with self._write_lock:
+                    m.close(self.catalog)
+
+    def _cancel_runs(self) -> None:
+        with self._state_lock:
+            controls = list(self._controls)
+        for c in controls:
+            c.cancel()
+
+    def _complete(self, loaded: _Loaded) -> bool:
+        counts = self.catalog.counts()
+        catalogued = counts[INDEXED] + counts[PENDING]
+        return self.catalog.count_indexed(loaded.encoder.model_id) >= catalogued
+
+    def _promote_if_ready(self) -> None:
+        """The active model takes over search once it has encoded every catalogued photo (or
+        at once when no model served search)."""
+        from app.core.models import SETTING_SERVING, update_settings
+
+        with self._model_lock:
+            target, serving = self._target, self._serving
+            if target is None or target is serving:
+                return
+            if serving is not None and not self._complete(target):
+                return
+            self._serving = target
+            if serving is not None:
+                with self._write_lock:
+                    serving.close(self.catalog)
+                log.info("search now uses %s (was %s)", target.name, serving.name)
+        if self._model_dir_override is None:
+            try:
+                update_settings(self.paths, {SETTING_SERVING: target.name})
+            except OSError as e:
+                log.warning("could not record the serving model: %s", e)
+
+    def model_state(self) -> ModelState:
+        target, serving = self._target, self._serving
+        counts = self.catalog.counts()
+        total = counts[INDEXED] + counts[PENDING]
+        encoded = self.catalog.count_indexed(target.encoder.model_id) if target else 0
+        return ModelState(
+            active=target.name if target else None,
+            serving=serving.name if serving else None,
+            switching=target is not None and serving is not target,
+            encoded=min(encoded, total),
+            total=total,
+            problem=self.model_error,
+        )
+
+    def _after_run(self) -> None:
+        """After an index run: maybe switch search over; free the image tower once idle."""
+        self._promote_if_ready()
+        with self._state_lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            if self._closed:
+                return
+            timer = threading.Timer(IMAGE_TOWER_IDLE_S, self._release_idle_image_tower)
+            timer.daemon = True
+            self._idle_timer = timer
+        timer.start()
+
+    def _release_idle_image_tower(self) -> None:
+        if not self._run_lock.acquire(blocking=False):
+            return  # a run is going on: it needs the tower
+        try:
+            for m in {id(m): m for m in (self._target, self._serving) if m}.values():
+                if m.encoder.release("image"):
+                    log.info("indexing idle: released the image tower of %s", m.name)
+        finally:
+            self._run_lock.release()
 
     def _index_dir(self, model_id: str) -> Path:
         """One index folder per model, so switching models back and forth never rebuilds."""
@@ -190,9 +418,10 @@ class Library:
             ids = [s.photo_id for s in self.catalog.folder_files(folder.id).values()]
             self.catalog.remove_folder(folder.id)
             self.indexer.forgotten.add(folder.id)
-            if self.vindex is not None and ids:
-                self.vindex.remove(ids)
-                self.vindex.save(self.catalog.generation(self.vindex.model_id))
+            for m in {id(m): m for m in (self._target, self._serving) if m}.values():
+                if ids:
+                    m.vindex.remove(ids)
+                    m.vindex.save(self.catalog.generation(m.vindex.model_id))
             self.thumbs.remove(ids)
         log.info("removed folder %s (%d photos forgotten)", folder.path, len(ids))
 
@@ -200,15 +429,17 @@ class Library:
     def search(self, query: Query) -> SearchResult:
         """Ranked (or date-ordered) photos for `query`; ModelError when it needs a model and
         none is installed."""
-        if self.encoder is None and _needs_model(query):
-            raise ModelError(
-                (f"{self.model_error}\n" if self.model_error else "")
-                + f"No usable model is installed in {self.paths.models}, so photos cannot be "
-                "searched by text or image yet (browsing by date and folder works). Install "
-                "one with `photoseek model install`, or pass an exported model folder with "
-                "--model DIR."
-            )
-        return self._search.search(query)
+        serving = self._serving
+        if serving is None:
+            if _needs_model(query):
+                raise ModelError(
+                    (f"{self.model_error} " if self.model_error else "")
+                    + "Until a model is installed, photos can be browsed by date and folder "
+                    "but not searched by text or image: get one from Library > Models in the "
+                    "window, or run `photoseek model install`."
+                )
+            return self._browse.search(query)
+        return serving.engine.search(query)
 
     def years(self) -> list[tuple[int, int]]:
         return self.catalog.years()
@@ -237,7 +468,8 @@ class Library:
     def status(self) -> LibraryStatus:
         counts = self.catalog.counts()
         catalogued = counts[INDEXED] + counts[PENDING]
-        model_id = self.encoder.model_id if self.encoder is not None else None
+        target = self._target
+        model_id = target.encoder.model_id if target is not None else None
         indexed = self.catalog.count_indexed(model_id) if model_id else counts[INDEXED]
         return LibraryStatus(
             photos=counts["photos"],
@@ -246,8 +478,8 @@ class Library:
             pending=max(0, catalogued - indexed) if model_id else counts[PENDING],
             folders=self.catalog.folders(),
             model_id=model_id,
-            provider=self.encoder.provider if self.encoder is not None else None,
-            device=self._device if self.encoder is not None else None,
+            provider=target.encoder.provider if target is not None else None,
+            device=self._device if target is not None else None,
             has_model=self.has_model,
             model_error=self.model_error,
             index_size=len(self.vindex) if self.vindex is not None else 0,
@@ -264,6 +496,17 @@ class Library:
         """Bring the library up to date with its folders (all, or those given): the startup
         reconcile scan. Blocks; a cancelled run leaves everything consistent and resumable."""
         control = control or JobControl()
+        try:
+            return self._index(folders, progress, control)
+        finally:
+            self._after_run()
+
+    def _index(
+        self,
+        folders: list[Path] | None,
+        progress: Callable[[IndexProgress], None] | None,
+        control: JobControl,
+    ) -> IndexReport:
         if folders is None:
             with self._running(control):
                 return self.indexer.run(None, progress=progress, control=control)
@@ -324,8 +567,11 @@ class Library:
         return is_relevant(root, path, is_dir) and not self.indexer.is_own_path(str(path))
 
     def _apply_changes(self, changes: ChangeSet, control: JobControl) -> ChangeSummary:
-        with self._running(control):
-            r = self.indexer.apply(changes, control=control)
+        try:
+            with self._running(control):
+                r = self.indexer.apply(changes, control=control)
+        finally:
+            self._after_run()
         if r.cancelled:
             raise JobCancelled
         return ChangeSummary(
@@ -369,13 +615,13 @@ class Library:
             w.stop()
         for c in controls:
             c.cancel()
+        with self._state_lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
         with self._run_lock, self._write_lock:
-            if self.vindex is not None:
-                if self.vindex.dirty:
-                    self.vindex.save(self.catalog.generation(self.vindex.model_id))
-                self.vindex.close()
-            if self.encoder is not None:
-                self.encoder.close()
+            for m in {id(m): m for m in (self._target, self._serving) if m}.values():
+                m.close(self.catalog)
+            self._target = self._serving = None
             self.catalog.close()
 
     def __enter__(self) -> Library:

@@ -1,4 +1,10 @@
-"""Installable models, where their archives live, and which installed model is active."""
+"""Installed models, which one is active, and the settings that go with them.
+
+Models live in `Paths.models / <name>`, one folder each in the layout `app.core.modelinfo`
+describes. `active_model` (settings.json) is the model the user chose; `serving_model` is the
+one search uses while the library is being re-encoded with a newly chosen model (see
+`app.core.library`).
+"""
 
 from __future__ import annotations
 
@@ -6,65 +12,43 @@ import json
 import logging
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.modelinfo import MODEL_JSON, ModelError, ModelInfo, read_model_info
+from app.core.model_migrate import MIGRATING_PREFIX, REPLACED_PREFIX, migrate_legacy
+from app.core.modelinfo import ModelError, ModelInfo, is_model_dir, read_model_info
 from app.core.paths import Paths
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "ViT-B-32-openai"
-DEFAULT_BASE_URL = "https://github.com/photoseek/models/releases/download/v1"
-ENV_MODEL_URL = "PHOTOSEEK_MODEL_URL"  # full URL of one archive; `{name}` is replaced
-ENV_BASE_URL = "PHOTOSEEK_MODEL_BASE_URL"  # folder URL holding `<name>.tar` + `<name>.tar.sha256`
-SETTING_BASE_URL = "model_base_url"
+DEFAULT_MODEL = "ViT-B-32__openai"
 SETTING_ACTIVE = "active_model"
-ARCHIVE_SUFFIX = ".tar"
-SHA256_SUFFIX = ".sha256"
+SETTING_SERVING = "serving_model"
+SETTING_PRECISION = "model_precision"
+SETTING_DEVICE = "model_device"
+SETTING_LANGUAGE = "search_language"
 # Our own bookkeeping inside Paths.models; "@" never occurs in a model name.
 STAGING_PREFIX = ".staging@"
-REPLACED_PREFIX = ".old@"
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """A model `photoseek model install NAME` knows how to get."""
+class InstalledModel:
+    """A folder in the models folder: its description, or why it cannot be used."""
 
     name: str
-    arch: str
-    pretrained: str | None
-    description: str
-    # Pinned archive SHA-256. None: the archives are published after this code, so the hash is
-    # read from the `<archive>.sha256` sidecar next to the archive on the same server.
-    sha256: str | None = None
+    path: Path
+    info: ModelInfo | None
+    problem: str | None = None
 
+    @property
+    def usable(self) -> bool:
+        return self.info is not None
 
-REGISTRY: dict[str, ModelSpec] = {
-    s.name: s
-    for s in (
-        ModelSpec(
-            "ViT-B-32-openai",
-            "ViT-B-32",
-            "openai",
-            "CLIP ViT-B/32, OpenAI weights: the default, fast on any CPU",
-        ),
-        ModelSpec(
-            "ViT-B-16-openai",
-            "ViT-B-16",
-            "openai",
-            "CLIP ViT-B/16, OpenAI weights: finer detail, about 4x slower to index",
-        ),
-        ModelSpec(
-            "xlm-roberta-base-ViT-B-32",
-            "xlm-roberta-base-ViT-B-32",
-            "laion5b_s13b_b90k",
-            "multilingual text (100 languages), LAION-5B weights",
-        ),
-    )
-}
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
 
 
 def check_model_name(name: str) -> str:
@@ -77,33 +61,26 @@ def check_model_name(name: str) -> str:
     return name
 
 
-def get_spec(name: str) -> ModelSpec:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        known = ", ".join(REGISTRY)
-        raise ModelError(
-            f"Unknown model {name!r}. Known models: {known}. To install a model folder or "
-            f"archive you have, run: photoseek model install {name} --from PATH"
-        ) from None
-
-
-def archive_url(paths: Paths, name: str) -> str:
-    """Where to download `name` from: env PHOTOSEEK_MODEL_URL, else a base URL from env
-    PHOTOSEEK_MODEL_BASE_URL, settings `model_base_url` or the project's releases."""
-    url = os.environ.get(ENV_MODEL_URL, "").strip()
-    if url:
-        return url.replace("{name}", name)
-    base = (
-        os.environ.get(ENV_BASE_URL, "").strip()
-        or str(read_settings(paths).get(SETTING_BASE_URL) or "").strip()
-        or DEFAULT_BASE_URL
-    )
-    return f"{base.rstrip('/')}/{name}{ARCHIVE_SUFFIX}"
+def migrate_installed(paths: Paths) -> list[str]:
+    """Convert models installed by PhotoSeek 0.1 to the current layout (once; cheap after)."""
+    root = paths.models
+    done: list[str] = []
+    if not root.is_dir():
+        return done
+    for d in sorted(root.iterdir()):
+        if d.name.startswith(".") or not d.is_dir():
+            continue
+        recover_interrupted_replace(paths, d.name)
+        try:
+            if migrate_legacy(d):
+                done.append(d.name)
+        except (ModelError, OSError) as e:
+            log.warning("could not convert the model in %s: %s", d, e)
+    return done
 
 
 def installed_model_dirs(paths: Paths) -> dict[str, Path]:
-    """Installed model folders by name (those holding a model.json), sorted by name."""
+    """Installed model folders by name, sorted by name."""
     root = paths.models
     if not root.is_dir():
         return {}
@@ -111,26 +88,32 @@ def installed_model_dirs(paths: Paths) -> dict[str, Path]:
     for d in sorted(root.iterdir()):
         if d.name.startswith(".") or not d.is_dir():
             continue
-        if (d / MODEL_JSON).is_file():
+        if is_model_dir(d):
             found[d.name] = d
     return found
 
 
-def installed_models(paths: Paths) -> list[ModelInfo]:
-    """ModelInfo of every readable installed model, in name order (unreadable ones are logged)."""
-    infos = []
+def installed_models(paths: Paths) -> list[InstalledModel]:
+    """Every installed model in name order; unreadable ones carry their problem."""
+    out = []
     for name, d in installed_model_dirs(paths).items():
         try:
-            infos.append(read_model_info(d))
+            out.append(InstalledModel(name, d, read_model_info(d)))
         except ModelError as e:
-            log.warning("skipping installed model %s: %s", name, e)
-    return infos
+            log.warning("installed model %s is unusable: %s", name, e)
+            out.append(InstalledModel(name, d, None, str(e)))
+    return out
 
 
 def active_model_name(paths: Paths) -> str:
     """The model chosen with set_active_model, else the default one."""
     name = read_settings(paths).get(SETTING_ACTIVE)
     return name if isinstance(name, str) and name else DEFAULT_MODEL
+
+
+def serving_model_name(paths: Paths) -> str | None:
+    name = read_settings(paths).get(SETTING_SERVING)
+    return name if isinstance(name, str) and name else None
 
 
 def resolve_model_dir(paths: Paths, name: str | None = None) -> Path:
@@ -140,39 +123,85 @@ def resolve_model_dir(paths: Paths, name: str | None = None) -> Path:
     name = check_model_name(name) if name is not None else active_model_name(paths)
     recover_interrupted_replace(paths, name)
     target = paths.models / name
-    if (target / MODEL_JSON).is_file():
+    if is_model_dir(target):
         return target
     installed = installed_model_dirs(paths)
-    if not explicit and name == DEFAULT_MODEL and installed:
+    if not explicit and installed and read_settings(paths).get(SETTING_ACTIVE) is None:
         # Nothing chosen and the default is absent: any installed model beats an error.
         only = next(iter(installed.values()))
         log.info("default model %s not installed; using %s", name, only.name)
         return only
     others = f" Installed: {', '.join(installed)}." if installed else ""
-    cmd = "photoseek model install" + ("" if name == DEFAULT_MODEL else f" {name}")
     raise ModelError(
-        f"The model {name} is not installed (looked in {target}).{others} Run `{cmd}` to "
-        f"download it, or `{cmd} --from FOLDER` to install a model folder you already have."
+        f"The model {name} is not installed.{others} Get it from Library > Models in the "
+        f"window, or run `photoseek model install {name}`."
     )
 
 
 def set_active_model(paths: Paths, name: str) -> None:
-    """Make an installed model the one search and indexing use."""
+    """Make an installed model the one indexing uses (search follows once it has encoded the
+    library; see Library.reload_model)."""
     check_model_name(name)
-    if not (paths.models / name / MODEL_JSON).is_file():
+    if not is_model_dir(paths.models / name):
         raise ModelError(
             f"The model {name} is not installed; run `photoseek model install {name}` first."
         )
     update_settings(paths, {SETTING_ACTIVE: name})
 
 
+def remove_model(paths: Paths, name: str) -> Path:
+    """Delete an installed model's folder (ours, in the data folder). Its vectors stay in the
+    catalog, so installing the same model again needs no re-encoding."""
+    check_model_name(name)
+    target = paths.models / name
+    if not target.is_dir():
+        raise ModelError(f"The model {name} is not installed (no folder {target}).")
+    trash = paths.models / f"{REPLACED_PREFIX}{name}@removing"
+    shutil.rmtree(trash, ignore_errors=True)
+    os.replace(target, trash)  # gone from the list at once; then freed
+    shutil.rmtree(trash, ignore_errors=True)
+    settings = read_settings(paths)
+    changes: dict[str, Any] = {}
+    for key in (SETTING_ACTIVE, SETTING_SERVING):
+        if settings.get(key) == name:
+            changes[key] = None
+    if changes:
+        update_settings(paths, changes)
+    log.info("removed model %s", name)
+    return target
+
+
 def recover_interrupted_replace(paths: Paths, name: str) -> None:
-    """A kill between the two renames of a forced reinstall leaves only `.old@NAME`: put it back."""
+    """A kill between the two renames of a replace leaves only `.old@NAME`: put it back."""
     target = paths.models / name
     old = paths.models / f"{REPLACED_PREFIX}{name}"
-    if not target.exists() and (old / MODEL_JSON).is_file():
-        log.warning("restoring %s, left aside by an interrupted reinstall", target)
+    if not target.exists() and old.is_dir() and any(old.iterdir()):
+        log.warning("restoring %s, left aside by an interrupted install", target)
         os.replace(old, target)
+
+
+def tidy_models_folder(paths: Paths, max_age_s: float = 3600.0) -> None:
+    """Remove what killed installs and conversions left behind (staging older than an hour)."""
+    import time
+
+    root = paths.models
+    if not root.is_dir():
+        return
+    now = time.time()
+    for d in root.iterdir():
+        if not d.name.startswith((STAGING_PREFIX, MIGRATING_PREFIX, REPLACED_PREFIX)):
+            continue
+        if d.name.startswith(REPLACED_PREFIX):
+            name = d.name[len(REPLACED_PREFIX) :].split("@")[0]
+            recover_interrupted_replace(paths, name)
+            if not d.exists() or not (root / name).exists():
+                continue
+        try:
+            if now - d.stat().st_mtime > max_age_s or d.name.startswith(REPLACED_PREFIX):
+                log.info("removing %s, left by an interrupted install", d)
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def read_settings(paths: Paths) -> dict[str, Any]:
@@ -188,11 +217,16 @@ def read_settings(paths: Paths) -> dict[str, Any]:
 
 
 def update_settings(paths: Paths, changes: dict[str, Any]) -> None:
-    """Merge `changes` into the settings file, atomically (temp + fsync + rename)."""
+    """Merge `changes` into the settings file, atomically (temp + fsync + rename); a value of
+    None removes the key."""
     path = paths.settings_file
     path.parent.mkdir(parents=True, exist_ok=True)
     data = read_settings(paths)
-    data.update(changes)
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, sort_keys=True)
