@@ -31,7 +31,9 @@ For CLIP-like statistics (a narrow bulk, matches far above it) any value from 2 
 matches and drops the bulk; 2.0 because the micro CLIP, whose classes spread its cosines over
 -0.8..1.0, puts a caption's class only 2.3-2.8 spreads up. A relative floor cannot tell "nothing
 matches" from "this is the best there is", so it never rises above 0.9 (it always lets through
-what the library has best to offer, its top ~1 %); models should declare an absolute floor.
+what the library has best to offer, its top ~1 %); models should declare an absolute floor,
+measured on captioned photos by `calibrate.calibrate_floor`. A query's own `min_cosine` replaces
+either floor for every positive part.
 The fused floor is the same weighted sum as the score. Libraries smaller than `MIN_REFERENCE` photos give
 no usable spread, so they get no relative floor.
 """
@@ -134,8 +136,11 @@ def make_part(
     weight: float,
     reference: Reference,
     relevance_floor: float | None = None,
+    min_cosine: float | None = None,
 ) -> Part:
-    """Calibrate one query embedding against the reference sample."""
+    """Calibrate one query embedding against the reference sample. `relevance_floor` (the
+    model's text-image cosine floor) applies to text and negative parts; `min_cosine` (a floor
+    the user gave) to any part, in place of either floor."""
     v = np.asarray(vector, dtype=np.float32).reshape(-1)
     v = v / max(float(np.linalg.norm(v)), 1e-12)
     if len(reference.vectors):
@@ -145,7 +150,9 @@ def make_part(
         scale = max(float(np.quantile(cos, TOP_QUANTILE)) - center, spread)
     else:
         center, spread, scale = 0.0, 1.0, 1.0
-    if kind != "image" and relevance_floor is not None:
+    if min_cosine is not None:
+        floor = (min_cosine - center) / scale
+    elif kind != "image" and relevance_floor is not None:
         floor = (relevance_floor - center) / scale
     elif reference.usable:
         floor = min(Z_FLOOR * spread / scale, RELATIVE_FLOOR_CAP)

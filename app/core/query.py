@@ -30,7 +30,9 @@ class Query:
 
     `image_weight` is the share of the image part when text and an image are both given (0:
     text only, 1: image only). `region` is a box on `image` or on the `like_photo_id` photo
-    (object search). `min_score` replaces the model's relevance floor (see `fusion`)."""
+    (object search). `min_cosine` replaces the floor with a raw cosine that every positive
+    part must reach (text-image for the text, image-image for an image); `min_score` replaces
+    it with a fused score (see `fusion`), and `min_score=-inf` shows everything."""
 
     text: str | None = None
     image: Path | bytes | Image.Image | None = None
@@ -44,6 +46,7 @@ class Query:
     order: Literal["relevance", "date"] = "relevance"
     top_k: int = DEFAULT_TOP_K
     min_score: float | None = None
+    min_cosine: float | None = None
 
     @property
     def has_filters(self) -> bool:
@@ -84,7 +87,13 @@ class Hit:
 @dataclass(frozen=True)
 class SearchResult:
     """Hits best first (or newest first), how many photos passed the filters, how long it took,
-    how it was computed ("exact", "index" or "browse") and the floor that was applied."""
+    how it was computed ("exact", "index" or "browse") and the floor that was applied.
+
+    `floor` is in fused-score units; `cosine_floor` is the raw cosine it came from (the query's
+    `min_cosine` or the model's calibrated `relevance_floor`), None where the floor is relative
+    to the library or was given as `min_score`. `weaker`: how many more photos the same search
+    without a floor would show (hits under the floor, up to `top_k` in all), for "Show N weaker
+    matches"."""
 
     hits: list[Hit]
     total_candidates: int
@@ -93,6 +102,8 @@ class SearchResult:
     floor: float | None = None
     positive_text: str = ""
     negative_terms: tuple[str, ...] = field(default_factory=tuple)
+    weaker: int = 0
+    cosine_floor: float | None = None
 
 
 # A term is an optional "-", then a "quoted phrase" (closing quote optional) or a bare word.

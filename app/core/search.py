@@ -88,6 +88,8 @@ class SearchEngine:
         generation = self.catalog.generation(self.model_id) if self.model_id else None
         candidates = self._filter(query, generation)
         floor: float | None = None
+        cosine_floor: float | None = None
+        weaker = 0
         used: Literal["exact", "index", "browse"]
         if not positive and query.image is None and query.like_photo_id is None:
             browse = candidates if candidates is not None else self._all_ids(generation)
@@ -99,16 +101,24 @@ class SearchEngine:
         else:
             plan = self._plan(query, positive, negatives)
             floor = query.min_score if query.min_score is not None else plan.floor
+            if query.min_score is None:
+                cosine_floor = self._cosine_floor(query, positive)
             want = query.top_k if query.order == "relevance" else max(query.top_k, DATE_POOL)
-            ids, scores, used, total = self._rank(plan, candidates, generation, want, floor)
-            hits = self._hits(ids, scores)
+            # Ranked without the floor, so the photos under it can be counted: the floored
+            # answer is the prefix at or above it (the same photos, the same work for `want`).
+            ids, scores, used, total = self._rank(plan, candidates, generation, want, -math.inf)
+            above = scores >= floor
+            weaker = min(query.top_k, len(ids)) - min(query.top_k, int(above.sum()))
+            hits = self._hits(ids[above], scores[above])
             if query.order == "date":
                 hits.sort(key=_newest_first)
             hits = hits[: query.top_k]
         elapsed = (time.perf_counter() - start) * 1000
-        log.debug("search %r: %d hits of %d in %.1f ms (%s)", query.text, len(hits), total,
-                  elapsed, used)  # fmt: skip
-        return SearchResult(hits, total, elapsed, used, floor, positive, negatives)
+        log.debug("search %r: %d hits (%d weaker) of %d in %.1f ms (%s)", query.text, len(hits),
+                  weaker, total, elapsed, used)  # fmt: skip
+        return SearchResult(
+            hits, total, elapsed, used, floor, positive, negatives, weaker, cosine_floor
+        )
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -119,8 +129,7 @@ class SearchEngine:
     def _plan(self, query: Query, positive: str, negatives: tuple[str, ...]) -> Plan:
         model_id = self._require_model()
         reference = self._get_reference(model_id)
-        info = self.encoder.info if self.encoder else None
-        rfloor = info.relevance_floor if info else None
+        rfloor = self._relevance_floor()
         texts = ([positive] if positive else []) + list(negatives)
         text_vecs = self._encoder("search by text").encode_text(texts) if texts else None
         image_vec = self._image_vector(query, model_id)
@@ -128,13 +137,27 @@ class SearchEngine:
         parts: list[Part] = []
         if positive and text_vecs is not None:
             parts.append(make_part("text", text_vecs[0], 1.0 - w_image if image_vec is not None
-                                   else 1.0, reference, rfloor))  # fmt: skip
+                                   else 1.0, reference, rfloor, query.min_cosine))  # fmt: skip
         if image_vec is not None:
-            parts.append(make_part("image", image_vec, w_image, reference))
+            parts.append(make_part("image", image_vec, w_image, reference, None, query.min_cosine))
         if text_vecs is not None:
             for vec in text_vecs[1 if positive else 0 :]:
                 parts.append(make_part("negative", vec, 1.0, reference, rfloor))
         return Plan(parts)
+
+    def _relevance_floor(self) -> float | None:
+        """The model's calibrated text-image cosine floor, if it has one."""
+        info = self.encoder.info if self.encoder else None
+        return info.relevance_floor if info else None
+
+    def _cosine_floor(self, query: Query, positive: str) -> float | None:
+        """The raw cosine behind this query's floor: the query's own, or for text alone the
+        model's; None where the floor is (partly) relative to the library."""
+        if query.min_cosine is not None:
+            return query.min_cosine
+        if positive and query.image is None and query.like_photo_id is None:
+            return self._relevance_floor()
+        return None
 
     def _image_vector(self, query: Query, model_id: str) -> np.ndarray | None:
         """The query image's embedding: a stored one for a library photo (no encoding), else
