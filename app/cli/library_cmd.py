@@ -206,8 +206,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device",
-        default="auto",
-        help="where the model runs: auto (default), cpu, cuda, coreml, directml",
+        default=None,
+        help="where the model runs: auto, cpu, cuda, coreml, directml (default: the setting "
+        "chosen in the window, else auto)",
     )
     p.add_argument(
         "--model",
@@ -220,8 +221,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--precision",
         choices=("fp32", "int8"),
-        default="fp32",
-        help="fp32 (default) or the model's int8 variant: faster on CPU; its vectors "
+        default=None,
+        help="fp32 or the model's int8 variant (default: the setting chosen in the window, "
+        "else fp32): int8 is faster on CPU; its vectors "
         "are kept apart, so switching means indexing again",
     )
 
@@ -229,6 +231,20 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 def _result_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--top", type=positive_int, default=20, metavar="N", help="how many results (default 20)"
+    )
+    floor = p.add_mutually_exclusive_group()
+    floor.add_argument(
+        "--min-score",
+        type=float,
+        default=None,
+        metavar="COS",
+        help="hide photos whose cosine with the query is under COS (a raw model cosine, e.g. "
+        "0.2 for CLIP), instead of the model's calibrated relevance floor",
+    )
+    floor.add_argument(
+        "--all",
+        action="store_true",
+        help="no relevance floor: the --top closest photos, however weak the match",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -260,16 +276,16 @@ def open_library(
     options = vars(args)  # `folders` has no model options: it never runs the model
     lib = Library.open(
         paths.ensure(),
-        device=options.get("device", "auto"),
+        device=options.get("device"),
         model_dir=_model_dir(args, paths),
-        precision=options.get("precision", "fp32"),
+        precision=options.get("precision"),
     )
     try:
         if need_model and not lib.has_model:
             how = (
                 f"No model is installed in {paths.models}. Install one with `photoseek model "
-                "install` (or `photoseek model install --from FOLDER` for a model folder you "
-                "already have)."
+                "install` (`photoseek model list` shows the choice), or `photoseek model "
+                "install --from FOLDER` for a model folder you already have."
             )
             raise UserError(
                 f"{lib.model_error or how} Or pass an exported model folder with --model DIR.",
@@ -542,6 +558,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
             folder=folder,
             order=args.order,
             top_k=args.top,
+            **_floor_options(args),
         )
         result = lib.search(query)
     echo = {
@@ -569,14 +586,24 @@ def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
         if photo is not None and photo.state == "indexed":
             # From its stored embedding: nothing is decoded or encoded. The photo itself would
             # be the first hit; leave it out.
-            result = lib.search(Query(like_photo_id=photo.id, top_k=args.top + 1))
+            query = Query(like_photo_id=photo.id, top_k=args.top + 1, **_floor_options(args))
+            result = lib.search(query)
             hits = [h for h in result.hits if h.photo_id != photo.id][: args.top]
             echo: dict[str, Any] = {"like_photo_id": photo.id, "path": str(target)}
         else:
-            result = lib.search(Query(image=target, top_k=args.top))
+            result = lib.search(Query(image=target, top_k=args.top, **_floor_options(args)))
             hits = result.hits
             echo = {"image": str(target)}
     return _print_hits(result, hits, args, echo)
+
+
+def _floor_options(args: argparse.Namespace) -> dict[str, float]:
+    """--all and --min-score as Query fields (neither: the model's floor)."""
+    if args.all:
+        return {"min_score": -math.inf}
+    if args.min_score is not None:
+        return {"min_cosine": args.min_score}
+    return {}
 
 
 def _check_file(path: Path, what: str) -> None:
@@ -612,6 +639,8 @@ def _print_hits(
                 "method": result.used,
                 "elapsed_ms": round(result.elapsed_ms, 3),
                 "floor": _finite(result.floor),
+                "cosine_floor": result.cosine_floor,
+                "weaker": result.weaker,
                 "negative_terms": list(result.negative_terms),
                 "hits": [
                     {
@@ -628,12 +657,18 @@ def _print_hits(
     if result.negative_terms:
         print(f"(excluding: {', '.join(result.negative_terms)})", file=sys.stderr)
     if not hits:
-        hint = " above the relevance floor" if result.floor is not None else ""
+        hint = " above the relevance floor" if _finite(result.floor) is not None else ""
         print(f"No matching photos{hint} among {result.total_candidates}.", file=sys.stderr)
-        return 0
     for h in hits:
         when = h.capture_time.strftime("%Y-%m-%d") if h.capture_time else "----------"
         print(f"{h.score:7.3f}  {when}  {h.path}")
+    if result.weaker:
+        n = result.weaker
+        print(
+            f"{n} weaker match{'es' if n != 1 else ''} hidden under the relevance floor "
+            "(--all shows them; --min-score COS sets a floor of your own).",
+            file=sys.stderr,
+        )
     return 0
 
 

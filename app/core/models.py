@@ -31,6 +31,7 @@ SETTING_DEVICE = "model_device"
 SETTING_LANGUAGE = "search_language"
 # Our own bookkeeping inside Paths.models; "@" never occurs in a model name.
 STAGING_PREFIX = ".staging@"
+REMOVING_PREFIX = ".removing@"
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 
 
@@ -67,10 +68,10 @@ def migrate_installed(paths: Paths) -> list[str]:
     done: list[str] = []
     if not root.is_dir():
         return done
+    tidy_models_folder(paths)
     for d in sorted(root.iterdir()):
         if d.name.startswith(".") or not d.is_dir():
             continue
-        recover_interrupted_replace(paths, d.name)
         try:
             if migrate_legacy(d):
                 done.append(d.name)
@@ -156,7 +157,7 @@ def remove_model(paths: Paths, name: str) -> Path:
     target = paths.models / name
     if not target.is_dir():
         raise ModelError(f"The model {name} is not installed (no folder {target}).")
-    trash = paths.models / f"{REPLACED_PREFIX}{name}@removing"
+    trash = paths.models / f"{REMOVING_PREFIX}{name}@{os.getpid()}"
     shutil.rmtree(trash, ignore_errors=True)
     os.replace(target, trash)  # gone from the list at once; then freed
     shutil.rmtree(trash, ignore_errors=True)
@@ -189,6 +190,9 @@ def tidy_models_folder(paths: Paths, max_age_s: float = 3600.0) -> None:
         return
     now = time.time()
     for d in root.iterdir():
+        if d.name.startswith(REMOVING_PREFIX):
+            shutil.rmtree(d, ignore_errors=True)  # a removal killed halfway: finish it
+            continue
         if not d.name.startswith((STAGING_PREFIX, MIGRATING_PREFIX, REPLACED_PREFIX)):
             continue
         if d.name.startswith(REPLACED_PREFIX):
