@@ -289,6 +289,31 @@ def test_similar_uses_library_photos_and_outside_files(library: dict, tmp_path: 
     assert missing.returncode == EXIT_USER and "nope.jpg" in missing.stderr
 
 
+def test_min_score_and_all_set_or_lift_the_floor(library: dict) -> None:
+    """--min-score is a raw cosine floor, --all lifts the floor; the photos under it are
+    counted, in the JSON and in one line on stderr."""
+    home = library["home"]
+    floored = json.loads(ok(cli(home, "search", "a red circle", "--min-score", "0.5",
+                                "--json")).stdout)  # fmt: skip
+    names = [Path(h["path"]).name for h in floored["hits"]]
+    assert names and all(n.startswith("red_circle_") for n in names)
+    assert floored["cosine_floor"] == 0.5 and floored["floor"] is not None
+    assert floored["weaker"] == len(PHOTOS) - len(names)
+    everything = json.loads(ok(cli(home, "search", "a red circle", "--all", "--json")).stdout)
+    assert everything["count"] == len(PHOTOS) and everything["weaker"] == 0
+    assert everything["floor"] is None and everything["cosine_floor"] is None
+    text = ok(cli(home, "search", "a red circle", "--min-score", "0.5"))
+    assert len(text.stdout.strip().splitlines()) == len(names)
+    weaker = len(PHOTOS) - len(names)
+    assert f"{weaker} weaker matches hidden" in text.stderr and "--all" in text.stderr
+    assert "weaker" not in ok(cli(home, "search", "a red circle", "--all")).stderr
+    own = next(p for p, v in library["made"].items() if v[:2] == ("green", "triangle"))
+    near = json.loads(ok(cli(home, "similar", own, "--min-score", "0.99", "--json")).stdout)
+    assert near["count"] <= 1 and near["weaker"] >= len(PHOTOS) - 2
+    both = cli(home, "search", "x", "--all", "--min-score", "0.2")
+    assert both.returncode == EXIT_USAGE and "not allowed with" in both.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
