@@ -193,7 +193,8 @@ QUERIES = (
 # What the cached export must look like; bump it when the exporter changes the files, and the
 # next run exports again from the saved torch weights (same weights: figures stay comparable).
 # 2: text graph with a dynamic token axis (queries run on their own tokens, not all 77).
-EXPORT_FORMAT = "2"
+# 3: the published model-folder layout (visual/, textual/, photoseek.json).
+EXPORT_FORMAT = "3"
 
 
 def bench_model(cache: Path = CACHE_DIR, arch: str = BENCH_ARCH) -> Path:
@@ -207,7 +208,7 @@ def bench_model(cache: Path = CACHE_DIR, arch: str = BENCH_ARCH) -> Path:
     state = cache / f"{arch}-random.torch_state.pt"
     marker = cache / f"{arch}-random.format"
     found = marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
-    if (model_dir / "model.json").is_file() and state.is_file() and found == EXPORT_FORMAT:
+    if (model_dir / "photoseek.json").is_file() and state.is_file() and found == EXPORT_FORMAT:
         return model_dir
     import open_clip
     import torch

@@ -413,8 +413,8 @@ def _calibrate(model_dir: Path, manifest: Manifest, report: Progress) -> Manifes
     from app.core.encoder import Encoder
 
     report(0, 0, "Calibrating the relevance floor")
+    write_manifest(model_dir, manifest)  # what the encoder reads (hashes checked already)
     with Encoder(model_dir, device="cpu", verify=False) as enc:
-        enc._info = describe(model_dir, manifest)  # the manifest is not written yet
         result = calibrate_floor(enc)
     log.info("%s: relevance floor %.4f (%s)", manifest.name, result.floor, result.rule)
     return replace(

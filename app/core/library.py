@@ -8,6 +8,7 @@ a folder can be added or removed while a long run goes on (the run drops that fo
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -112,7 +113,9 @@ class _Loaded:
         self.encoder.close()
 
 
-IMAGE_TOWER_IDLE_S = 120.0  # indexing idle this long: free the image tower (~350 MB for B/32)
+# Indexing idle this long: free the image tower (~350 MB for ViT-B/32, more with its arena), as
+# Immich unloads idle models. PHOTOSEEK_IMAGE_IDLE_S overrides it (bench/memory.py).
+IMAGE_TOWER_IDLE_S = float(os.environ.get("PHOTOSEEK_IMAGE_IDLE_S") or 120.0)
 
 
 class Library:
