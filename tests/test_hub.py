@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -143,6 +145,31 @@ def test_rerun_resumes_from_the_cache_after_a_stall(server: HubServer, tmp_path:
     during = [done for done, _, what in reports if BIG in what]
     assert during and during[0] >= before + resumed  # bytes from the cache count as done
     assert reports[-1][:2] == (TOTAL, TOTAL)
+
+
+def test_rerun_resumes_after_the_process_was_killed(server: HubServer, tmp_path: Path) -> None:
+    server.throttle[BIG] = 100_000
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from app.core import hub; "
+         "hub.download_repo(sys.argv[1], Path(sys.argv[2]), cache_dir=Path(sys.argv[3]))",
+         REPO, str(tmp_path / "dest"), str(tmp_path / "cache")],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "HF_ENDPOINT": server.endpoint},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while not server.gets(BIG) and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.8)  # about 80 kB of the big file arrive
+    finally:
+        child.kill()
+        child.wait()
+    assert server.gets(BIG), "the child never asked for the big file"
+    server.throttle.clear()
+    download(tmp_path)
+    assert_installed(tmp_path / "dest")
+    rng = server.gets(BIG)[-1].get("Range")
+    assert rng is not None and int(rng[6:].rstrip("-")) > 0
 
 
 def test_corrupt_file_is_refused_and_fetched_afresh_next_time(
