@@ -2,7 +2,8 @@
 
 Arrows move, Enter or Space opens the preview, the Menu key opens the context menu, Ctrl+wheel
 zooms, and dragging a selection out hands the files to other applications. Delete does nothing:
-PhotoSeek never deletes photos.
+PhotoSeek never deletes photos. The "Show N weaker matches" cell that may end the grid acts on a
+click, Enter or Space, and has no menu.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
+from app.ui.results_model import ResultsModel
 from app.ui.thumb_delegate import ThumbDelegate
 
 
@@ -51,7 +53,8 @@ class ResultsView(QListView):
         self.delegate = ThumbDelegate(self)
         self.setItemDelegate(self.delegate)
         self.delegate.sizeHintChanged.connect(lambda _i: self._update_grid())
-        self.doubleClicked.connect(self.open_requested)
+        self.doubleClicked.connect(self._open)
+        self.clicked.connect(self._clicked)
         self._update_grid()
 
     def set_thumb_size(self, size: int) -> None:
@@ -74,13 +77,31 @@ class ResultsView(QListView):
         super().resizeEvent(event)
         self._update_grid()
 
+    def _weaker_row(self, index: QModelIndex) -> ResultsModel | None:
+        """The results model, when `index` is its "Show N weaker matches" cell."""
+        model = self.model()
+        return model if isinstance(model, ResultsModel) and model.is_weaker_row(index) else None
+
+    def _open(self, index: QModelIndex) -> None:
+        if self._weaker_row(index) is None:
+            self.open_requested.emit(index)
+
+    def _clicked(self, index: QModelIndex) -> None:
+        model = self._weaker_row(index)
+        if model is not None:
+            model.request_weaker()
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
         if (
             key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
             and self.currentIndex().isValid()
         ):
-            self.open_requested.emit(self.currentIndex())
+            model = self._weaker_row(self.currentIndex())
+            if model is not None:
+                model.request_weaker()
+            else:
+                self.open_requested.emit(self.currentIndex())
             event.accept()
             return
         if key == Qt.Key.Key_Delete:
@@ -108,6 +129,6 @@ class ResultsView(QListView):
             index = self.currentIndex()
             rect = self.visualRect(index) if index.isValid() else self.viewport().rect()
             pos = self.viewport().mapToGlobal(rect.center())
-        if index.isValid():
+        if index.isValid() and self._weaker_row(index) is None:
             self.menu_requested.emit(index, pos)
             event.accept()

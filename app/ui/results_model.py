@@ -2,7 +2,10 @@
 
 A new result list is one reset; a thumbnail arriving is one `dataChanged` for one row. Rows are
 exposed `BATCH` at a time through `canFetchMore`/`fetchMore`, so a list of 10,000 hits costs the
-view only what the user scrolls to.
+view only what the user scrolls to. When the search hid photos under the relevance floor, the
+list ends (once every hit is fetched) with one more row, "Show N weaker matches" (`WeakerRole`),
+which is not a photo: activating it asks, through `show_weaker_requested`, for the same search
+without the floor.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
     QUrl,
+    Signal,
 )
 from PySide6.QtGui import QImage, QPixmap, QPixmapCache
 
@@ -52,6 +56,9 @@ class ResultsModel(QAbstractListModel):
     DateRole = Qt.ItemDataRole.UserRole + 4  # datetime | None
     PhotoIdRole = Qt.ItemDataRole.UserRole + 5  # int
     ThumbStateRole = Qt.ItemDataRole.UserRole + 6  # "loading" | "ready" | "missing"
+    WeakerRole = Qt.ItemDataRole.UserRole + 7  # int on the "Show N weaker matches" row, else None
+
+    show_weaker_requested = Signal(int)  # generation of the result list whose row was activated
 
     def __init__(self, loader: ThumbLoader | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +67,7 @@ class ResultsModel(QAbstractListModel):
         self._hits: list[Hit] = []
         self._row_of: dict[int, int] = {}
         self._shown = 0
+        self._weaker = 0  # photos under the floor the search hid: the extra row offers them
         self._missing: set[int] = set()
         self._full: set[int] = set()  # thumbnails already loaded at all the resolution there is
         self._side = 256  # the size thumbnails are wanted at, in device pixels
@@ -82,6 +90,7 @@ class ResultsModel(QAbstractListModel):
         self._hits = list(hits)
         self._row_of = {hit.photo_id: row for row, hit in enumerate(self._hits)}
         self._shown = min(BATCH, len(self._hits))
+        self._weaker = 0
         self._missing = set()
         if self._loader is not None:
             self._loader.set_generation(generation)
@@ -89,6 +98,43 @@ class ResultsModel(QAbstractListModel):
 
     def clear(self, generation: int) -> None:
         self.set_hits([], generation)
+
+    def set_weaker(self, count: int) -> None:
+        """The search behind these hits hid `count` weaker matches (0: none, no extra row)."""
+        count = max(0, int(count))
+        if count == self._weaker:
+            return
+        had = self._has_weaker_row()
+        will = count > 0 and self._shown == len(self._hits)
+        end = self._shown
+        if had and not will:
+            self.beginRemoveRows(QModelIndex(), end, end)
+            self._weaker = count
+            self.endRemoveRows()
+        elif will and not had:
+            self.beginInsertRows(QModelIndex(), end, end)
+            self._weaker = count
+            self.endInsertRows()
+        else:
+            self._weaker = count
+            if had:
+                index = self.index(end, 0)
+                self.dataChanged.emit(index, index)
+
+    @property
+    def weaker(self) -> int:
+        return self._weaker
+
+    def is_weaker_row(self, index: Index) -> bool:
+        return index.isValid() and self._has_weaker_row() and index.row() == self._shown
+
+    def request_weaker(self) -> None:
+        """The user activated the "Show N weaker matches" row."""
+        if self._weaker:
+            self.show_weaker_requested.emit(self._generation)
+
+    def _has_weaker_row(self) -> bool:
+        return self._weaker > 0 and self._shown == len(self._hits)
 
     def set_thumb_side(self, side: int) -> None:
         """Cells are now `side` device pixels: thumbnails loaded smaller get reloaded as drawn."""
@@ -117,7 +163,7 @@ class ResultsModel(QAbstractListModel):
     # -- QAbstractListModel ----------------------------------------------------------------------
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else self._shown
+        return 0 if parent.isValid() else self._shown + int(self._has_weaker_row())
 
     def canFetchMore(self, parent: Index) -> bool:
         return not parent.isValid() and self._shown < len(self._hits)
@@ -128,7 +174,8 @@ class ResultsModel(QAbstractListModel):
         n = min(BATCH, len(self._hits) - self._shown)
         if n <= 0:
             return
-        self.beginInsertRows(QModelIndex(), self._shown, self._shown + n - 1)
+        last = n - 1 + int(self._weaker > 0 and self._shown + n == len(self._hits))
+        self.beginInsertRows(QModelIndex(), self._shown, self._shown + last)
         self._shown += n
         self.endInsertRows()
 
@@ -142,6 +189,7 @@ class ResultsModel(QAbstractListModel):
                 self.DateRole: b"date",
                 self.PhotoIdRole: b"photoId",
                 self.ThumbStateRole: b"thumbState",
+                self.WeakerRole: b"weaker",
             }
         )
         return names
@@ -149,6 +197,8 @@ class ResultsModel(QAbstractListModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
+        if self.is_weaker_row(index):
+            return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
         return (
             Qt.ItemFlag.ItemIsEnabled
             | Qt.ItemFlag.ItemIsSelectable
@@ -157,7 +207,11 @@ class ResultsModel(QAbstractListModel):
         )
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < self._shown or index.column() != 0:
+        if not index.isValid() or index.column() != 0:
+            return None
+        if self.is_weaker_row(index):
+            return self._weaker_data(role)
+        if not 0 <= index.row() < self._shown:
             return None
         hit = self._hits[index.row()]
         if role == self.ThumbnailRole:
@@ -186,6 +240,20 @@ class ResultsModel(QAbstractListModel):
             return int(hit.photo_id)
         return None
 
+    def _weaker_data(self, role: int) -> Any:
+        n = self._weaker
+        text = f"Show {n:,} weaker match{'es' if n != 1 else ''}"
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                f"{text}: photos under the relevance floor, which match the search less well. "
+                "Click to show them after these."
+            )
+        if role == self.WeakerRole:
+            return n
+        return None
+
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
 
@@ -195,7 +263,7 @@ class ResultsModel(QAbstractListModel):
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         """Dragged results are the photo files themselves, for any app that accepts files."""
         mime = QMimeData()
-        rows = sorted({i.row() for i in indexes if i.isValid()})
+        rows = sorted({i.row() for i in indexes if i.isValid() and i.row() < len(self._hits)})
         mime.setUrls([QUrl.fromLocalFile(str(self._hits[r].path)) for r in rows])
         return mime
 

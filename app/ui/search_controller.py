@@ -3,13 +3,16 @@
 Every request gets a generation number. While a search runs, newer requests replace each other
 in a one-slot queue; when the running one ends, only the latest waiting one starts. Results of a
 search the user has already replaced are dropped.
+
+When attached to the results model (`attach_results`), the controller tells it how many weaker
+matches each shown search hid, and re-runs that search without the floor when the user asks.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
@@ -35,6 +38,7 @@ class SearchSpec:
     month: int | None = None
     order: str = "relevance"
     closest: bool = False  # ignore the relevance floor: "nothing matches well, here is the nearest"
+    everything: bool = False  # no relevance floor: the user asked for the weaker matches too
 
     @property
     def browsing(self) -> bool:
@@ -57,7 +61,7 @@ def build_query(spec: SearchSpec) -> Any:
         month=spec.month,
         order="date" if spec.browsing else spec.order,
         top_k=BROWSE_TOP_K if spec.browsing else CLOSEST_K if spec.closest else SEARCH_TOP_K,
-        min_score=float("-inf") if spec.closest else None,
+        min_score=float("-inf") if spec.closest or spec.everything else None,
     )
 
 
@@ -83,9 +87,24 @@ class SearchController(QObject):
         self.generation = 0
         self._running: Worker | None = None
         self._waiting: tuple[int, SearchSpec] | None = None
+        self._results: Any = None  # the ResultsModel showing our results, once attached
+        self._shown: tuple[int, SearchSpec] | None = None  # the last search handed over
 
     def set_library(self, library: Any) -> None:
         self._library = library
+
+    def attach_results(self, model: Any) -> None:
+        """Let `model` (a ResultsModel) offer the weaker matches of the searches it shows."""
+        self._results = model
+        model.show_weaker_requested.connect(self.show_weaker)
+
+    def show_weaker(self, generation: int) -> int | None:
+        """Run the search shown as `generation` again without the floor; its generation, or
+        None when that search is no longer the one on screen."""
+        shown = self._shown
+        if shown is None or shown[0] != generation:
+            return None
+        return self.submit(replace(shown[1], everything=True, closest=False))
 
     def submit(self, spec: SearchSpec) -> int:
         """Ask for `spec`; returns its generation. Older requests' results will be dropped."""
@@ -136,7 +155,11 @@ class SearchController(QObject):
             log.debug("dropping results of replaced search %s", generation)
             return
         result, elapsed = value
+        self._shown = (generation, spec)
         self.finished.emit(Outcome(generation, spec, result, elapsed))
+        model = self._results
+        if model is not None and model.generation == generation:  # the window showed these
+            model.set_weaker(0 if spec.browsing else getattr(result, "weaker", 0))
 
     def _error(self, generation: int, spec: SearchSpec, exc: BaseException) -> None:
         if generation == self.generation:

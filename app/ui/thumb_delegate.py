@@ -14,6 +14,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPalette,
+    QPen,
     QPixmap,
     QPixmapCache,
 )
@@ -97,6 +98,10 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(cell, RADIUS + 2, RADIUS + 2)
 
         square = QRect(rect.x() + PAD, rect.y() + PAD, self._size, self._size)
+        if index.data(ResultsModel.WeakerRole):
+            self._paint_weaker(painter, square, palette, str(index.data()), hovered)
+            painter.restore()
+            return
         pixmap = index.data(ResultsModel.ThumbnailRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             self._paint_image(painter, square, pixmap)
@@ -126,6 +131,20 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(cell.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS + 2, RADIUS + 2)
         painter.restore()
+
+    def _paint_weaker(
+        self, painter: QPainter, square: QRect, palette: QPalette, text: str, hovered: bool
+    ) -> None:
+        """The "Show N weaker matches" cell: a dashed, button-like square with its words."""
+        link = palette.color(QPalette.ColorRole.Link)
+        base = palette.color(QPalette.ColorRole.Base)
+        painter.setBrush(mix(base, link, 0.12 if hovered else 0.05))
+        pen = QPen(mix(base, link, 0.6), 1.5, Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.drawRoundedRect(QRectF(square).adjusted(4, 4, -4, -4), RADIUS, RADIUS)
+        painter.setPen(link)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        painter.drawText(square.adjusted(12, 12, -12, -12), int(flags), text)
 
     def _paint_image(self, painter: QPainter, square: QRect, pixmap: QPixmap) -> None:
         """Fit the pixmap (loaded at about the cell's device size, so mostly a plain copy) into
