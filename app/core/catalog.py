@@ -139,11 +139,14 @@ class Catalog(FolderMixin):
         year: int | None = None,
         month: int | None = None,
         folder: int | Path | str | None = None,
+        *,
+        pending: bool = False,
     ) -> np.ndarray:
         """Ids (int64, ascending) of indexed photos passing every given filter. `month` alone
-        means that month in every year; `folder` is a folder id or any path (photos under it)."""
-        where: list[str] = ["state = ?"]
-        args: list[object] = [INDEXED]
+        means that month in every year; `folder` is a folder id or any path (photos under it).
+        `pending`: also photos catalogued but not encoded (browsing before a model exists)."""
+        where: list[str] = [_states_sql(pending)]
+        args: list[object] = list(_states(pending))
         if year is not None:
             where.append("year = ?")
             args.append(int(year))
@@ -169,32 +172,33 @@ class Catalog(FolderMixin):
         prefix = os.path.abspath(os.path.expanduser(folder)).rstrip(os.sep) + os.sep
         return "path >= ? AND path < ?", [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
 
-    def newest_first(self, ids: np.ndarray | None = None) -> np.ndarray:
+    def newest_first(self, ids: np.ndarray | None = None, *, pending: bool = False) -> np.ndarray:
         """Indexed photo ids by capture time, newest first (undated last, then by id, newest
         first); only those in `ids` when given. Reads ids off the capture-time index."""
         rows = self.db.conn.execute(
-            "SELECT id FROM photos WHERE state = ? "
+            f"SELECT id FROM photos WHERE {_states_sql(pending)} "
             "ORDER BY capture_time DESC, id DESC",  # NULLs sort last in DESC order
-            (INDEXED,),
+            _states(pending),
         ).fetchall()
         ordered = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         if ids is None:
             return ordered
         return ordered[np.isin(ordered, np.asarray(ids, dtype=np.int64))]
 
-    def years(self) -> list[tuple[int, int]]:
+    def years(self, *, pending: bool = False) -> list[tuple[int, int]]:
         """(year, indexed photo count), newest first."""
         rows = self.db.conn.execute(
-            "SELECT year, COUNT(*) FROM photos WHERE state = ? AND year IS NOT NULL "
-            "GROUP BY year ORDER BY year DESC",
-            (INDEXED,),
+            f"SELECT year, COUNT(*) FROM photos WHERE {_states_sql(pending)} "
+            "AND year IS NOT NULL GROUP BY year ORDER BY year DESC",
+            _states(pending),
         )
         return [(int(y), int(n)) for y, n in rows]
 
-    def months(self, year: int | None = None) -> list[tuple[int, int]]:
+    def months(self, year: int | None = None, *, pending: bool = False) -> list[tuple[int, int]]:
         """(month, indexed photo count) in `year`, or across all years; January first."""
-        sql = "SELECT month, COUNT(*) FROM photos WHERE state = ? AND month IS NOT NULL"
-        args: list[object] = [INDEXED]
+        sql = f"SELECT month, COUNT(*) FROM photos WHERE {_states_sql(pending)} "
+        sql += "AND month IS NOT NULL"
+        args: list[object] = list(_states(pending))
         if year is not None:
             sql += " AND year = ?"
             args.append(int(year))
@@ -369,3 +373,12 @@ def _owner(owners: Sequence[tuple[str, int]], path: str) -> int:
         if path.startswith(prefix):
             return folder_id
     raise FolderError(f"{path} is not inside any folder PhotoSeek watches; add its folder first.")
+
+
+def _states(pending: bool) -> tuple[str, ...]:
+    """The photo states a browse covers: indexed, plus pending (catalogued, not encoded)."""
+    return (INDEXED, PENDING) if pending else (INDEXED,)
+
+
+def _states_sql(pending: bool) -> str:
+    return "state IN (?, ?)" if pending else "state = ?"

@@ -445,10 +445,10 @@ class Library:
         return serving.engine.search(query)
 
     def years(self) -> list[tuple[int, int]]:
-        return self.catalog.years()
+        return self.catalog.years(pending=not self.has_model)  # no model: browse what is found
 
     def months(self, year: int | None = None) -> list[tuple[int, int]]:
-        return self.catalog.months(year)
+        return self.catalog.months(year, pending=not self.has_model)
 
     def photo(self, photo_id: int) -> Photo | None:
         return self.catalog.photo(photo_id)

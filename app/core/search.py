@@ -68,6 +68,9 @@ class SearchEngine:
     ) -> None:
         self.encoder = encoder
         self.catalog = catalog
+        # No model: browsing covers photos catalogued but not yet encoded (nothing is cached
+        # then: there is no generation to key it on).
+        self._browse_only = encoder is None and index is None and model_id is None
         self.index = index
         self.model_id = model_id or (
             encoder.model_id if encoder else index.model_id if index else None
@@ -239,7 +242,9 @@ class SearchEngine:
         cacheable = query.folder is None and generation is not None
         got = self._cache.get(key) if cacheable else None
         if got is None:
-            got = self.catalog.filter_ids(year=query.year, month=query.month, folder=query.folder)
+            got = self.catalog.filter_ids(
+                year=query.year, month=query.month, folder=query.folder, pending=self._browse_only
+            )
             if cacheable:
                 self._cache.put(key, got, got.nbytes)
         return np.asarray(got)
@@ -248,7 +253,7 @@ class SearchEngine:
         key = ("all", generation)
         got = self._cache.get(key) if generation is not None else None
         if got is None:
-            got = self.catalog.filter_ids()
+            got = self.catalog.filter_ids(pending=self._browse_only)
             if generation is not None:
                 self._cache.put(key, got, got.nbytes)
         return np.asarray(got)
@@ -331,7 +336,7 @@ class SearchEngine:
         key = ("newest", generation, digest(ids))
         got = self._cache.get(key) if generation is not None else None
         if got is None:
-            got = self.catalog.newest_first(ids)
+            got = self.catalog.newest_first(ids, pending=self._browse_only)
             if generation is not None:
                 self._cache.put(key, got, got.nbytes)
         return np.asarray(got)
