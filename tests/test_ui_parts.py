@@ -243,7 +243,8 @@ def test_display_image_reports_the_rotated_original_size(tmp_path):
         (Facts(folders=1, indexing=True, indexed=3, to_index=10), "indexing"),
         (Facts(folders=1), "no-photos"),
         (Facts(folders=1, browsing=False, query_label="cat", needs_model=True), "no-model"),
-        (Facts(folders=1, has_model=False, pending=12), "no-model"),
+        (Facts(folders=1, has_model=False, pending=12), "no-photos"),  # the banner offers it
+        (Facts(folders=1, has_model=False, indexing=True), "indexing"),
         (Facts(folders=1, browsing=False, query_label="cat"), "no-results"),
         (Facts(folders=1, browsing=True, filter_label="in 1999"), "no-results"),
         (Facts(folders=1, results=5, browsing=False), None),
@@ -267,30 +268,40 @@ def test_no_results_mentions_the_query_and_the_filter():
 # -- model installation panel ------------------------------------------------------------------
 
 
-def test_model_install_reports_progress_and_can_be_cancelled(qtbot, tmp_path):
+def test_first_run_model_panel_downloads_with_progress_and_cancel(qtbot, tmp_path):
     """The installer stands in for a long download: it reports bytes until told to stop."""
     from app.core.install import InstallCancelled
     from app.core.paths import Paths
+    from app.ui.model_manager import ModelManager
     from app.ui.model_panel import ModelPanel
 
-    def slow_install(paths, progress, should_cancel):
+    asked: list[str | None] = []
+
+    def slow_install(paths, name=None, *, source=None, progress=None, should_cancel=None):
+        asked.append(name)
         done = 0
         while not should_cancel():
             done = min(done + 1_000_000, 350_000_000)
-            progress(done, 350_000_000, "ViT-B-32-openai.tar")
+            progress(done, 350_000_000, "Downloading")
             time.sleep(0.01)
         raise InstallCancelled("Installation cancelled; nothing was installed.")
 
     pool = QThreadPool()
-    panel = ModelPanel(Paths.at(tmp_path), False, pool, slow_install)
+    manager = ModelManager(Paths.at(tmp_path), pool, slow_install)
+    panel = ModelPanel(manager, False)
     qtbot.addWidget(panel)
     installed: list[str] = []
-    panel.installed.connect(installed.append)
+    manager.installed.connect(installed.append)
+    assert panel.install_button.text().startswith("Download ") and "MB" in (
+        panel.install_button.text()
+    )
     panel.install_button.click()
     qtbot.waitUntil(lambda: "of 350.0 MB" in panel.status.text())
+    assert asked == [panel.default_name]
     assert panel.cancel_button.isVisibleTo(panel) and panel.bar.value() > 0
+    assert not panel.install_button.isVisibleTo(panel)
     panel.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.busy())
-    assert panel.status.text().startswith("Installation cancelled")
+    assert panel.status.text().startswith("Cancelled: nothing was installed")
     assert panel.install_button.text() == "Try Again" and installed == []
     pool.waitForDone(5000)

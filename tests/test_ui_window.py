@@ -25,7 +25,6 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from qt_helpers import press, shape_photos, strict_qt_fixture, type_text  # noqa: F401
 
-from app.core.install import install_model
 from app.core.library import Library
 from app.core.paths import Paths
 from app.ui.main_window import MainWindow
@@ -489,77 +488,6 @@ def test_no_folders_says_so_and_adding_one_indexes_it(qtbot, paths, photo_dir, t
         qtbot.waitUntil(lambda: window.empty_state_key() == "no-folders", timeout=15_000)
         assert "not touched" in dialog.folders.message.text()
         assert len(list(photo_dir.rglob("*.jpg"))) == 32  # removal forgets, never deletes
-        dialog.reject()
-    finally:
-        window.close()
-
-
-def test_searching_without_a_model_explains_and_installs_it(
-    qtbot, paths, photo_dir, tiny_model_dir
-):
-    library = Library.open(paths)  # nothing installed: browsing works, searching does not
-    assert not library.has_model
-    library.add_folder(photo_dir)
-
-    def installer(p, progress, should_cancel):
-        return install_model(
-            p,
-            "micro-clip",
-            source=str(tiny_model_dir),
-            progress=progress,
-            should_cancel=should_cancel,
-        )
-
-    window = make_window(qtbot, paths, library, installer=installer)
-    try:
-        qtbot.waitUntil(
-            lambda: window.empty_state_key() == "no-model" and not window.indexer.running,
-            timeout=60_000,
-        )
-        assert "found 32 photos" in window.empty.body.text()
-        assert window.empty.button_labels() == ["Install Model…"]
-        wait_for_search(qtbot, window, lambda: window.search_bar.set_text("a red circle"))
-        assert window.empty_state_key() == "no-model"
-        assert window.empty.button_labels() == ["Install Model…", "Clear Search"]
-        dialog = window.show_model_dialog()
-        assert dialog.model_panel.install_button.isVisible()
-        dialog.model_panel.install_button.click()
-        qtbot.waitUntil(
-            lambda: window.library is not None and window.library.has_model, timeout=60_000
-        )
-        dialog.reject()
-        qtbot.waitUntil(
-            lambda: (
-                window.empty_state_key() is None and names(window, 1)[0].startswith("red-circle")
-            ),
-            timeout=90_000,
-        )
-    finally:
-        window.close()
-
-
-def test_an_offline_install_failure_is_shown_in_plain_words(qtbot, paths, photo_dir):
-    library = Library.open(paths)
-
-    def installer(p, progress, should_cancel):  # a server that refuses connections
-        return install_model(
-            p,
-            "micro-clip",
-            source="http://127.0.0.1:9/micro.tar",
-            progress=progress,
-            should_cancel=should_cancel,
-        )
-
-    window = make_window(qtbot, paths, library, installer=installer)
-    try:
-        qtbot.waitUntil(lambda: window.library is not None)
-        dialog = window.show_model_dialog()
-        dialog.model_panel.install_button.click()
-        qtbot.waitUntil(lambda: not dialog.model_panel.busy(), timeout=60_000)
-        text = dialog.model_panel.status.text()
-        assert text.startswith("The model could not be installed:")
-        assert "Traceback" not in text
-        assert dialog.model_panel.install_button.text() == "Try Again"
         dialog.reject()
     finally:
         window.close()

@@ -144,6 +144,7 @@ class Facts:
     needs_model: bool = False  # the last search failed for want of a model
     search_error: str | None = None  # a search failed with a message the user can act on
     closest: bool = False  # the results are the nearest photos, none a close match
+    model_offer: str = "Get a Search Model…"  # the button that gets the default model
 
 
 def state_for(f: Facts) -> EmptyState | None:
@@ -174,18 +175,15 @@ def state_for(f: Facts) -> EmptyState | None:
             "watching them for new ones. Your files are never changed or uploaded.",
             (("Add Folder…", "add-folder"),),
         )
-    if f.needs_model or (not f.has_model and f.browsing):
-        found = f"PhotoSeek found {f.pending:,} photos in your folders. " if f.pending else ""
-        actions: tuple[tuple[str, str], ...] = (("Install Model…", "install-model"),)
-        if not f.browsing:
-            actions += (("Clear Search", "clear-search"),)
+    if f.needs_model:
         return EmptyState(
             "no-model",
             "model",
-            "Install the search model",
-            found + "To show and find your photos by what is in them, PhotoSeek needs its "
-            "model (installed once, about 350 MB). It runs on this computer: nothing is uploaded.",
-            actions,
+            "Searching needs a search model",
+            "To find photos by words or by an example photo, PhotoSeek needs a search model. "
+            "It is downloaded once and runs on this computer: nothing is uploaded. Browsing "
+            "by date works without one.",
+            ((f.model_offer, "install-model"), ("Clear Search", "clear-search")),
         )
     if f.search_error:
         return EmptyState(
@@ -208,7 +206,8 @@ def state_for(f: Facts) -> EmptyState | None:
             "indexing",
             "indexing",
             "Finding your photos…",
-            f"{progress} Photos appear here as soon as they are indexed; you can search already.",
+            f"{progress} Photos appear here as soon as they are indexed"
+            + ("; you can search already." if f.has_model else "."),
         )
     if f.browsing:
         return EmptyState(
@@ -223,7 +222,7 @@ def state_for(f: Facts) -> EmptyState | None:
     body = "Try other words, or a different photo."
     if f.indexing:
         body = f"{progress} Indexing is still under way, so more photos may match soon."
-    actions = (("Clear Search", "clear-search"),)
+    actions: tuple[tuple[str, str], ...] = (("Clear Search", "clear-search"),)
     if f.filter_label:
         body += " The date filter may be hiding matches."
         actions = (("Clear Filters", "clear-filters"), ("Clear Search", "clear-search"))

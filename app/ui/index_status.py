@@ -23,12 +23,15 @@ def format_eta(seconds: float | None) -> str:
     return f"about {hours} h {minutes:02d} min left"
 
 
-def describe_progress(progress: Any, paused: bool = False) -> str:
-    """One line for an `IndexProgress`."""
+def describe_progress(progress: Any, paused: bool = False, model: str | None = None) -> str:
+    """One line for an `IndexProgress`; `model`: re-indexing for a newly chosen model."""
     if progress.phase == "scanning":
         found = f" · {progress.total:,} found" if progress.total else ""
         return f"Looking for photos{found}{' · paused' if paused else ''}"
-    text = f"Indexing {progress.done:,} of {progress.total:,}"
+    if model:
+        text = f"Re-indexing for {model}: {progress.done:,} / {progress.total:,}"
+    else:
+        text = f"Indexing {progress.done:,} of {progress.total:,}"
     if paused:
         return f"{text} · paused"
     if progress.rate:
@@ -74,6 +77,7 @@ class IndexStatus(QWidget):
         layout.addWidget(self.skipped)
         self._running = False
         self._last: Any = None
+        self._model: str | None = None
         self._set_pause_look(False)
         self.set_running(False)
 
@@ -92,9 +96,15 @@ class IndexStatus(QWidget):
             self._set_pause_look(False)
         self._update_visibility()
 
+    def set_model(self, name: str | None) -> None:
+        """Say "Re-indexing for <name>" while the library is encoded for a newly chosen model."""
+        self._model = name
+        if self._last is not None:
+            self.label.setText(describe_progress(self._last, self.pause.isChecked(), name))
+
     def set_progress(self, progress: Any) -> None:
         self._last = progress
-        self.label.setText(describe_progress(progress, self.pause.isChecked()))
+        self.label.setText(describe_progress(progress, self.pause.isChecked(), self._model))
         if progress.phase == "scanning" or not progress.total:
             self.bar.setRange(0, 0)  # busy indicator until the total is known
         else:
@@ -112,7 +122,7 @@ class IndexStatus(QWidget):
     def _toggled(self, paused: bool) -> None:
         self._set_pause_look(paused)
         if self._last is not None:
-            self.label.setText(describe_progress(self._last, paused))
+            self.label.setText(describe_progress(self._last, paused, self._model))
         elif self._running:
             self.label.setText("Indexing paused" if paused else "Looking for photos…")
         self.pause_toggled.emit(paused)

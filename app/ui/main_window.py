@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QThreadPool, QTimer, QUrl
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QThreadPool, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QPushButton,
     QSlider,
     QStackedWidget,
     QVBoxLayout,
@@ -50,7 +51,12 @@ from app.ui.grid_view import ResultsView
 from app.ui.image_query import ImageQuery, from_mime, mime_accepts
 from app.ui.index_status import IndexStatus
 from app.ui.indexing import IndexController
-from app.ui.model_panel import default_installer
+from app.ui.languages import default_language
+from app.ui.model_manager import ModelManager, default_installer
+from app.ui.model_panel import default_offer
+from app.ui.model_rows import ensure_language, search_note
+from app.ui.model_watch import ModelFolderWatcher
+from app.ui.models_dialog import ModelsDialog, choose_source_dialog, confirm_dialog
 from app.ui.preview import PreviewDialog
 from app.ui.results_model import ResultsModel
 from app.ui.search_bar import SearchBar
@@ -93,7 +99,12 @@ def describe_result(outcome: Outcome) -> str:
 
 
 class MainWindow(QMainWindow):
-    """The main window over one `Library` (given, or opened in a worker by `open_library`)."""
+    """The main window over one `Library` (given, or opened in a worker by `open_library`).
+
+    `installer`, `choose_source` and `confirm` are seams for tests: the model download, the
+    file picker of "Install from Folder or Archive" and the removal question."""
+
+    model_state_changed = Signal(object)  # the library's ModelState after a reload
 
     def __init__(
         self,
@@ -104,20 +115,27 @@ class MainWindow(QMainWindow):
         open_library: Callable[[Paths], Any] = default_open_library,
         welcome: bool = True,
         installer: Callable[..., Path] = default_installer,
+        choose_source: Callable[[QWidget, str], str | None] = choose_source_dialog,
+        confirm: Callable[[QWidget, str], bool] = confirm_dialog,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.paths = paths
-        self._installer = installer
+        self._choose_source = choose_source
+        self._confirm = confirm
         self.library: Any = None
+        self.model_state: Any = None  # the library's ModelState, once known
+        self._models_dialog: ModelsDialog | None = None
         self.settings = settings or UiSettings(paths.config / "window.ini")
         self._open_library = open_library
         self._welcome = welcome
-        self._facts = Facts(opening=True)
         self._last_spec = SearchSpec()
         self._closing = False
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(4)  # indexing, search, and small library calls side by side
+        self.models = ModelManager(paths, self.pool, installer, self)
+        self.default_model, self.model_offer = default_offer()
+        self._facts = Facts(opening=True, model_offer=self.model_offer)
 
         self.setWindowTitle("PhotoSeek")
         self.setWindowIcon(theme.app_icon())
@@ -136,6 +154,12 @@ class MainWindow(QMainWindow):
         self.indexer.finished.connect(self._index_finished)
         self.indexer.failed.connect(self._index_failed)
         self.indexer.library_changed.connect(self._library_changed)
+        self.models.changed.connect(self.reload_model)
+        for signal in (self.models.busy_changed, self.models.progress, self.models.failed):
+            signal.connect(lambda *_: self._update_model_banner())
+        self.models.cancelled.connect(lambda *_: self._update_model_banner())
+        self.model_watcher = ModelFolderWatcher(paths.ensure(), parent=self)
+        self.model_watcher.changed.connect(self.reload_model)
         self._refresh_timer = QTimer(self, interval=BROWSE_REFRESH_MS)
         self._refresh_timer.timeout.connect(self._refresh_while_indexing)
 
@@ -175,6 +199,23 @@ class MainWindow(QMainWindow):
         self.banner.linkActivated.connect(self._empty_action)
         self.banner.hide()
 
+        self.model_banner = QWidget(self)
+        self.model_banner.setAutoFillBackground(True)
+        self.model_banner.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+        self.model_banner.setAccessibleName("Search model")
+        mrow = QHBoxLayout(self.model_banner)
+        mrow.setContentsMargins(12, 6, 12, 6)
+        mrow.addWidget(theme.IconLabel("model", 20, self.model_banner))
+        self.model_banner_text = QLabel(self.model_banner)
+        self.model_banner_text.setWordWrap(True)
+        self.model_banner_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.model_banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        mrow.addWidget(self.model_banner_text, 1)
+        self.model_button = QPushButton(self.model_banner)
+        self.model_button.clicked.connect(self._model_banner_clicked)
+        mrow.addWidget(self.model_button)
+        self.model_banner.hide()
+
         self.loader = ThumbLoader(lambda pid: None, parent=self)
         self.model = ResultsModel(self.loader, self)
         self.grid = ResultsView(self)
@@ -202,6 +243,7 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(header)
+        column.addWidget(self.model_banner)
         column.addWidget(self.banner)
         column.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -211,6 +253,10 @@ class MainWindow(QMainWindow):
         self.result_label.setAccessibleName("Search results summary")
         self.result_label.setContentsMargins(8, 0, 0, 0)
         status.addWidget(self.result_label, 1)
+        self.model_label = QLabel(self)
+        self.model_label.setAccessibleName("Which model answers searches")
+        self.model_label.hide()
+        status.addPermanentWidget(self.model_label)
         self.index_status = IndexStatus(self)
         self.index_status.pause_toggled.connect(self._pause_toggled)
         self.index_status.show_skipped.connect(self.show_skipped)
@@ -299,7 +345,7 @@ class MainWindow(QMainWindow):
         action(lib, "&Rescan Folders", self.rescan, QKeySequence.StandardKey.Refresh, "indexing")
         action(lib, "S&kipped Files…", self.show_skipped, None, "skipped")
         lib.addSeparator()
-        action(lib, "Search &Model…", self.show_model_dialog, None, "model")
+        action(lib, "&Models…", self.show_models_dialog, None, "model")
 
         help_menu = bar.addMenu("&Help")
         action(help_menu, "Open &Log Folder", self._open_logs)
@@ -341,6 +387,7 @@ class MainWindow(QMainWindow):
         self._set_facts(opening=False, open_error=None, needs_model=False)
         self._reload_years(select_year=self._wanted_year, select_month=self._wanted_month)
         run_in_thread(library.status, on_result=self._first_status, pool=self.pool)
+        run_in_thread(library.model_state, on_result=self._model_state_loaded, pool=self.pool)
 
     def _library_failed(self, exc: BaseException) -> None:
         if not isinstance(exc, UserError):
@@ -471,6 +518,7 @@ class MainWindow(QMainWindow):
         )
         if isinstance(exc, ModelError):
             self._set_facts(needs_model=True, search_error=None, **facts)
+            self.reload_model()  # a model installed by `photoseek model install` is used at once
         elif isinstance(exc, UserError):
             self._set_facts(needs_model=False, search_error=str(exc), **facts)
         else:
@@ -669,7 +717,9 @@ class MainWindow(QMainWindow):
     # -- indexing -------------------------------------------------------------------------------
 
     def rescan(self) -> None:
+        """F5: take up a model installed meanwhile, then bring the library up to date."""
         if self.library is not None:
+            self.reload_model()
             self.indexer.start(self.library)
 
     def _index_running(self, running: bool) -> None:
@@ -691,6 +741,7 @@ class MainWindow(QMainWindow):
     def _index_finished(self, report: Any) -> None:
         log.info("indexing finished: %s", report)
         self._refresh_library_facts()
+        self._refresh_model_state()  # a chosen model that has encoded everything now serves
         self.search_now()
 
     def _index_failed(self, exc: BaseException) -> None:
@@ -715,6 +766,8 @@ class MainWindow(QMainWindow):
         )
         if self._last_spec.browsing and untouched and not self.searcher.busy():
             self.search_now()
+        if self.model_state is not None and self.model_state.switching:
+            self._refresh_model_state()
 
     def _pause_toggled(self, paused: bool) -> None:
         if paused:
@@ -763,31 +816,149 @@ class MainWindow(QMainWindow):
     def show_welcome(self) -> FirstRunDialog | None:
         if self.library is None:
             return None
-        dialog = FirstRunDialog(
-            self.paths, self.library, self.pool, installer=self._installer, parent=self
-        )
+        dialog = FirstRunDialog(self.library, self.pool, self.models, parent=self)
         dialog.folder_added.connect(self._folder_added)
-        dialog.model_installed.connect(lambda _p: self.reopen_library())
+        dialog.models_requested.connect(self.show_models_dialog)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda _r: setattr(self.settings, "welcomed", True))
         dialog.open()
         return dialog
 
-    def show_model_dialog(self) -> FirstRunDialog | None:
-        if self.library is None:
-            return None
-        dialog = FirstRunDialog(
-            self.paths,
-            self.library,
-            self.pool,
-            welcome=False,
-            installer=self._installer,
-            parent=self,
-        )
-        dialog.model_installed.connect(lambda _p: self.reopen_library())
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
+    def show_models_dialog(self, select: str | None = None) -> ModelsDialog:
+        """Library > Models: the one open Models dialog, raised, with `select` selected."""
+        dialog = self._models_dialog
+        if dialog is None:
+            dialog = ModelsDialog(
+                self.paths,
+                self.models,
+                self.pool,
+                state=self.model_state,
+                select=select,
+                choose_source=self._choose_source,
+                confirm=self._confirm,
+                parent=self,
+            )
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.model_state_changed.connect(dialog.set_state)
+            dialog.destroyed.connect(lambda *_: setattr(self, "_models_dialog", None))
+            self._models_dialog = dialog
+            dialog.show()
+        elif select:
+            dialog.select(select)
+        dialog.raise_()
+        dialog.activateWindow()
         return dialog
+
+    def get_model(self) -> ModelsDialog:
+        """The one call to get a model: the Models dialog, downloading the default model."""
+        dialog = self.show_models_dialog(self.default_model)
+        if not self.models.busy():
+            dialog.download(self.default_model)
+        return dialog
+
+    # -- the model ------------------------------------------------------------------------------
+
+    def reload_model(self, then: Callable[[Any], None] | None = None) -> None:
+        """Take up models installed, removed or chosen (here or by `photoseek model`); search
+        keeps answering meanwhile. Then index for the chosen model if it needs it."""
+        library = self.library
+        if library is None:
+            return
+
+        def loaded(state: Any) -> None:
+            if library is self.library:
+                self._model_state_loaded(state, start_index=True)
+                if then is not None:
+                    then(state)
+
+        run_in_thread(
+            library.reload_model, on_result=loaded, on_error=self._model_failed, pool=self.pool
+        )
+
+    def _refresh_model_state(self) -> None:
+        library = self.library
+        if library is not None:
+            run_in_thread(
+                library.model_state,
+                on_result=lambda s: library is self.library and self._model_state_loaded(s),
+                pool=self.pool,
+            )
+
+    def _model_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, (UserError, OSError)):
+            raise exc
+        self.statusBar().showMessage(f"The search model could not be loaded: {exc}", 15000)
+
+    def _model_state_loaded(self, state: Any, start_index: bool = False) -> None:
+        before = self.model_state
+        self.model_state = state
+        served_before = before.serving if before is not None else None
+        self._set_facts(has_model=state.serving is not None)
+        note = search_note(state)
+        self.model_label.setText(note)
+        self.model_label.setVisible(bool(note))
+        self.index_status.set_model(state.active if state.switching else None)
+        self._update_model_banner()
+        self.model_state_changed.emit(state)
+        if start_index and state.active and state.encoded < state.total:
+            self.indexer.start(self.library)  # encodes what the chosen model has not seen
+        if state.serving != served_before and before is not None:
+            log.info("search now uses %s", state.serving)
+            self._refresh_library_facts()
+            self.search_now()
+        if state.active and (before is None or before.active != state.active):
+            self._default_language()
+
+    def _default_language(self) -> None:
+        """A multilingual model searches in the UI's language until the user picks another."""
+        paths = self.paths
+
+        def done(changed: bool) -> None:
+            if changed:
+                self.reload_model()
+
+        run_in_thread(
+            lambda: ensure_language(paths, default_language),
+            on_result=done,
+            on_error=lambda e: log.info("no default search language: %s", e),
+            pool=self.pool,
+        )
+
+    def _update_model_banner(self) -> None:
+        """The one call to get a model while none answers searches (or while one downloads)."""
+        m = self.models
+        if m.busy():
+            p = m.last_progress
+            self.model_banner_text.setText(
+                f"Getting the search model {m.current}: {p.text() if p else 'starting…'}"
+            )
+            self.model_button.setText("Show Progress")
+        elif self.library is None or self._facts.has_model or self._facts.opening:
+            self.model_banner.hide()
+            return
+        elif m.last_error:
+            self.model_banner_text.setText(
+                f"The search model could not be installed: {m.last_error}"
+            )
+            self.model_button.setText("Try Again")
+        else:
+            self.model_banner_text.setText(
+                "Your photos are shown newest first. To search them by words or by an example "
+                "photo, get a search model: downloaded once, it runs on this computer."
+            )
+            self.model_button.setText(self.model_offer)
+        self.model_banner.setVisible(self.empty_state_key() != "no-model")
+
+    def _model_banner_clicked(self) -> None:
+        if self.models.busy():
+            self.show_models_dialog()
+        elif self.models.last_error:
+            self.models.last_error = None
+            # Maybe it was installed meanwhile (`photoseek model install`); else download again
+            # (an interrupted download resumes where it stopped).
+            self.reload_model(lambda state: None if state.serving else self.get_model())
+        else:
+            self.get_model()
 
     def show_skipped(self) -> SkippedDialog | None:
         if self.library is None:
@@ -796,33 +967,6 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
-
-    def reopen_library(self) -> None:
-        """A model was installed: close the library and open it again with the model."""
-        old = self.library
-        if old is None:
-            return
-        self.library = None
-        self.searcher.cancel()
-        self.indexer.cancel()
-        watcher = self.indexer.detach_watcher()
-        self._set_facts(opening=True)
-
-        def work() -> Any:
-            if watcher is not None:
-                watcher.stop()
-            old.close()
-            return self._open_library(self.paths)
-
-        def when_idle() -> None:
-            if self.indexer.running:
-                QTimer.singleShot(50, when_idle)
-                return
-            run_in_thread(
-                work, on_result=self._library_ready, on_error=self._library_failed, pool=self.pool
-            )
-
-        when_idle()
 
     def _about(self) -> None:
         from app import __version__
@@ -872,12 +1016,13 @@ class MainWindow(QMainWindow):
             self.banner.show()
         else:
             self.banner.hide()
+        self._update_model_banner()
 
     def _empty_action(self, key: str) -> None:
         actions: dict[str, Callable[[], Any]] = {
             "add-folder": self.add_folder,
             "manage-folders": self.manage_folders,
-            "install-model": self.show_model_dialog,
+            "install-model": self.get_model,
             "clear-search": self.search_bar.clear,
             "clear-filters": self.filters.clear_filters,
             "skipped": self.show_skipped,
@@ -898,6 +1043,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closing = True
         self._save_settings()
+        self.model_watcher.stop()
+        self.models.cancel()
         self._refresh_timer.stop()
         self.searcher.cancel()
         self.indexer.shutdown()
