@@ -26,14 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hubserver import HubServer, closed_port_endpoint
 from microclip import make_shape_image
 from test_desktop_entry import parse_exec, read_entry, validate_desktop
-from test_download import ArchiveServer, closed_port_url
+from test_model_hub import published
 
 import app
-from app.core.install import package_model
-from app.core.modelinfo import make_model_id, read_model_info, write_model_info
-from app.core.models import DEFAULT_MODEL, ENV_MODEL_URL
+from app.core.models import DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = "Scripts" if os.name == "nt" else "bin"
@@ -46,8 +45,8 @@ GUI_WAIT_S = 120
 
 def user_env(**extra: str) -> dict[str, str]:
     """The environment of a user's shell: nothing from this checkout or its virtual env."""
-    drop = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PHOTOSEEK_HOME", ENV_MODEL_URL,
-            "PHOTOSEEK_MODEL_BASE_URL", "PHOTOSEEK_NO_GUI")  # fmt: skip
+    drop = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PHOTOSEEK_HOME", "PHOTOSEEK_NO_GUI",
+            "HF_ENDPOINT", "HF_HUB_OFFLINE")  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env["QT_QPA_PLATFORM"] = "offscreen"
     env.update(extra)
@@ -203,24 +202,11 @@ def bundle() -> Bundle:
 
 
 @pytest.fixture
-def default_model_server(tiny_model_dir: Path, tmp_path: Path) -> Iterator[ArchiveServer]:
-    """A local server publishing the tiny model as the default model's archive (plus its SHA-256
-    sidecar), the way the project's release page publishes the real one."""
-    standin = tmp_path / "publish" / DEFAULT_MODEL
-    shutil.copytree(tiny_model_dir, standin)
-    for f in standin.rglob("*"):
-        f.chmod(0o644)
-    info = read_model_info(standin)
-    info = dataclasses.replace(info, arch="ViT-B-32", pretrained="openai",
-                               model_id=make_model_id("ViT-B-32", "openai", info.files))  # fmt: skip
-    write_model_info(standin, info)
-    archive = tmp_path / "publish" / f"{DEFAULT_MODEL}.tar"
-    package_model(standin, archive)
-    server = ArchiveServer()
-    server.files[f"/v1/{archive.name}"] = archive.read_bytes()
-    server.files[f"/v1/{archive.name}.sha256"] = Path(f"{archive}.sha256").read_bytes()
-    yield server
-    server.close()
+def default_model_server(tiny_model_dir: Path) -> Iterator[HubServer]:
+    """A local hub serving the tiny model as the default model's repository (immich-app layout),
+    the way Hugging Face serves the real one."""
+    with HubServer({f"immich-app/{DEFAULT_MODEL}": published(tiny_model_dir)}) as server:
+        yield server
 
 
 @pytest.mark.slow
@@ -239,18 +225,18 @@ def test_bundle_has_no_torch_and_only_the_qt_it_uses(bundle: Bundle, tmp_path: P
 @pytest.mark.slow
 @pytest.mark.bundle
 def test_bundle_first_run_downloads_the_default_model_and_searches(
-    bundle: Bundle, default_model_server: ArchiveServer, tmp_path: Path
+    bundle: Bundle, default_model_server: HubServer, tmp_path: Path
 ):
     server = default_model_server
-    env = user_env(**{ENV_MODEL_URL: server.url(f"v1/{DEFAULT_MODEL}.tar")})
+    env = user_env(HF_ENDPOINT=server.endpoint)
     home = tmp_path / "home"
-    # What the first-run dialog does: install the default model, which (no torch here) means
-    # downloading it, with progress, and checking it against the published SHA-256.
+    # What the window's one click does: download the default model from the hub, with
+    # progress, every file checked against its published SHA-256.
     proc = run([bundle.exe, "--data-dir", home, "model", "install"], env=env, cwd=tmp_path)
     assert f"Installed {DEFAULT_MODEL}" in proc.stdout
-    assert f"Downloading {DEFAULT_MODEL}" in proc.stderr and "100.0%" in proc.stderr
-    assert server.hits(f"v1/{DEFAULT_MODEL}.tar.sha256") and server.hits(f"v1/{DEFAULT_MODEL}.tar")
-    assert (home / "data" / "models" / DEFAULT_MODEL / "model.json").is_file()
+    assert f"immich-app/{DEFAULT_MODEL}" in proc.stderr and "100.0%" in proc.stderr
+    assert server.gets("visual/model.onnx")
+    assert (home / "data" / "models" / DEFAULT_MODEL / "photoseek.json").is_file()
     make_photos(tmp_path / "Pictures")
     index_and_search([bundle.exe], home, tmp_path / "Pictures", env)
 
@@ -258,14 +244,14 @@ def test_bundle_first_run_downloads_the_default_model_and_searches(
 @pytest.mark.slow
 @pytest.mark.bundle
 def test_bundle_offline_model_install_fails_at_once_with_advice(bundle: Bundle, tmp_path: Path):
-    env = user_env(**{ENV_MODEL_URL: closed_port_url()})
+    env = user_env(HF_ENDPOINT=closed_port_endpoint())
     home = tmp_path / "home"
     proc = subprocess.run(
         [bundle.exe, "--data-dir", home, "model", "install"], env=env, cwd=tmp_path,
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
-    assert "no internet?" in proc.stderr and "model install --from" in proc.stderr
+    assert "--from" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list((home / "data" / "models").iterdir())
 

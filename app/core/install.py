@@ -63,6 +63,11 @@ MAX_MEMBERS = 10_000
 SPACE_MARGIN = 64 << 20
 _COPY_CHUNK = 1 << 20
 HUB_ORGANIZATION = "immich-app"  # publishes ONNX exports of open_clip models
+# A download that moves less than HUB_MIN_RATE bytes/s over HUB_STALL_S, or lasts over
+# HUB_DEADLINE_S, stops with a message (the biggest catalog model is ~4 GB: 4 h is 280 kB/s).
+HUB_STALL_S = 60.0
+HUB_MIN_RATE = 1024.0
+HUB_DEADLINE_S = 4 * 3600.0
 Cancel = Callable[[], bool]
 Progress = Callable[[int, int, str], None]
 
@@ -239,6 +244,9 @@ def _download(
         revision=revision,
         progress=report,
         should_cancel=should_cancel,
+        deadline_s=HUB_DEADLINE_S,
+        stall_s=HUB_STALL_S,
+        min_rate=HUB_MIN_RATE,
     )
     if not is_published_layout(out):
         raise ModelError(

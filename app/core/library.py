@@ -619,8 +619,10 @@ class Library:
         for c in controls:
             c.cancel()
         with self._state_lock:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
+            timer, self._idle_timer = self._idle_timer, None
+        if timer is not None:
+            timer.cancel()
+            timer.join(5)
         with self._run_lock, self._write_lock:
             for m in {id(m): m for m in (self._target, self._serving) if m}.values():
                 m.close(self.catalog)

@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
 
         self.searcher = SearchController(self.pool, self)
+        self.searcher.attach_results(self.model)  # "Show N weaker matches" re-runs the query
         self.searcher.finished.connect(self._search_finished)
         self.searcher.failed.connect(self._search_failed)
         self.indexer = IndexController(self.pool, self)
