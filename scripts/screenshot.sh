@@ -42,8 +42,8 @@ from app.core.paths import Paths
 
 work = Path(sys.argv[1]).resolve()
 model = work / "model"
-if not (model / "model.json").is_file():
-    cached = sorted(Path(".pytest_cache/d/photoseek-models").glob("micro-clip-*/model.json"),
+if not (model / "photoseek.json").is_file():
+    cached = sorted(Path(".pytest_cache/d/photoseek-models").glob("micro-clip-*/photoseek.json"),
                     key=lambda p: p.stat().st_mtime)
     if cached:  # the tests' trained micro CLIP, exported already
         shutil.copytree(cached[-1].parent, model)
@@ -53,8 +53,8 @@ if not (model / "model.json").is_file():
         trained = microclip.train_micro_clip(steps=microclip.TRAIN_STEPS, seed=0)
         export_from_model(trained, arch="micro-clip", pretrained="shapes", out_dir=model,
                           preprocess_cfg=microclip.preprocess_cfg(), int8=True)
-    for f in model.iterdir():
-        f.chmod(0o644)
+    for f in model.rglob("*"):
+        f.chmod(0o755 if f.is_dir() else 0o644)
 verify_model_dir(model)
 
 pictures = work / "Pictures"

@@ -23,6 +23,7 @@ from test_vindex import MODEL, clustered, fill_catalog, text_like
 
 from app.core.catalog import Catalog
 from app.core.encoder import Encoder
+from app.core.modelinfo import MANIFEST
 from app.core.errors import UserError
 from app.core.query import parse_text
 from app.core.search import DATE_POOL, Query, QueryError, SearchEngine
@@ -607,12 +608,12 @@ def test_declared_floor_hides_unrelated_photos(shapes, tmp_path):
     assert cos[matching].min() > cos[~matching].max()  # the model separates them
     model_dir = tmp_path / "model"
     shutil.copytree(shapes.encoder.model_dir, model_dir)
-    for p in model_dir.iterdir():
-        p.chmod(0o644)
-    info = json.loads((model_dir / "model.json").read_text())
+    for p in model_dir.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    info = json.loads((model_dir / MANIFEST).read_text())
 
     def declared(floor: float) -> Any:
-        (model_dir / "model.json").write_text(json.dumps({**info, "relevance_floor": floor}))
+        (model_dir / MANIFEST).write_text(json.dumps({**info, "relevance_floor": floor}))
         with Encoder(model_dir, device="cpu") as encoder:
             return SearchEngine(encoder, shapes.catalog, shapes.index).search(
                 Query(text="a red circle", top_k=ALL)
