@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import weakref
+from dataclasses import replace
 from pathlib import Path
 
 import microclip
@@ -29,7 +30,13 @@ from app.core.encoder import (
     trim_token_ids,
 )
 from app.core.errors import UserError
-from app.core.modelinfo import ModelError, read_model_info, sha256_file, write_model_info
+from app.core.modelinfo import (
+    ModelError,
+    read_manifest,
+    read_model_info,
+    sha256_file,
+    write_manifest,
+)
 from app.core.preprocess import open_image
 from app.core.tokenizer import load_tokenizer
 
@@ -143,8 +150,7 @@ def test_int8_variant_is_close_to_fp32_and_has_its_own_id(tiny_model_dir: Path, 
 
 def test_int8_without_variant_is_a_user_error(tiny_model_dir: Path, tmp_path: Path) -> None:
     model = _copy_model(tiny_model_dir, tmp_path / "m")
-    info = read_model_info(model)
-    write_model_info(model, type(info).from_dict({**info.to_dict(), "variants": {}}))
+    write_manifest(model, replace(read_manifest(model), variants={}))
     with pytest.raises(UserError, match="no int8 variant"):
         Encoder(model, device="cpu", precision="int8")
     with pytest.raises(UserError, match="Unknown precision 'fp16'"):
@@ -188,7 +194,7 @@ def test_chosen_provider_is_logged(tiny_model_dir: Path, caplog: pytest.LogCaptu
     caplog.set_level(logging.INFO, logger="app.core.encoder")
     with Encoder(tiny_model_dir, device="cpu", threads=1) as e:
         e.encode_text(["a red circle"])
-    assert f"text tower: {CPU}, 1 threads, fp32 (text.onnx)" in caplog.text
+    assert f"text tower: {CPU}, 1 threads, fp32 (textual/model.onnx)" in caplog.text
 
 
 def test_text_only_use_never_loads_the_image_tower(tiny_model_dir: Path) -> None:
@@ -254,12 +260,12 @@ def _full_context(model_dir: Path, graph: str, texts: list[str]) -> np.ndarray:
     ids = load_tokenizer(model_dir, read_model_info(model_dir)).encode(texts)
     assert ids.shape == (len(texts), 77)
     sess = ort.InferenceSession(str(model_dir / graph), providers=[CPU])
-    out = sess.run(None, {"input_ids": ids})[0]
+    out = sess.run(None, {"text": ids})[0]
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
 def test_text_ids_are_cut_after_the_longest_text(enc: Encoder, tiny_model_dir: Path) -> None:
-    sess = ort.InferenceSession(str(tiny_model_dir / "text.onnx"), providers=[CPU])
+    sess = ort.InferenceSession(str(tiny_model_dir / "textual/model.onnx"), providers=[CPU])
     assert sess.get_inputs()[0].shape == ["batch", "tokens"]
     one = enc.text_ids(["a red circle"])
     assert one.shape == (1, 8) and one.dtype == np.int64
@@ -277,7 +283,7 @@ def test_text_ids_are_cut_after_the_longest_text(enc: Encoder, tiny_model_dir: P
 
 def test_cut_text_gives_the_full_context_vectors(enc: Encoder, tiny_model_dir: Path) -> None:
     """fp32: the same vectors as the 77-token context (measured bit-identical on this model)."""
-    full = _full_context(tiny_model_dir, "text.onnx", QUERIES)
+    full = _full_context(tiny_model_dir, "textual/model.onnx", QUERIES)
     singles = np.concatenate([enc.encode_text([q]) for q in QUERIES])
     np.testing.assert_allclose(singles, full, atol=1e-6)
     np.testing.assert_allclose(enc.encode_text(QUERIES[:4]), full[:4], atol=1e-6)  # mixed batch
@@ -287,8 +293,8 @@ def test_cut_text_gives_the_full_context_vectors(enc: Encoder, tiny_model_dir: P
 def test_cut_text_int8_stays_as_close_to_fp32(tiny_model_dir: Path) -> None:
     """int8 quantises activations per tensor, padding rows included, so the cut is not bit-exact
     there: it stays as close to int8 on the full context and to fp32 (measured >= 0.9996)."""
-    fp32 = _full_context(tiny_model_dir, "text.onnx", QUERIES)
-    int8_full = _full_context(tiny_model_dir, "text.int8.onnx", QUERIES)
+    fp32 = _full_context(tiny_model_dir, "textual/model.onnx", QUERIES)
+    int8_full = _full_context(tiny_model_dir, "textual/model.int8.onnx", QUERIES)
     with Encoder(tiny_model_dir, device="cpu", threads=1, precision="int8") as q:
         assert q.text_ids(QUERIES[:1]).shape == (1, 8)
         cut = np.concatenate([q.encode_text([t]) for t in QUERIES])
@@ -304,21 +310,21 @@ def test_fixed_length_text_graph_gets_the_full_context(
     import onnx
 
     model = _copy_model(tiny_model_dir, tmp_path / "m")
-    graph = onnx.load(str(model / "text.onnx"))
+    graph = onnx.load(str(model / "textual/model.onnx"))
     dim = graph.graph.input[0].type.tensor_type.shape.dim[1]
     dim.Clear()
     dim.dim_value = 77
-    onnx.save(graph, str(model / "text.onnx"))
-    info = read_model_info(model)
-    files = {**info.files, "text.onnx": sha256_file(model / "text.onnx")}
-    write_model_info(model, type(info).from_dict({**info.to_dict(), "files": files}))
+    onnx.save(graph, str(model / "textual/model.onnx"))
+    manifest = read_manifest(model)
+    files = {**manifest.files, "textual/model.onnx": sha256_file(model / "textual/model.onnx")}
+    write_manifest(model, replace(manifest, files=files))
     with Encoder(model, device="cpu", threads=1) as old:
         assert old.text_ids(QUERIES[:1]).shape == (1, 77)
         np.testing.assert_allclose(old.encode_text(QUERIES), enc.encode_text(QUERIES), atol=1e-6)
     short = np.asarray(enc.text_ids(QUERIES[:1]))
-    sess = ort.InferenceSession(str(model / "text.onnx"), providers=[CPU])
-    with pytest.raises(Exception, match="input_ids"):  # the shape check the runtime avoids
-        sess.run(None, {"input_ids": short})
+    sess = ort.InferenceSession(str(model / "textual/model.onnx"), providers=[CPU])
+    with pytest.raises(Exception, match="text"):  # the shape check the runtime avoids
+        sess.run(None, {"text": short})
 
 
 def test_trim_token_ids() -> None:
@@ -344,16 +350,16 @@ def test_trim_token_ids() -> None:
 # --- broken model folders -----------------------------------------------------------------------
 
 
-def test_missing_model_json(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="model.json is missing"):
+def test_missing_manifest(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="photoseek.json is missing"):
         Encoder(tmp_path, device="cpu")
 
 
-@pytest.mark.parametrize("name", ["image.onnx", "text.onnx"])
+@pytest.mark.parametrize("name", ["visual/model.onnx", "textual/model.onnx"])
 def test_missing_graph_names_the_file(tiny_model_dir: Path, tmp_path: Path, name: str) -> None:
     model = _copy_model(tiny_model_dir, tmp_path / "m")
     (model / name).unlink()
-    with pytest.raises(ModelError, match=rf"{name} is missing.*model install --force"):
+    with pytest.raises(ModelError, match=rf"{name} is missing.*install it again"):
         Encoder(model, device="cpu")
 
 
@@ -361,18 +367,18 @@ def test_missing_int8_graph_names_the_file(tiny_model_dir: Path, tmp_path: Path)
     model = _copy_model(tiny_model_dir, tmp_path / "m")
     (model / read_model_info(model).variants["int8"]["image_model"]).unlink()
     Encoder(model, device="cpu").close()  # fp32 is still whole
-    with pytest.raises(ModelError, match=r"image\.int8\.onnx is missing"):
+    with pytest.raises(ModelError, match=r"visual/model\.int8\.onnx is missing"):
         Encoder(model, device="cpu", precision="int8")
 
 
 def test_corrupt_graph_is_caught_before_use(tiny_model_dir: Path, tmp_path: Path) -> None:
     model = _copy_model(tiny_model_dir, tmp_path / "m")
-    data = bytearray((model / "text.onnx").read_bytes())
+    data = bytearray((model / "textual/model.onnx").read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte in the weights still loads: the hash catches it
-    (model / "text.onnx").write_bytes(bytes(data))
+    (model / "textual/model.onnx").write_bytes(bytes(data))
     with Encoder(model, device="cpu", threads=1) as e:
         e.encode_images(_images(1))  # the image tower is intact
-        with pytest.raises(ModelError, match=r"text\.onnx is corrupt.*install --force"):
+        with pytest.raises(ModelError, match=r"textual/model\.onnx is corrupt.*install it again"):
             e.encode_text(["a red circle"])
     with Encoder(model, device="cpu", threads=1, verify=False) as e:
         assert e.encode_text(["a red circle"]).shape == (1, e.dim)  # only the hash catches it
@@ -380,13 +386,13 @@ def test_corrupt_graph_is_caught_before_use(tiny_model_dir: Path, tmp_path: Path
 
 def test_unloadable_graph_names_the_file(tiny_model_dir: Path, tmp_path: Path) -> None:
     model = _copy_model(tiny_model_dir, tmp_path / "m")
-    (model / "image.onnx").write_bytes(b"this is not an onnx file")
-    info = read_model_info(model)
-    files = {k: v for k, v in info.files.items() if k != "image.onnx"}  # skip the hash check
-    write_model_info(model, type(info).from_dict({**info.to_dict(), "files": files}))
+    (model / "visual/model.onnx").write_bytes(b"this is not an onnx file")
+    manifest = read_manifest(model)
+    files = {k: v for k, v in manifest.files.items() if k != "visual/model.onnx"}  # no hash check
+    write_manifest(model, replace(manifest, files=files))
     with (
         Encoder(model, device="cpu", threads=1) as e,
-        pytest.raises(ModelError, match=r"image\.onnx could not be loaded"),
+        pytest.raises(ModelError, match=r"visual/model\.onnx could not be loaded"),
     ):
         e.encode_images(_images(1))
 
@@ -394,7 +400,7 @@ def test_unloadable_graph_names_the_file(tiny_model_dir: Path, tmp_path: Path) -
 def test_missing_tokenizer_file(tiny_model_dir: Path, tmp_path: Path) -> None:
     model = _copy_model(tiny_model_dir, tmp_path / "m")
     (model / read_model_info(model).tokenizer["file"]).unlink()
-    with pytest.raises(ModelError, match="Tokenizer file .* is missing.*install --force"):
+    with pytest.raises(ModelError, match="Tokenizer file .* is missing.*install it again"):
         Encoder(model, device="cpu", threads=1)
 
 

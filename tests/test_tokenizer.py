@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import html
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,7 @@ def test_other_cleaning_modes_match_simple_tokenizer(bpe_dir: Path, clean: str) 
 
 
 def test_missing_tokenizer_file_names_it(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"bpe_simple_vocab_16e6\.txt\.gz.*install --force"):
+    with pytest.raises(ModelError, match=r"bpe_simple_vocab_16e6\.txt\.gz.*install it again"):
         load_tokenizer(tmp_path, _clip_info())
 
 
@@ -159,7 +160,7 @@ def test_corrupt_tokenizer_file_names_it(tmp_path: Path) -> None:
 
 def test_unknown_kind_is_a_model_error(tmp_path: Path) -> None:
     info = _clip_info()
-    bad = ModelInfo.from_dict({**info.to_dict(), "tokenizer": {"kind": "sentencepiece"}})
+    bad = replace(info, tokenizer={"kind": "sentencepiece"})
     with pytest.raises(ModelError, match="unknown tokenizer kind"):
         load_tokenizer(tmp_path, bad)
 
@@ -226,11 +227,9 @@ def test_hf_kind_matches_open_clip_hftokenizer(tmp_path: Path, builder, clean: s
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     shutil.copy(hf_dir / "tokenizer.json", model_dir / "tokenizer.json")
-    info = ModelInfo.from_dict(
-        {
-            **_clip_info(context_length=16).to_dict(),
-            "tokenizer": {"kind": "hf", "file": "tokenizer.json", "pad_id": pad_id, "clean": clean},
-        }
+    info = replace(
+        _clip_info(context_length=16),
+        tokenizer={"kind": "hf", "file": "tokenizer.json", "pad_id": pad_id, "clean": clean},
     )
     ours = load_tokenizer(model_dir, info).encode(STRINGS)
     ref = HFTokenizer(str(hf_dir), context_length=16, clean=clean)(STRINGS).numpy()
@@ -244,11 +243,43 @@ def test_hf_kind_matches_open_clip_hftokenizer(tmp_path: Path, builder, clean: s
 
 
 def test_hf_missing_file_is_a_model_error(tmp_path: Path) -> None:
-    info = ModelInfo.from_dict(
-        {**_clip_info().to_dict(), "tokenizer": {"kind": "hf", "file": "tokenizer.json"}}
-    )
+    info = replace(_clip_info(), tokenizer={"kind": "hf", "file": "tokenizer.json"})
     with pytest.raises(ModelError, match=r"tokenizer\.json is missing"):
         load_tokenizer(tmp_path, info)
     (tmp_path / "tokenizer.json").write_text("{ not json")
     with pytest.raises(ModelError, match="unreadable"):
         load_tokenizer(tmp_path, info)
+
+
+def test_published_merges_txt_gives_the_same_ids(tmp_path: Path) -> None:
+    """A model folder carries CLIP's BPE as Hugging Face's merges.txt ("#version: 0.2" then
+    the merges), as published CLIP exports do; it reads to exactly open_clip's ids."""
+    from app.core.export_tokenizer import write_clip_bpe
+
+    write_clip_bpe(Path(default_bpe()), tmp_path, 77)
+    lines = (tmp_path / "merges.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "#version: 0.2" and len(lines) == 1 + 48894
+    info = replace(_clip_info(), tokenizer={"kind": "clip-bpe", "file": "merges.txt"})
+    np.testing.assert_array_equal(
+        load_tokenizer(tmp_path, info).encode(STRINGS), open_clip.tokenize(STRINGS).numpy()
+    )
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_hf_padding_side_follows_tokenizer_config(tmp_path: Path, side: str) -> None:
+    from transformers import PreTrainedTokenizerFast
+
+    raw, names, pad_id = _unigram()
+    hf_dir = tmp_path / "hf"
+    PreTrainedTokenizerFast(tokenizer_object=raw, padding_side=side, **names).save_pretrained(
+        str(hf_dir)
+    )
+    info = replace(
+        _clip_info(context_length=16),
+        tokenizer={"kind": "hf", "file": "tokenizer.json", "pad_id": pad_id, "padding_side": side},
+    )
+    ours = load_tokenizer(hf_dir, info).encode(STRINGS)
+    ref = HFTokenizer(str(hf_dir), context_length=16)(STRINGS).numpy()
+    np.testing.assert_array_equal(ours, ref)
+    short = ours[STRINGS.index("")]
+    assert short[0 if side == "left" else -1] == pad_id

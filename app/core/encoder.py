@@ -5,6 +5,7 @@ graph. Providers and thread counts are set explicitly and the chosen provider is
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -43,7 +44,9 @@ PRECISIONS = ("fp32", "int8")
 # Text graphs with a dynamic token axis get the ids cut to the longest text, in steps of this
 # many tokens: a query costs what its words cost, and onnxruntime sees few distinct shapes.
 TOKEN_STEP = 8
-REINSTALL = "Reinstall with `photoseek model install --force`."
+REINSTALL = (
+    "Remove the model and install it again (Library > Models, or `photoseek model install`)."
+)
 _HOW_TO_GET = {
     CUDA: "For NVIDIA GPUs install the GPU build of onnxruntime: `pip install photoseek[gpu]` "
     "(uninstall the plain `onnxruntime` package first; the two cannot live side by side).",
@@ -144,8 +147,10 @@ class Encoder:
         precision: str = "fp32",
         max_batch: int = 32,
         verify: bool = True,
+        language: str | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
+        self._language = language
         self._info = read_model_info(self.model_dir)
         if precision not in PRECISIONS:
             raise UserError(f"Unknown precision {precision!r}: use fp32 or int8.")
@@ -215,6 +220,20 @@ class Encoder:
         session = sessions[0] if sessions else self._session("text")
         return str(session.get_providers()[0])
 
+    def languages(self) -> list[str] | None:
+        """The FLORES-200 codes ("eng_Latn", "fra_Latn", ...) a multilingual NLLB model's
+        tokenizer knows, for a search-language setting; None for models without one."""
+        if self._info.tokenizer.get("languages") != "flores":
+            return None
+        return list(getattr(self._get_tokenizer(), "languages", None) or [])
+
+    @property
+    def language(self) -> str | None:
+        """The text language in use (NLLB models; default eng_Latn), else None."""
+        if self._info.tokenizer.get("languages") != "flores":
+            return None
+        return getattr(self._get_tokenizer(), "language", None)
+
     @property
     def loaded_towers(self) -> tuple[str, ...]:
         """Which towers have a live session ("image", "text"), for diagnostics and tests."""
@@ -251,20 +270,43 @@ class Encoder:
             return ids
         shape = self._session("text").get_inputs()[0].shape
         if len(shape) == 2 and not isinstance(shape[1], int):  # e.g. "tokens" (or None)
-            ids = trim_token_ids(ids, int(self._info.tokenizer.get("pad_id", 0)))
+            ids = trim_token_ids(ids, self._pad_id())
+        elif len(shape) == 2 and shape[1] != ids.shape[1]:
+            raise ModelError(
+                f"The text graph of {self.model_dir} takes {shape[1]} tokens but its tokenizer "
+                f"gives {ids.shape[1]}. {REINSTALL}"
+            )
         return ids
 
     def _run(self, tower: str, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         session = self._session(tower)
-        inp = session.get_inputs()[0]
-        if tower == "text" and inp.type == "tensor(int32)":
+        inputs = session.get_inputs()
+        main = inputs[0]
+        if tower == "text" and main.type == "tensor(int32)":
             batch = batch.astype(np.int32)
-        outs = [session.run(None, {inp.name: chunk})[0] for chunk in _chunks(batch, self.max_batch)]
+        # Published exports fix the batch axis (often at 1): feed them that many at a time.
+        fixed = main.shape[0] if isinstance(main.shape[0], int) and main.shape[0] > 0 else None
+        outs = []
+        for chunk in _chunks(batch, fixed or self.max_batch):
+            feed = {main.name: chunk}
+            for extra in inputs[1:]:
+                if tower == "text" and extra.name == "attention_mask":
+                    mask = chunk != self._pad_id()
+                    feed[extra.name] = mask.astype(np.int32 if "int32" in extra.type else np.int64)
+                else:
+                    raise ModelError(
+                        f"The {tower} graph of {self.model_dir} wants an input {extra.name!r} "
+                        f"PhotoSeek does not know. {REINSTALL}"
+                    )
+            outs.append(session.run(None, feed)[0])
         vecs = np.concatenate(outs).astype(np.float32, copy=False)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.maximum(norms, 1e-12)
+
+    def _pad_id(self) -> int:
+        return int(getattr(self._get_tokenizer(), "pad_id", self._info.tokenizer.get("pad_id", 0)))
 
     # --- sessions ------------------------------------------------------------------------------
 
@@ -274,7 +316,9 @@ class Encoder:
             with self._loading["text"]:
                 tokenizer = self._tokenizer
                 if tokenizer is None:
-                    tokenizer = self._tokenizer = load_tokenizer(self.model_dir, self._info)
+                    tokenizer = self._tokenizer = load_tokenizer(
+                        self.model_dir, self._info, self._language
+                    )
         return tokenizer
 
     def _session(self, tower: str) -> ort.InferenceSession:
@@ -323,21 +367,20 @@ class Encoder:
             used,
             self._threads,
             self._precision,
-            path.name,
+            _relative(path, self.model_dir),
         )
         return session
 
     def _verify(self, path: Path) -> None:
-        """SHA-256 against model.json before loading (a damaged graph can still load and give
-        wrong vectors); ~0.5 s for ViT-B-32's image graph, so remembered per file version."""
+        """SHA-256 against the manifest before loading (a damaged graph can still load and give
+        wrong vectors); ~0.5 s for ViT-B-32's image graph, so remembered per file version: in
+        this process, and across processes in the folder's `.verified.json` (size, mtime, inode),
+        so a one-shot `photoseek search` does not hash 250 MB each time."""
         try:
             stat = path.stat()
         except OSError as e:
             raise ModelError(f"Model file {path} is missing. {REINSTALL}") from e
-        try:
-            rel = path.relative_to(self.model_dir).as_posix()
-        except ValueError:
-            rel = path.name
+        rel = _relative(path, self.model_dir)
         expected = self._info.files.get(rel)
         if not self._verify_files or expected is None:
             return
@@ -345,10 +388,20 @@ class Encoder:
         with _VERIFIED_LOCK:
             if key in _VERIFIED:
                 return
-        if sha256_file(path) != expected:
-            raise ModelError(f"Model file {path} is corrupt (SHA-256 mismatch). {REINSTALL}")
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino, expected]
+        stamps = _read_stamps(self.model_dir)
+        if stamps.get(rel) != stamp:
+            if sha256_file(path) != expected:
+                raise ModelError(f"Model file {path} is corrupt (SHA-256 mismatch). {REINSTALL}")
+            _write_stamps(self.model_dir, {**stamps, rel: stamp})
         with _VERIFIED_LOCK:
             _VERIFIED.add(key)
+
+    def release(self, tower: str) -> bool:
+        """Free one tower's session (its weights leave memory); the next use loads it again.
+        True if it was loaded."""
+        with self._loading[tower], self._lock:
+            return self._sessions.pop(tower, None) is not None
 
     def close(self) -> None:
         """Release both sessions and the tokenizer; a later encode call reloads what it needs."""
@@ -374,6 +427,28 @@ class Encoder:
         )
 
 
+VERIFIED_STAMPS = ".verified.json"
+
+
+def _read_stamps(model_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((model_dir / VERIFIED_STAMPS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_stamps(model_dir: Path, stamps: dict[str, Any]) -> None:
+    """Best effort: a read-only models folder only means hashing again next time."""
+    tmp = model_dir / f".verified.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        tmp.write_text(json.dumps(stamps), encoding="utf-8")
+        os.replace(tmp, model_dir / VERIFIED_STAMPS)
+    except OSError as e:
+        log.debug("could not record verified model files in %s: %s", model_dir, e)
+        tmp.unlink(missing_ok=True)
+
+
 def trim_token_ids(ids: np.ndarray, pad_id: int = 0, step: int = TOKEN_STEP) -> np.ndarray:
     """A padded id batch [N, C] cut after the last non-padding token of its longest row (CLIP
     BPE: the end token), rounded up to a multiple of `step` and at most C.
@@ -390,6 +465,13 @@ def trim_token_ids(ids: np.ndarray, pad_id: int = 0, step: int = TOKEN_STEP) -> 
     longest = int(ends[real.any(axis=1)].max(initial=1))
     keep = min(ids.shape[1], -(-longest // step) * step)
     return np.ascontiguousarray(ids[:, :keep])
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _name(provider: str | tuple[str, dict[str, Any]]) -> str:

@@ -16,13 +16,15 @@ import ftfy
 import numpy as np
 import regex
 from tokenizers import Tokenizer as HFTokenizerCore
+from tokenizers import processors
 from tokenizers.models import BPE
 
-from app.core.modelinfo import ModelError, ModelInfo
+from app.core.modelinfo import CLIP_MERGES, REINSTALL, TOKENIZER_JSON, ModelError, ModelInfo
 
 log = logging.getLogger(__name__)
 
 CLIP_BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
+DEFAULT_FLORES = "eng_Latn"
 SOT = "<start_of_text>"
 EOT = "<end_of_text>"
 # open_clip keeps merges[1 : 49152 - 256 - 2 + 1] of the file: 48894 merges, 49408 ids in all.
@@ -70,8 +72,8 @@ def _clean_fn(name: str, model_dir: Path) -> Callable[[str], str]:
         return _CLEAN[name]
     except KeyError:
         raise ModelError(
-            f"{model_dir}: unknown tokenizer text cleaning {name!r} in model.json "
-            f"(known: {', '.join(sorted(_CLEAN))}). Reinstall with `photoseek model install --force`."
+            f"{model_dir}: unknown tokenizer text cleaning {name!r} in config.json "
+            f"(known: {', '.join(sorted(_CLEAN))}). {REINSTALL}"
         ) from None
 
 
@@ -99,18 +101,18 @@ class ClipBpeTokenizer:
 
     def __init__(self, bpe_path: Path, context_length: int, clean: str = "lower") -> None:
         try:
-            with gzip.open(bpe_path) as f:
-                lines = f.read().decode("utf-8").split("\n")
+            if bpe_path.suffix == ".gz":
+                with gzip.open(bpe_path) as f:
+                    text = f.read().decode("utf-8")
+            else:  # merges.txt, as published CLIP tokenizers carry it ("#version: 0.2" first)
+                text = bpe_path.read_text(encoding="utf-8")
+            lines = text.split("\n")
         except (OSError, EOFError, UnicodeDecodeError) as e:
-            raise ModelError(
-                f"Tokenizer file {bpe_path} is unreadable ({e}). "
-                "Reinstall with `photoseek model install --force`."
-            ) from e
+            raise ModelError(f"Tokenizer file {bpe_path} is unreadable ({e}). {REINSTALL}") from e
         pairs = [m.split() for m in lines[1 : _N_MERGES + 1]]
         if len(pairs) != _N_MERGES or any(len(p) != 2 for p in pairs):
             raise ModelError(
-                f"Tokenizer file {bpe_path} is not open_clip's BPE merge list. "
-                "Reinstall with `photoseek model install --force`."
+                f"Tokenizer file {bpe_path} is not open_clip's BPE merge list. {REINSTALL}"
             )
         merges = [(p[0], p[1]) for p in pairs]
         byte_chars = list(bytes_to_unicode().values())
@@ -157,29 +159,87 @@ class ClipBpeTokenizer:
 
 class HFJsonTokenizer:
     """open_clip's HFTokenizer (standard mode) from a saved `tokenizer.json`, without transformers:
-    clean, then pad to context_length with pad_id and truncate keeping the special tokens."""
+    clean, then pad to context_length with the pad id on the tokenizer's padding side and
+    truncate keeping the special tokens. What transformers adds on loading is redone from the
+    tokenizer_config.json values in `cfg`: Llama/Gemma-style add_bos/add_eos flags, and NLLB's
+    source-language token."""
 
-    def __init__(self, path: Path, context_length: int, cfg: dict[str, Any]) -> None:
+    def __init__(
+        self, path: Path, context_length: int, cfg: dict[str, Any], language: str | None = None
+    ) -> None:
         try:
             self._tok = HFTokenizerCore.from_file(str(path))
         except Exception as e:  # tokenizers raises a bare Exception on bad JSON
-            raise ModelError(
-                f"Tokenizer file {path} is unreadable ({e}). "
-                "Reinstall with `photoseek model install --force`."
-            ) from e
+            raise ModelError(f"Tokenizer file {path} is unreadable ({e}). {REINSTALL}") from e
         mode = cfg.get("mode") or cfg.get("tokenizer_mode") or ""
         if mode not in ("", "standard"):
             raise ModelError(f"{path}: tokenizer mode {mode!r} is not supported by this version.")
         self.context_length = context_length
         self._clean = _clean_fn(cfg.get("clean", "whitespace"), path.parent)
         self._lower = bool(cfg.get("lowercase", False))
-        pad_id = int(cfg.get("pad_id", 0))
+        pad_id = _token_id(self._tok, cfg, "pad", 0, path)
         pad_token = self._tok.id_to_token(pad_id) or "[PAD]"
+        self.pad_id = pad_id
+        self.language: str | None = None
+        self.languages: list[str] | None = None
+        if cfg.get("languages") == "flores":
+            vocab = self._tok.get_vocab(with_added_tokens=True)
+            self.languages = sorted(t for t in vocab if _FLORES.fullmatch(t))
+            self._set_language(language or DEFAULT_FLORES, cfg, path)
+        elif _flag_template_class(cfg):
+            self._set_bos_eos(cfg, path)
         self._tok.enable_truncation(max_length=context_length)
-        self._tok.enable_padding(length=context_length, pad_id=pad_id, pad_token=pad_token)
+        self._tok.enable_padding(
+            length=context_length,
+            pad_id=pad_id,
+            pad_token=pad_token,
+            direction="left" if cfg.get("padding_side") == "left" else "right",
+        )
         self._sep_id: int | None = None
         if cfg.get("strip_sep_token"):
-            self._sep_id = int(cfg["sep_id"])
+            self._sep_id = _token_id(self._tok, cfg, "sep", None, path)
+
+    def _set_language(self, code: str, cfg: dict[str, Any], path: Path) -> None:
+        """NLLB: every text starts with its FLORES-200 language token and ends with </s>, as
+        transformers' NllbTokenizerFast.set_src_lang_special_tokens does (open_clip's
+        HFTokenizer.set_language)."""
+        lang_id = self._tok.token_to_id(code) if _FLORES.fullmatch(code) else None
+        eos = str(cfg.get("eos_token") or "</s>")
+        eos_id = self._tok.token_to_id(eos)
+        if lang_id is None or eos_id is None:
+            raise ModelError(
+                f"{path}: the language {code!r} is not in this model's tokenizer; choose another "
+                "search language in Settings."
+            )
+        self._tok.post_processor = processors.TemplateProcessing(
+            single=f"{code} $A {eos}",
+            pair=f"{code} $A $B {eos}",
+            special_tokens=[(code, lang_id), (eos, eos_id)],
+        )
+        self.language = code
+
+    def _set_bos_eos(self, cfg: dict[str, Any], path: Path) -> None:
+        """Llama/Gemma-style tokenizers: transformers rebuilds the post-processor from the
+        add_bos_token / add_eos_token flags (SigLIP 2: no <bos>, an <eos> at the end), whatever
+        tokenizer.json says; LlamaTokenizerFast.update_post_processor."""
+        add_bos = bool(cfg.get("add_bos_token", True))
+        add_eos = bool(cfg.get("add_eos_token", False))
+        specials = []
+        parts = ["$A:0"]
+        for flag, key, first in ((add_bos, "bos_token", True), (add_eos, "eos_token", False)):
+            if not flag:
+                continue
+            text = cfg.get(key)
+            tid = self._tok.token_to_id(text) if isinstance(text, str) else None
+            if tid is None:
+                raise ModelError(f"{path}: {key.replace('_', ' ')} is missing. {REINSTALL}")
+            specials.append((text, tid))
+            parts.insert(0 if first else len(parts), f"{text}:0")
+        self._tok.post_processor = processors.TemplateProcessing(
+            single=" ".join(parts),
+            pair=" ".join(parts + [p.replace("$A", "$B").replace(":0", ":1") for p in parts]),
+            special_tokens=specials,
+        )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if isinstance(texts, str):
@@ -195,25 +255,47 @@ class HFJsonTokenizer:
         return ids
 
 
+# FLORES-200 language codes as NLLB's tokenizer has them: "eng_Latn", "zho_Hans", ...
+_FLORES = regex.compile(r"[a-z]{3}_[A-Z][a-z]{3}")
+# transformers classes whose post-processor follows add_bos_token / add_eos_token.
+_FLAG_TEMPLATE_CLASSES = ("llama", "codellama", "gemma", "cohere", "gptneox")
+
+
+def _flag_template_class(cfg: dict[str, Any]) -> bool:
+    name = str(cfg.get("tokenizer_class") or "").lower()
+    has_flags = "add_bos_token" in cfg or "add_eos_token" in cfg
+    return has_flags and name.startswith(_FLAG_TEMPLATE_CLASSES)
+
+
 def tokenizer_path(model_dir: Path, info: ModelInfo) -> Path:
     """The tokenizer file `info.tokenizer` names; ModelError if the kind is unknown or the file
     is missing."""
     kind = info.tokenizer.get("kind")
-    default_file = {"clip-bpe": CLIP_BPE_FILE, "hf": "tokenizer.json"}.get(str(kind))
+    default_file = {"clip-bpe": CLIP_MERGES, "hf": TOKENIZER_JSON}.get(str(kind))
     if default_file is None:
-        raise ModelError(
-            f"{model_dir}: unknown tokenizer kind {kind!r} in model.json. "
-            "Reinstall the model with `photoseek model install --force`."
-        )
+        raise ModelError(f"{model_dir}: unknown tokenizer kind {kind!r}. {REINSTALL}")
     path = Path(model_dir) / info.tokenizer.get("file", default_file)
     if not path.is_file():
-        raise ModelError(
-            f"Tokenizer file {path} is missing. Reinstall with `photoseek model install --force`."
-        )
+        raise ModelError(f"Tokenizer file {path} is missing. {REINSTALL}")
     return path
 
 
-def load_tokenizer(model_dir: Path, info: ModelInfo) -> Tokenizer:
+def _token_id(
+    tok: HFTokenizerCore, cfg: dict[str, Any], what: str, default: int | None, path: Path
+) -> int:
+    """`cfg["<what>_id"]`, else the id of `cfg["<what>_token"]` in the tokenizer."""
+    if cfg.get(f"{what}_id") is not None:
+        return int(cfg[f"{what}_id"])
+    text = cfg.get(f"{what}_token")
+    found = tok.token_to_id(text) if isinstance(text, str) else None
+    if found is not None:
+        return int(found)
+    if default is not None:
+        return default
+    raise ModelError(f"{path}: the tokenizer has no {what} token. Reinstall the model.")
+
+
+def load_tokenizer(model_dir: Path, info: ModelInfo, language: str | None = None) -> Tokenizer:
     """The tokenizer described by `info.tokenizer`; ModelError naming the file if it is missing."""
     path = tokenizer_path(model_dir, info)
     cfg = dict(info.tokenizer)
@@ -221,4 +303,4 @@ def load_tokenizer(model_dir: Path, info: ModelInfo) -> Tokenizer:
     log.debug("loading %s tokenizer from %s", kind, path)
     if kind == "clip-bpe":
         return ClipBpeTokenizer(path, info.context_length, cfg.get("clean", "lower"))
-    return HFJsonTokenizer(path, info.context_length, cfg)
+    return HFJsonTokenizer(path, info.context_length, cfg, language)
