@@ -36,9 +36,13 @@ REPO = TESTS.parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))  # `import microclip` from any test
 
+# The layout cached models are written in: bump it when the folder format changes, so that
+# folders cached in an older layout are never reused.
+_MODEL_LAYOUT = "immich+photoseek.json-2"
 # Files whose source decides what a cached model looks like.
 _MODEL_SOURCES = (
     TESTS / "microclip.py",
+    TESTS / "families.py",
     REPO / "app" / "core" / "export.py",
     REPO / "app" / "core" / "export_onnx.py",
     REPO / "app" / "core" / "export_folder.py",
@@ -50,10 +54,10 @@ _MODEL_SOURCES = (
 def _cache_key(name: str) -> str:
     import importlib.metadata as md
 
-    h = hashlib.sha256(name.encode())
+    h = hashlib.sha256(f"{_MODEL_LAYOUT}\0{name}".encode())
     for p in _MODEL_SOURCES:
         h.update(p.read_bytes())
-    for dist in ("torch", "open_clip_torch", "onnx", "onnxruntime"):
+    for dist in ("torch", "open_clip_torch", "onnx", "onnxruntime", "transformers", "tokenizers"):
         with contextlib.suppress(md.PackageNotFoundError):
             h.update(md.version(dist).encode())
     return f"{name}-{h.hexdigest()[:16]}"
@@ -100,12 +104,13 @@ def _cached_model_locked(root: Path, target: Path, build: Callable[[Path], objec
     try:
         built = work / "model"
         build(built)
-        for p in built.iterdir():
-            p.chmod(0o444)
+        for p in built.rglob("*"):
+            if p.is_file():
+                p.chmod(0o444)  # folders stay writable-by-owner: the cache must be deletable
         try:
             os.rename(built, target)
         except OSError:
-            if not (target / "model.json").is_file():  # not a parallel run's finished model
+            if not (target / "photoseek.json").is_file():  # not a parallel run's finished model
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -144,6 +149,26 @@ def vit_b32_dir(pytestconfig: pytest.Config) -> Path:
         export_model("ViT-B-32", None, out, random_init=True, int8=True, seed=0)
 
     return cached_model(pytestconfig, "vit-b-32-random", build)
+
+
+@pytest.fixture(scope="session")
+def family_model_dir(pytestconfig: pytest.Config) -> Callable[..., Path]:
+    """`get(kind, immich_style=True) -> Path`: a tiny random-init model of a family
+    (tests/families.py: "clip", "siglip", "siglip2", "xlm-roberta", "nllb"), installed
+    (with photoseek.json), cached on disk like the other model fixtures. Immich style: written
+    as Immich's exporter writes its hub repositories (families.immich_repo_files gives them)."""
+
+    def get(kind: str, immich_style: bool = True) -> Path:
+        import families
+
+        style = "immich" if immich_style else "export"
+        return cached_model(
+            pytestconfig,
+            f"family-{kind}-{style}",
+            lambda out: families.build_family_model(kind, out, immich_style=immich_style),
+        )
+
+    return get
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""The exporter: ONNX towers match open_clip torch on the same weights, model.json is complete and
-true, model ids are content-addressed, and a failed or killed export leaves nothing behind."""
+"""The exporter: ONNX towers match open_clip torch on the same weights, the folder is in the
+published layout (config.json, visual/, textual/) with a complete and true photoseek.json, model
+ids are content-addressed, and a failed or killed export leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ from app.core.encoder import Encoder, trim_token_ids  # noqa: E402
 from app.core.export import ExportError, export_model  # noqa: E402
 from app.core.export_onnx import probe_pixels  # noqa: E402
 from app.core.modelinfo import (  # noqa: E402
+    ModelError,
     ModelInfo,
+    core_files,
     make_model_id,
     read_model_info,
     sha256_file,
     verify_model_dir,
 )
+from app.core.tokenizer import load_tokenizer  # noqa: E402
 
 pytestmark = pytest.mark.export
 REPO = Path(__file__).resolve().parent.parent
@@ -76,7 +80,7 @@ def assert_parity(model: Any, model_dir: Path, tokenize: Any, batches: tuple[int
     the text graph also on ids cut after the longest row's last token (exactly, and rounded up
     as the runtime cuts them) when it takes them, against torch on the full padded context."""
     info = read_model_info(model_dir)
-    pad_id = int(info.tokenizer.get("pad_id", 0))
+    pad_id = int(getattr(load_tokenizer(model_dir, info), "pad_id", 0))
     text = ort.InferenceSession(
         str(model_dir / info.text_model), providers=["CPUExecutionProvider"]
     )
@@ -106,16 +110,26 @@ def assert_parity(model: Any, model_dir: Path, tokenize: Any, batches: tuple[int
 
 
 def assert_complete(model_dir: Path, info: ModelInfo) -> None:
-    """model.json lists every file with its true SHA-256, and its model id follows from them."""
-    on_disk = {p.name for p in model_dir.iterdir()} - {"model.json"}
+    """photoseek.json lists every file with its true SHA-256, and its model id follows from the
+    core files; config.json is open_clip's config, preprocess_cfg.json open_clip's cfg."""
+    on_disk = {
+        p.relative_to(model_dir).as_posix()
+        for p in model_dir.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    } - {"photoseek.json"}
     assert set(info.files) == on_disk
     for name, digest in info.files.items():
         assert sha256_file(model_dir / name) == digest
     verify_model_dir(model_dir)
-    core = {k: info.files[k] for k in ("image.onnx", "text.onnx", info.tokenizer["file"])}
+    core = {k: info.files[k] for k in core_files(model_dir)}
     assert info.model_id == make_model_id(info.arch, info.pretrained, core)
-    for rel in (info.image_model, info.text_model, info.tokenizer["file"]):
+    for rel in ("config.json", "visual/preprocess_cfg.json", info.image_model, info.text_model):
         assert (model_dir / rel).is_file()
+    assert (model_dir / info.tokenizer["file"]).is_file()
+    assert info.source["kind"] == "export" and info.source["arch"] == info.arch
+    pre = json.loads((model_dir / "visual/preprocess_cfg.json").read_text())
+    assert pre["size"] == [info.image_size, info.image_size]
+    assert (pre["interpolation"], pre["resize_mode"]) == (info.interpolation, info.resize_mode)
     assert not [p for p in model_dir.parent.iterdir() if ".partial-" in p.name]
 
 
@@ -126,7 +140,7 @@ def test_vit_b32_matches_torch_at_any_batch(vit_b32_dir: Path) -> None:
     assert_parity(torch_model("ViT-B-32"), vit_b32_dir, open_clip.tokenize)
 
 
-def test_vit_b32_model_json_is_complete(vit_b32_dir: Path) -> None:
+def test_vit_b32_folder_is_complete(vit_b32_dir: Path) -> None:
     info = read_model_info(vit_b32_dir)
     assert_complete(vit_b32_dir, info)
     assert (info.arch, info.pretrained, info.random_init) == ("ViT-B-32", None, True)
@@ -135,11 +149,14 @@ def test_vit_b32_model_json_is_complete(vit_b32_dir: Path) -> None:
     assert info.mean == pytest.approx(open_clip.OPENAI_DATASET_MEAN)
     assert info.std == pytest.approx(open_clip.OPENAI_DATASET_STD)
     assert (info.interpolation, info.resize_mode) == ("bicubic", "shortest")
-    assert info.tokenizer == {
-        "kind": "clip-bpe",
-        "file": "bpe_simple_vocab_16e6.txt.gz",
-        "clean": "lower",
-    }
+    assert info.tokenizer == {"kind": "clip-bpe", "file": "textual/merges.txt", "clean": "lower"}
+    assert json.loads((vit_b32_dir / "config.json").read_text()) == open_clip.get_model_config(
+        "ViT-B-32"
+    )
+    tok_cfg = json.loads((vit_b32_dir / "textual/tokenizer_config.json").read_text())
+    assert tok_cfg["pad_token"] == "<|endoftext|>"  # as published CLIP exports have it
+    vocab = json.loads((vit_b32_dir / "textual/vocab.json").read_text())
+    assert len(vocab) == 49408 and vocab["<|endoftext|>"] == 49407
     assert info.logit_scale == pytest.approx(1 / 0.07, rel=1e-5)
     w = info.exported_with
     assert w["opset"] == 17 and w["seed"] == 0
@@ -147,30 +164,34 @@ def test_vit_b32_model_json_is_complete(vit_b32_dir: Path) -> None:
     assert w["onnxruntime"] == ort.__version__ and "onnx" in w
     assert min(w["parity_min_cosine"].values()) >= MIN_COSINE
     int8 = info.variants["int8"]
-    assert (int8["image_model"], int8["text_model"]) == ("image.int8.onnx", "text.int8.onnx")
+    assert (int8["image_model"], int8["text_model"]) == (
+        "visual/model.int8.onnx",
+        "textual/model.int8.onnx",
+    )
+    assert w["tokenizer_ids_equal"] >= 10
     assert min(int8["cosine_to_fp32"].values()) >= 0.99
     # The int8 graphs are real, smaller, and agree with fp32 on a photo-like probe.
-    assert (vit_b32_dir / "image.int8.onnx").stat().st_size < (
-        vit_b32_dir / "image.onnx"
+    assert (vit_b32_dir / "visual/model.int8.onnx").stat().st_size < (
+        vit_b32_dir / "visual/model.onnx"
     ).stat().st_size / 3
     px = probe_pixels(2, 224, info.mean, info.std, seed=7)
-    fp32 = onnx_embed(vit_b32_dir / "image.onnx", px)
-    q = onnx_embed(vit_b32_dir / "image.int8.onnx", px)
+    fp32 = onnx_embed(vit_b32_dir / "visual/model.onnx", px)
+    q = onnx_embed(vit_b32_dir / "visual/model.int8.onnx", px)
     assert cosines(fp32, q).min() >= 0.99
 
 
 def test_graph_signature(vit_b32_dir: Path) -> None:
-    img = ort.InferenceSession(str(vit_b32_dir / "image.onnx"), providers=["CPUExecutionProvider"])
-    txt = ort.InferenceSession(str(vit_b32_dir / "text.onnx"), providers=["CPUExecutionProvider"])
+    cpu = ["CPUExecutionProvider"]
+    img = ort.InferenceSession(str(vit_b32_dir / "visual/model.onnx"), providers=cpu)
+    txt = ort.InferenceSession(str(vit_b32_dir / "textual/model.onnx"), providers=cpu)
     (pi,), (po,) = img.get_inputs(), img.get_outputs()
     (ti,), (to,) = txt.get_inputs(), txt.get_outputs()
-    assert (pi.name, pi.type, pi.shape) == ("pixels", "tensor(float)", ["batch", 3, 224, 224])
+    # Immich's input names; our dynamic batch (and token) axes.
+    assert (pi.name, pi.type, pi.shape) == ("image", "tensor(float)", ["batch", 3, 224, 224])
     assert (po.name, po.shape) == ("embedding", ["batch", 512])
-    assert (ti.name, ti.type, ti.shape) == ("input_ids", "tensor(int64)", ["batch", "tokens"])
+    assert (ti.name, ti.type, ti.shape) == ("text", "tensor(int64)", ["batch", "tokens"])
     assert (to.name, to.shape) == ("embedding", ["batch", 512])
-    q = ort.InferenceSession(
-        str(vit_b32_dir / "text.int8.onnx"), providers=["CPUExecutionProvider"]
-    )
+    q = ort.InferenceSession(str(vit_b32_dir / "textual/model.int8.onnx"), providers=cpu)
     assert q.get_inputs()[0].shape == ["batch", "tokens"]  # int8 keeps the dynamic token axis
     assert read_model_info(vit_b32_dir).exported_with["text_tokens"] == "dynamic"
 
@@ -182,9 +203,9 @@ def test_vit_b32_int8_text_on_few_tokens(vit_b32_dir: Path) -> None:
     ids = np.asarray(open_clip.tokenize(SHORT_CAPTIONS), dtype=np.int64)
     short = trim_token_ids(ids, 0)
     assert short.shape == (len(ids), 16)
-    fp32 = onnx_embed(vit_b32_dir / "text.onnx", ids)
-    full = onnx_embed(vit_b32_dir / "text.int8.onnx", ids)
-    cut = onnx_embed(vit_b32_dir / "text.int8.onnx", short)
+    fp32 = onnx_embed(vit_b32_dir / "textual/model.onnx", ids)
+    full = onnx_embed(vit_b32_dir / "textual/model.int8.onnx", ids)
+    cut = onnx_embed(vit_b32_dir / "textual/model.int8.onnx", short)
     assert cosines(full, cut).min() >= 0.999
     assert cosines(fp32, cut).min() >= 0.998
 
@@ -204,7 +225,7 @@ def test_tiny_config_matches_torch_and_ids_are_content_addressed(tmp_path: Path)
     cfg = register(tmp_path, "tiny-vit-a", TINY_CFG)
     a = export_model("tiny-vit-a", None, tmp_path / "a", random_init=True, config=cfg)
     assert_complete(tmp_path / "a", a)
-    assert a.embed_dim == 32 and a.image_size == 32
+    assert a.embed_dim == 32 and a.image_size == 32 and a.name == "a"
     assert_parity(torch_model("tiny-vit-a"), tmp_path / "a", open_clip.tokenize)
 
     again = export_model(
@@ -213,7 +234,7 @@ def test_tiny_config_matches_torch_and_ids_are_content_addressed(tmp_path: Path)
     assert again.model_id == a.model_id  # same weights: same id, with or without int8
     other = export_model("tiny-vit-a", None, tmp_path / "b", random_init=True, config=cfg, seed=1)
     assert other.model_id != a.model_id
-    assert other.files["image.onnx"] != a.files["image.onnx"]
+    assert other.files["visual/model.onnx"] != a.files["visual/model.onnx"]
 
 
 def test_fixed_length_text_graph_still_works(tmp_path: Path) -> None:
@@ -228,7 +249,7 @@ def test_fixed_length_text_graph_still_works(tmp_path: Path) -> None:
     assert "text_few_tokens" not in old.exported_with["parity_min_cosine"]
     assert new.exported_with["text_tokens"] == "dynamic"
     shapes = {
-        k: ort.InferenceSession(str(tmp_path / k / "text.onnx")).get_inputs()[0].shape
+        k: ort.InferenceSession(str(tmp_path / k / "textual/model.onnx")).get_inputs()[0].shape
         for k in ("fixed", "dynamic")
     }
     assert shapes == {"fixed": ["batch", 77], "dynamic": ["batch", "tokens"]}
@@ -257,7 +278,7 @@ def test_trained_micro_clip_folder(tiny_model_dir: Path) -> None:
 
 def test_failure_mid_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(src: Path, dst: Path) -> None:
-        assert (src.parent / "image.onnx").is_file()  # we are really mid-export
+        assert src.is_file()  # we are really mid-export
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(export_mod, "quantize_int8", boom)
@@ -320,6 +341,30 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_model(tmp_path: Path) -> No
     assert (out / "holiday.jpg").read_bytes() == b"precious"
 
 
+def test_replaces_a_previous_model_in_either_layout(tmp_path: Path) -> None:
+    """A PhotoSeek 0.1 folder (model.json) or a published one (config.json + visual/) is a
+    previous model and may be replaced; a folder whose manifest is unreadable is not."""
+    kw: dict[str, Any] = {"random_init": True, "config": TINY_CFG, "int8": False}
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "model.json").write_text(json.dumps({"model_id": "old", "format": 1}))
+    (legacy / "image.onnx").write_bytes(b"old graph")
+    published = tmp_path / "published"
+    for rel in ("visual/model.onnx", "textual/model.onnx", "config.json"):
+        (published / rel).parent.mkdir(parents=True, exist_ok=True)
+        (published / rel).write_bytes(b"old")
+    for out in (legacy, published):
+        info = export_model("tiny-vit-l", None, out, **kw)
+        assert read_model_info(out).model_id == info.model_id
+        assert not (out / "model.json").exists() and not (out / "image.onnx").exists()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "photoseek.json").write_text("{ not json")
+    with pytest.raises(ModelError, match="unreadable"):
+        export_model("tiny-vit-l", None, broken, **kw)
+    assert (broken / "photoseek.json").read_text() == "{ not json"
+
+
 def test_killed_export_leaves_no_model(tmp_path: Path) -> None:
     """SIGKILL in the middle: no finally runs, yet out_dir never holds a partial model."""
     cfg = tmp_path / "tiny.json"
@@ -335,8 +380,8 @@ def test_killed_export_leaves_no_model(tmp_path: Path) -> None:
     assert proc.returncode == -9
     assert not out.exists()
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".killed.partial-")]
-    assert len(leftovers) == 1 and (leftovers[0] / "image.onnx").is_file()
-    assert not (leftovers[0] / "model.json").exists()
+    assert len(leftovers) == 1 and (leftovers[0] / "visual/model.onnx").is_file()
+    assert not (leftovers[0] / "photoseek.json").exists()
     # The next export to the same place clears what the dead one left.
     export_model("tiny-vit-k", None, out, random_init=True, config=cfg, int8=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed", "tiny.json"]
@@ -405,55 +450,10 @@ def test_cli_export_multilingual_offline_fails_clearly(tmp_path: Path) -> None:
 
 # --- a multilingual HF text tower (xlm-roberta-base-ViT-B-32's structure, tiny) ---------------
 
-CORPUS = [
-    "a dog running on the beach",
-    "un chien qui court sur la plage",
-    "ein Hund, der am Strand läuft",
-    "un perro corriendo en la playa",
-    "浜辺を走る犬",
-    "собака бежит по пляжу",
-    "a birthday cake with candles",
-    "two children playing in the snow 🎂",
-]
-
-
-def make_tiny_xlmr(folder: Path) -> Path:
-    """A tiny XLM-RoBERTa-like model folder: config.json + a Unigram tokenizer trained here."""
-    transformers = pytest.importorskip("transformers")
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers.trainers import UnigramTrainer
-
-    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    tok = Tokenizer(models.Unigram())
-    tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    tok.decoder = decoders.Metaspace()
-    trainer = UnigramTrainer(vocab_size=250, special_tokens=specials, unk_token="<unk>")
-    tok.train_from_iterator(CORPUS * 20, trainer)
-    tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>",
-        pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", 0), ("</s>", 2)],
-    )
-    fast = transformers.XLMRobertaTokenizerFast(tokenizer_object=tok)
-    assert fast.pad_token_id == 1
-    fast.save_pretrained(folder)
-    transformers.XLMRobertaConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=80,  # 77 tokens + XLM-R's position offset (padding_idx + 1)
-        type_vocab_size=1,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-    ).save_pretrained(folder)
-    return folder
-
 
 def test_multilingual_hf_tower_matches_torch(tmp_path: Path) -> None:
+    from families import CORPUS, make_tiny_xlmr
+
     hf_dir = make_tiny_xlmr(tmp_path / "tiny-xlmr")
     cfg = {
         "embed_dim": 32,
@@ -474,29 +474,25 @@ def test_multilingual_hf_tower_matches_torch(tmp_path: Path) -> None:
     out = tmp_path / "out"
     info = export_model("tiny-xlmr-ViT", None, out, random_init=True, config=cfg)
     assert_complete(out, info)
-    assert info.tokenizer == {
-        "kind": "hf",
-        "file": "tokenizer.json",
-        "pad_id": 1,
-        "clean": "whitespace",
-        "lowercase": False,
-        "strip_sep_token": False,
-    }
+    assert info.family == "xlm-roberta"
+    assert info.tokenizer["kind"] == "hf" and info.tokenizer["file"] == "textual/tokenizer.json"
+    assert info.tokenizer["pad_token"] == "<pad>" and info.tokenizer["clean"] == "whitespace"
+    # Saved as Immich saves it: transformers' save_pretrained.
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        assert (out / "textual" / name).is_file()
     assert info.context_length == 77 and "transformers" in info.exported_with
     oc_tok = open_clip.get_tokenizer("tiny-xlmr-ViT")
     assert_parity(torch_model("tiny-xlmr-ViT"), out, oc_tok)
 
-    # The saved tokenizer.json plus model.json are enough to reproduce open_clip's ids without
-    # transformers (padding with pad_id, truncation keeping </s>).
-    from app.core.tokenizer import load_tokenizer
-
+    # The saved tokenizer files are enough to reproduce open_clip's ids without transformers
+    # (padding with the pad id, truncation keeping </s>).
     texts = [*CORPUS, "", "  Ünïcödé   café ", "plage " * 200]
     runtime = load_tokenizer(out, info).encode(texts)
     np.testing.assert_array_equal(runtime, oc_tok(texts).numpy())
 
     # Padding (id 1 here) cut off by the runtime: the same vectors as the full context.
     assert info.exported_with["text_tokens"] == "dynamic"
-    full = onnx_embed(out / "text.onnx", runtime)
+    full = onnx_embed(out / "textual/model.onnx", runtime)
     with Encoder(out, device="cpu", threads=1) as enc:
         assert enc.text_ids(CORPUS[:1]).shape[1] < 77
         assert cosines(full, enc.encode_text(texts)).min() >= MIN_COSINE

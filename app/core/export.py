@@ -1,14 +1,18 @@
-"""Export an open_clip CLIP model to a PhotoSeek model folder: two ONNX graphs, the tokenizer
-file and model.json. The only app module that needs torch/open_clip (the `export` extra)."""
+"""Export an open_clip CLIP model to a model folder in the one layout PhotoSeek reads (Immich's
+published one plus photoseek.json; see app.core.modelinfo): config.json, the two ONNX towers
+with their preprocessing and tokenizer files, optional int8 variants. The only app module that
+needs torch/open_clip (the `export` extra)."""
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import logging
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,9 @@ from app.core.export_folder import check_target, move_into_place, staging_dir
 from app.core.export_onnx import (
     CHECK_BATCH,
     EXAMPLE_BATCH,
+    IMAGE_INPUT,
     PROBE_CAPTIONS,
+    TEXT_INPUT,
     ExportError,
     check_parity,
     export_tower,
@@ -33,7 +39,24 @@ from app.core.export_onnx import (
     towers,
 )
 from app.core.export_tokenizer import write_tokenizer
-from app.core.modelinfo import ModelInfo, make_model_id, sha256_file, write_model_info
+from app.core.modelinfo import (
+    CONFIG,
+    DEFAULT_CONTEXT,
+    IMAGE_MODEL,
+    INT8_IMAGE_MODEL,
+    INT8_TEXT_MODEL,
+    PREPROCESS_CFG,
+    TEXT_MODEL,
+    Manifest,
+    ModelInfo,
+    core_files,
+    describe,
+    hash_files,
+    make_model_id,
+    read_model_info,
+    write_json,
+    write_manifest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +116,11 @@ def export_model(
                 f"{arch} has no pretrained weights tagged {pretrained!r}. Known tags: "
                 f"{', '.join(tags) or 'none'}; or pass --random-init."
             )
-    text_cfg = (open_clip.get_model_config(arch) or {}).get("text_cfg", {})
-    hf_name = text_cfg.get("hf_model_name")
+    model_config = open_clip.get_model_config(arch) or {}
+    text_cfg = model_config.get("text_cfg", {})
+    hf_name = text_cfg.get("hf_model_name") or text_cfg.get("hf_tokenizer_name")
+    if tag_cfg.get("quick_gelu"):
+        model_config["quick_gelu"] = True  # as open_clip builds it for these weights
     say(f"building {arch} ({pretrained or 'random weights'})")
     try:
         with torch.random.fork_rng(devices=[]):
@@ -109,7 +135,8 @@ def export_model(
     except (OSError, RuntimeError, ValueError) as e:
         if hf_name and not Path(hf_name).is_dir():
             raise ExportError(
-                f"Could not load the HuggingFace text model {hf_name!r} for {arch} ({_first_line(e)}). "
+                f"Could not load the HuggingFace text model or tokenizer {hf_name!r} for {arch} "
+                f"({_first_line(e)}). "
                 "It needs internet access to the model hub (or its files in the HuggingFace cache). "
                 "Offline, set `hf_model_name` and `hf_tokenizer_name` in a --config JSON to a "
                 "local folder holding its config.json and tokenizer. " + OFFLINE_HINT
@@ -135,6 +162,7 @@ def export_model(
         progress=progress,
         provenance={"seed": seed} if random_init else None,
         dynamic_tokens=dynamic_tokens,
+        model_config=model_config,
     )
 
 
@@ -152,18 +180,22 @@ def export_from_model(
     progress: Progress | None = None,
     provenance: dict[str, Any] | None = None,
     dynamic_tokens: bool = True,
+    model_config: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
 ) -> ModelInfo:
-    """Export a torch open_clip model already in memory (a CLIP or CustomTextCLIP).
+    """Export a torch open_clip model already in memory (a CLIP or CustomTextCLIP) to a model
+    folder in the published layout (see app.core.modelinfo).
 
     `tokenizer` is its open_clip tokenizer (`SimpleTokenizer` or `HFTokenizer`); None means
     open_clip's CLIP BPE with the model's context length. `preprocess_cfg` defaults to the
-    model's own (`open_clip.get_model_preprocess_cfg`) over open_clip's defaults. `provenance`
-    (e.g. the random seed) is recorded in model.json's `exported_with`.
+    model's own (`open_clip.get_model_preprocess_cfg`) over open_clip's defaults;
+    `model_config` to open_clip's config for `arch` (or one read off the model). `provenance`
+    (e.g. the random seed) is recorded in the manifest's `exported_with`.
 
     The text graph takes [N, L] ids for any L up to the context length when that gives the
     same embeddings as the full padded context (checked against torch at both lengths), so a
     query costs what its words cost; `dynamic_tokens=False`, or a tower that reads its padding,
-    keeps it at [N, context_length] as exports before this did.
+    keeps it at [N, context_length].
     """
     import onnx
     import onnxruntime as ort
@@ -183,8 +215,12 @@ def export_from_model(
 
     stage = staging_dir(out_dir)
     try:
-        tok_cfg = write_tokenizer(tokenizer, stage)
-        pad_id = int(tok_cfg.get("pad_id", 0))
+        (stage / "visual").mkdir()
+        tok = write_tokenizer(tokenizer, stage / "textual")
+        pad_id = int(tok["pad_id"])
+        config = _model_config(arch, model, model_config, tok, ctx, size)
+        write_json(stage / CONFIG, config)
+        write_json(stage / PREPROCESS_CFG, {**pcfg, "size": [size, size]})
         txt_graph, fixed_why = text_graph_module(model, pad_id, dynamic_tokens)
         if fixed_why is not None:
             log.info("text graph keeps all %d tokens: %s", ctx, fixed_why)
@@ -194,13 +230,13 @@ def export_from_model(
             )
             ex_txt = _token_ids(tokenizer, list(PROBE_CAPTIONS[:EXAMPLE_BATCH]))
         say("exporting the image tower")
-        export_tower(img_mod, ex_img, "pixels", stage / "image.onnx", opset)
+        export_tower(img_mod, ex_img, IMAGE_INPUT, stage / IMAGE_MODEL, opset)
         say("exporting the text tower")
         export_tower(
             txt_graph,
             torch.from_numpy(ex_txt),
-            "input_ids",
-            stage / "text.onnx",
+            TEXT_INPUT,
+            stage / TEXT_MODEL,
             opset,
             dynamic_tokens=fixed_why is None,
         )
@@ -208,22 +244,24 @@ def export_from_model(
         say("checking the graphs against torch")
         px = probe_pixels(CHECK_BATCH, size, pcfg["mean"], pcfg["std"], 2)
         ids = _token_ids(tokenizer, list(PROBE_CAPTIONS[-CHECK_BATCH:]))
-        parity = {
-            "image": check_parity(img_mod, stage / "image.onnx", "pixels", px, "image"),
-            "text": check_parity(txt_mod, stage / "text.onnx", "input_ids", ids, "text"),
+        parity: dict[str, float] = {
+            "image": check_parity(img_mod, stage / IMAGE_MODEL, IMAGE_INPUT, px, "image"),
+            "text": check_parity(txt_mod, stage / TEXT_MODEL, TEXT_INPUT, ids, "text"),
         }
         if fixed_why is None:
-            parity["text_few_tokens"] = _check_few_tokens(txt_mod, stage / "text.onnx", ids, pad_id)
-        embed_dim = int(run_onnx(stage / "image.onnx", "pixels", px[:1]).shape[1])
+            parity["text_few_tokens"] = _check_few_tokens(txt_mod, stage / TEXT_MODEL, ids, pad_id)
+        embed_dim = int(run_onnx(stage / IMAGE_MODEL, IMAGE_INPUT, px[:1]).shape[1])
+        if int(config.get("embed_dim", embed_dim)) != embed_dim:
+            raise ExportError(
+                f"The model config says embed_dim {config['embed_dim']} but the model gives "
+                f"{embed_dim}-d vectors; pass the config the model was built from."
+            )
 
         variants: dict[str, dict[str, Any]] = {}
         if int8:
             say("quantizing to int8")
             variants["int8"] = _int8_variant(stage, size, pcfg, tokenizer, pad_id)
 
-        files = {p.name: sha256_file(p) for p in sorted(stage.iterdir()) if p.is_file()}
-        # The id covers what defines the embedding space: the fp32 graphs and the tokenizer.
-        core = ("image.onnx", "text.onnx", tok_cfg["file"])
         exported_with = {
             "torch": torch.__version__,
             "open_clip": open_clip.__version__,
@@ -235,36 +273,113 @@ def export_from_model(
             "text_tokens": "dynamic" if fixed_why is None else f"fixed: {fixed_why}",
             **(provenance or {}),
         }
-        if tok_cfg["kind"] == "hf":
+        if tok["kind"] == "hf":
             import transformers
 
             exported_with["transformers"] = transformers.__version__
-        info = ModelInfo(
-            model_id=make_model_id(arch, pretrained, {k: files[k] for k in core}),
+        files = hash_files(stage)
+        # The id covers what defines the embedding space: the fp32 graphs, the configs and
+        # the tokenizer; so the same weights give the same id with or without int8.
+        manifest = Manifest(
+            model_id=make_model_id(arch, pretrained, {k: files[k] for k in core_files(stage)}),
+            files=files,
+            name=out_dir.name,
             arch=arch,
             pretrained=pretrained,
-            embed_dim=embed_dim,
-            image_size=size,
-            mean=_triple(pcfg["mean"]),
-            std=_triple(pcfg["std"]),
-            interpolation=str(pcfg["interpolation"]),
-            resize_mode=str(pcfg["resize_mode"]),
-            context_length=ctx,
-            tokenizer=tok_cfg,
-            files=files,
+            source={"kind": "export", "arch": arch, "pretrained": pretrained, **(source or {})},
             variants=variants,
             logit_scale=float(model.logit_scale.exp().item()),
             random_init=random_init,
             exported_with=exported_with,
         )
-        write_model_info(stage, info)
+        write_manifest(stage, manifest)
+        exported_with["tokenizer_ids_equal"] = _check_tokenizer(stage, manifest, tokenizer)
+        write_manifest(stage, replace(manifest, exported_with=exported_with))
         fsync_tree(stage)
         move_into_place(stage, out_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    info = read_model_info(out_dir)
     say(f"exported {info.model_id} to {out_dir}")
     return info
+
+
+# Texts the runtime tokenizer must turn into exactly open_clip's ids at export time.
+TOKENIZER_PROBES = (
+    *PROBE_CAPTIONS,
+    "",
+    "  Ünïcödé   café 東京 🐕 ",
+    "Tom &amp; Jerry &lt;3 — ‘quotes’ …",
+    "sunset_beach-2019.jpg (edited) #tag",
+    "word " * 100,
+)
+
+
+def _check_tokenizer(stage: Path, manifest: Manifest, tokenizer: Any) -> int:
+    """The runtime tokenizer read back from the written files gives open_clip's ids."""
+    from app.core.tokenizer import load_tokenizer
+
+    info = describe(stage, manifest)
+    ours = load_tokenizer(stage, info).encode(list(TOKENIZER_PROBES))
+    ref = _token_ids(tokenizer, list(TOKENIZER_PROBES))
+    for text, a, b in zip(TOKENIZER_PROBES, ours, ref, strict=True):
+        if a.shape != b.shape or not np.array_equal(a, b):
+            raise ExportError(
+                f"PhotoSeek's tokenizer does not reproduce this model's tokenizer (on "
+                f"{text[:40]!r}); this tokenizer is not supported yet. Please report it with "
+                "the architecture name."
+            )
+    return len(TOKENIZER_PROBES)
+
+
+def _model_config(
+    arch: str,
+    model: Any,
+    given: dict[str, Any] | None,
+    tok: dict[str, Any],
+    ctx: int,
+    size: int,
+) -> dict[str, Any]:
+    """open_clip's model config for config.json (`given`, else open_clip's for `arch`, else
+    read off the model), made to agree with the tokenizer actually exported: its context
+    length and text cleaning, and an HF tokenizer name when the tokenizer is an HF one."""
+    import open_clip
+
+    config = copy.deepcopy(given if given is not None else open_clip.get_model_config(arch))
+    if not config:
+        config = {
+            "embed_dim": int(_embed_dim(model)),
+            "vision_cfg": {"image_size": size},
+            "text_cfg": {"vocab_size": int(getattr(model, "vocab_size", 0) or 0) or None},
+        }
+        config["text_cfg"] = {k: v for k, v in config["text_cfg"].items() if v is not None}
+    text_cfg = config.setdefault("text_cfg", {})
+    hf = bool(text_cfg.get("hf_tokenizer_name") or text_cfg.get("hf_model_name"))
+    if (tok["kind"] == "hf") != hf:
+        if tok["kind"] != "hf":
+            raise ExportError(
+                f"The config of {arch} names an HF tokenizer but the model came with CLIP's BPE."
+            )
+        text_cfg["hf_tokenizer_name"] = arch
+    if int(text_cfg.get("context_length", DEFAULT_CONTEXT)) != ctx:
+        text_cfg["context_length"] = ctx
+    kwargs = dict(text_cfg.get("tokenizer_kwargs") or {})
+    default_clean = "whitespace" if tok["kind"] == "hf" else "lower"
+    if kwargs.get("clean", default_clean) != tok["clean"]:
+        kwargs["clean"] = tok["clean"]
+    if bool(kwargs.get("strip_sep_token", False)) != tok["strip_sep_token"]:
+        kwargs["strip_sep_token"] = tok["strip_sep_token"]
+    if kwargs:
+        text_cfg["tokenizer_kwargs"] = kwargs
+    return config
+
+
+def _embed_dim(model: Any) -> int:
+    proj = getattr(model, "text_projection", None)
+    if proj is not None and hasattr(proj, "shape"):
+        return int(proj.shape[-1])
+    return int(model.visual.output_dim)
 
 
 def _check_few_tokens(txt_mod: Any, path: Path, ids: np.ndarray, pad_id: int) -> float:
@@ -276,20 +391,20 @@ def _check_few_tokens(txt_mod: Any, path: Path, ids: np.ndarray, pad_id: int) ->
             "in the exporter; please report it with your torch version."
         )
     short = trim_token_ids(ids, pad_id, step=1)
-    return check_parity(txt_mod, path, "input_ids", ids, "text", feed=short)
+    return check_parity(txt_mod, path, TEXT_INPUT, ids, "text", feed=short)
 
 
 def _int8_variant(
     stage: Path, size: int, pcfg: dict[str, Any], tokenizer: Any, pad_id: int
 ) -> dict[str, Any]:
-    """image.int8.onnx / text.int8.onnx and their cosine to fp32 (minimum over probe inputs,
-    the text ids cut as the runtime cuts them when the token axis is dynamic)."""
-    quantize_int8(stage / "image.onnx", stage / "image.int8.onnx")
-    quantize_int8(stage / "text.onnx", stage / "text.int8.onnx")
+    """visual/model.int8.onnx, textual/model.int8.onnx and their cosine to fp32 (minimum over
+    probe inputs, the text ids cut as the runtime cuts them when the token axis is dynamic)."""
+    quantize_int8(stage / IMAGE_MODEL, stage / INT8_IMAGE_MODEL)
+    quantize_int8(stage / TEXT_MODEL, stage / INT8_TEXT_MODEL)
     px = probe_pixels(8, size, pcfg["mean"], pcfg["std"], 3)
     ids = _token_ids(tokenizer, list(PROBE_CAPTIONS))
-    if token_axis_is_dynamic(stage / "text.onnx"):
-        if not token_axis_is_dynamic(stage / "text.int8.onnx"):
+    if token_axis_is_dynamic(stage / TEXT_MODEL):
+        if not token_axis_is_dynamic(stage / INT8_TEXT_MODEL):
             raise ExportError(
                 "Quantizing the text graph to int8 lost its dynamic token axis; export "
                 "with --no-int8 and please report this with your onnxruntime version."
@@ -297,18 +412,18 @@ def _int8_variant(
         ids = trim_token_ids(ids, pad_id)
     cos = {
         "image": min_cosine(
-            run_onnx(stage / "image.onnx", "pixels", px),
-            run_onnx(stage / "image.int8.onnx", "pixels", px),
+            run_onnx(stage / IMAGE_MODEL, IMAGE_INPUT, px),
+            run_onnx(stage / INT8_IMAGE_MODEL, IMAGE_INPUT, px),
         ),
         "text": min_cosine(
-            run_onnx(stage / "text.onnx", "input_ids", ids),
-            run_onnx(stage / "text.int8.onnx", "input_ids", ids),
+            run_onnx(stage / TEXT_MODEL, TEXT_INPUT, ids),
+            run_onnx(stage / INT8_TEXT_MODEL, TEXT_INPUT, ids),
         ),
     }
     log.info("int8 cosine to fp32: image %.4f, text %.4f", cos["image"], cos["text"])
     return {
-        "image_model": "image.int8.onnx",
-        "text_model": "text.int8.onnx",
+        "image_model": INT8_IMAGE_MODEL,
+        "text_model": INT8_TEXT_MODEL,
         "cosine_to_fp32": {k: round(v, 6) for k, v in cos.items()},
     }
 

@@ -3,6 +3,7 @@ never leaves half a model, and nothing but a previous model (or an empty folder)
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -11,7 +12,13 @@ from pathlib import Path
 
 from app.core.durable import fsync_dir
 from app.core.export_onnx import ExportError
-from app.core.modelinfo import MODEL_JSON, read_model_info
+from app.core.modelinfo import (
+    LEGACY_MODEL_JSON,
+    MANIFEST,
+    ModelError,
+    is_published_layout,
+    read_manifest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +33,34 @@ def staging_dir(out_dir: Path) -> Path:
 
 
 def check_target(out_dir: Path) -> None:
-    """Refuse to replace anything but an empty folder or a previous PhotoSeek model."""
+    """Refuse to replace anything but an empty folder or a previous model: one with our
+    manifest (photoseek.json), a published one without it yet, or PhotoSeek 0.1's model.json."""
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
         raise ExportError(f"{out_dir} exists and is not a folder; choose another --out.")
     if not any(out_dir.iterdir()):
         return
-    if not (out_dir / MODEL_JSON).is_file():
+    if (out_dir / MANIFEST).is_file():
+        read_manifest(out_dir)  # raises ModelError if it is not a readable manifest
+        return
+    if (out_dir / LEGACY_MODEL_JSON).is_file():
+        _check_legacy(out_dir / LEGACY_MODEL_JSON)
+        return
+    if not is_published_layout(out_dir):
         raise ExportError(
             f"{out_dir} is not empty and holds no PhotoSeek model; choose another "
             "--out or empty it first."
         )
-    read_model_info(out_dir)  # raises ModelError if it is not a readable model folder
+
+
+def _check_legacy(path: Path) -> None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{path} is unreadable ({e}); choose another --out.") from e
+    if not isinstance(data, dict) or not data.get("model_id"):
+        raise ModelError(f"{path} is not a PhotoSeek model description; choose another --out.")
 
 
 def remove_dead_partials(out_dir: Path) -> None:

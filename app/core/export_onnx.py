@@ -18,6 +18,9 @@ from app.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
+# Graph input names as in Immich's published exports; the output is "embedding" in both.
+IMAGE_INPUT = "image"
+TEXT_INPUT = "text"
 EXAMPLE_BATCH = 2  # the graphs are traced at this batch size and checked at CHECK_BATCH
 CHECK_BATCH = 3
 PARITY_MIN_COSINE = 0.9999
@@ -40,8 +43,8 @@ class _ImageTower(torch.nn.Module):
         super().__init__()
         self.model: Any = model
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.model.encode_image(pixels), dim=-1)
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.model.encode_image(image), dim=-1)
 
 
 class _TextTower(torch.nn.Module):
@@ -49,8 +52,8 @@ class _TextTower(torch.nn.Module):
         super().__init__()
         self.model: Any = model
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.model.encode_text(input_ids), dim=-1)
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.model.encode_text(text), dim=-1)
 
 
 class _TokenText(torch.nn.Module):
