@@ -309,12 +309,17 @@ def _tokenizer_cfg(model_dir: Path, text_cfg: dict[str, Any]) -> tuple[str, dict
         "clean": str(kwargs.get("clean", "whitespace")),
         "strip_sep_token": bool(kwargs.get("strip_sep_token", False)),
     }
-    pad = _token_text(tcfg.get("pad_token"))
-    if pad is not None:
-        tok["pad_token"] = pad
+    for key in ("pad_token", "sep_token", "bos_token", "eos_token"):
+        text = _token_text(tcfg.get(key))
+        if text is not None:
+            tok[key] = text
     for key in ("add_bos_token", "add_eos_token"):
         if isinstance(tcfg.get(key), bool):
             tok[key] = tcfg[key]
+    if tcfg.get("padding_side") in ("left", "right"):
+        tok["padding_side"] = tcfg["padding_side"]
+    if isinstance(tcfg.get("tokenizer_class"), str):
+        tok["tokenizer_class"] = tcfg["tokenizer_class"]
     tok_class = str(tcfg.get("tokenizer_class") or "").lower()
     if tok_class.startswith("nllb"):
         tok["languages"] = "flores"
