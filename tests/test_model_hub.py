@@ -83,9 +83,10 @@ def test_install_from_the_hub_verifies_records_and_calibrates(
     assert not [g for g in server.requests_log if "armnn" in g[1] or "rknn" in g[1]]
     assert info.relevance_floor is not None and info.floor_calibration["n"] > 10
     assert active_model_name(paths) == DEFAULT_MODEL
-    downloads = [(d, t) for d, t, what in reports if what.startswith("Downloading")]
-    assert downloads and downloads[-1][0] == downloads[-1][1] > 0
+    downloads = [(d, t) for d, t, what in reports if what.startswith("Download")]
+    assert downloads[-1] == (downloads[-1][1], downloads[-1][1]) and downloads[-1][1] > 0
     assert [d for d, _ in downloads] == sorted(d for d, _ in downloads)
+    assert any(what.startswith("Calibrating") for _, _, what in reports)
 
     # The installed model searches.
     import microclip
@@ -133,7 +134,7 @@ def test_cancel_installs_nothing_and_the_next_install_resumes(
     server.on_request = None
     install_model(paths, calibrate=False)
     rng = server.gets(BIG)[-1].get("Range")
-    assert rng is not None and int(rng[6:].rstrip("-")) >= 20_000  # resumed, not restarted
+    assert rng is not None and int(rng[6:].rstrip("-")) > 0  # resumed, not restarted
     assert (paths.models / DEFAULT_MODEL / MANIFEST).is_file()
 
 

@@ -5,6 +5,7 @@ when done, resumes after a restart, and goes back without re-encoding. Real micr
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,24 @@ def test_the_model_in_use_removed_by_another_process(two_models: Paths, tmp_path
         # only because nothing else can.
         assert st.active == B and st.serving == B
         assert lib.index().encoded > 0
+
+
+def test_the_image_tower_is_released_when_indexing_is_idle(
+    paths: Paths, tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core import library as library_mod
+
+    monkeypatch.setattr(library_mod, "IMAGE_TOWER_IDLE_S", 0.2)
+    make_folder(tmp_path / "photos")
+    install_model(paths.ensure(), A, source=tiny_model_dir, calibrate=False)
+    with Library.open(paths, device="cpu") as lib:
+        lib.add_folder(tmp_path / "photos")
+        lib.index()
+        assert lib.encoder is not None
+        red_circles(lib)  # the text tower, for searching
+        deadline = time.monotonic() + 10
+        while "image" in lib.encoder.loaded_towers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lib.encoder.loaded_towers == ("text",)
+        assert red_circles(lib)  # search needs only the text tower
+        assert lib.search(Query(like_photo_id=red_circles(lib)[0], top_k=3)).hits
