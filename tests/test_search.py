@@ -23,8 +23,8 @@ from test_vindex import MODEL, clustered, fill_catalog, text_like
 
 from app.core.catalog import Catalog
 from app.core.encoder import Encoder
-from app.core.modelinfo import MANIFEST
 from app.core.errors import UserError
+from app.core.modelinfo import MANIFEST
 from app.core.query import parse_text
 from app.core.search import DATE_POOL, Query, QueryError, SearchEngine
 from app.core.vindex import VectorIndex
