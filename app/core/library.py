@@ -117,6 +117,7 @@ class _Loaded:
 # Indexing idle this long: free the image tower (~350 MB for ViT-B/32, more with its arena), as
 # Immich unloads idle models. PHOTOSEEK_IMAGE_IDLE_S overrides it (bench/memory.py).
 IMAGE_TOWER_IDLE_S = float(os.environ.get("PHOTOSEEK_IMAGE_IDLE_S") or 120.0)
+IDLE_TIMER_NAME = "photoseek-idle-release"  # lives while the library is open; close() joins it
 
 
 class Library:
@@ -365,6 +366,7 @@ class Library:
             if self._closed:
                 return
             timer = threading.Timer(IMAGE_TOWER_IDLE_S, self._release_idle_image_tower)
+            timer.name = IDLE_TIMER_NAME
             timer.daemon = True
             self._idle_timer = timer
         timer.start()

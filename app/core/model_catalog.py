@@ -124,7 +124,11 @@ def format_table(entries: Iterable[CatalogEntry], installed: set[str], active: s
     have = {n.lower() for n in installed}
     benchmarks = list(dict.fromkeys(e.recall.benchmark for e in entries))
     short = " / ".join(b.split(",")[0] for b in benchmarks)
-    header = ("name", "languages", "download", "RAM", "speed", f"recall ({short})", "status")
+    multi = list(
+        dict.fromkeys(e.recall_multilingual.benchmark for e in entries if e.recall_multilingual)
+    )
+    header = ("name", "languages", "download", "RAM", "speed", f"recall ({short})",
+              "multilingual recall", "status")  # fmt: skip
     rows = [header]
     for e in entries:
         status = ""
@@ -135,13 +139,16 @@ def format_table(entries: Iterable[CatalogEntry], installed: set[str], active: s
         name = e.name + (" (default)" if e.default else "")
         speed = _speed(e.speed) + (", GPU" if e.gpu_recommended else "")
         recall = f"{e.recall.value * 100:.1f}%" + (" *" if e.recall.note else "")
-        row = (name, _languages(e), _size(e.download_mb), _size(e.ram_mb), speed, recall, status)
+        other = f"{e.recall_multilingual.value * 100:.1f}%" if e.recall_multilingual else "-"
+        row = (name, _languages(e), _size(e.download_mb), _size(e.ram_mb), speed, recall, other,
+               status)  # fmt: skip
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.append("")
     lines.append("speed: images per second relative to ViT-B-32 (1.00x); GPU: a GPU is advised.")
     lines.extend(f"recall: {b} (higher is better)." for b in benchmarks)
+    lines.extend(f"multilingual recall: {b}." for b in multi)
     lines.extend(f"* {e.name}: {e.recall.note}" for e in entries if e.recall.note)
     return "\n".join(lines)
 
