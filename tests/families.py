@@ -160,11 +160,13 @@ def build_family_model(kind: str, out: Path, *, immich_style: bool) -> Path:
 def immich_repo_files(folder: Path) -> dict[str, bytes]:
     """The repository files of a model folder as the hub serves them: everything but our
     manifest and dot-files (e.g. the encoder's .verified.json), by posix relative path."""
+    from app.core.modelinfo import is_ours
+
     folder = Path(folder)
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "photoseek.json" and not p.name.startswith(".")
+        if p.is_file() and p.name != "photoseek.json" and not is_ours(p.relative_to(folder))
     }
 
 

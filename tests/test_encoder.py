@@ -445,3 +445,35 @@ def test_cli_model_info_json(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert data["model_id"] == read_model_info(tiny_model_dir).model_id
     assert data["precision"] == "fp32" and data["threads"] >= 1
     assert CPU in data["available_providers"]
+
+
+def test_the_text_tower_loads_from_a_kept_optimized_graph(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """On the CPU the text graph is optimized once and kept with its weights in a file of their
+    own (mapped, not parsed, at the next start); its vectors are the original graph's, and a
+    damaged or unwritable copy only means loading the original."""
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, model, ignore=shutil.ignore_patterns(".*"))
+    for p in model.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    texts = ["a red circle", "two dogs at a window", ""]
+    with Encoder(model, device="cpu", threads=1, verify=False) as plain:
+        reference = plain.encode_text(texts)  # verify=False: no kept graph
+    assert not (model / ".optimized").exists()
+    with Encoder(model, device="cpu", threads=1) as enc:
+        first = enc.encode_text(texts)
+    kept = list((model / ".optimized").iterdir())
+    assert len(kept) == 1 and (kept[0] / "weights.data").stat().st_size > 100_000
+    with Encoder(model, device="cpu", threads=1) as enc:
+        again = enc.encode_text(texts)
+    for got in (first, again):
+        assert np.min(np.sum(got * reference, axis=1)) >= 0.99999
+    (kept[0] / "model.onnx").write_bytes(b"damaged")
+    with Encoder(model, device="cpu", threads=1) as enc:
+        assert np.min(np.sum(enc.encode_text(texts) * reference, axis=1)) >= 0.99999
+    assert (kept[0] / "model.onnx").stat().st_size > 100  # made again
+    shutil.rmtree(model / ".optimized")
+    (model / ".optimized").write_text("not a folder")  # can't keep one: the original loads
+    with Encoder(model, device="cpu", threads=1) as enc:
+        assert np.min(np.sum(enc.encode_text(texts) * reference, axis=1)) >= 0.99999

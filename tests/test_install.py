@@ -28,6 +28,7 @@ from app.core.modelinfo import (
     ModelError,
     core_files,
     hash_files,
+    is_ours,
     make_model_id,
     read_manifest,
     read_model_info,
@@ -118,7 +119,7 @@ def tree(folder: Path) -> dict[str, str]:
     return {
         p.relative_to(folder).as_posix(): sha256_file(p)
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
+        if p.is_file() and not is_ours(p.relative_to(folder))
     }
 
 

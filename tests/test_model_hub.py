@@ -20,7 +20,7 @@ from app.core.hub import HubIntegrityError, HubOffline, HubStalled
 from app.core.install import install_model
 from app.core.jobs import JobCancelled
 from app.core.library import Library, Query
-from app.core.modelinfo import MANIFEST, ModelError, read_model_info, sha256_file
+from app.core.modelinfo import MANIFEST, ModelError, is_ours, read_model_info, sha256_file
 from app.core.models import DEFAULT_MODEL, active_model_name
 from app.core.paths import Paths
 
@@ -41,7 +41,7 @@ def published(model_dir: Path) -> dict[str, bytes]:
     files = {
         p.relative_to(model_dir).as_posix(): p.read_bytes()
         for p in sorted(model_dir.rglob("*"))
-        if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST
+        if p.is_file() and not is_ours(p.relative_to(model_dir)) and p.name != MANIFEST
     }
     return {**files, **JUNK}
 

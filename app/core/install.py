@@ -37,6 +37,7 @@ from app.core.modelinfo import (
     core_files,
     describe,
     hash_files,
+    is_ours,
     is_published_layout,
     make_model_id,
     read_manifest,
@@ -333,7 +334,7 @@ def _from_folder(
         rels = [
             p.relative_to(src).as_posix()
             for p in sorted(src.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")
+            if p.is_file() and not is_ours(p.relative_to(src))
         ]
         rels = hub.select(rels, hub.MODEL_INCLUDE, hub.MODEL_EXCLUDE)
         _copy_checked(src, out, dict.fromkeys(rels, ""), report, should_cancel, origin)

@@ -353,12 +353,18 @@ def _triple(v: Any) -> tuple[float, float, float]:
     return t[0], t[1], t[2]
 
 
+def is_ours(rel: Path) -> bool:
+    """A path in a model folder that PhotoSeek keeps for itself (a dot-name at any level:
+    `.verified.json`, `.optimized/`), not part of the model."""
+    return any(part.startswith(".") for part in Path(rel).parts)
+
+
 def hash_files(model_dir: Path) -> dict[str, str]:
     """SHA-256 of every file in the folder but the manifest, by posix relative path."""
     model_dir = Path(model_dir)
     out = {}
     for p in sorted(model_dir.rglob("*")):
-        if p.is_file() and p.name != MANIFEST and not p.name.startswith("."):
+        if p.is_file() and p.name != MANIFEST and not is_ours(p.relative_to(model_dir)):
             out[p.relative_to(model_dir).as_posix()] = sha256_file(p)
     return out
 
