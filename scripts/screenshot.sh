@@ -8,7 +8,9 @@
 # (git-ignored); the model is reused from the test cache when it is there.
 #
 #   scripts/screenshot.sh [OUT.png]      PHOTOSEEK_SHOT_QUERY="a red circle" to change the query,
-#                                        PHOTOSEEK_SHOT_THEME=dark for a dark system palette
+#                                        PHOTOSEEK_SHOT_THEME=dark for a dark system palette,
+#                                        PHOTOSEEK_SHOT_FLOOR=0.9 to give the model a relevance
+#                                        floor, PHOTOSEEK_SHOT_END=1 to show the end of the grid
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -92,7 +94,7 @@ for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${DISPLAY_NUM#:}" ] && break; sleep
 
 READY="$WORK/ready" QUIT="$WORK/quit"
 rm -f "$READY" "$QUIT"
-DISPLAY=$DISPLAY_NUM QT_QPA_PLATFORM=xcb "$PY" - "$WORK" "$QUERY" "$SIZE" "${PHOTOSEEK_SHOT_THEME:-light}" <<'PYTHON' &
+DISPLAY=$DISPLAY_NUM QT_QPA_PLATFORM=xcb "$PY" - "$WORK" "$QUERY" "$SIZE" "${PHOTOSEEK_SHOT_THEME:-light}" "${PHOTOSEEK_SHOT_FLOOR:-}" "${PHOTOSEEK_SHOT_END:-}" <<'PYTHON' &
 import sys
 from pathlib import Path
 
@@ -105,6 +107,14 @@ from app.ui.main_window import MainWindow
 from app.ui.search_bar import SearchBar
 
 work, query, size, theme = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+floor, to_end = sys.argv[5], sys.argv[6]
+manifest = work / "model" / "photoseek.json"
+if floor:  # a calibrated model's floor, to show the weaker matches hidden under it
+    import json
+
+    data = json.loads(manifest.read_text())
+    data["relevance_floor"] = float(floor)
+    manifest.write_text(json.dumps(data))
 width, height = (int(v) for v in size.split("x"))
 paths = Paths.at(work / "home")
 app = create_application()
@@ -144,6 +154,8 @@ def poll() -> None:
     elif typed and settled and window.loader.pending() == 0 and window.model.rowCount():
         window.search_bar.edit.setFocus()
         window.search_bar.edit.end(False)
+        if to_end:
+            window.grid.scrollToBottom()
         (work / "ready").touch()
     QTimer.singleShot(200, poll)
 
