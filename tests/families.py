@@ -173,27 +173,11 @@ def immich_repo_files(folder: Path) -> dict[str, bytes]:
 def install_manifest(folder: Path, *, commit: str = "0" * 40) -> Any:
     """Add photoseek.json to a published-layout folder, as installing it from the hub does
     (app.core.install: name "<arch>__<tag>", the id a hash of the core files)."""
-    from app.core.modelinfo import (
-        Manifest,
-        core_files,
-        describe,
-        hash_files,
-        make_model_id,
-        write_manifest,
-    )
+    from app.core.modelinfo import describe, published_manifest, write_manifest
 
     folder = Path(folder)
-    files = hash_files(folder)
-    arch, _, tag = folder.name.partition("__")
-    manifest = Manifest(
-        model_id=make_model_id(arch, tag or None, {k: files[k] for k in core_files(folder)}),
-        files=files,
-        name=folder.name,
-        arch=arch,
-        pretrained=tag or None,
-        source={"kind": "hub", "repo": f"immich-app/{folder.name}", "commit": commit},
-        random_init=True,
-    )
+    source = {"kind": "hub", "repo": f"immich-app/{folder.name}", "commit": commit}
+    manifest = published_manifest(folder, folder.name, source, random_init=True)
     describe(folder, manifest)  # the config files make sense, or ModelError now
     write_manifest(folder, manifest)
     return manifest

@@ -54,6 +54,7 @@ from app.core.modelinfo import (
     hash_files,
     make_model_id,
     read_model_info,
+    triple,
     write_json,
     write_manifest,
 )
@@ -472,12 +473,10 @@ def _register_config(arch: str, config: Path | dict[str, Any]) -> None:
 
 
 def _triple(v: Any) -> tuple[float, float, float]:
-    t = tuple(float(x) for x in v)
-    if len(t) == 1:
-        t = t * 3
-    if len(t) != 3:
-        raise ExportError(f"Expected 3 channel values for mean/std, got {v}.")
-    return t[0], t[1], t[2]
+    try:
+        return triple(v)
+    except (TypeError, ValueError) as e:
+        raise ExportError(f"Expected 3 channel values for mean/std, got {v}.") from e
 
 
 def _first_line(e: BaseException) -> str:

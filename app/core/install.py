@@ -34,12 +34,10 @@ from app.core.modelinfo import (
     MANIFEST,
     Manifest,
     ModelError,
-    core_files,
     describe,
-    hash_files,
     is_ours,
     is_published_layout,
-    make_model_id,
+    published_manifest,
     read_manifest,
     sha256_file,
     verify_model_dir,
@@ -255,19 +253,11 @@ def _download(
             "PhotoSeek reads (config.json, visual/model.onnx, textual/model.onnx). Choose a "
             "model from `photoseek model list`."
         )
-    hashes = {f.path: f.sha256 for f in snap.files if f.sha256}
-    for rel in hash_files(out):
-        if rel not in hashes:  # small files in git, verified by their blob id: hash them here
-            hashes[rel] = sha256_file(out / rel)
-    arch, _, tag = name.partition("__")
-    manifest = Manifest(
-        model_id=make_model_id(arch, tag or None, {k: hashes[k] for k in core_files(out)}),
-        files=dict(sorted(hashes.items())),
-        name=name,
-        arch=arch,
-        pretrained=tag or None,
-        source={"kind": "hub", "repo": repo, "commit": snap.commit, "endpoint": hub.endpoint()},
-    )
+    source = {"kind": "hub", "repo": repo, "commit": snap.commit, "endpoint": hub.endpoint()}
+    # LFS files came with their SHA-256 (checked by the download); the small git files are
+    # hashed here.
+    verified = {f.path: f.sha256 for f in snap.files if f.sha256}
+    manifest = published_manifest(out, name, source, verified)
     describe(out, manifest)  # the config files make sense, or ModelError now
     write_manifest(out, manifest)
     return out
@@ -338,16 +328,7 @@ def _from_folder(
         ]
         rels = hub.select(rels, hub.MODEL_INCLUDE, hub.MODEL_EXCLUDE)
         _copy_checked(src, out, dict.fromkeys(rels, ""), report, should_cancel, origin)
-        hashes = hash_files(out)
-        arch, _, tag = src.name.partition("__")
-        manifest = Manifest(
-            model_id=make_model_id(arch, tag or None, {k: hashes[k] for k in core_files(out)}),
-            files=hashes,
-            name=src.name,
-            arch=arch,
-            pretrained=tag or None,
-            source={"kind": "folder", "from": origin},
-        )
+        manifest = published_manifest(out, src.name, {"kind": "folder", "from": origin})
     else:
         raise ModelError(
             f"--from {origin}: not a model folder (no {MANIFEST}, no config.json with "

@@ -242,8 +242,8 @@ def describe(model_dir: Path, manifest: Manifest) -> ModelInfo:
                 raise ModelError(f"{model_dir}: non-square input size {size} is not supported.")
             size = size[0]
         image_size = int(size)  # type: ignore[arg-type]  # None raises TypeError below
-        mean = _triple(pre.get("mean", OPENAI_MEAN))
-        std = _triple(pre.get("std", OPENAI_STD))
+        mean = triple(pre.get("mean", OPENAI_MEAN))
+        std = triple(pre.get("std", OPENAI_STD))
         context = int(text_cfg.get("context_length", DEFAULT_CONTEXT))
     except (KeyError, TypeError, ValueError) as e:
         raise ModelError(f"{model_dir}: the model config is incomplete ({e}). {REINSTALL}") from e
@@ -342,7 +342,8 @@ def _token_text(value: Any) -> str | None:
     return None
 
 
-def _triple(v: Any) -> tuple[float, float, float]:
+def triple(v: Any) -> tuple[float, float, float]:
+    """Per-channel mean or std as three floats (one value stands for all three)."""
     if isinstance(v, (int, float)):
         v = [v]
     t = tuple(float(x) for x in v)
@@ -359,14 +360,47 @@ def is_ours(rel: Path) -> bool:
     return any(part.startswith(".") for part in Path(rel).parts)
 
 
-def hash_files(model_dir: Path) -> dict[str, str]:
-    """SHA-256 of every file in the folder but the manifest, by posix relative path."""
+def model_files(model_dir: Path) -> list[str]:
+    """Every file of the model in the folder (not the manifest, not our dot-paths), posix
+    relative paths in sorted order."""
     model_dir = Path(model_dir)
-    out = {}
-    for p in sorted(model_dir.rglob("*")):
-        if p.is_file() and p.name != MANIFEST and not is_ours(p.relative_to(model_dir)):
-            out[p.relative_to(model_dir).as_posix()] = sha256_file(p)
-    return out
+    return [
+        p.relative_to(model_dir).as_posix()
+        for p in sorted(model_dir.rglob("*"))
+        if p.is_file() and p.name != MANIFEST and not is_ours(p.relative_to(model_dir))
+    ]
+
+
+def hash_files(model_dir: Path, known: dict[str, str] | None = None) -> dict[str, str]:
+    """SHA-256 of every model file in the folder; hashes in `known` (already verified, e.g. by
+    the hub download) are taken as they are."""
+    known = known or {}
+    return {
+        rel: known.get(rel) or sha256_file(Path(model_dir) / rel) for rel in model_files(model_dir)
+    }
+
+
+def published_manifest(
+    model_dir: Path,
+    name: str,
+    source: dict[str, Any],
+    known: dict[str, str] | None = None,
+    **extra: Any,
+) -> Manifest:
+    """The manifest of a folder of published files named `<arch>__<pretrained tag>` (the
+    immich-app naming): every file hashed, the model id from the core files."""
+    files = hash_files(model_dir, known)
+    arch, _, tag = name.partition("__")
+    core = {k: files[k] for k in core_files(model_dir)}
+    return Manifest(
+        model_id=make_model_id(arch, tag or None, core),
+        files=files,
+        name=name,
+        arch=arch,
+        pretrained=tag or None,
+        source=source,
+        **extra,
+    )
 
 
 def verify_model_dir(model_dir: Path, info: ModelInfo | None = None) -> ModelInfo:
