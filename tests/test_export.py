@@ -26,6 +26,7 @@ from app.core.modelinfo import (  # noqa: E402
     ModelError,
     ModelInfo,
     core_files,
+    is_ours,
     make_model_id,
     read_model_info,
     sha256_file,
@@ -115,7 +116,7 @@ def assert_complete(model_dir: Path, info: ModelInfo) -> None:
     on_disk = {
         p.relative_to(model_dir).as_posix()
         for p in model_dir.rglob("*")
-        if p.is_file() and not p.name.startswith(".")
+        if p.is_file() and not is_ours(p.relative_to(model_dir))
     } - {"photoseek.json"}
     assert set(info.files) == on_disk
     for name, digest in info.files.items():
