@@ -7,10 +7,10 @@ wall time of a one-shot `photoseek search` from the command line.
    to exit, against a library of `--photos` photos indexed with the default model's
    stand-in (random-init ViT-B-32, the size of the real one). Also timed: the interpreter and
    the CLI's imports alone (`photoseek --version`), so the search's own share shows.
-2. **Idle window RSS**: the window (offscreen) opens a fresh library of the same photos,
-   indexes them, then sits idle. RSS is sampled when indexing ends and again after the image
-   tower's idle release (`PHOTOSEEK_IMAGE_IDLE_S`, shortened to `--idle-s` here), and after a
-   search typed into the idle window (the text tower loaded).
+2. **Idle window RSS**: the window (offscreen, driven in its own process) opens a fresh
+   library of the same photos, indexes them, then sits idle. RSS is sampled when indexing
+   ends, after the image tower's idle release (`PHOTOSEEK_IMAGE_IDLE_S`, shortened to
+   `--idle-s` here), and after a query typed into the idle window (the text tower loaded).
 
 Figures go to bench/out/memory-<time>.json. Targets from the issue: idle window <= 500 MB,
 one-shot search <= 400 ms.
@@ -19,9 +19,9 @@ one-shot search <= 400 ms.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -86,61 +86,71 @@ def time_cli(home: Path, args: list[str], repeats: int) -> list[float]:
     return out
 
 
-def rss_of(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024 / 1e6
-    return float("nan")
+WINDOW = r"""
+import json, sys, time
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from app.core.library import Library
+from app.core.paths import Paths
+from app.ui.app import create_application
+from app.ui.main_window import MainWindow
 
-
-def indexed(home: Path) -> int:
-    db = home / "data" / "catalog.sqlite3"
-    if not db.is_file():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-            return int(conn.execute("SELECT count(*) FROM embeddings").fetchone()[0])
-    except sqlite3.Error:
-        return 0
+home, n, idle_s, query = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 / 1e6 for l in f if l.startswith("VmRSS:"))
+app = create_application()
+paths = Paths.at(home)
+window = MainWindow(paths, Library.open(paths), welcome=False)
+window.resize(1280, 800)
+window.show()
+out, t0, state = {}, time.monotonic(), {"phase": "indexing", "at": 0.0, "peak": 0.0}
+def poll():
+    now = time.monotonic()
+    state["peak"] = max(state["peak"], rss())
+    lib = window.library
+    done = lib is not None and lib.status().indexed >= n and not window.indexer.running
+    if state["phase"] == "indexing" and done:
+        out["index_s"] = round(now - t0, 1)
+        state.update(phase="settle", at=now)
+    elif state["phase"] == "settle" and now - state["at"] > 3:
+        out["after_indexing_mb"] = round(rss(), 1)
+        state.update(phase="idle", at=now)
+    elif state["phase"] == "idle" and now - state["at"] > idle_s + 5:
+        out["idle_mb"] = round(rss(), 1)
+        window.search_bar.edit.setText(query)
+        window.search_bar.search_now()
+        state.update(phase="search", at=now)
+    elif state["phase"] == "search" and not window.searcher.busy() and now - state["at"] > 2:
+        out["idle_after_a_search_mb"] = round(rss(), 1)
+        out["peak_while_indexing_mb"] = round(state["peak"], 1)
+        print(json.dumps(out), flush=True)
+        window.close()
+        app.quit()
+        return
+    elif now - t0 > 900:
+        print(json.dumps({"error": "indexing did not finish in 15 minutes"}), flush=True)
+        app.quit()
+        return
+    QTimer.singleShot(250, poll)
+QTimer.singleShot(500, poll)
+app.exec()
+"""
 
 
 def window_rss(home: Path, n: int, idle_s: float) -> dict[str, float]:
-    """Start the window on an unindexed library, wait for it to index everything, then idle."""
+    """The real window (offscreen) opens a fresh library, indexes it, sits idle past the image
+    tower's release, then answers one typed query; RSS at each step."""
     env = env_for(home, PHOTOSEEK_IMAGE_IDLE_S=str(idle_s))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--data-dir", str(home)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        t0 = time.monotonic()
-        peak = 0.0
-        while indexed(home) < n:
-            if proc.poll() is not None:
-                raise SystemExit(f"the window exited ({proc.returncode}) before indexing ended")
-            if time.monotonic() - t0 > 900:
-                raise SystemExit("indexing did not finish within 15 minutes")
-            peak = max(peak, rss_of(proc.pid))
-            time.sleep(0.5)
-        time.sleep(3)  # the index save and the grid's refresh
-        after_index = rss_of(proc.pid)
-        time.sleep(idle_s + 5)
-        idle = rss_of(proc.pid)
-        return {
-            "index_s": round(time.monotonic() - t0, 1),
-            "peak_while_indexing_mb": round(max(peak, after_index), 1),
-            "after_indexing_mb": round(after_index, 1),
-            "idle_mb": round(idle, 1),
-        }
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    proc = subprocess.run(
+        [sys.executable, "-c", WINDOW, str(home), str(n), str(idle_s), QUERY],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200, check=True,
+    )  # fmt: skip
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    result = json.loads(lines[-1]) if lines else {"error": proc.stderr[-2000:]}
+    if "error" in result:
+        raise SystemExit(f"the window run failed: {result['error']}")
+    return result
 
 
 def main() -> None:
