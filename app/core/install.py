@@ -435,7 +435,7 @@ def _extract(archive: Path, dest: Path, report: Progress, should_cancel: Cancel 
     ) as e:
         raise ArchiveError(
             f"{archive} is not a model archive (.tar, .tar.gz or .zip) or it is "
-            f"damaged ({e}). Get a fresh copy and retry."
+            f"damaged ({_first_line(e)}). Get a fresh copy and retry."
         ) from e
     except OSError as e:
         raise ModelError(
@@ -584,3 +584,9 @@ def _rename(src: Path, dst: Path) -> None:
             "running, close it and retry."
         ) from e
     fsync_dir(dst.parent)
+
+
+def _first_line(e: BaseException) -> str:
+    """An error's first line (tarfile lists every method it tried, one a line)."""
+    lines = str(e).strip().splitlines()
+    return lines[0].rstrip(":") if lines else type(e).__name__
