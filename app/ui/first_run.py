@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSize, QThreadPool, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -51,11 +50,7 @@ class FirstRunDialog(QDialog):
         header = QHBoxLayout()
         logo = QLabel(self)
         logo.setPixmap(theme.app_icon().pixmap(QSize(56, 56)))
-        title = QLabel("Welcome to PhotoSeek", self)
-        font = QFont(title.font())
-        font.setPointSizeF(font.pointSizeF() * 1.6)
-        font.setWeight(QFont.Weight.DemiBold)
-        title.setFont(font)
+        title = theme.make_heading(QLabel("Welcome to PhotoSeek", self), 1.6)
         header.addWidget(logo)
         header.addWidget(title, 1)
         layout.addLayout(header)

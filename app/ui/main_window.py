@@ -943,9 +943,11 @@ class MainWindow(QMainWindow):
             )
             self.model_button.setText("Try Again")
         else:
+            shown = self._facts.photos + self._facts.pending
             self.model_banner_text.setText(
-                "Your photos are shown newest first. To search them by words or by an example "
-                "photo, get a search model: downloaded once, it runs on this computer."
+                ("Your photos are shown newest first. " if shown else "")
+                + "To search your photos by words or by an example photo, get a search model: "
+                "downloaded once, it runs on this computer."
             )
             self.model_button.setText(self.model_offer)
         self.model_banner.setVisible(self.empty_state_key() != "no-model")

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.paths import Paths
+from app.ui import theme
 from app.ui.languages import default_language, language_name
 from app.ui.model_manager import InstallProgress, ModelManager
 from app.ui.model_rows import ModelFacts, ModelRow, download_label, load_facts, search_note
@@ -115,11 +116,7 @@ class ModelsDialog(QDialog):
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
-        title = QLabel("Search models", self)
-        font = QFont(title.font())
-        font.setPointSizeF(font.pointSizeF() * 1.4)
-        font.setWeight(QFont.Weight.DemiBold)
-        title.setFont(font)
+        title = theme.make_heading(QLabel("Search models", self), 1.4)
         layout.addWidget(title)
         self.note = selectable(QLabel(self))
         self.note.setAccessibleName("Which model answers searches")

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QColor,
+    QFont,
     QGuiApplication,
     QIcon,
     QIconEngine,
@@ -24,7 +25,7 @@ from PySide6.QtGui import (
     QPixmapCache,
 )
 from PySide6.QtSvg import QSvgRenderer
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from app.core.resources import ResourceError, resource_path
 
@@ -185,6 +186,15 @@ class IconLabel(QWidget):
             pixmap = tinted_pixmap(self.name, self.side, color, dpr)
             QPixmapCache.insert(key, pixmap)
         QPainter(self).drawPixmap(0, 0, pixmap)
+
+
+def make_heading(label: QLabel, scale: float) -> QLabel:
+    """`label` in the semibold, `scale`-times larger font of dialog titles; returns it."""
+    font = QFont(label.font())
+    font.setPointSizeF(font.pointSizeF() * scale)
+    font.setWeight(QFont.Weight.DemiBold)
+    label.setFont(font)
+    return label
 
 
 def app_icon() -> QIcon:
