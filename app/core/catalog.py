@@ -33,6 +33,8 @@ from app.core.catalog_types import (
     Folder,
     FolderError,
     Photo,
+    db_path,
+    from_db_path,
     photo_from_row,
 )
 from app.core.catalog_vectors import as_int_list, chunks, marks
@@ -124,7 +126,7 @@ class Catalog(FolderMixin):
 
     def photo_by_path(self, path: Path | str) -> Photo | None:
         row = self.db.conn.execute(
-            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (os.fspath(path),)
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (db_path(path),)
         ).fetchone()
         return None if row is None else photo_from_row(row)
 
@@ -170,7 +172,12 @@ class Catalog(FolderMixin):
         # A sub-folder, spelled as photo paths are stored (links not resolved): a range on the
         # unique path index, "/a/b/" <= path < "/a/b0".
         prefix = os.path.abspath(os.path.expanduser(folder)).rstrip(os.sep) + os.sep
-        return "path >= ? AND path < ?", [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
+        raw = os.fsencode(prefix)  # paths that are not UTF-8 are stored as bytes (`db_path`)
+        blobs = "(typeof(path) = 'blob' AND substr(path, 1, ?) = ?)"
+        if isinstance(db_path(prefix), bytes):
+            return blobs, [len(raw), raw]
+        end = prefix[:-1] + chr(ord(os.sep) + 1)
+        return f"((path >= ? AND path < ?) OR {blobs})", [prefix, end, len(raw), raw]
 
     def newest_first(self, ids: np.ndarray | None = None, *, pending: bool = False) -> np.ndarray:
         """Indexed photo ids by capture time, newest first (undated last, then by id, newest
@@ -219,7 +226,7 @@ class Catalog(FolderMixin):
         rows = self.db.conn.execute(
             "SELECT path, skip_reason FROM photos WHERE state = ? ORDER BY path", (SKIPPED,)
         )
-        return [(p, r or "") for p, r in rows]
+        return [(from_db_path(p), r or "") for p, r in rows]
 
     def skipped_photos(self) -> list[Photo]:
         """Skipped files as `Photo`s (`skip_reason`; `indexed_at` is when it was skipped)."""
@@ -246,7 +253,7 @@ class Catalog(FolderMixin):
             "SELECT path, size, mtime_ns, fingerprint, id, state FROM photos WHERE folder_id = ?",
             (int(folder_id),),
         )
-        return {r[0]: FileState(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        return {from_db_path(r[0]): FileState(r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
     # -- photos: writes ------------------------------------------------------------------------
 
@@ -279,7 +286,7 @@ class Catalog(FolderMixin):
                     m.camera_model,
                 )
                 row = conn.execute(
-                    "SELECT id, fingerprint, state FROM photos WHERE path = ?", (m.path,)
+                    "SELECT id, fingerprint, state FROM photos WHERE path = ?", (db_path(m.path),)
                 ).fetchone()
                 if row is None:
                     cur = conn.execute(
@@ -287,7 +294,7 @@ class Catalog(FolderMixin):
                         "height, capture_time, capture_offset, capture_source, year, month, "
                         "camera_make, camera_model, path, state) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*values, m.path, PENDING),
+                        (*values, db_path(m.path), PENDING),
                     )
                     ids.append(int(cur.lastrowid or 0))
                     continue
@@ -317,15 +324,15 @@ class Catalog(FolderMixin):
         fingerprint: str | None = None,
     ) -> int:
         """Record a file that cannot be indexed, and why; any old vectors go. Returns its id."""
-        path = os.fspath(path)
+        stored = db_path(path)
         with self.transaction() as conn:
-            row = conn.execute("SELECT id FROM photos WHERE path = ?", (path,)).fetchone()
+            row = conn.execute("SELECT id FROM photos WHERE path = ?", (stored,)).fetchone()
             now = self.clock()
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO photos (folder_id, path, size, mtime_ns, fingerprint, state, "
                     "skip_reason, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (int(folder_id), path, size, mtime_ns, fingerprint, SKIPPED, reason, now),
+                    (int(folder_id), stored, size, mtime_ns, fingerprint, SKIPPED, reason, now),
                 )
                 return int(cur.lastrowid or 0)
             pid = int(row[0])
@@ -342,14 +349,14 @@ class Catalog(FolderMixin):
     ) -> None:
         """A file was moved or renamed: same photo, same vectors, new path. A different record
         already at `new_path` (the file it overwrote) is forgotten."""
-        new_path = os.fspath(new_path)
+        stored = db_path(new_path)
         with self.transaction() as conn:
-            row = conn.execute("SELECT id FROM photos WHERE path = ?", (new_path,)).fetchone()
+            row = conn.execute("SELECT id FROM photos WHERE path = ?", (stored,)).fetchone()
             if row is not None and row[0] != photo_id:
                 self._delete(conn, [int(row[0])])
             cur = conn.execute(
                 "UPDATE photos SET path = ?, folder_id = ?, mtime_ns = ? WHERE id = ?",
-                (new_path, int(new_folder_id), mtime_ns, int(photo_id)),
+                (stored, int(new_folder_id), mtime_ns, int(photo_id)),
             )
             if cur.rowcount != 1:
                 raise ValueError(f"no photo with id {photo_id} to move to {new_path}")

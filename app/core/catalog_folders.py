@@ -8,7 +8,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from app.core.catalog_types import INDEXED, Folder, FolderError, from_epoch
+from app.core.catalog_types import (
+    INDEXED,
+    Folder,
+    FolderError,
+    db_path,
+    from_db_path,
+    from_epoch,
+)
 from app.core.catalog_vectors import VectorStore
 
 FOLDER_SELECT = (
@@ -32,7 +39,7 @@ def _folder(row: tuple[Any, ...]) -> Folder:
     fid, path, available, count, added, last = row
     return Folder(
         id=int(fid),
-        path=str(path),
+        path=from_db_path(path),
         available=bool(available),
         photo_count=int(count),
         added_at=datetime.fromtimestamp(added, tz=timezone.utc),
@@ -50,9 +57,9 @@ class FolderMixin(VectorStore):
 
     def folder(self, folder: int | Path | str) -> Folder | None:
         """A watched folder by id or by path (exactly that folder, not one containing it)."""
-        arg: int | str
+        arg: int | str | bytes
         if isinstance(folder, (str, os.PathLike)):
-            sql, arg = FOLDER_SELECT + " WHERE f.path = ?", normalise(folder)
+            sql, arg = FOLDER_SELECT + " WHERE f.path = ?", db_path(normalise(folder))
         else:  # an int, or a numpy integer
             sql, arg = FOLDER_SELECT + " WHERE f.id = ?", int(folder)
         row = self.db.conn.execute(sql, (INDEXED, arg)).fetchone()
@@ -72,7 +79,8 @@ class FolderMixin(VectorStore):
             raise FolderError(f"{norm} is inside PhotoSeek's own data folder; add a photo folder.")
         with self.db.transaction() as conn:
             children: list[int] = []
-            for fid, fpath in conn.execute("SELECT id, path FROM folders"):
+            for fid, stored in conn.execute("SELECT id, path FROM folders"):
+                fpath = from_db_path(stored)
                 if fpath == norm:
                     raise FolderError(f"{norm} is already in your library.")
                 if is_within(norm, fpath):
@@ -81,7 +89,7 @@ class FolderMixin(VectorStore):
                     children.append(fid)
             cur = conn.execute(
                 "INSERT INTO folders (path, added_at, available) VALUES (?, ?, 1)",
-                (norm, self.clock()),
+                (db_path(norm), self.clock()),
             )
             new_id = int(cur.lastrowid or 0)
             for child in children:
@@ -130,5 +138,5 @@ class FolderMixin(VectorStore):
     def _folder_owners(self) -> Sequence[tuple[str, int]]:
         """(path prefix with separator, folder id), deepest first, to find a path's folder."""
         rows = self.db.conn.execute("SELECT path, id FROM folders").fetchall()
-        owners = [(p.rstrip(os.sep) + os.sep, int(i)) for p, i in rows]
+        owners = [(from_db_path(p).rstrip(os.sep) + os.sep, int(i)) for p, i in rows]
         return sorted(owners, key=lambda o: -len(o[0]))

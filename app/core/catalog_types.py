@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -112,7 +113,7 @@ def photo_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Photo:
     ) = row
     return Photo(
         id=pid,
-        path=path,
+        path=from_db_path(path),
         folder_id=folder_id,
         size=size,
         mtime_ns=mtime_ns,
@@ -130,6 +131,23 @@ def photo_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Photo:
         fingerprint=fp,
         indexed_at=from_epoch(indexed_at),
     )
+
+
+def db_path(path: str | os.PathLike[str]) -> str | bytes:
+    """A path as the catalog stores it: text, or its raw bytes (a BLOB) when the name is not
+    valid UTF-8 (surrogate escapes from another system's drive), which SQLite cannot bind as text.
+    Reversible, so such a file is found, moved and deleted like any other."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text)
+    return text
+
+
+def from_db_path(value: str | bytes) -> str:
+    """The path a catalog value stands for (see `db_path`)."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def from_epoch(seconds: float | None) -> datetime | None:

@@ -1,0 +1,70 @@
+"""No silent loss (issue #11): faults a real library meets, on real components (SQLite, hnswlib,
+the micro CLIP): names that are not UTF-8, a lost catalog, a stand-in empty mount, an absorbed
+child folder, a destroyed WAL, two writers, and files left out with a reason."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_indexer import CountingEncoder, make_folder, save_photo
+from test_watcher import indexed, no_leaked_threads, wait_until  # noqa: F401 - a fixture
+
+from app.core.library import ChangeSummary, Library, Query
+from app.core.paths import Paths
+
+
+@pytest.fixture
+def lib(paths: Paths, encoder: CountingEncoder) -> Iterator[Library]:
+    library = Library(paths, encoder)
+    yield library
+    library.close()
+
+
+def _odd_name(folder: Path, raw: bytes) -> Path:
+    """A path whose last part is the raw bytes `raw` (not valid UTF-8), as Python spells it."""
+    return Path(os.fsdecode(os.path.join(os.fsencode(folder), raw)))
+
+
+@pytest.mark.usefixtures("no_leaked_threads")
+def test_names_that_are_not_utf8_are_indexed_found_moved_and_watched(
+    lib: Library, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    made = make_folder(photos)
+    odd = [
+        save_photo(_odd_name(photos / "trip", b"caf\xe9.jpg"), "red", "circle", seed=900),
+        save_photo(_odd_name(photos / "home", b"\xff\xfe-star.jpg"), "blue", "star", seed=901),
+    ]
+    lib.add_folder(photos)
+    report = lib.index()
+    assert (report.added, report.skipped) == (len(made) + 2, 0)
+    for p in odd:
+        photo = lib.catalog.photo_by_path(p)
+        assert photo is not None and photo.path == str(p) and photo.state == "indexed"
+        assert lib.thumbnail(photo.id) is not None
+    assert lib.catalog.filter_ids(folder=photos / "trip").size == len(made) // 2 + 1
+    hits = lib.search(Query(text="a red circle", top_k=500, min_score=float("-inf"))).hits
+    assert str(odd[0]) in {h.path for h in hits}
+
+    again = lib.index()  # nothing changed: nothing re-read, nothing lost
+    assert (again.added, again.updated, again.deleted, again.moved) == (0, 0, 0, 0)
+    assert again.unchanged == len(made) + 2
+
+    moved = _odd_name(photos / "home", b"caf\xe9-moved.jpg")
+    first = lib.catalog.photo_by_path(odd[0])
+    os.rename(odd[0], moved)
+    report = lib.index()
+    assert report.moved == 1 and lib.catalog.photo_by_path(moved).id == first.id
+
+    summaries: list[ChangeSummary] = []
+    watcher = lib.watch(on_change=summaries.append)
+    try:
+        new = save_photo(_odd_name(photos / "trip", b"neu\xe4.jpg"), "green", "square", seed=902)
+        wait_until(lambda: indexed(lib, new), "the new oddly named photo is indexed")
+        os.remove(moved)
+        wait_until(lambda: lib.catalog.photo_by_path(moved) is None, "the deletion is applied")
+    finally:
+        watcher.stop()
