@@ -5,6 +5,7 @@ child folder, a destroyed WAL, two writers, and files left out with a reason."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from test_indexer import CountingEncoder, make_folder, save_photo
 from test_watcher import indexed, no_leaked_threads, wait_until  # noqa: F401 - a fixture
 
+from app.core.catalog import Catalog
 from app.core.library import ChangeSummary, Library, Query
 from app.core.paths import Paths
 
@@ -68,3 +70,35 @@ def test_names_that_are_not_utf8_are_indexed_found_moved_and_watched(
         wait_until(lambda: lib.catalog.photo_by_path(moved) is None, "the deletion is applied")
     finally:
         watcher.stop()
+
+
+def test_files_skipped_before_are_counted_as_skipped_not_unchanged(
+    lib: Library, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    made = make_folder(photos)
+    (photos / "broken.jpg").write_bytes(b"not a jpeg at all")
+    lib.add_folder(photos)
+    first = lib.index()
+    assert (first.added, first.skipped) == (len(made), 1)
+    again = lib.index()
+    assert (again.unchanged, again.still_skipped, again.skipped) == (len(made), 1, 0)
+
+
+def test_a_destroyed_wal_loses_at_most_the_last_batch(lib: Library, tmp_path: Path) -> None:
+    """The indexer checkpoints after each batch: the main file alone (its -wal deleted, as a
+    crash plus a clean-up could) holds every batch but possibly the last."""
+    photos = tmp_path / "photos"
+    made = make_folder(photos, per_pair=2)
+    lib.indexer.batch_size = 4
+    lib.add_folder(photos)
+    lib.index()
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    shutil.copy2(lib.paths.catalog, crashed / "catalog.db")  # the main file, without its WAL
+    assert not (crashed / "catalog.db-wal").exists()
+    with Catalog(crashed / "catalog.db") as survivor:
+        counts = survivor.counts()
+        assert counts["folders"] == 1
+        assert counts["indexed"] >= len(made) - lib.indexer.batch_size
+        assert survivor.count_indexed(lib.indexer.encoder.model_id) == counts["indexed"]

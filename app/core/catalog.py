@@ -101,6 +101,14 @@ class Catalog(FolderMixin):
             log.debug("PRAGMA optimize skipped: %s", e)
         self.db.close_all()
 
+    def checkpoint(self) -> None:
+        """Copy committed WAL pages into the main file (passive: never blocks readers), so
+        losing the -wal file loses nothing committed before this call."""
+        try:
+            self.db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as e:  # busy or read-only: the data is safe in the WAL anyway
+            log.debug("checkpoint skipped: %s", e)
+
     def __enter__(self) -> Catalog:
         return self
 

@@ -77,6 +77,7 @@ class IndexReport:
     deleted: int = 0
     skipped: int = 0
     unchanged: int = 0
+    still_skipped: int = 0  # files skipped before and unchanged since (not retried)
     encoded: int = 0
     elapsed_s: float = 0.0
     cancelled: bool = False
@@ -220,6 +221,7 @@ class Indexer:
             plan = planner(report, control, emit)
             if plan is not None:
                 report.unchanged += plan.diff.unchanged_count
+                report.still_skipped += plan.diff.unchanged_skipped
                 self._apply_moves(plan, report)
                 self._apply_deletions(plan, report)
                 work = self._work_list(plan, report, pending)
@@ -698,6 +700,11 @@ class Indexer:
                 if w.photo_id is not None:
                     dropped.append(w.photo_id)
                 log.info("skipped %s: %s", w.path, d.error)
+        # Copy the batch into the main file now: a WAL destroyed after a crash (a "cleanup"
+        # deleting -wal files, a damaged disk) then loses at most this batch, not every batch
+        # since the last automatic checkpoint (1000 pages). Measured: 0.6 ms median, 4 ms worst per
+        # 32-photo batch (passive: never waits for readers), against ~1 s of decoding and encoding.
+        self.catalog.checkpoint()
         if self.index is not None:
             if vectors is not None and to_encode:
                 self.index.add(np.asarray([ids[id(d)] for d in to_encode], dtype=np.int64), vectors)

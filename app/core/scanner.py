@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from app.core.catalog_types import FileState
+from app.core.catalog_types import SKIPPED, FileState
 from app.core.errors import UserError
 from app.core.metadata import IMAGE_EXTENSIONS, fingerprint
 
@@ -184,6 +184,7 @@ class ScanDiff:
     moved: list[Move] = field(default_factory=list)
     touched: list[tuple[int, FoundFile]] = field(default_factory=list)
     unchanged_count: int = 0
+    unchanged_skipped: int = 0  # known unreadable files, still the same: skipped, not "unchanged"
     fingerprints: dict[str, str] = field(default_factory=dict)
     files: dict[str, FoundFile] = field(default_factory=dict)
 
@@ -216,7 +217,10 @@ def diff(
         if known is None:
             fresh.append(FoundFile(path, st))
         elif known.size == st.st_size and known.mtime_ns == st.st_mtime_ns:
-            out.unchanged_count += 1
+            if known.state == SKIPPED:
+                out.unchanged_skipped += 1
+            else:
+                out.unchanged_count += 1
         else:
             modified.append((known, FoundFile(path, st)))
 
