@@ -102,3 +102,56 @@ def test_a_destroyed_wal_loses_at_most_the_last_batch(lib: Library, tmp_path: Pa
         assert counts["folders"] == 1
         assert counts["indexed"] >= len(made) - lib.indexer.batch_size
         assert survivor.count_indexed(lib.indexer.encoder.model_id) == counts["indexed"]
+
+
+def test_an_empty_stand_in_for_a_folder_is_unavailable_not_empty(
+    lib: Library, encoder: CountingEncoder, tmp_path: Path
+) -> None:
+    """Another, empty file system mounted at a folder's path (simulated: the folder renamed
+    away and a new empty one made there, with another inode) keeps the photos; the original
+    coming back restores them without re-encoding anything."""
+    photos = tmp_path / "photos"
+    made = make_folder(photos)
+    lib.add_folder(photos)
+    lib.index()
+    images = encoder.images
+    away = tmp_path / "away"
+    os.rename(photos, away)
+    photos.mkdir()
+    report = lib.index()
+    assert report.deleted == 0 and report.unavailable == [photos]
+    assert not lib.folders()[0].available and lib.status().photos == len(made)
+
+    photos.rmdir()
+    os.rename(away, photos)
+    report = lib.index()
+    assert report.restored == [photos] and report.deleted == 0
+    assert lib.folders()[0].available and lib.folders()[0].photo_count == len(made)
+    assert encoder.images == images
+
+
+def test_removing_a_parent_gives_back_the_folders_it_absorbed(
+    lib: Library, encoder: CountingEncoder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    photos = tmp_path / "photos"
+    made = make_folder(photos)
+    save_photo(photos / "loose.jpg", "red", "circle", seed=950)  # only the parent holds it
+    trip = [p for p in made if p.parent.name == "trip"]
+    lib.add_folder(photos / "trip")
+    lib.index()
+    images = encoder.images
+    lib.add_folder(photos)  # absorbs trip
+    lib.index()
+    assert [f.path for f in lib.folders()] == [str(photos)]
+
+    with caplog.at_level("WARNING", logger="app.core.library"):
+        kept = lib.remove_folder(photos)
+    assert [f.path for f in kept] == [str(photos / "trip")]
+    assert str(photos / "trip") in caplog.text  # one message naming what stays
+    (folder,) = lib.folders()
+    assert folder.path == str(photos / "trip") and folder.photo_count == len(trip)
+    assert lib.catalog.photo_by_path(photos / "loose.jpg") is None
+    assert len(lib.vindex) == len(trip)
+    report = lib.index()
+    assert (report.added, report.deleted, report.unchanged) == (0, 0, len(trip))
+    assert encoder.images == images + len(made) - len(trip) + 1  # trip never re-encoded

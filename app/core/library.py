@@ -413,18 +413,23 @@ class Library:
             folder = self.catalog.add_folder(resolved)
             absorbed = before - {f.id for f in self.catalog.folders()}
             self.indexer.forgotten |= absorbed  # a running job drops their work; rerun re-finds
+            self.indexer.roots.remember(folder.id, Path(folder.path))  # its volume identity
         log.info("added folder %s", folder.path)
         return folder
 
-    def remove_folder(self, path: Path) -> None:
+    def remove_folder(self, path: Path) -> list[Folder]:
         """Forget a folder: its photos leave the catalog, the index and the thumbnail cache.
-        The photo files themselves are never touched."""
+        The photo files themselves are never touched. Folders it absorbed when it was added
+        stay, as folders of their own with their photos: they are returned."""
         folder = self.catalog.folder(Path(path).expanduser())
         if folder is None:
             raise FolderError(
                 f"{path} is not a folder in your library (see the folder list for the exact path)."
             )
         with self._write_lock:
+            kept = self.catalog.restore_absorbed(folder.id)
+            for child in kept:
+                self.indexer.roots.remember(child.id, Path(child.path))
             ids = [s.photo_id for s in self.catalog.folder_files(folder.id).values()]
             self.catalog.remove_folder(folder.id)
             self.indexer.forgotten.add(folder.id)
@@ -434,6 +439,15 @@ class Library:
                     m.vindex.save(self.catalog.generation(m.vindex.model_id))
             self.thumbs.remove(ids)
         log.info("removed folder %s (%d photos forgotten)", folder.path, len(ids))
+        if kept:
+            log.warning(
+                "%s held folders added before it; they stay in your library with their %d "
+                "photos: %s",
+                folder.path,
+                sum(f.photo_count for f in kept),
+                ", ".join(f.path for f in kept),
+            )
+        return kept
 
     # -- browsing and search ------------------------------------------------------------------
     def search(self, query: Query) -> SearchResult:
