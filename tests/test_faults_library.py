@@ -155,3 +155,38 @@ def test_removing_a_parent_gives_back_the_folders_it_absorbed(
     report = lib.index()
     assert (report.added, report.deleted, report.unchanged) == (0, 0, len(trip))
     assert encoder.images == images + len(made) - len(trip) + 1  # trip never re-encoded
+
+
+@pytest.mark.parametrize("how", ["deleted", "emptied"])
+def test_a_lost_catalog_is_reported_once_and_the_photos_come_back(
+    paths: Paths,
+    encoder: CountingEncoder,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    how: str,
+) -> None:
+    photos = tmp_path / "photos"
+    made = make_folder(photos)
+    with Library(paths, encoder) as lib:
+        lib.add_folder(photos)
+        lib.index()
+    if how == "deleted":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{paths.catalog}{suffix}").unlink(missing_ok=True)
+    else:
+        with Catalog(paths.catalog) as cat:
+            cat.remove_folder(photos)
+    with caplog.at_level("WARNING", logger="app.core.library"):
+        lib = Library(paths, encoder)
+    try:
+        assert lib.catalog_lost == len(made)
+        assert f"{len(made)} photos were indexed" in caplog.text
+        lib.add_folder(photos)
+        report = lib.index()
+        assert (report.catalog_lost, report.added) == (len(made), len(made))
+        assert lib.index().catalog_lost == 0
+    finally:
+        lib.close()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="app.core.library"), Library(paths, encoder) as lib:
+        assert lib.catalog_lost == 0 and "were indexed" not in caplog.text

@@ -83,6 +83,7 @@ class IndexReport:
     cancelled: bool = False
     unavailable: list[Path] = field(default_factory=list)
     restored: list[Path] = field(default_factory=list)  # folders available again
+    catalog_lost: int = 0  # photos a missing or emptied catalog once held (re-indexed now)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -169,6 +170,7 @@ class Library:
         self._model_dir_override: Path | None = None
         self.catalog = Catalog(paths.catalog)
         self.thumbs = ThumbnailStore(paths.thumbnails)
+        self.catalog_lost = self._check_lost_catalog()
         self._write_lock = threading.RLock()
         self._run_lock = threading.Lock()
         self._state_lock = threading.Lock()
@@ -189,6 +191,24 @@ class Library:
                 raise
             self._serving = self._target = loaded
             self.indexer.set_model(encoder, loaded.vindex)
+
+    def _check_lost_catalog(self) -> int:
+        """Thumbnails only exist for catalogued photos: an empty catalog beside them was
+        deleted or emptied. Say so (once: the stale thumbnails, whose ids a new catalog
+        reuses, are cleared) and return how many photos it held."""
+        if self.catalog.counts()["photos"]:
+            return 0
+        lost = _count_files(self.paths.thumbnails)
+        if lost:
+            log.warning(
+                "The catalog %s was empty or missing, but %d photos were indexed in this data "
+                "folder before: they will be re-indexed from your folders (add them again if "
+                "the folder list is empty too).",
+                self.catalog.path,
+                lost,
+            )
+            shutil.rmtree(self.paths.thumbnails, ignore_errors=True)
+        return lost
 
     # -- models --------------------------------------------------------------------------------
     @property
@@ -521,7 +541,9 @@ class Library:
         reconcile scan. Blocks; a cancelled run leaves everything consistent and resumable."""
         control = control or JobControl()
         try:
-            return self._index(folders, progress, control)
+            report = self._index(folders, progress, control)
+            report.catalog_lost, self.catalog_lost = self.catalog_lost, 0
+            return report
         finally:
             self._after_run()
 
@@ -655,6 +677,20 @@ class Library:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _count_files(root: Path) -> int:
+    """Files one level of folders below `root` (the thumbnail shards); 0 when it is missing."""
+    n = 0
+    try:
+        with os.scandir(root) as shards:
+            for shard in shards:
+                if shard.is_dir():
+                    with os.scandir(shard.path) as files:
+                        n += sum(1 for f in files if f.is_file())
+    except OSError:
+        pass
+    return n
 
 
 def _return_freed_memory() -> None:
