@@ -251,7 +251,9 @@ def test_cmyk_jpeg() -> None:
 
 
 def test_16_bit_gray_is_scaled_not_clipped() -> None:
-    ramp = np.linspace(0, 65535, 256).astype(np.uint16).reshape(1, 256).repeat(4, 0)
+    ramp = (
+        np.linspace(0, 65535, 256).astype(np.uint16).reshape(1, 256).repeat(8, 0)
+    )  # 1:32, inside the 1:50 limit
     img16 = Image.fromarray(ramp)
     assert img16.mode == "I;16"
     out = np.asarray(_roundtrip(img16))[..., 0].astype(int)
@@ -312,7 +314,9 @@ def test_truncated_jpeg(tmp_path: Path) -> None:
     data = _encode(_photo(640, 480))
     p = tmp_path / "cut.jpg"
     p.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageError, match=r"cut\.jpg: image data is truncated"):
+    with pytest.raises(
+        ImageError, match=r"cut\.jpg: damaged: decodes only partly \(image file is truncated"
+    ):
         open_image(p, min_side=224)
 
 
@@ -341,7 +345,9 @@ def test_mislabelled_but_valid_png_named_jpg_opens(tmp_path: Path) -> None:
 def test_decompression_bomb_header_is_refused(tmp_path: Path) -> None:
     p = tmp_path / "bomb.png"
     p.write_bytes(_png_header(100_000, 100_000))  # 10 gigapixels claimed in 57 bytes
-    with pytest.raises(ImageError, match=r"bomb\.png: image is too large"):
+    with pytest.raises(
+        ImageError, match=r"bomb\.png: too large: .*PhotoSeek's limit of 180 megapixels"
+    ):
         open_image(p, min_side=224)
     # Between our limit and twice it Pillow only warns; we still refuse before decoding.
     side = int((MAX_PIXELS * 1.2) ** 0.5)

@@ -13,7 +13,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from app.core import metadata
 from app.core.errors import UserError
+from app.core.metadata import MAX_ASPECT, MAX_PIXELS, codec_messages, shape_problem
 from app.core.modelinfo import ModelInfo
 
 log = logging.getLogger(__name__)
@@ -26,10 +28,7 @@ try:  # HEIC/HEIF (iPhone photos); AVIF is built into Pillow
 except ImportError:  # pragma: no cover - pillow-heif is a runtime dependency
     HEIF_SUPPORT = False
 
-# Deliberate decompression-bomb limit: 180 MP is above any camera (~100 MP medium format) and
-# well below what would exhaust memory. Pillow raises its own error above twice this.
-MAX_PIXELS = 180_000_000
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+__all__ = ["MAX_ASPECT", "MAX_PIXELS", "ImageError", "decode", "identify", "open_image"]
 
 # Transparent pixels are composited on mid grey: neutral in colour, and close to zero after
 # CLIP's normalisation, so transparency neither reads as black nor as white to the model.
@@ -50,8 +49,8 @@ _RESAMPLE = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.B
 
 
 class ImageError(UserError):
-    """A photo cannot be read; the message names it and says why (empty, truncated, not an
-    image, too large). The indexer records the reason and moves on."""
+    """A photo cannot be read; the message names it and says why (empty, damaged, not an
+    image, too large, unsupported). The indexer records the reason and moves on."""
 
 
 def open_image(
@@ -84,15 +83,18 @@ def identify(fp: BinaryIO, name: str) -> Image.Image:
     if not fp.read(1):
         raise ImageError(f"{name}: the file is empty (0 bytes).")
     fp.seek(0)
+    metadata.ensure_plugins()
     try:
-        return Image.open(fp)
+        with codec_messages(name):
+            return Image.open(fp)
     except Image.DecompressionBombError as e:
-        raise ImageError(f"{name}: image is too large to open safely ({e}).") from e
-    except UnidentifiedImageError as e:
-        fp.seek(0)
-        raise ImageError(f"{name}: not an image{_content_hint(name, fp.read(512))}.") from e
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{name}: unreadable image ({e}).") from e
+        raise ImageError(f"{name}: {metadata.bomb_reason(e)}.") from e
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
+        reason = metadata.open_failure_reason(fp, e)
+        if reason.startswith("not an image"):
+            fp.seek(0)
+            reason = f"not an image{_content_hint(name, fp.read(512))}"
+        raise ImageError(f"{name}: {reason}.") from e
 
 
 def decode(img: Image.Image, name: str, *, min_side: int, draft: bool = True) -> Image.Image:
@@ -100,22 +102,17 @@ def decode(img: Image.Image, name: str, *, min_side: int, draft: bool = True) ->
     `metadata.open_photo` yields), so the header is parsed once; its file must still be open."""
     if min_side < 1:
         raise ValueError(f"min_side must be >= 1, got {min_side}")
-    w, h = img.size
-    if w * h > MAX_PIXELS:  # Pillow only warns between 1x and 2x its limit
-        raise ImageError(
-            f"{name}: image is too large ({w}x{h} = {w * h / 1e6:.0f} megapixels; "
-            f"the limit is {MAX_PIXELS / 1e6:.0f}) and may be a decompression bomb."
-        )
-    if w < 1 or h < 1:
-        raise ImageError(f"{name}: image has no pixels ({w}x{h}).")
-    orientation = _orientation(img)
+    problem = shape_problem(*img.size)  # before any decode or resize: bombs by size or shape
+    if problem:
+        raise ImageError(f"{name}: {problem}.")
     if draft and img.format in ("JPEG", "MPO"):
         img.draft("RGB", (min_side, min_side))  # keeps both sides >= min_side
     try:
-        img.load()
+        with codec_messages(name):
+            metadata.load_fully(img)
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        reason = "truncated or damaged" if "truncat" in str(e).lower() else "damaged"
-        raise ImageError(f"{name}: image data is {reason} ({e}).") from e
+        raise ImageError(f"{name}: {metadata.load_failure_reason(img, e)}.") from e
+    orientation = _orientation(img)  # after the load: PNG's getexif() would decode unchecked
     try:
         rgb = _to_rgb(img)
     except (OSError, ValueError) as e:
