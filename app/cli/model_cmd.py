@@ -252,17 +252,29 @@ def cmd_info(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def _progress_bar():
-    """A plain-text progress bar on stderr: `done` and `total` are bytes (total 0 = unknown)."""
+    """A plain-text progress bar on stderr: `done` and `total` are bytes (total 0 = unknown).
+
+    On a terminal it redraws in place; to a file or a pipe it writes a line each 10 % (each
+    100 MB when the size is unknown), never a stream of carriage-return redraws."""
+    tty = sys.stderr.isatty()
+    last: dict[str, int] = {}
 
     def report(done: int, total: int, what: str = "") -> None:
         if total > 0:
             frac = min(done / total, 1.0)
             bar = "#" * int(frac * 30)
-            sys.stderr.write(
-                f"\r{what[:40]:<40} [{bar:<30}] {frac:6.1%} {done / 1e6:8.1f}/{total / 1e6:.1f} MB"
-            )
+            line = f"{what[:40]:<40} [{bar:<30}] {frac:6.1%} {done / 1e6:8.1f}/{total / 1e6:.1f} MB"
+            step = int(frac * 10)
         else:
-            sys.stderr.write(f"\r{what[:40]:<40} {done / 1e6:8.1f} MB")
+            line = f"{what[:40]:<40} {done / 1e6:8.1f} MB"
+            step = done // 100_000_000
+        if tty:
+            sys.stderr.write("\r" + line)
+        elif last.get(what) != step:
+            last[what] = step
+            sys.stderr.write(line.rstrip() + "\n")
+        else:
+            return
         sys.stderr.flush()
 
     return report

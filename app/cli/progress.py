@@ -1,7 +1,8 @@
 """A plain-text progress line on stderr for long CLI jobs (indexing, downloads).
 
 On a terminal it redraws one line in place; when stderr is a file or a pipe it prints a full
-line now and then instead, so logs stay readable.
+line per step instead (each 10 %, a new phase, or a minute when the total is unknown), so logs
+stay short and readable.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 BAR_WIDTH = 24
-PIPE_INTERVAL_S = 5.0
+PIPE_INTERVAL_S = 60.0  # without a total, a pipe gets a line a minute
+PIPE_STEPS = 10  # with one, a line each tenth
 TTY_INTERVAL_S = 0.1
 
 
@@ -75,6 +77,7 @@ class ProgressLine:
         self._shown = False
         self._interval = TTY_INTERVAL_S if self.tty else PIPE_INTERVAL_S
         self._phase: str | None = None
+        self._step = -1
 
     def width(self) -> int:
         return max(40, shutil.get_terminal_size((100, 24)).columns - 1)
@@ -106,6 +109,12 @@ class ProgressLine:
         """Show the state of a job; a new phase is always shown at once."""
         force = force or phase != self._phase
         self._phase = phase
+        if not self.tty and total > 0 and phase != "scanning":
+            step = min(done, total) * PIPE_STEPS // total
+            force = force or step != self._step
+            self._step = step
+            if not force:
+                return
         if phase == "scanning":
             where = f"  {shorten(str(current), self.width() - 40)}" if current else ""
             line = f"Scanning… {done} files{where}"
