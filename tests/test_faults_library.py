@@ -190,3 +190,81 @@ def test_a_lost_catalog_is_reported_once_and_the_photos_come_back(
     caplog.clear()
     with caplog.at_level("WARNING", logger="app.core.library"), Library(paths, encoder) as lib:
         assert lib.catalog_lost == 0 and "were indexed" not in caplog.text
+
+
+def test_videos_links_pipes_are_listed_as_skipped_with_a_reason(
+    lib: Library, tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    made = make_folder(photos)
+    (photos / "trip" / "clip.mp4").write_bytes(b"\0\0\0\x18ftypmp42")
+    (photos / "home" / "IMG_1.MOV").write_bytes(b"\0\0\0\x14ftypqt  ")
+    (photos / "trip" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (photos / "trip" / "gone").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(photos / "home" / "pipe.jpg")
+    lib.add_folder(photos)
+    report = lib.index()
+    assert report.added == len(made)
+    expected = {
+        photos / "trip" / "clip.mp4": "video: not indexed yet",
+        photos / "home" / "IMG_1.MOV": "video: not indexed yet",
+        photos / "trip" / "gone.jpg": "broken link",
+        photos / "trip" / "gone": "broken link",
+        photos / "home" / "pipe.jpg": "not a regular file",
+    }
+    listed = lib.skipped()
+    assert {s.path: s.reason for s in listed} == expected
+    assert all(s.when is not None for s in listed)
+    assert lib.status().skipped == len(expected)
+    (photos / "trip" / "clip.mp4").unlink()  # gone from the list at the next scan
+    lib.index()
+    assert len(lib.skipped()) == len(expected) - 1
+    lib.remove_folder(photos)
+    assert lib.skipped() == [] and lib.status().skipped == 0
+
+
+_WALK_AS_NOBODY = """
+import json, os, sys
+from app.core import scanner
+os.setgid(65534); os.setuid(65534)  # after the imports: the interpreter may be root's alone
+problems = []
+found = [f.path for f in scanner.walk(sys.argv[1], problems)]
+print(json.dumps({"found": found, "problems": problems}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "setuid"), reason="POSIX users")
+def test_an_unreadable_folder_is_listed_with_its_reason(tmp_path: Path) -> None:
+    """As root a chmod 000 folder is still readable, so the walk runs in a child process as
+    nobody (uid 65534); as another user it runs as that user."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="photoseek-unreadable-"))
+    try:
+        top.chmod(0o755)
+        save_photo(top / "ok.jpg", "red", "circle", seed=1)
+        locked = top / "locked"
+        save_photo(locked / "hidden.jpg", "blue", "star", seed=2)
+        locked.chmod(0)
+        repo = Path(__file__).resolve().parent.parent
+        code = _WALK_AS_NOBODY
+        if os.getuid() != 0:
+            code = code.replace("os.setgid(65534); os.setuid(65534)", "")
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(top)],
+            cwd=repo,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        got = json.loads(out.stdout)
+        assert got["found"] == [str(top / "ok.jpg")]
+        assert got["problems"] == [[str(locked), "folder not readable (Permission denied)", True]]
+    finally:
+        locked.chmod(0o755)
+        shutil.rmtree(top)

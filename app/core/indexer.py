@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 MASS_REMOVAL_FRACTION = 0.5
 MASS_REMOVAL_MIN = 20  # below this many photos a folder emptying out is unremarkable
 ROOTS_FILE = "folder_roots.json"
+NOTES_FILE = "left_out.json"  # files and folders each folder's last full scan left out, and why
 
 
 @dataclass
@@ -159,6 +160,7 @@ class Indexer:
         self.save_interval_s = save_interval_s
         self.thumbs = ThumbnailStore(paths.thumbnails)
         self.roots = RootMemo(paths.data / ROOTS_FILE)
+        self.notes = ScanNotes(paths.data / NOTES_FILE)
         # Held around every catalog/index write, never around decoding or encoding, so a folder
         # can be removed while a run goes on; the run drops work of `forgotten` folders.
         self.lock = lock or threading.RLock()
@@ -311,7 +313,10 @@ class Indexer:
                 log.info("folder %s is available again", root)
                 self.catalog.set_folder_available(folder.id, True)
                 report.restored.append(root)
+            self.notes.record(folder.id, [(p.path, p.reason) for p in problems])
             for p in problems:  # an unreadable file keeps its record untouched
+                if not p.unreadable:
+                    continue
                 if p.path in known:
                     del known[p.path]
                     report.unchanged += 1
@@ -765,6 +770,55 @@ class RootMemo:
             os.replace(tmp, self.path)
         except OSError as e:  # without it an emptied folder reads as unavailable: safe side
             log.warning("cannot record folder identities in %s: %s", self.path, e)
+
+
+class ScanNotes:
+    """What the last full scan of each folder left out and why (videos, broken links, pipes,
+    unreadable folders), kept in our data folder so `Library.skipped` can list them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._data: dict[str, list[tuple[str, str]]] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, list[tuple[str, str]]]:
+        if self._data is None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                self._data = {str(k): [(str(p), str(r)) for p, r in v] for k, v in data.items()}
+            except (OSError, ValueError, TypeError, AttributeError):
+                self._data = {}  # missing or damaged: the next full scan lists them again
+        return self._data
+
+    def get(self, folder_ids: Iterable[int]) -> list[tuple[str, str]]:
+        """(path, reason) left out in these folders, by path."""
+        with self._lock:
+            data = self._load()
+            return sorted(n for i in folder_ids for n in data.get(str(i), []))
+
+    def record(self, folder_id: int, notes: list[tuple[str, str]]) -> None:
+        with self._lock:
+            data = self._load()
+            if data.get(str(folder_id), []) == notes:
+                return
+            if notes:
+                data[str(folder_id)] = notes
+            else:
+                data.pop(str(folder_id), None)
+            self._save(data)
+
+    def forget(self, folder_id: int) -> None:
+        self.record(folder_id, [])
+
+    def _save(self, data: dict[str, list[tuple[str, str]]]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(data, f)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            log.warning("cannot record the files left out in %s: %s", self.path, e)
 
 
 def is_relevant(root: Path, path: Path, is_dir: bool) -> bool:

@@ -68,7 +68,8 @@ class SkippedFile:
 @dataclass(frozen=True)
 class LibraryStatus:
     """Counts and the model in use. `indexed`: searchable with the current model; `pending`:
-    catalogued but not yet encoded by it; `skipped`: unreadable files (see `Library.skipped`)."""
+    catalogued but not yet encoded by it; `skipped`: files not indexed, each with a reason
+    (unreadable, or left out by the scan: see `Library.skipped`)."""
 
     photos: int
     indexed: int
@@ -453,6 +454,7 @@ class Library:
             ids = [s.photo_id for s in self.catalog.folder_files(folder.id).values()]
             self.catalog.remove_folder(folder.id)
             self.indexer.forgotten.add(folder.id)
+            self.indexer.notes.forget(folder.id)
             for m in {id(m): m for m in (self._target, self._serving) if m}.values():
                 if ids:
                     m.vindex.remove(ids)
@@ -504,13 +506,25 @@ class Library:
         return self.thumbs.ensure(photo_id, Path(photo.path))
 
     def skipped(self) -> list[SkippedFile]:
-        return [
+        """Files that could not be indexed, and files and folders the scan left out (videos,
+        broken links, pipes, unreadable folders), each with its reason, by path."""
+        out = [
             SkippedFile(Path(p.path), p.skip_reason or "unreadable", p.indexed_at)
             for p in self.catalog.skipped_photos()
         ]
+        folders = {f.id: f for f in self.catalog.folders()}
+        for path, reason in self.indexer.notes.get(folders):
+            owner = max(
+                (f for f in folders.values() if path.startswith(f.path.rstrip(os.sep) + os.sep)),
+                key=lambda f: len(f.path),
+                default=None,
+            )
+            out.append(SkippedFile(Path(path), reason, owner.last_scan if owner else None))
+        return sorted(out, key=lambda s: str(s.path))
 
     def status(self) -> LibraryStatus:
         counts = self.catalog.counts()
+        folders = self.catalog.folders()
         catalogued = counts[INDEXED] + counts[PENDING]
         target = self._target
         model_id = target.encoder.model_id if target is not None else None
@@ -518,9 +532,9 @@ class Library:
         return LibraryStatus(
             photos=counts["photos"],
             indexed=indexed,
-            skipped=counts[SKIPPED],
+            skipped=counts[SKIPPED] + len(self.indexer.notes.get(f.id for f in folders)),
             pending=max(0, catalogued - indexed) if model_id else counts[PENDING],
-            folders=self.catalog.folders(),
+            folders=folders,
             model_id=model_id,
             provider=target.encoder.provider if target is not None else None,
             device=self._device if target is not None else None,

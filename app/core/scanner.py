@@ -7,6 +7,7 @@ new files that could be moved ones, are fingerprinted (three 64 KiB reads each).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat as stat_mod
@@ -59,11 +60,30 @@ class FoundFile(NamedTuple):
         return self.stat.st_mtime_ns
 
 
+# Left out, and listed as skipped so the user knows why they are not in the library.
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".mkv", ".webm", ".avi"})
+VIDEO = "video: not indexed yet"
+BROKEN_LINK = "broken link"
+NOT_REGULAR = "not a regular file"
+FOLDER_UNREADABLE = "folder not readable"
+TOO_LONG = "path too long"
+
+
 class ScanProblem(NamedTuple):
-    """A folder or file the walk could not read, and why (kept for the user to see)."""
+    """A folder or file the walk could not read or left out, and why (for the user to see).
+    `unreadable`: a read error, so what the catalog knows there is kept as it is; False for
+    files that are never photos (videos, pipes, devices)."""
 
     path: str
     reason: str
+    unreadable: bool = True
+
+
+def _reason(err: OSError, is_folder: bool) -> str:
+    if err.errno == errno.ENAMETOOLONG:
+        return TOO_LONG
+    detail = err.strerror or str(err)
+    return f"{FOLDER_UNREADABLE} ({detail})" if is_folder else detail
 
 
 def is_system_dir(name: str) -> bool:
@@ -102,11 +122,15 @@ def walk(
             pass
     pending: list[tuple[str, _ScandirIterator[str] | None]] = [(root, top)]
 
-    def note(path: str, err: OSError) -> None:
-        reason = err.strerror or str(err)
+    def note(path: str, err: OSError, *, folder: bool = True) -> None:
+        reason = _reason(err, folder)
         log.info("scan: cannot read %s: %s", path, reason)
         if problems is not None:
             problems.append(ScanProblem(path, reason))
+
+    def left_out(path: str, reason: str) -> None:
+        if problems is not None:
+            problems.append(ScanProblem(path, reason, unreadable=False))
 
     while pending:
         folder, listing = pending.pop()
@@ -139,16 +163,27 @@ def walk(
                         continue
                     seen.add(key)
                     pending.append((entry.path, None))
-                elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                    try:
-                        fst = entry.stat()
-                    except OSError as e:  # a broken symlink, or gone since the listing
-                        note(entry.path, e)
-                        continue
-                    if stat_mod.S_ISREG(fst.st_mode) and not (
-                        getattr(fst, "st_file_attributes", 0) & _WIN_HIDDEN
-                    ):
-                        yield FoundFile(entry.path, fst)
+                    continue
+                ext = os.path.splitext(name)[1].lower()
+                if ext not in IMAGE_EXTENSIONS:
+                    if ext in VIDEO_EXTENSIONS:
+                        left_out(entry.path, VIDEO)
+                    elif entry.is_symlink() and not os.path.exists(entry.path):
+                        left_out(entry.path, BROKEN_LINK)
+                    continue
+                try:
+                    fst = entry.stat()
+                except OSError as e:  # a broken symlink, or gone since the listing
+                    if isinstance(e, FileNotFoundError) and entry.is_symlink():
+                        e = OSError(e.errno, BROKEN_LINK)
+                    note(entry.path, e, folder=False)
+                    continue
+                if getattr(fst, "st_file_attributes", 0) & _WIN_HIDDEN:
+                    continue
+                if stat_mod.S_ISREG(fst.st_mode):
+                    yield FoundFile(entry.path, fst)
+                else:  # a pipe, socket or device named like a photo
+                    left_out(entry.path, NOT_REGULAR)
 
 
 def _entries(
