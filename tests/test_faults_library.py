@@ -268,3 +268,47 @@ def test_an_unreadable_folder_is_listed_with_its_reason(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o755)
         shutil.rmtree(top)
+
+
+_INDEX_IN_A_CHILD = """
+import json, logging, sys
+from pathlib import Path
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+from app.core.encoder import Encoder
+from app.core.library import Library
+from app.core.paths import Paths
+encoder = Encoder(Path(sys.argv[2]), device="cpu", threads=1)
+with Library(Paths.at(Path(sys.argv[1])), encoder) as lib:
+    lib.indexer.batch_size = 2
+    report = lib.index()
+    print(json.dumps({"encoded": report.encoded, "vectors": len(lib.vindex)}))
+encoder.close()
+"""
+
+
+def test_two_indexing_processes_take_turns_and_encode_each_photo_once(
+    paths: Paths, encoder: CountingEncoder, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    photos = tmp_path / "photos"
+    made = make_folder(photos, per_pair=2)
+    with Library(paths, encoder) as lib:
+        lib.add_folder(photos)
+    repo = Path(__file__).resolve().parent.parent
+    home = str(paths.data.parent)
+    args = [sys.executable, "-c", _INDEX_IN_A_CHILD, home, str(tiny_model_dir)]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    children = [
+        subprocess.Popen(args, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outs = [c.communicate(timeout=300) for c in children]
+    assert [c.returncode for c in children] == [0, 0], [e.decode() for _, e in outs]
+    reports = [json.loads(o) for o, _ in outs]
+    assert sorted(r["encoded"] for r in reports) == [0, len(made)]
+    assert [r["vectors"] for r in reports] == [len(made), len(made)]  # the waiter took them up
+    waited = [e.decode() for _, e in outs if b"is indexing this library" in e]
+    assert len(waited) == 1 and "pid " in waited[0]

@@ -32,6 +32,7 @@ from app.core.search import SearchEngine
 from app.core.thumbnails import ThumbnailStore
 from app.core.vindex import VectorIndex
 from app.core.watcher import ChangeSet, ChangeSummary, Watcher
+from app.core.writelock import writer_lock
 
 if TYPE_CHECKING:
     from app.core.encoder import Encoder
@@ -656,12 +657,35 @@ class Library:
                 if control.cancelled:
                     raise JobCancelled
             try:
-                yield
+                # ...and one indexing process per data folder (searches never wait for it).
+                with writer_lock(self.paths.data, cancelled=lambda: control.cancelled) as waited:
+                    if waited:  # another process wrote vectors meanwhile: take them up
+                        self._reopen_indexes()
+                    yield
+            except TimeoutError as e:
+                raise JobCancelled from e
             finally:
                 self._run_lock.release()
         finally:
             with self._state_lock:
                 self._controls.discard(control)
+
+    def _reopen_indexes(self) -> None:
+        """Reopen each model's vector index from disk and the catalog (after another process
+        indexed this library). Searches still running keep the index object they started with."""
+        with self._model_lock, self._write_lock:
+            for m in {id(m): m for m in (self._target, self._serving) if m}.values():
+                if m.vindex.dirty:
+                    m.vindex.save(self.catalog.generation(m.vindex.model_id))
+                m.vindex = VectorIndex.open(
+                    self._index_dir(m.encoder.model_id),
+                    m.encoder.model_id,
+                    m.encoder.info.embed_dim,
+                    self.catalog,
+                )
+                m.engine = SearchEngine(m.encoder, self.catalog, m.vindex)
+            if self._target is not None:
+                self.indexer.set_model(self._target.encoder, self._target.vindex)
 
     def close(self) -> None:
         """Stop watchers, cancel a running job and wait for it, save the index, release all."""
