@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.core.catalog_types import CatalogError
+from app.core.errors import storage_fault
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -32,6 +33,9 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; safe with WAL
         conn.execute("PRAGMA temp_store = MEMORY")
     except sqlite3.DatabaseError as e:
+        known = storage_fault(e, path.parent, path)
+        if known is not None:
+            raise CatalogError(str(known), exit_code=known.exit_code) from e
         raise CatalogError(
             f"Cannot open the catalog {path} ({e}). Check that its folder exists and is "
             "writable, or move a damaged file aside (PhotoSeek never deletes it)."
@@ -97,11 +101,14 @@ class Database:
             yield conn
         except BaseException:
             state.depth = depth
-            if depth == 0:
-                conn.execute("ROLLBACK")
-            else:
-                conn.execute(f"ROLLBACK TO sp{depth}")
-                conn.execute(f"RELEASE sp{depth}")
+            # SQLite rolls back by itself after some errors (a full disk, an I/O error); then
+            # there is nothing left to roll back, and the original error is the one to raise.
+            if conn.in_transaction:
+                if depth == 0:
+                    conn.execute("ROLLBACK")
+                else:
+                    conn.execute(f"ROLLBACK TO sp{depth}")
+                    conn.execute(f"RELEASE sp{depth}")
             raise
         state.depth = depth
         conn.execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")

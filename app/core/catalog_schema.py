@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from app.core.catalog_types import CAPTURE_SOURCES, STATES, CatalogError
+from app.core.errors import storage_fault
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,11 @@ def migrate(conn: sqlite3.Connection, path: Path, migrations: Sequence[Migration
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
             conn.execute("COMMIT")
         except BaseException as e:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite has rolled back by itself after a full disk
+                conn.execute("ROLLBACK")
+            known = storage_fault(e, path.parent, path)
+            if known is not None:
+                raise CatalogError(str(known), exit_code=known.exit_code) from e
             if isinstance(e, sqlite3.Error):
                 raise CatalogError(
                     f"Could not upgrade the catalog {path} to schema {version} ({e}). The file "
