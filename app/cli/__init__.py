@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from app import __version__
 from app.core.errors import UserError
@@ -16,20 +17,27 @@ from app.core.paths import ENV_HOME, Paths
 log = logging.getLogger(__name__)
 
 # Modules with `register(subparsers)`; each sets `func(args, paths) -> int` on its parsers.
-COMMAND_MODULES = ("app.cli.model_cmd", "app.cli.library_cmd")
+COMMAND_MODULES = ("app.cli.model_cmd", "app.cli.library_cmd", "app.cli.repair_cmd")
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line that says where the help is (subcommands inherit this class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="photoseek",
         description="Find any photo on your own computer by meaning. Runs locally and privately.",
     )
     parser.add_argument("--version", action="version", version=f"photoseek {__version__}")
     parser.add_argument(
         "--data-dir",
-        type=Path,
+        type=str,
         default=None,
         help=f"keep all PhotoSeek data under this folder (or set ${ENV_HOME})",
     )
@@ -66,13 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_paths(args: argparse.Namespace) -> Paths:
     if args.data_dir is not None:
-        return Paths.at(args.data_dir)
+        return Paths.at(args.data_dir, what="--data-dir")
     return Paths.default()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # `search -people`: a query word that excludes looks like an option to argparse.
+        if getattr(args, "command", None) == "search" and all(_is_word(w) for w in extra):
+            args.text = " ".join(w for w in (args.text, *extra) if w)
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.install_desktop_entry or args.uninstall_desktop_entry:
@@ -83,20 +97,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UserError as e:
             print(f"photoseek: {e}", file=sys.stderr)
             return e.exit_code
+    try:
+        paths = resolve_paths(args)
+    except UserError as e:
+        print(f"photoseek: {e}", file=sys.stderr)
+        return e.exit_code
     if not getattr(args, "func", None):
         if args.command is None and not os.environ.get("PHOTOSEEK_NO_GUI"):
-            return launch_gui(args)
+            return launch_gui(paths)
         parser.print_help()
         return 2
-    paths = resolve_paths(args)
+    return run_command(args, paths)
+
+
+def _is_word(arg: str) -> bool:
+    """`-people`: one dash and a word (not `--option`, not `-3`)."""
+    return arg.startswith("-") and len(arg) > 1 and arg[1] != "-"
+
+
+def run_command(args: argparse.Namespace, paths: Paths) -> int:
+    """Run a command; whatever goes wrong, the user sees one line and a documented exit code."""
+    from app.cli import faults
+
     try:
-        return int(args.func(args, paths) or 0)
+        code = int(args.func(args, paths) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
+        return code
+    except BrokenPipeError:
+        # `photoseek search x | head`: the reader has what it wanted. Quiet, as Unix tools are.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return faults.EXIT_BROKEN_PIPE
     except UserError as e:
         print(f"photoseek: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("photoseek: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        known = faults.explain(e, paths)
+        if known is not None:
+            log.debug("%s", known, exc_info=True)
+            print(f"photoseek: {known}", file=sys.stderr)
+            return known.exit_code
+        print(f"photoseek: {faults.report_bug(e, paths)}", file=sys.stderr)
+        return faults.EXIT_BUG
 
 
 def desktop_menu(args: argparse.Namespace) -> int:
@@ -112,7 +156,7 @@ def desktop_menu(args: argparse.Namespace) -> int:
         return 0
     command = desktop_entry.launcher_command()
     if args.data_dir is not None:  # the menu opens the same library as this command
-        command += ["--data-dir", str(args.data_dir.expanduser().resolve())]
+        command += ["--data-dir", str(Path(args.data_dir).expanduser().resolve())]
     entry = desktop_entry.install_desktop_entry(command=command)
     print(f"Added PhotoSeek to the desktop menu: {entry.desktop_file}")
     print(f"  runs:  {' '.join(entry.command)}")
@@ -121,11 +165,11 @@ def desktop_menu(args: argparse.Namespace) -> int:
     return 0
 
 
-def launch_gui(args: argparse.Namespace) -> int:
+def launch_gui(paths: Paths) -> int:
     """`photoseek` with no command opens the desktop window."""
     try:
         from app.ui.main import run_gui
     except ModuleNotFoundError as e:
         print(f"photoseek: the desktop window is not available ({e}).", file=sys.stderr)
         return 2
-    return run_gui(resolve_paths(args))
+    return run_gui(paths)

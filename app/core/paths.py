@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from app.core.errors import UserError
+
 APP_NAME = "PhotoSeek"
 ENV_HOME = "PHOTOSEEK_HOME"
 
@@ -26,7 +28,7 @@ class Paths:
         """platformdirs locations, or everything under $PHOTOSEEK_HOME when it is set."""
         home = os.environ.get(ENV_HOME)
         if home:
-            return cls.at(Path(home))
+            return cls.at(Path(home), what=f"${ENV_HOME}")
         return cls(
             data=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
             cache=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
@@ -35,9 +37,22 @@ class Paths:
         )
 
     @classmethod
-    def at(cls, home: Path) -> Paths:
-        """A self-contained layout under one folder (tests, portable installs)."""
+    def at(cls, home: Path | str, what: str = f"${ENV_HOME}") -> Paths:
+        """A self-contained layout under one folder (tests, portable installs).
+
+        `what` names where `home` came from, for the message when it cannot be a folder.
+        """
+        if not str(home).strip():
+            raise UserError(
+                f"{what} is empty: give the folder to keep PhotoSeek's data in, "
+                "e.g. --data-dir ~/PhotoSeek."
+            )
         home = Path(home).expanduser().resolve()
+        if home.exists() and not home.is_dir():
+            raise UserError(
+                f"{what} {home} is a file, not a folder: give a folder (or a path that does "
+                "not exist yet) to keep PhotoSeek's data in."
+            )
         return cls(
             data=home / "data", cache=home / "cache", config=home / "config", logs=home / "logs"
         )
