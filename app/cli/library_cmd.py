@@ -2,13 +2,20 @@
 
 Everything goes through `app.core.library.Library` and the dataclasses it returns; no Qt here.
 
-Exit codes:
+Exit codes (every `photoseek` command; README "Exit codes" has the same table):
     0    success (an index run that skipped unreadable files still succeeds)
-    1    a problem you can fix: a missing folder or file, a folder already added, ... (UserError)
+    1    a problem you can fix: a missing folder or file, a folder already added, a system
+         folder, photos not indexed for this model or precision yet, ... (UserError)
     2    bad command-line usage: unknown option, malformed --region, --year or --month
     3    no usable model: install one with `photoseek model install`
+    4    the disk is full, or PhotoSeek's data folder cannot be written (StorageError)
+    5    the catalog file is damaged: `photoseek repair` moves it aside and rebuilds it
+    70   a bug in PhotoSeek: one line on stderr, the traceback in the log file it names
     130  interrupted with Ctrl+C (an index run stops cleanly; run it again to resume)
+    141  the output went into a closed pipe (`photoseek search x | head -1`): quiet, as Unix
+         tools are (128 + SIGPIPE)
 
+Every failure is one line on stderr, `photoseek: ...`, that names the problem and the fix.
 `watch` runs until Ctrl+C and then exits with 0: that is how it is meant to end. A second
 Ctrl+C during an index run aborts at once (still safe: every committed batch is kept).
 `ModelError` (a missing or broken model) is mapped to 3 here, whichever layer raises it.
@@ -39,6 +46,13 @@ EXIT_USAGE = 2
 EXIT_NO_MODEL = 3
 EXIT_INTERRUPTED = 130
 SKIPPED_SHOWN = 10
+YEARS = (1800, 2999)  # capture years the catalog keeps; others are treated as unknown dates
+MAX_PIXELS = 1_000_000  # no photo is this wide or tall: a larger region number is a typo
+# Folders that hold the system, never photos; adding one (or a subfolder) is refused.
+SYSTEM_FOLDERS = tuple(
+    Path(p) for p in ("/proc", "/sys", "/dev", "/boot", "/etc", "/bin", "/sbin", "/lib", "/lib64",
+                      "/usr", "/snap", "/System")
+)  # fmt: skip
 
 MONTHS = (
     "january",
@@ -62,9 +76,10 @@ MONTHS = (
 def parse_year(text: str) -> int:
     """`2021` → 2021; anything else is a usage error that shows the expected form."""
     t = text.strip()
-    if not (t.isdigit() and len(t) == 4) or not 1800 <= int(t) <= 2999:
+    if not (t.isdigit() and len(t) == 4) or not YEARS[0] <= int(t) <= YEARS[1]:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a year: use four digits, e.g. --year 2021"
+            f"{text!r} is not a year PhotoSeek knows: give one from {YEARS[0]} to {YEARS[1]}, "
+            "e.g. --year 2021"
         )
     return int(t)
 
@@ -87,11 +102,19 @@ def parse_region(text: str) -> tuple[int, int, int, int]:
     """`x,y,w,h` in pixels of the (EXIF-rotated) image: `120,80,400,300`."""
     parts = [p.strip() for p in text.split(",")]
     try:
-        x, y, w, h = (int(float(p)) for p in parts)
+        numbers = [float(p) for p in parts]
+        if len(numbers) != 4:
+            raise ValueError
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a region: give x,y,w,h in pixels, e.g. --region 120,80,400,300"
         ) from None
+    if not all(math.isfinite(n) and abs(n) <= MAX_PIXELS for n in numbers):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a region: each of x,y,w,h must be a number of pixels "
+            f"from 0 to {MAX_PIXELS:,}"
+        )
+    x, y, w, h = (int(n) for n in numbers)
     if x < 0 or y < 0 or w <= 0 or h <= 0:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a region: x and y must be ≥ 0, width and height > 0"
@@ -125,6 +148,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     fsub = p.add_subparsers(dest="folders_command", metavar="ACTION", required=True)
     q = fsub.add_parser("add", help="watch these folders (run `photoseek index` afterwards)")
     q.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    q.add_argument(
+        "--force",
+        action="store_true",
+        help="allow a whole disk (/ or a drive's root): everything on it gets indexed",
+    )
     q.set_defaults(func=cmd_folders_add)
     q = fsub.add_parser("remove", help="stop watching; forgets their index, never touches files")
     q.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -153,7 +181,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "text",
         nargs="?",
         default=None,
-        help='what to look for; "-word" excludes, e.g. "beach -people"',
+        help='what to look for; "-word" excludes, e.g. "beach -people" (a query that is '
+        "only exclusions works too: search -people, or search -- -people)",
     )
     p.add_argument("--image", type=Path, default=None, help="an example image (any file)")
     p.add_argument(
@@ -161,7 +190,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=parse_weight,
         default=None,
         metavar="W",
-        help="0..1: how much the example image counts against the text",
+        help="0..1: how much the example image counts against the text (default 0.5)",
     )
     p.add_argument(
         "--region",
@@ -245,6 +274,10 @@ def _result_options(p: argparse.ArgumentParser) -> None:
         "--all",
         action="store_true",
         help="no relevance floor: the --top closest photos, however weak the match",
+    )
+    p.epilog = (
+        "By default only photos above the model's calibrated relevance floor are shown (the "
+        "cosine its model card or calibration set as 'relevant'); --min-score or --all change it."
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -330,8 +363,25 @@ def _print_json(data: Any) -> None:
 # ---------------------------------------------------------------- folders
 
 
+def check_photo_folder(path: Path, force: bool) -> None:
+    """Refuse the system's own folders, and a whole disk unless --force."""
+    for system in SYSTEM_FOLDERS:
+        if path == system or system in path.parents:
+            raise UserError(
+                f"{path} is a system folder, not a photo folder: add the folder that holds "
+                "your photos, e.g. photoseek folders add ~/Pictures"
+            )
+    if path == Path(path.anchor) and not force:
+        raise UserError(
+            f"{path} is a whole disk: indexing all of it takes long and finds more than photos. "
+            "Add your photo folders instead, or pass --force to add it anyway."
+        )
+
+
 @_command
 def cmd_folders_add(args: argparse.Namespace, paths: Paths) -> int:
+    for p in args.paths:
+        check_photo_folder(_resolve(p), args.force)
     with open_library(args, paths) as lib:
         for p in args.paths:
             folder = lib.add_folder(_resolve(p))
@@ -548,6 +598,8 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         )
     with open_library(args, paths, need_model=text is not None or args.image is not None) as lib:
         folder = _folder_filter(lib, args.folder) if args.folder is not None else None
+        if text is not None or args.image is not None:
+            _check_indexed(lib, args)
         query = Query(
             text=text,
             image=_resolve(args.image) if args.image else None,
@@ -582,6 +634,7 @@ def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
     _check_file(args.photo, "PHOTO")
     target = _resolve(args.photo)
     with open_library(args, paths, need_model=True) as lib:
+        _check_indexed(lib, args)
         photo = lib.catalog.photo_by_path(target)
         if photo is not None and photo.state == "indexed":
             # From its stored embedding: nothing is decoded or encoded. The photo itself would
@@ -595,6 +648,22 @@ def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
             hits = result.hits
             echo = {"image": str(target)}
     return _print_hits(result, hits, args, echo)
+
+
+def _check_indexed(lib: Any, args: argparse.Namespace) -> None:
+    """Photos catalogued but none encoded by this model (or --precision): say how to index."""
+    st = lib.status()
+    if st.indexed == 0 and st.pending > 0:
+        options = " ".join(
+            f"--{name} {value}"
+            for name, value in (("model", args.model), ("precision", args.precision))
+            if value is not None
+        )
+        command = f"photoseek index {options}".strip()
+        raise UserError(
+            f"Your {st.pending} photos are not indexed for {st.model_id} yet: run `{command}` "
+            "first."
+        )
 
 
 def _floor_options(args: argparse.Namespace) -> dict[str, float]:
