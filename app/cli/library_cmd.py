@@ -485,6 +485,9 @@ def describe_report(r: Any) -> str:
         f"{r.unchanged} unchanged",
         f"{r.skipped} skipped",
     ]
+    still = getattr(r, "still_skipped", 0)
+    if still:
+        parts.append(f"{still} still skipped (`photoseek status --skipped` says why)")
     rate = f", {r.encoded / r.elapsed_s:.1f} photos/s" if r.encoded and r.elapsed_s > 0 else ""
     return f"{', '.join(parts)} in {format_duration(r.elapsed_s)}{rate}"
 

@@ -222,6 +222,7 @@ class ModelsDialog(QDialog):
             on_result=lambda facts: self._facts_loaded(generation, facts),
             on_error=lambda exc: self._facts_failed(generation, exc),
             pool=self._pool,
+            owner=self,
         )
 
     def _facts_failed(self, generation: int, exc: BaseException) -> None:

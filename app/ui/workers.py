@@ -123,8 +123,12 @@ def run_in_thread(
     on_finished: Callable[[], None] | None = None,
     pool: QThreadPool | None = None,
     priority: int = 0,
+    owner: QObject | None = None,
 ) -> Worker:
     """Run `fn()` on `pool` (the global pool by default); call back on the GUI thread.
+
+    With `owner` (the widget whose methods the callbacks are), the outcome is dropped once the
+    owner is destroyed, so a dialog closed while its worker runs is never called back.
 
     With `on_progress`, `fn` is called as `fn(progress)`, where `progress(value)` may be called
     from the worker any number of times. Exceptions reach `on_error`, or `sys.excepthook` when
@@ -132,6 +136,8 @@ def run_in_thread(
     """
     worker = Worker(fn, with_progress=on_progress is not None)
     _Delivery(worker, on_result, on_error, on_progress, on_finished)
+    if owner is not None:
+        owner.destroyed.connect(worker.cancel)
     worker.pool = pool or QThreadPool.globalInstance()
     _live.add(worker)
     worker.pool.start(worker, priority)
