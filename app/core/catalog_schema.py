@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from app.core.catalog_types import CAPTURE_SOURCES, STATES, CatalogError
+from app.core.catalog_types import STATES, CatalogError
 from app.core.errors import storage_fault
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,45 @@ APPLICATION_ID = 0x50534B31
 # A step is a list of SQL statements or a function of the connection (for data rewrites).
 Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
 
-_SOURCES = ", ".join(f"'{s}'" for s in CAPTURE_SOURCES)
 _STATES = ", ".join(f"'{s}'" for s in STATES)
+
+# The capture sources each schema's CHECK constraint allows; a step that has shipped keeps its
+# own list (tests check that the newest equals catalog_types.CAPTURE_SOURCES).
+V1_SOURCES = ("exif_original", "exif_digitized", "exif_datetime", "file_mtime")
+V3_SOURCES = (
+    "exif_original",
+    "exif_digitized",
+    "xmp",
+    "iptc",
+    "gps_utc",
+    "exif_datetime",
+    "file_mtime",
+)
+
+
+def _photos_table(name: str, sources: Sequence[str]) -> str:
+    allowed = ", ".join(f"'{s}'" for s in sources)
+    return f"""CREATE TABLE {name} (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        fingerprint TEXT,
+        width INTEGER,
+        height INTEGER,
+        capture_time TEXT,
+        capture_offset TEXT,
+        capture_source TEXT CHECK (capture_source IN ({allowed})),
+        year INTEGER,
+        month INTEGER CHECK (month BETWEEN 1 AND 12),
+        camera_make TEXT,
+        camera_model TEXT,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ({_STATES})),
+        skip_reason TEXT,
+        indexed_at REAL
+    )"""
+
 
 V1_BASE: list[str] = [
     # `value` has no declared type so integers (generations) stay integers.
@@ -38,26 +75,7 @@ V1_BASE: list[str] = [
     )""",
     # AUTOINCREMENT: a photo id is never reused, because ids also key thumbnails and the vector
     # index, where a stale entry must never be mistaken for a new photo.
-    f"""CREATE TABLE photos (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
-        path TEXT NOT NULL UNIQUE,
-        size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        fingerprint TEXT,
-        width INTEGER,
-        height INTEGER,
-        capture_time TEXT,
-        capture_offset TEXT,
-        capture_source TEXT CHECK (capture_source IN ({_SOURCES})),
-        year INTEGER,
-        month INTEGER CHECK (month BETWEEN 1 AND 12),
-        camera_make TEXT,
-        camera_model TEXT,
-        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ({_STATES})),
-        skip_reason TEXT,
-        indexed_at REAL
-    )""",
+    _photos_table("photos", V1_SOURCES),
     "CREATE INDEX photos_state_year_month ON photos(state, year, month)",
     "CREATE INDEX photos_state_month ON photos(state, month)",
     "CREATE INDEX photos_folder_state ON photos(folder_id, state)",
@@ -77,7 +95,44 @@ V2_CAPTURE_ORDER: list[str] = [
     "CREATE INDEX photos_state_capture ON photos(state, capture_time DESC, id DESC)",
 ]
 
-MIGRATIONS: list[Migration] = [V1_BASE, V2_CAPTURE_ORDER]
+
+def v3_more_capture_sources(conn: sqlite3.Connection) -> None:
+    """v3: capture dates also from XMP, IPTC and GPS ("xmp", "iptc", "gps_utc").
+
+    SQLite cannot change a CHECK constraint, so `photos` is rebuilt (its rows, ids, indexes and
+    AUTOINCREMENT counter kept). Foreign keys are on and cannot be turned off inside the
+    migration's transaction, and dropping `photos` would cascade into `embeddings`, so the
+    embeddings wait in a table without a foreign key meanwhile.
+    """
+    schema = "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type"
+    indexes = [r[0] for r in conn.execute(schema + " DESC", ("photos",)) if "INDEX" in r[0]]
+    embeddings = [r[0] for r in conn.execute(schema + " DESC", ("embeddings",))]
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'photos'").fetchone()
+    seq = int(row[0]) if row else 0
+    columns = ", ".join(r[1] for r in conn.execute("PRAGMA table_info(photos)"))
+    conn.execute(_photos_table("photos_v3", V3_SOURCES))
+    conn.execute(f"INSERT INTO photos_v3 ({columns}) SELECT {columns} FROM photos")
+    conn.execute("CREATE TABLE embeddings_v3 AS SELECT photo_id, model_id, vector FROM embeddings")
+    conn.execute("DROP TABLE embeddings")
+    conn.execute("DROP TABLE photos")
+    conn.execute("ALTER TABLE photos_v3 RENAME TO photos")
+    conn.execute("DELETE FROM sqlite_sequence WHERE name IN ('photos', 'photos_v3')")
+    conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('photos', ?)", (seq,))
+    for sql in indexes:
+        conn.execute(sql)
+    for sql in embeddings:  # the table ("table" sorts after "index") first
+        conn.execute(sql)
+    conn.execute(
+        "INSERT INTO embeddings (photo_id, model_id, vector) "
+        "SELECT photo_id, model_id, vector FROM embeddings_v3"
+    )
+    conn.execute("DROP TABLE embeddings_v3")
+    problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if problems:
+        raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {problems[:3]}")
+
+
+MIGRATIONS: list[Migration] = [V1_BASE, V2_CAPTURE_ORDER, v3_more_capture_sources]
 
 
 def check_file(conn: sqlite3.Connection, path: Path) -> None:

@@ -15,8 +15,18 @@ SKIPPED = "skipped"
 PENDING = "pending"
 STATES = (INDEXED, SKIPPED, PENDING)
 
-# Where a photo's capture time came from, best first.
-CAPTURE_SOURCES = ("exif_original", "exif_digitized", "exif_datetime", "file_mtime")
+# Where a photo's capture time came from, best first (see app/core/metadata.py). "file_mtime" is
+# a guess: the file's modification time, for a photo that records no capture date.
+CAPTURE_SOURCES = (
+    "exif_original",
+    "exif_digitized",
+    "xmp",
+    "iptc",
+    "gps_utc",
+    "exif_datetime",
+    "file_mtime",
+)
+GUESSED_SOURCES = frozenset({"file_mtime"})
 
 
 class CatalogError(UserError):
