@@ -4,6 +4,7 @@ migration that lets the catalog record them, and file dates marked as guesses (i
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import sqlite3
@@ -302,3 +303,34 @@ def test_every_capture_source_is_stored_and_read_back(tmp_path):
         ]
         ids = cat.upsert_photos(metas)
         assert [p.capture_source for p in cat.photos(ids)] == list(CAPTURE_SOURCES)
+
+
+# -- shown as a guess ------------------------------------------------------------------------
+
+
+def test_the_cli_marks_a_file_date_in_the_table_and_the_json(tmp_path, tiny_model_dir):
+    from test_cli import cli, ok
+
+    home, photos = tmp_path / "home", tmp_path / "photos"
+    photos.mkdir()
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = "2021:05:06 07:08:09"
+    jpeg(photos / "dated.jpg", exif=exif)
+    jpeg(photos / "xmp.jpg", segments=app1_xmp(xmp_packet(
+        f'<rdf:Description {NS} xmp:CreateDate="2020-02-03T04:05:06+01:00"/>'
+    )))  # fmt: skip
+    jpeg(photos / "undated.jpg")
+    ok(cli(home, "folders", "add", photos))
+    ok(cli(home, "model", "install", "--from", tiny_model_dir))
+    ok(cli(home, "index"))
+    found = json.loads(ok(cli(home, "search", "a photo", "--json", "--all")).stdout)["hits"]
+    by_name = {Path(h["path"]).name: h for h in found}
+    assert by_name["dated.jpg"]["capture_source"] == "exif_original"
+    assert by_name["xmp.jpg"]["capture_source"] == "xmp"
+    assert by_name["undated.jpg"]["capture_source"] == "file_mtime"
+    assert by_name["undated.jpg"]["capture_time"].startswith(file_date().isoformat()[:10])
+    table = ok(cli(home, "search", "a photo", "--all")).stdout.splitlines()
+    line = {Path(row.split()[-1]).name: row for row in table}
+    assert f"{file_date():%Y-%m-%d} (file date)" in line["undated.jpg"]
+    assert "file date" not in line["dated.jpg"] and "2021-05-06" in line["dated.jpg"]
+    assert "file date" not in line["xmp.jpg"] and "2020-02-03" in line["xmp.jpg"]

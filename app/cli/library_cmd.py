@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.progress import ProgressLine, format_duration
+from app.core.catalog_types import GUESSED_SOURCES
 from app.core.errors import UserError
 from app.core.paths import Paths
 
@@ -616,6 +617,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
             **_floor_options(args),
         )
         result = lib.search(query)
+        sources = _capture_sources(lib, result.hits)
     echo = {
         "text": text,
         "image": str(query.image) if query.image else None,
@@ -627,7 +629,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         "order": args.order,
         "top": args.top,
     }
-    return _print_hits(result, result.hits, args, echo)
+    return _print_hits(result, result.hits, args, echo, sources)
 
 
 @_command
@@ -650,7 +652,8 @@ def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
             result = lib.search(Query(image=target, top_k=args.top, **_floor_options(args)))
             hits = result.hits
             echo = {"image": str(target)}
-    return _print_hits(result, hits, args, echo)
+        sources = _capture_sources(lib, hits)
+    return _print_hits(result, hits, args, echo, sources)
 
 
 def _check_indexed(lib: Any, args: argparse.Namespace) -> None:
@@ -699,8 +702,25 @@ def _folder_filter(lib: Any, path: Path) -> Path:
     )
 
 
+def _hit_date(hit: Any, source: str | None) -> str:
+    """ "2021-06-01", or "2021-06-01 (file date)" where the photo records no capture date."""
+    if hit.capture_time is None:
+        return "----------"
+    when = hit.capture_time.strftime("%Y-%m-%d")
+    return f"{when} (file date)" if source in GUESSED_SOURCES else when
+
+
+def _capture_sources(lib: Any, hits: list[Any]) -> dict[int, str | None]:
+    """Where each hit's capture date came from ("file_mtime": a guess from the file's time)."""
+    return {p.id: p.capture_source for p in lib.catalog.photos([h.photo_id for h in hits])}
+
+
 def _print_hits(
-    result: Any, hits: list[Any], args: argparse.Namespace, echo: dict[str, Any]
+    result: Any,
+    hits: list[Any],
+    args: argparse.Namespace,
+    echo: dict[str, Any],
+    sources: dict[int, str | None],
 ) -> int:
     if args.json:
         _print_json(
@@ -720,6 +740,7 @@ def _print_hits(
                         "path": str(h.path),
                         "score": round(h.score, 6),
                         "capture_time": _iso(h.capture_time),
+                        "capture_source": sources.get(h.photo_id),
                     }
                     for h in hits
                 ],
@@ -731,9 +752,10 @@ def _print_hits(
     if not hits:
         hint = " above the relevance floor" if _finite(result.floor) is not None else ""
         print(f"No matching photos{hint} among {result.total_candidates}.", file=sys.stderr)
-    for h in hits:
-        when = h.capture_time.strftime("%Y-%m-%d") if h.capture_time else "----------"
-        print(f"{h.score:7.3f}  {when}  {h.path}")
+    dates = [_hit_date(h, sources.get(h.photo_id)) for h in hits]
+    width = max(map(len, dates), default=0)
+    for h, when in zip(hits, dates, strict=True):
+        print(f"{h.score:7.3f}  {when:<{width}}  {h.path}")
     if result.weaker:
         n = result.weaker
         print(
