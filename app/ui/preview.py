@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.catalog_types import GUESSED_SOURCES
 from app.ui import theme
 from app.ui.results_model import format_date
 from app.ui.workers import Worker, run_in_thread
@@ -282,6 +283,8 @@ class PreviewDialog(QDialog):
         when = format_date(photo.capture_time)
         if photo.capture_time is not None:
             when += f", {photo.capture_time:%H:%M}"
+            if photo.capture_source in GUESSED_SOURCES:
+                when += " (file date: no capture date in the photo)"
         self.details["Taken"].setText(when)
         dims = f"{photo.width} × {photo.height} px, " if photo.width and photo.height else ""
         self.details["Size"].setText(dims + human_size(photo.size))
