@@ -89,6 +89,22 @@ def test_roles_give_name_path_score_date_and_tooltip(qapp):
     assert names[ResultsModel.ScoreRole] == b"score"
 
 
+def test_tooltip_says_when_the_date_is_the_files(qapp):
+    """A date guessed from the file's time is marked in the grid's tooltip (#11)."""
+    model = ResultsModel(None)
+    when = datetime(2020, 3, 3, 12, 0)
+    model.set_hits(
+        [
+            Hit(1, "/p/a.jpg", 0.5, when, "exif_original"),
+            Hit(2, "/p/b.jpg", 0.4, when, "file_mtime"),
+        ],
+        generation=1,
+    )
+    exif, guess = (model.index(i, 0).data(Qt.ItemDataRole.ToolTipRole) for i in (0, 1))
+    assert "3 March 2020" in exif and "file date" not in exif
+    assert "3 March 2020 (file date: no capture date in the photo)" in guess
+
+
 def test_a_loaded_thumbnail_changes_exactly_its_row(qtbot, loader, thumbs):
     model = ResultsModel(loader)
     model.set_hits(hits(6), generation=7)

@@ -617,7 +617,6 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
             **_floor_options(args),
         )
         result = lib.search(query)
-        sources = _capture_sources(lib, result.hits)
     echo = {
         "text": text,
         "image": str(query.image) if query.image else None,
@@ -629,7 +628,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         "order": args.order,
         "top": args.top,
     }
-    return _print_hits(result, result.hits, args, echo, sources)
+    return _print_hits(result, result.hits, args, echo)
 
 
 @_command
@@ -652,8 +651,7 @@ def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
             result = lib.search(Query(image=target, top_k=args.top, **_floor_options(args)))
             hits = result.hits
             echo = {"image": str(target)}
-        sources = _capture_sources(lib, hits)
-    return _print_hits(result, hits, args, echo, sources)
+    return _print_hits(result, hits, args, echo)
 
 
 def _check_indexed(lib: Any, args: argparse.Namespace) -> None:
@@ -702,17 +700,12 @@ def _folder_filter(lib: Any, path: Path) -> Path:
     )
 
 
-def _hit_date(hit: Any, source: str | None) -> str:
+def _hit_date(hit: Any) -> str:
     """ "2021-06-01", or "2021-06-01 (file date)" where the photo records no capture date."""
     if hit.capture_time is None:
         return "----------"
     when = hit.capture_time.strftime("%Y-%m-%d")
-    return f"{when} (file date)" if source in GUESSED_SOURCES else when
-
-
-def _capture_sources(lib: Any, hits: list[Any]) -> dict[int, str | None]:
-    """Where each hit's capture date came from ("file_mtime": a guess from the file's time)."""
-    return {p.id: p.capture_source for p in lib.catalog.photos([h.photo_id for h in hits])}
+    return f"{when} (file date)" if hit.capture_source in GUESSED_SOURCES else when
 
 
 def _print_hits(
@@ -720,7 +713,6 @@ def _print_hits(
     hits: list[Any],
     args: argparse.Namespace,
     echo: dict[str, Any],
-    sources: dict[int, str | None],
 ) -> int:
     if args.json:
         _print_json(
@@ -740,7 +732,7 @@ def _print_hits(
                         "path": str(h.path),
                         "score": round(h.score, 6),
                         "capture_time": _iso(h.capture_time),
-                        "capture_source": sources.get(h.photo_id),
+                        "capture_source": h.capture_source,
                     }
                     for h in hits
                 ],
@@ -752,7 +744,7 @@ def _print_hits(
     if not hits:
         hint = " above the relevance floor" if _finite(result.floor) is not None else ""
         print(f"No matching photos{hint} among {result.total_candidates}.", file=sys.stderr)
-    dates = [_hit_date(h, sources.get(h.photo_id)) for h in hits]
+    dates = [_hit_date(h) for h in hits]
     width = max(map(len, dates), default=0)
     for h, when in zip(hits, dates, strict=True):
         print(f"{h.score:7.3f}  {when:<{width}}  {h.path}")

@@ -82,6 +82,7 @@ class Hit:
     path: str
     score: float
     capture_time: datetime | None
+    capture_source: str | None = None  # where the date came from; "file_mtime": a guess
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPixmap, QPixmapCache
 
+from app.core.catalog_types import GUESSED_SOURCES
+from app.ui.thumb_loader import ThumbLoader
+
 if TYPE_CHECKING:
     from app.core.search import Hit
-    from app.ui.thumb_loader import ThumbLoader
 
 BATCH = 400
 PIXMAP_CACHE_KB = 256 * 1024
@@ -228,7 +230,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return (
                 f"<b>{html.escape(Path(hit.path).name)}</b><br>"
-                f"{format_date(hit.capture_time)}<br>Score {hit.score:.3f}"
+                f"{format_date(hit.capture_time)}{_date_note(hit)}<br>Score {hit.score:.3f}"
             )
         if role == self.ScoreRole:
             return float(hit.score)
@@ -299,3 +301,10 @@ class ResultsModel(QAbstractListModel):
         if row is not None and row < self._shown:
             index = self.index(row, 0)
             self.dataChanged.emit(index, index, [self.ThumbnailRole, self.ThumbStateRole])
+
+
+def _date_note(hit: Any) -> str:
+    """Said after the date when it is the file's time, not a capture date the photo records."""
+    if getattr(hit, "capture_source", None) in GUESSED_SOURCES:
+        return " (file date: no capture date in the photo)"
+    return ""
