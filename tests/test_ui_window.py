@@ -3,6 +3,7 @@ micro CLIP (tests/microclip.py) through onnxruntime, photos with EXIF dates acro
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import shutil
@@ -324,6 +325,10 @@ def test_keyboard_enter_opens_the_preview_and_delete_deletes_nothing(qtbot, wind
     assert dialog.path == path
     qtbot.waitUntil(lambda: dialog.details["Camera"].text() == "PhotoSeek Test Camera")
     assert "96 × 96 px" in dialog.details["Size"].text()
+    assert "file date" not in dialog.details["Taken"].text()  # the photo records its date
+    photo = window.library.photo(window.grid.currentIndex().data(ResultsModel.PhotoIdRole))
+    dialog._details_loaded(dataclasses.replace(photo, capture_source="file_mtime"))
+    assert dialog.details["Taken"].text().endswith("(file date: no capture date in the photo)")
     dialog.reject()
 
 
