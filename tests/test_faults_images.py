@@ -24,6 +24,10 @@ from app.core import metadata, preprocess
 from app.core.metadata import MetadataError, open_photo
 from app.core.preprocess import ImageError, open_image
 
+# These tests hand Pillow oversized headers on purpose: its DecompressionBombWarning is expected
+# here (the app routes it to the log; pytest records warnings before that hook sees them).
+pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+
 REPO = Path(__file__).resolve().parent.parent
 PARTLY = "damaged: decodes only partly"
 
