@@ -9,6 +9,7 @@ import os
 import resource
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -83,11 +84,19 @@ def run_limited(
 
 
 def damage(catalog: Path) -> None:
-    """Overwrite pages in the middle of the file, as a bad sector or a torn copy would."""
-    size = catalog.stat().st_size
+    """Overwrite the pages that hold the photos table's root and the folders table, as a bad
+    sector or a torn copy would (pages picked from the schema: the middle of the file may be
+    free pages, which a damage there would leave unnoticed, rightly)."""
+    with sqlite3.connect(catalog) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        roots = [r for (r,) in conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name IN ('photos', 'folders')")]  # fmt: skip
+    conn.close()
     with catalog.open("r+b") as f:
-        f.seek(size // 2 // 4096 * 4096 - 4096)
-        f.write(b"\xde\xad\xbe\xef" * 2048)
+        for root in roots:
+            f.seek((root - 1) * page_size)
+            f.write(b"\xde\xad\xbe\xef" * (page_size // 4))
 
 
 def test_a_damaged_catalog_names_the_file_and_repair_rebuilds_it(
