@@ -312,3 +312,33 @@ def test_two_indexing_processes_take_turns_and_encode_each_photo_once(
     assert [r["vectors"] for r in reports] == [len(made), len(made)]  # the waiter took them up
     waited = [e.decode() for _, e in outs if b"is indexing this library" in e]
     assert len(waited) == 1 and "pid " in waited[0]
+
+
+def test_a_path_too_long_is_listed_with_its_reason(lib: Library, tmp_path: Path) -> None:
+    """A photo below folders whose full path passes the system's limit (PATH_MAX, 4096 bytes on
+    Linux) is listed with "path too long", not dropped without a word. The folders are made one
+    level at a time relative to an open folder, as a program copying them would."""
+    from app.core import scanner
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(20):  # 20 x 250 bytes: past 4096
+            os.mkdir("d" * 250, dir_fd=fd)
+            deeper = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = deeper
+        photo = os.open("deep.jpg", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(photo, b"\xff\xd8\xff\xe0" + bytes(100))
+        os.close(photo)
+    finally:
+        os.close(fd)
+    problems: list[scanner.ScanProblem] = []
+    found = list(scanner.walk(root, problems))
+    assert found == []
+    assert [p.reason for p in problems] == [scanner.TOO_LONG]
+    assert problems[0].path.startswith(str(root))
+    lib.add_folder(root)
+    lib.index()
+    assert [s.reason for s in lib.skipped()] == [scanner.TOO_LONG]
