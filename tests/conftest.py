@@ -117,26 +117,38 @@ def _cached_model_locked(root: Path, target: Path, build: Callable[[Path], objec
     return target
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(pytestconfig: pytest.Config) -> Path:
-    """The TRAINED micro CLIP (tests/microclip.py) exported with int8: knows "a red circle"."""
+def micro_clip_builder(seed: int, pretrained: str, int8: bool) -> Callable[[Path], None]:
+    """Builds the micro CLIP (tests/microclip.py) trained from `seed` and exports it."""
 
     def build(out: Path) -> None:
         import microclip
 
         from app.core.export import export_from_model
 
-        model = microclip.train_micro_clip(steps=microclip.TRAIN_STEPS, seed=0)
+        model = microclip.train_micro_clip(steps=microclip.TRAIN_STEPS, seed=seed)
         export_from_model(
             model,
             arch="micro-clip",
-            pretrained="shapes",
+            pretrained=pretrained,
             out_dir=out,
             preprocess_cfg=microclip.preprocess_cfg(),
-            int8=True,
+            int8=int8,
         )
 
-    return cached_model(pytestconfig, "micro-clip", build)
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(pytestconfig: pytest.Config) -> Path:
+    """The TRAINED micro CLIP (tests/microclip.py) exported with int8: knows "a red circle"."""
+    return cached_model(pytestconfig, "micro-clip", micro_clip_builder(0, "shapes", int8=True))
+
+
+@pytest.fixture(scope="session")
+def second_model_dir(pytestconfig: pytest.Config) -> Path:
+    """The micro CLIP trained from another seed: the same captions, other weights and id."""
+    build = micro_clip_builder(1, "shapes-b", int8=False)
+    return cached_model(pytestconfig, "micro-clip-seed1", build)
 
 
 @pytest.fixture(scope="session")

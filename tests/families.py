@@ -129,8 +129,6 @@ def build_family(kind: str, work: Path, seed: int = SEED) -> Family:
 def build_family_model(kind: str, out: Path, *, immich_style: bool) -> Path:
     """A model folder of family `kind` at `out`: exported by PhotoSeek's exporter, or exactly
     as Immich's exporter writes it (then given a photoseek.json as an install would)."""
-    from app.core.export import export_from_model
-
     out = Path(out)
     work = out.parent / f".{out.name}.family-work"
     shutil.rmtree(work, ignore_errors=True)
@@ -140,20 +138,28 @@ def build_family_model(kind: str, out: Path, *, immich_style: bool) -> Path:
             export_immich_style(fam, out)
             install_manifest(out)
         else:
-            export_from_model(
-                fam.model,
-                arch=fam.arch,
-                pretrained=None,
-                out_dir=out,
-                preprocess_cfg=fam.preprocess,
-                tokenizer=fam.tokenizer,
-                int8=False,
-                random_init=True,
-                provenance={"seed": SEED},
-                model_config=fam.config,
-            )
+            export_ours(fam, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def export_ours(fam: Family, out: Path) -> Path:
+    """`fam` exported by PhotoSeek's exporter (fp32 only) to `out`."""
+    from app.core.export import export_from_model
+
+    export_from_model(
+        fam.model,
+        arch=fam.arch,
+        pretrained=None,
+        out_dir=out,
+        preprocess_cfg=fam.preprocess,
+        tokenizer=fam.tokenizer,
+        int8=False,
+        random_init=True,
+        provenance={"seed": SEED},
+        model_config=fam.config,
+    )
     return out
 
 

@@ -26,14 +26,14 @@ from families import (  # noqa: E402
     Family,
     build_family,
     export_immich_style,
-    immich_repo_files,  # noqa: E402
+    export_ours,
+    immich_repo_files,
     install_manifest,
 )
 from PIL import Image, ImageDraw  # noqa: E402
 from test_tokenizer import STRINGS  # noqa: E402
 
 from app.core.encoder import Encoder  # noqa: E402
-from app.core.export import export_from_model  # noqa: E402
 from app.core.modelinfo import ModelError, read_model_info, verify_model_dir  # noqa: E402
 from app.core.preprocess import to_pixels  # noqa: E402
 from app.core.tokenizer import load_tokenizer  # noqa: E402
@@ -61,18 +61,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], 
         if kind not in cache:
             root = tmp_path_factory.mktemp(kind)
             fam = build_family(kind, root / "work")
-            ours = root / f"{fam.arch}__random"
-            export_from_model(
-                fam.model,
-                arch=fam.arch,
-                pretrained=None,
-                out_dir=ours,
-                preprocess_cfg=fam.preprocess,
-                tokenizer=fam.tokenizer,
-                int8=False,
-                random_init=True,
-                model_config=fam.config,
-            )
+            ours = export_ours(fam, root / f"{fam.arch}__random")
             immich = root / "immich" / f"{fam.arch}__random"
             export_immich_style(fam, immich)
             install_manifest(immich)

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cached_model
 from test_indexer import make_folder
 
 from app.core.install import install_model
@@ -23,28 +22,6 @@ from app.core.models import (
 from app.core.paths import Paths
 
 A, B = "micro-a", "micro-b"
-
-
-@pytest.fixture(scope="session")
-def second_model_dir(pytestconfig: pytest.Config) -> Path:
-    """The micro CLIP trained from another seed: the same captions, other weights and id."""
-
-    def build(out: Path) -> None:
-        import microclip
-
-        from app.core.export import export_from_model
-
-        model = microclip.train_micro_clip(steps=microclip.TRAIN_STEPS, seed=1)
-        export_from_model(
-            model,
-            arch="micro-clip",
-            pretrained="shapes-b",
-            out_dir=out,
-            preprocess_cfg=microclip.preprocess_cfg(),
-            int8=False,
-        )
-
-    return cached_model(pytestconfig, "micro-clip-seed1", build)
 
 
 @pytest.fixture

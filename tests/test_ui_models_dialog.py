@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 from qt_helpers import shape_photos, strict_qt_fixture  # noqa: F401
-from test_model_switch import second_model_dir  # noqa: F401
 from test_ui_window import library_specs, make_window, names, pick, wait_for_search
 
 from app.core.errors import UserError
