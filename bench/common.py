@@ -213,7 +213,7 @@ def bench_model(cache: Path = CACHE_DIR, arch: str = BENCH_ARCH) -> Path:
     import open_clip
     import torch
 
-    from app.core.export import export_from_model
+    from app.core.model.export.exporter import export_from_model
 
     t0 = time.perf_counter()
     torch.manual_seed(0)

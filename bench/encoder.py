@@ -52,7 +52,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def pixels_of(images: list[Any], info: Any) -> np.ndarray:
-    from app.core.preprocess import to_pixels
+    from app.core.model.preprocess import to_pixels
 
     return np.stack([to_pixels(img, info) for img in images]).astype(np.float32)
 
@@ -76,7 +76,7 @@ def images_per_s(
 def text_tokens(enc: Any, queries: list[str]) -> dict[str, Any]:
     """How many ids each query really has (start and end tokens included) and how many the
     text graph gets, one query at a time as a search sends them."""
-    from app.core.encoder import trim_token_ids
+    from app.core.model.encoder import trim_token_ids
 
     pad_id = int(enc.info.tokenizer.get("pad_id", 0))
     fed = [enc.text_ids([q]).shape[1] for q in queries]
@@ -135,7 +135,7 @@ def main() -> int:
     torch.set_num_interop_threads(1)
     import open_clip
 
-    from app.core.encoder import Encoder
+    from app.core.model.encoder import Encoder
 
     t_start = time.perf_counter()
     model_dir = bench_model(args.cache)

@@ -216,10 +216,11 @@ def library_files(root: Path) -> list[Path]:
 
 
 def bench_index(args: argparse.Namespace, model_dir: Path, results: dict[str, Any]) -> None:
-    from app.core.encoder import Encoder
     from app.core.library import Library
+    from app.core.model.encoder import Encoder
+    from app.core.model.preprocess import to_pixels
     from app.core.paths import Paths
-    from app.core.preprocess import open_image, to_pixels
+    from app.core.photos.decode import open_image
 
     lib_dir = photo_library(args.cache, args.photos, args.threads)
     files = library_files(lib_dir)
@@ -357,7 +358,7 @@ def tiny_jpegs(root: Path, n: int) -> list[Path]:
 
 def _meta(i: int, n: int, root: Path, files: list[Path] | None, folder_id: int) -> Any:
     """Photo i's catalog record: from its file on disk when there is one, else made up."""
-    from app.core.metadata import PhotoMeta, fingerprint
+    from app.core.photos.metadata import PhotoMeta, fingerprint
 
     when = capture_date(i, n)
     if files is not None:
@@ -378,11 +379,11 @@ def build_catalog(home: Path, model_dir: Path, n: int, files_root: Path | None) 
     """A data folder whose catalog holds n indexed photos with clustered vectors, inserted
     through the Catalog API, and whose vector index is built. Files on disk when `files_root`
     is given (for the rescan), otherwise paths that only the catalog knows."""
-    from app.core.catalog import Catalog
+    from app.core.catalog.catalog import Catalog
+    from app.core.index.vindex import VectorIndex
     from app.core.library import Library
-    from app.core.modelinfo import read_model_info
+    from app.core.model.info import read_model_info
     from app.core.paths import Paths
-    from app.core.vindex import VectorIndex
 
     info = read_model_info(model_dir)
     marker = home / "bench-built.json"
@@ -591,7 +592,7 @@ def serve(home: Path, model_dir: Path, n_queries: int, threads: int) -> dict[str
     """
     from app.core.library import Library
     from app.core.paths import Paths
-    from app.core.search import Query, SearchEngine
+    from app.core.search.engine import Query, SearchEngine
 
     rss0 = rss_mb()
     t0 = time.perf_counter()

@@ -37,12 +37,13 @@ import numpy as np
 from common import CACHE_DIR, OUT_DIR, bench_model, print_table
 from library import library_files, photo_library
 
-from app.core import encoder as encoder_mod
-from app.core import indexer as indexer_mod
-from app.core import metadata, preprocess
-from app.core.encoder import Encoder
 from app.core.library import Library
+from app.core.model import encoder as encoder_mod
+from app.core.model import preprocess
+from app.core.model.encoder import Encoder
 from app.core.paths import Paths
+from app.core.photos import decode, metadata
+from app.core.pipeline import indexer as indexer_mod
 
 # ------------------------------------------------------------------ noise: other processes
 
@@ -126,8 +127,8 @@ DECODE_STAGES = [
     (metadata, "fingerprint", "fingerprint"),
     (metadata, "_describe", "metadata"),
     (metadata, "_fingerprint_file", "fingerprint"),
-    (preprocess, "open_image", "decode_jpeg"),
-    (preprocess, "decode", "decode_jpeg"),
+    (decode, "open_image", "decode_jpeg"),
+    (decode, "decode", "decode_jpeg"),
     (indexer_mod, "render_thumbnail", "thumbnail"),
     (preprocess, "to_pixels", "to_pixels"),
 ]
@@ -351,7 +352,7 @@ def cpu_bound(
 
     from PIL import Image
 
-    from app.core.indexer import _Work
+    from app.core.pipeline.indexer import _Work
 
     datas = [f.read_bytes() for f in files[:64]]
     home = CACHE_DIR / "profile-index-bound"
@@ -431,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     info = Encoder(model_dir, device="cpu").info
     batch = 32
     sample = [
-        preprocess.to_pixels(preprocess.open_image(f, min_side=224), info) for f in files[:batch]
+        preprocess.to_pixels(decode.open_image(f, min_side=224), info) for f in files[:batch]
     ]
     pixels = np.stack(sample * (-(-args.bare_images // batch)))[: args.bare_images]
     if args.bound:

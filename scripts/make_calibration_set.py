@@ -133,7 +133,7 @@ def licenses_md(records: list[dict[str, str]]) -> str:
     lines = [
         "# Calibration photos: sources and licences",
         "",
-        "These photos calibrate a model's relevance floor at install (`app/core/calibrate.py`).",
+        "These photos calibrate a model's relevance floor at install (`app/core/model/calibrate.py`).",
         "Each was taken from a package on PyPI that ships it inside its wheel, scaled so its short",
         "side is 256 px and saved as a JPEG (`scripts/make_calibration_set.py` rebuilds them).",
         "Only public-domain, CC0 and CC-BY images are used; the licence of each is stated where",
@@ -188,7 +188,7 @@ def main(wheels: Path) -> None:
         )
     doc = {
         "about": "Captioned photos for calibrating a model's relevance floor "
-        "(app/core/calibrate.py); licences in LICENSES.md.",
+        "(app/core/model/calibrate.py); licences in LICENSES.md.",
         "photos": records,
     }
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -39,7 +39,7 @@ from PIL import Image
 
 import microclip
 from app.core.library import Library
-from app.core.modelinfo import verify_model_dir
+from app.core.model.info import verify_model_dir
 from app.core.paths import Paths
 
 work = Path(sys.argv[1]).resolve()
@@ -50,7 +50,7 @@ if not (model / "photoseek.json").is_file():
     if cached:  # the tests' trained micro CLIP, exported already
         shutil.copytree(cached[-1].parent, model)
     else:
-        from app.core.export import export_from_model
+        from app.core.model.export.exporter import export_from_model
 
         trained = microclip.train_micro_clip(steps=microclip.TRAIN_STEPS, seed=0)
         export_from_model(trained, arch="micro-clip", pretrained="shapes", out_dir=model,

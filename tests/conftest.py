@@ -43,11 +43,8 @@ _MODEL_LAYOUT = "immich+photoseek.json-2"
 _MODEL_SOURCES = (
     TESTS / "microclip.py",
     TESTS / "families.py",
-    REPO / "app" / "core" / "export.py",
-    REPO / "app" / "core" / "export_onnx.py",
-    REPO / "app" / "core" / "export_folder.py",
-    REPO / "app" / "core" / "export_tokenizer.py",
-    REPO / "app" / "core" / "modelinfo.py",
+    *sorted((REPO / "app" / "core" / "model" / "export").glob("*.py")),
+    REPO / "app" / "core" / "model" / "info.py",
 )
 
 
@@ -89,7 +86,7 @@ def cached_model(config: pytest.Config, name: str, build: Callable[[Path], objec
 
 
 def _cached_model_locked(root: Path, target: Path, build: Callable[[Path], object]) -> Path:
-    from app.core.modelinfo import ModelError, verify_model_dir
+    from app.core.model.info import ModelError, verify_model_dir
 
     if target.is_dir():
         try:
@@ -123,7 +120,7 @@ def micro_clip_builder(seed: int, pretrained: str, int8: bool) -> Callable[[Path
     def build(out: Path) -> None:
         import microclip
 
-        from app.core.export import export_from_model
+        from app.core.model.export.exporter import export_from_model
 
         model = microclip.train_micro_clip(steps=microclip.TRAIN_STEPS, seed=seed)
         export_from_model(
@@ -156,7 +153,7 @@ def vit_b32_dir(pytestconfig: pytest.Config) -> Path:
     """ViT-B-32 with random weights (seed 0), exported with int8: real size, meaningless output."""
 
     def build(out: Path) -> None:
-        from app.core.export import export_model
+        from app.core.model.export.exporter import export_model
 
         export_model("ViT-B-32", None, out, random_init=True, int8=True, seed=0)
 

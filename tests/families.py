@@ -146,7 +146,7 @@ def build_family_model(kind: str, out: Path, *, immich_style: bool) -> Path:
 
 def export_ours(fam: Family, out: Path) -> Path:
     """`fam` exported by PhotoSeek's exporter (fp32 only) to `out`."""
-    from app.core.export import export_from_model
+    from app.core.model.export.exporter import export_from_model
 
     export_from_model(
         fam.model,
@@ -166,7 +166,7 @@ def export_ours(fam: Family, out: Path) -> Path:
 def immich_repo_files(folder: Path) -> dict[str, bytes]:
     """The repository files of a model folder as the hub serves them: everything but our
     manifest and dot-files (e.g. the encoder's .verified.json), by posix relative path."""
-    from app.core.modelinfo import is_ours
+    from app.core.model.info import is_ours
 
     folder = Path(folder)
     return {
@@ -178,8 +178,8 @@ def immich_repo_files(folder: Path) -> dict[str, bytes]:
 
 def install_manifest(folder: Path, *, commit: str = "0" * 40) -> Any:
     """Add photoseek.json to a published-layout folder, as installing it from the hub does
-    (app.core.install: name "<arch>__<tag>", the id a hash of the core files)."""
-    from app.core.modelinfo import describe, published_manifest, write_manifest
+    (app.core.model.install: name "<arch>__<tag>", the id a hash of the core files)."""
+    from app.core.model.info import describe, published_manifest, write_manifest
 
     folder = Path(folder)
     source = {"kind": "hub", "repo": f"immich-app/{folder.name}", "commit": commit}
@@ -264,7 +264,7 @@ def _hf_tokenizer(fam: Family) -> Any:
         return AutoTokenizer.from_pretrained(str(fam.tokenizer_dir))
     from open_clip.tokenizer import default_bpe
 
-    from app.core.export_tokenizer import write_clip_bpe
+    from app.core.model.export.tokenizer_files import write_clip_bpe
 
     tmp = fam.work / "clip-bpe"
     tmp.mkdir(parents=True, exist_ok=True)

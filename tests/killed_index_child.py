@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from app.core.encoder import Encoder  # noqa: E402
 from app.core.library import Library  # noqa: E402
+from app.core.model.encoder import Encoder  # noqa: E402
 from app.core.paths import Paths  # noqa: E402
 
 

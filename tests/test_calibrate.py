@@ -1,4 +1,4 @@
-"""The relevance floor, calibrated on captioned photos (app/core/calibrate.py), and what search
+"""The relevance floor, calibrated on captioned photos (app/core/model/calibrate.py), and what search
 does with it: the trained micro CLIP calibrated on its own captions keeps a class that is a fifth
 of the library, where the library-relative floor keeps only its best few; a nonsense query finds
 (almost) nothing; the photos under the floor are counted, not lost."""
@@ -18,18 +18,18 @@ import pytest
 from PIL import Image
 from test_vindex import fill_catalog
 
-from app.core.calibrate import (
+from app.core.catalog.catalog import Catalog
+from app.core.index.vindex import VectorIndex
+from app.core.model.calibrate import (
     FloorCalibration,
     balanced_threshold,
     calibrate_floor,
     floor_from_cosines,
     load_calibration_set,
 )
-from app.core.catalog import Catalog
-from app.core.encoder import Encoder
+from app.core.model.encoder import Encoder
 from app.core.resources import resource_path
-from app.core.search import Query, SearchEngine
-from app.core.vindex import VectorIndex
+from app.core.search.engine import Query, SearchEngine
 
 TARGET = ("red", "circle")
 LIBRARY = 200  # photos; a fifth of them are TARGET
@@ -96,7 +96,7 @@ def test_floor_lies_between_matched_and_mismatched(calibration: FloorCalibration
 def test_photo_files_are_decoded_as_the_indexer_decodes_them(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    from app.core.preprocess import open_image
+    from app.core.photos.decode import open_image
 
     files = []
     for i, (img, text) in enumerate(calibration_samples(seed=12)[:6]):

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.core.catalog import Catalog, CatalogError, FolderError, Photo
-from app.core.catalog_schema import APPLICATION_ID, MIGRATIONS
-from app.core.metadata import PhotoMeta, read_metadata
+from app.core.catalog.catalog import Catalog, CatalogError, FolderError, Photo
+from app.core.catalog.schema import APPLICATION_ID, MIGRATIONS
+from app.core.photos.metadata import PhotoMeta, read_metadata
 
 MODEL = "model-a"
 OTHER = "model-b"

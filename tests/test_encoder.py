@@ -21,7 +21,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from app.core.encoder import (
+from app.core.errors import UserError
+from app.core.model.encoder import (
     CPU,
     Encoder,
     available_providers,
@@ -29,16 +30,15 @@ from app.core.encoder import (
     physical_cores,
     trim_token_ids,
 )
-from app.core.errors import UserError
-from app.core.modelinfo import (
+from app.core.model.info import (
     ModelError,
     read_manifest,
     read_model_info,
     sha256_file,
     write_manifest,
 )
-from app.core.preprocess import open_image
-from app.core.tokenizer import load_tokenizer
+from app.core.model.tokenizer import load_tokenizer
+from app.core.photos.decode import open_image
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -191,7 +191,7 @@ def test_unavailable_or_unknown_device_is_a_user_error(tiny_model_dir: Path) -> 
 
 
 def test_chosen_provider_is_logged(tiny_model_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="app.core.encoder")
+    caplog.set_level(logging.INFO, logger="app.core.model.encoder")
     with Encoder(tiny_model_dir, device="cpu", threads=1) as e:
         e.encode_text(["a red circle"])
     assert f"text tower: {CPU}, 1 threads, fp32 (textual/model.onnx)" in caplog.text
@@ -410,8 +410,8 @@ _NO_TORCH = """
 import sys
 from pathlib import Path
 from PIL import Image
-from app.core.encoder import Encoder
-from app.core.preprocess import open_image
+from app.core.model.encoder import Encoder
+from app.core.photos.decode import open_image
 import io
 buf = io.BytesIO()
 Image.new("RGB", (640, 480), (200, 30, 30)).save(buf, "JPEG")

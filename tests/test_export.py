@@ -18,11 +18,11 @@ import pytest
 open_clip = pytest.importorskip("open_clip", reason="the exporter needs the export extra")
 torch = pytest.importorskip("torch")
 
-from app.core import export as export_mod  # noqa: E402
-from app.core.encoder import Encoder, trim_token_ids  # noqa: E402
-from app.core.export import ExportError, export_model  # noqa: E402
-from app.core.export_onnx import probe_pixels  # noqa: E402
-from app.core.modelinfo import (  # noqa: E402
+from app.core.model.encoder import Encoder, trim_token_ids  # noqa: E402
+from app.core.model.export import exporter as export_mod  # noqa: E402
+from app.core.model.export.exporter import ExportError, export_model  # noqa: E402
+from app.core.model.export.graphs import probe_pixels  # noqa: E402
+from app.core.model.info import (  # noqa: E402
     ModelError,
     ModelInfo,
     core_files,
@@ -32,7 +32,7 @@ from app.core.modelinfo import (  # noqa: E402
     sha256_file,
     verify_model_dir,
 )
-from app.core.tokenizer import load_tokenizer  # noqa: E402
+from app.core.model.tokenizer import load_tokenizer  # noqa: E402
 
 pytestmark = pytest.mark.export
 REPO = Path(__file__).resolve().parent.parent
@@ -373,7 +373,7 @@ def test_killed_export_leaves_no_model(tmp_path: Path) -> None:
     out = tmp_path / "killed"
     code = (
         "import os, signal, sys\n"
-        "from app.core import export\n"
+        "from app.core.model.export import exporter as export\n"
         "export.quantize_int8 = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
         "export.export_model('tiny-vit-k', None, sys.argv[1], random_init=True, config=sys.argv[2])\n"
     )

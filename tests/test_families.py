@@ -33,10 +33,10 @@ from families import (  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 from test_tokenizer import STRINGS  # noqa: E402
 
-from app.core.encoder import Encoder  # noqa: E402
-from app.core.modelinfo import ModelError, read_model_info, verify_model_dir  # noqa: E402
-from app.core.preprocess import to_pixels  # noqa: E402
-from app.core.tokenizer import load_tokenizer  # noqa: E402
+from app.core.model.encoder import Encoder  # noqa: E402
+from app.core.model.info import ModelError, read_model_info, verify_model_dir  # noqa: E402
+from app.core.model.preprocess import to_pixels  # noqa: E402
+from app.core.model.tokenizer import load_tokenizer  # noqa: E402
 
 pytestmark = pytest.mark.export
 MIN_COSINE = 0.9999

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image, TiffImagePlugin
 
-from app.core.catalog import Catalog
-from app.core.catalog_schema import MIGRATIONS, V3_SOURCES
-from app.core.catalog_types import CAPTURE_SOURCES
-from app.core.metadata import PhotoMeta, parse_xmp_date, read_metadata
+from app.core.catalog.catalog import Catalog
+from app.core.catalog.records import CAPTURE_SOURCES
+from app.core.catalog.schema import MIGRATIONS, V3_SOURCES
+from app.core.photos.metadata import PhotoMeta, parse_xmp_date, read_metadata
 
 MTIME = 1_300_000_000  # 2011-03-13 UTC: what a photo without any date falls back to
 
@@ -210,7 +210,7 @@ def test_xmp_beats_iptc_beats_gps_beats_exif_datetime(tmp_path):
     ],
 )
 def test_malformed_xmp_falls_back_to_the_file_date(tmp_path, caplog, packet):
-    with caplog.at_level(logging.INFO, logger="app.core.metadata"):
+    with caplog.at_level(logging.INFO, logger="app.core.photos.metadata"):
         meta = read(jpeg(tmp_path / "m.jpg", segments=app1_xmp(packet)))
     assert (meta.capture_time, meta.capture_source) == (file_date(), "file_mtime")
     if b"rdf:Description" not in packet:

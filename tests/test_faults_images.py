@@ -20,9 +20,10 @@ from PIL import Image, ImageFile, PngImagePlugin
 
 from app.cli.model_cmd import _progress_bar
 from app.cli.progress import ProgressLine
-from app.core import metadata, preprocess
-from app.core.metadata import MetadataError, open_photo
-from app.core.preprocess import ImageError, open_image
+from app.core.photos import decode as preprocess
+from app.core.photos import metadata
+from app.core.photos.decode import ImageError, open_image
+from app.core.photos.metadata import MetadataError, open_photo
 
 # These tests hand Pillow oversized headers on purpose: its DecompressionBombWarning is expected
 # here (the app routes it to the log; pytest records warnings before that hook sees them).
@@ -215,8 +216,8 @@ def test_strip_png_peak_memory_stays_bounded(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import resource
-        from app.core import preprocess
-        from app.core.modelinfo import ModelInfo
+        from app.core.photos import decode as preprocess
+        from app.core.model.info import ModelInfo
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
             preprocess.open_image({str(path)!r}, min_side=224)
@@ -241,10 +242,10 @@ def test_codec_warnings_go_to_the_log_with_the_file_name(
     path.write_bytes(tiff_bad_samples())
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_header_only(20000, 10000))
-    with caplog.at_level(logging.INFO, logger="app.core.metadata"):
+    with caplog.at_level(logging.INFO, logger="app.core.photos.metadata"):
         assert reason_of(path)
         assert reason_of(bomb)
-    messages = [r.getMessage() for r in caplog.records if r.name == "app.core.metadata"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "app.core.photos.metadata"]
     assert any(str(path) in m and "samples per pixel" in m for m in messages), messages
     # Python warnings are checked through the CLI below: pytest records them itself.
     assert capfd.readouterr().err == ""

@@ -13,7 +13,7 @@ import pytest
 from test_indexer import CountingEncoder, make_folder, save_photo
 from test_watcher import indexed, no_leaked_threads, wait_until  # noqa: F401 - a fixture
 
-from app.core.catalog import Catalog
+from app.core.catalog.catalog import Catalog
 from app.core.library import ChangeSummary, Library, Query
 from app.core.paths import Paths
 
@@ -225,7 +225,7 @@ def test_videos_links_pipes_are_listed_as_skipped_with_a_reason(
 
 _WALK_AS_NOBODY = """
 import json, os, sys
-from app.core import scanner
+from app.core.pipeline import scanner
 os.setgid(65534); os.setuid(65534)  # after the imports: the interpreter may be root's alone
 problems = []
 found = [f.path for f in scanner.walk(sys.argv[1], problems)]
@@ -274,7 +274,7 @@ _INDEX_IN_A_CHILD = """
 import json, logging, sys
 from pathlib import Path
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-from app.core.encoder import Encoder
+from app.core.model.encoder import Encoder
 from app.core.library import Library
 from app.core.paths import Paths
 encoder = Encoder(Path(sys.argv[2]), device="cpu", threads=1)
@@ -318,7 +318,7 @@ def test_a_path_too_long_is_listed_with_its_reason(lib: Library, tmp_path: Path)
     """A photo below folders whose full path passes the system's limit (PATH_MAX, 4096 bytes on
     Linux) is listed with "path too long", not dropped without a word. The folders are made one
     level at a time relative to an open folder, as a program copying them would."""
-    from app.core import scanner
+    from app.core.pipeline import scanner
 
     root = tmp_path / "photos"
     root.mkdir()

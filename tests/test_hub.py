@@ -1,4 +1,4 @@
-"""app.core.hub with the real huggingface_hub against a local hub (tests/hubserver.py)."""
+"""app.core.model.hub with the real huggingface_hub against a local hub (tests/hubserver.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from hubserver import HubServer, closed_port_endpoint
 
-from app.core import hub
 from app.core.jobs import JobCancelled
-from app.core.modelinfo import ModelError
+from app.core.model import hub
+from app.core.model.info import ModelError
 
 REPO = "immich-app/ViT-Tiny__test"
 
@@ -150,7 +150,7 @@ def test_rerun_resumes_from_the_cache_after_a_stall(server: HubServer, tmp_path:
 def test_rerun_resumes_after_the_process_was_killed(server: HubServer, tmp_path: Path) -> None:
     server.throttle[BIG] = 100_000
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from app.core import hub; "
+        [sys.executable, "-c", "import sys; from pathlib import Path; from app.core.model import hub; "
          "hub.download_repo(sys.argv[1], Path(sys.argv[2]), cache_dir=Path(sys.argv[3]))",
          REPO, str(tmp_path / "dest"), str(tmp_path / "cache")],
         cwd=Path(__file__).resolve().parent.parent,

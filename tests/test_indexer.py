@@ -23,14 +23,14 @@ import pytest
 from microclip import COLORS, SHAPES, caption, make_shape_image
 from PIL import Image
 
-from app.core.encoder import Encoder
-from app.core.indexer import IndexProgress, is_relevant
 from app.core.jobs import JobCancelled, JobControl, RateMeter
 from app.core.library import Library
-from app.core.modelinfo import read_model_info
+from app.core.model.encoder import Encoder
+from app.core.model.info import read_model_info
 from app.core.paths import Paths
-from app.core.preprocess import open_image
-from app.core.thumbnails import render_thumbnail
+from app.core.photos.decode import open_image
+from app.core.photos.thumbnails import render_thumbnail
+from app.core.pipeline.indexer import IndexProgress, is_relevant
 
 REPO = Path(__file__).resolve().parents[1]
 DATE = "2021:07:14 10:00:00"
@@ -574,7 +574,7 @@ def test_kill_mid_index_then_resume(paths: Paths, tiny_model_dir: Path, tmp_path
     setup.close()
     model_id = read_model_info(tiny_model_dir).model_id  # fp32 vectors are stored under it
 
-    from app.core.catalog import Catalog
+    from app.core.catalog.catalog import Catalog
 
     env = dict(os.environ, PYTHONPATH=str(REPO))
     child = subprocess.Popen(

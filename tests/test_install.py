@@ -20,9 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.install import install_model, package_model
-from app.core.model_migrate import convert_legacy
-from app.core.modelinfo import (
+from app.core.model.info import (
     MANIFEST,
     Manifest,
     ModelError,
@@ -36,7 +34,8 @@ from app.core.modelinfo import (
     write_json,
     write_manifest,
 )
-from app.core.models import (
+from app.core.model.install import install_model, package_model
+from app.core.model.installed import (
     DEFAULT_MODEL,
     SETTING_ACTIVE,
     installed_models,
@@ -46,6 +45,7 @@ from app.core.models import (
     resolve_model_dir,
     set_active_model,
 )
+from app.core.model.migrate import convert_legacy
 from app.core.paths import Paths
 
 REPO = Path(__file__).resolve().parents[1]
@@ -318,7 +318,7 @@ def test_unsafe_zip_is_rejected(paths, tmp_path):
 
 
 def test_archive_bomb_is_refused_before_unpacking(paths, tmp_path, monkeypatch):
-    from app.core import install as install_mod
+    from app.core.model import install as install_mod
 
     monkeypatch.setattr(install_mod, "MAX_EXTRACT_BYTES", 1000)
     archive = tmp_path / "big.tar"

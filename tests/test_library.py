@@ -26,7 +26,7 @@ from app.core.library import (
     LibraryStatus,
     Query,
 )
-from app.core.modelinfo import ModelError
+from app.core.model.info import ModelError
 from app.core.paths import Paths
 
 

@@ -1,6 +1,6 @@
 """End to end: a micro CLIP trained on "a red circle"-style pictures, exported with our exporter,
-finds matching photos through the runtime path only (JPEG files, app.core.preprocess,
-app.core.tokenizer, onnxruntime via app.core.encoder). This proves the tokenizer, both towers
+finds matching photos through the runtime path only (JPEG files, app.core.photos.decode,
+app.core.model.tokenizer, onnxruntime via app.core.model.encoder). This proves the tokenizer, both towers
 and the preprocessing are wired consistently; a mismatch anywhere drops accuracy to chance."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import microclip
 import numpy as np
 import pytest
 
-from app.core.encoder import Encoder
-from app.core.preprocess import open_image
+from app.core.model.encoder import Encoder
+from app.core.photos.decode import open_image
 
 MIN_TOP1 = 0.9
 PER_PAIR = 3  # fresh pictures per colour/shape pair in the searched gallery
@@ -62,7 +62,7 @@ def test_text_queries_find_matching_photos(
 def test_untrained_model_fails_the_same_check(tmp_path: Path) -> None:
     """The check has teeth: the same architecture with its initial weights is near chance."""
     pytest.importorskip("torch", reason="exporting needs the export extra")
-    from app.core.export import export_from_model
+    from app.core.model.export.exporter import export_from_model
 
     out = tmp_path / "untrained"
     export_from_model(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
-from app.core.metadata import (
+from app.core.photos.metadata import (
     FINGERPRINT_CHUNK,
     IMAGE_EXTENSIONS,
     MetadataError,
@@ -366,7 +366,7 @@ def test_size_and_mtime_come_from_the_given_stat(tmp_path):
 def test_open_photo_yields_the_metadata_and_the_same_file_still_to_decode(tmp_path, fmt):
     """One open serves metadata, fingerprint and pixels: the fingerprint's reads leave the
     undecoded image intact, and it decodes to what a fresh open_image gives."""
-    from app.core import preprocess
+    from app.core.photos import decode as preprocess
 
     noise = np.random.default_rng(5).integers(0, 256, (600, 800, 3), dtype=np.uint8)
     path = tmp_path / f"photo.{fmt.lower()}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.model_catalog import (
+from app.core.model.catalog import (
     CatalogError,
     default_entry,
     find_entry,

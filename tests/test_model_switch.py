@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from test_indexer import make_folder
 
-from app.core.install import install_model
 from app.core.library import JobControl, Library, Query
-from app.core.models import (
+from app.core.model.install import install_model
+from app.core.model.installed import (
     SETTING_SERVING,
     read_settings,
     remove_model,

@@ -32,7 +32,7 @@ from test_desktop_entry import parse_exec, read_entry, validate_desktop
 from test_model_hub import published
 
 import app
-from app.core.models import DEFAULT_MODEL
+from app.core.model.installed import DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = "Scripts" if os.name == "nt" else "bin"

@@ -13,15 +13,14 @@ import open_clip
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from app.core.modelinfo import ModelInfo
-from app.core.preprocess import (
+from app.core.model.info import ModelInfo
+from app.core.model.preprocess import to_batch, to_pixels
+from app.core.photos.decode import (
     BACKGROUND,
     MAX_PIXELS,
     ImageError,
     crop_region,
     open_image,
-    to_batch,
-    to_pixels,
 )
 
 MEAN, STD = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_indexer import make_folder
 
-from app.core.install import install_model
+from app.core.model.install import install_model
 from app.core.paths import Paths
 
 REPO = Path(__file__).resolve().parents[1]

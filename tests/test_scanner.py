@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.core.catalog import Catalog
-from app.core.metadata import fingerprint, read_metadata
-from app.core.scanner import FolderUnavailableError, Move, ScanProblem, diff, walk
+from app.core.catalog.catalog import Catalog
+from app.core.photos.metadata import fingerprint, read_metadata
+from app.core.pipeline.scanner import FolderUnavailableError, Move, ScanProblem, diff, walk
 
 MODEL = "m"
 

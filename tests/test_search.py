@@ -21,13 +21,13 @@ import pytest
 from PIL import Image
 from test_vindex import MODEL, clustered, fill_catalog, text_like
 
-from app.core.catalog import Catalog
-from app.core.encoder import Encoder
+from app.core.catalog.catalog import Catalog
 from app.core.errors import UserError
-from app.core.modelinfo import MANIFEST
-from app.core.query import parse_text
-from app.core.search import DATE_POOL, Query, QueryError, SearchEngine
-from app.core.vindex import VectorIndex
+from app.core.index.vindex import VectorIndex
+from app.core.model.encoder import Encoder
+from app.core.model.info import MANIFEST
+from app.core.search.engine import DATE_POOL, Query, QueryError, SearchEngine
+from app.core.search.query import parse_text
 
 NO_FLOOR = -math.inf
 TIE = 5e-4  # score error of the index's float16 rows (measured max ~3e-4 on unit vectors)

@@ -13,8 +13,8 @@ import open_clip
 import pytest
 from open_clip.tokenizer import HFTokenizer, default_bpe
 
-from app.core.modelinfo import ModelError, ModelInfo
-from app.core.tokenizer import CLIP_BPE_FILE, load_tokenizer
+from app.core.model.info import ModelError, ModelInfo
+from app.core.model.tokenizer import CLIP_BPE_FILE, load_tokenizer
 
 STRINGS = [
     "a photo of a cat",
@@ -254,7 +254,7 @@ def test_hf_missing_file_is_a_model_error(tmp_path: Path) -> None:
 def test_published_merges_txt_gives_the_same_ids(tmp_path: Path) -> None:
     """A model folder carries CLIP's BPE as Hugging Face's merges.txt ("#version: 0.2" then
     the merges), as published CLIP exports do; it reads to exactly open_clip's ids."""
-    from app.core.export_tokenizer import write_clip_bpe
+    from app.core.model.export.tokenizer_files import write_clip_bpe
 
     write_clip_bpe(Path(default_bpe()), tmp_path, 77)
     lines = (tmp_path / "merges.txt").read_text(encoding="utf-8").splitlines()

@@ -14,7 +14,7 @@ from PySide6.QtGui import QImage, QPixmap, QPixmapCache
 from PySide6.QtTest import QAbstractItemModelTester
 from qt_helpers import strict_qt_fixture  # noqa: F401
 
-from app.core.query import Hit
+from app.core.search.query import Hit
 from app.ui.grid_view import ResultsView
 from app.ui.results_model import BATCH, ResultsModel
 from app.ui.thumb_loader import ThumbLoader

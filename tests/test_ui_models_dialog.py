@@ -15,10 +15,10 @@ from qt_helpers import shape_photos, strict_qt_fixture  # noqa: F401
 from test_ui_window import library_specs, make_window, names, pick, wait_for_search
 
 from app.core.errors import UserError
-from app.core.install import InstallCancelled, install_model
 from app.core.library import Library
-from app.core.model_catalog import default_entry, load_catalog
-from app.core.models import remove_model
+from app.core.model.catalog import default_entry, load_catalog
+from app.core.model.install import InstallCancelled, install_model
+from app.core.model.installed import remove_model
 from app.core.paths import Paths
 from app.ui.index_status import describe_progress
 from app.ui.model_rows import download_label, merge_rows, search_note

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette, Q
 from PySide6.QtWidgets import QStyleOptionViewItem
 from qt_helpers import press, strict_qt_fixture, type_text  # noqa: F401
 
-from app.core.query import Hit
+from app.core.search.query import Hit
 from app.ui.empty_state import Facts, state_for
 from app.ui.filters import FilterBar
 from app.ui.image_query import from_mime
@@ -270,7 +270,7 @@ def test_no_results_mentions_the_query_and_the_filter():
 
 def test_first_run_model_panel_downloads_with_progress_and_cancel(qtbot, tmp_path):
     """The installer stands in for a long download: it reports bytes until told to stop."""
-    from app.core.install import InstallCancelled
+    from app.core.model.install import InstallCancelled
     from app.core.paths import Paths
     from app.ui.model_manager import ModelManager
     from app.ui.model_panel import ModelPanel

@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core import durable, vindex, vstore
-from app.core.catalog import Catalog
-from app.core.metadata import PhotoMeta
-from app.core.vindex import INDEX_AUX, INDEX_BIN, INDEX_JSON, VectorIndex
+from app.core import durable
+from app.core.catalog.catalog import Catalog
+from app.core.index import vindex, vstore
+from app.core.index.vindex import INDEX_AUX, INDEX_BIN, INDEX_JSON, VectorIndex
+from app.core.photos.metadata import PhotoMeta
 
 MODEL = "synthetic-model"
 REPO = Path(__file__).resolve().parents[1]
@@ -142,7 +143,7 @@ def library(catalog: Catalog, tmp_path: Path) -> tuple[Catalog, np.ndarray, np.n
 
 
 def reasons(caplog: pytest.LogCaptureFixture) -> str:
-    return "\n".join(r.getMessage() for r in caplog.records if r.name == "app.core.vindex")
+    return "\n".join(r.getMessage() for r in caplog.records if r.name == "app.core.index.vindex")
 
 
 # -- open, save, rebuild -----------------------------------------------------------------------
@@ -150,7 +151,7 @@ def reasons(caplog: pytest.LogCaptureFixture) -> str:
 
 def test_round_trip_loads_without_rebuilding(library, tmp_path, caplog):
     catalog, ids, vectors = library
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert "index.json is missing" in reasons(caplog)
     assert_matches_catalog(vi, catalog)
@@ -176,7 +177,7 @@ def test_stale_generation_is_brought_up_to_date(library, tmp_path, caplog):
     changed = _unit(rng.standard_normal((5, 32)))
     catalog.put_embeddings(MODEL, ids[100:105], changed)  # re-encoded: same ids, new vectors
 
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert "stale" in reasons(caplog)
     assert_matches_catalog(vi, catalog)
@@ -194,7 +195,7 @@ def test_mostly_changed_catalog_rebuilds(library, tmp_path, caplog):
     catalog, ids, _ = library
     VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
     catalog.delete_photos(ids[: len(ids) // 2])
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert "over 20 % of it changed" in reasons(caplog)
     assert vi.deleted_count == 0
@@ -251,7 +252,7 @@ def test_damaged_index_is_rebuilt_with_a_reason(library, tmp_path, caplog, damag
     VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
     _damage(tmp_path / "idx", damage)
 
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     log_text = reasons(caplog)
     assert "Rebuilding" in log_text and reason in log_text
@@ -271,7 +272,7 @@ def test_hnswlib_load_failure_is_rebuilt(library, tmp_path, caplog):
     d = json.loads(meta)
     d["bin_size"], d["bin_crc32"] = 64, durable.crc32_file(bin_path)
     json_path.write_text(json.dumps(d))
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert "hnswlib could not load" in reasons(caplog) or "disagree" in reasons(caplog)
     assert_matches_catalog(vi, catalog)
@@ -282,7 +283,7 @@ def test_other_model_or_dimension_rebuilds(library, tmp_path, caplog):
     VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
     other = _unit(np.random.default_rng(5).standard_normal((len(ids), 16)))
     catalog.put_embeddings("other-model", ids, other)
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     vi = VectorIndex.open(tmp_path / "idx", "other-model", 16, catalog)
     assert f"belongs to model {MODEL} (32-d), not other-model" in reasons(caplog)
     assert_matches_catalog(vi, catalog)
@@ -338,7 +339,7 @@ def test_remove_hides_photos_and_readd_revives(library, tmp_path):
 def test_compaction_past_a_fifth_deleted(library, tmp_path, caplog):
     catalog, ids, vectors = library
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     vi.remove(ids[:100])  # 100 / 600 = 17 %: kept as deleted marks
     assert vi.deleted_count == 100 and "Compacting" not in reasons(caplog)
     vi.remove(ids[100:130])  # 130 / 600 = 22 %: compacted
@@ -380,7 +381,7 @@ def test_crash_between_the_renames_reads_as_torn(library, tmp_path, monkeypatch,
     left = tmp_path / "idx" / f"{dies_at}.{os.getpid()}.tmp"
     assert left.exists()
 
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert "does not match its checksum" in reasons(caplog) or "torn write" in reasons(caplog)
     assert not left.exists()
@@ -399,7 +400,7 @@ def test_crash_before_any_rename_keeps_the_old_index(library, tmp_path, monkeypa
     with pytest.raises(KeyboardInterrupt):
         vi.save(catalog.generation(MODEL))
     monkeypatch.undo()
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert "Rebuilding" not in reasons(caplog)  # the old pair is intact and current
     assert len(again) == len(ids)
@@ -424,8 +425,8 @@ CHILD = textwrap.dedent(
     import sys, numpy as np
     from pathlib import Path
     sys.path[:0] = [sys.argv[1], sys.argv[2]]
-    from app.core.catalog import Catalog
-    from app.core.vindex import VectorIndex
+    from app.core.catalog.catalog import Catalog
+    from app.core.index.vindex import VectorIndex
     from test_vindex import MODEL, clustered, fill_catalog
     root = Path(sys.argv[3])
     catalog = Catalog(root / "data" / "catalog.sqlite3")
@@ -637,7 +638,7 @@ def test_reduced_index_round_trips_and_filters_exactly(catalog, tmp_path, small_
     q = text_like(vectors, topic, rng, 1)[0]
     before = vi.query(q, 20)
     vi.close()
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     again = VectorIndex.open(tmp_path / "idx", MODEL, 64, catalog)
     assert reasons(caplog) == "" and again.graph_dim == 24
     after = again.query(q, 20)
@@ -684,7 +685,7 @@ def test_rows_that_disagree_with_the_catalog_are_caught_on_open(library, tmp_pat
     meta = json.loads(meta_path.read_text())
     meta["segments"][0][2] = durable.crc32_file(segment)
     meta_path.write_text(json.dumps(meta))
-    caplog.set_level(logging.INFO, logger="app.core.vindex")
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert "differ from the catalog" in reasons(caplog)
     assert_matches_catalog(vi, catalog)

@@ -24,7 +24,7 @@ from test_indexer import (
 
 from app.core.library import IDLE_TIMER_NAME, ChangeSummary, Library
 from app.core.paths import Paths
-from app.core.watcher import (
+from app.core.pipeline.watcher import (
     ENV_FORCE_POLLING,
     fs_type_of,
     is_network_path,

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from app import __version__
-from app.core.errors import UserError
-from app.core.paths import ENV_HOME, Paths
+from app.core.api import ENV_HOME, Paths, UserError
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +144,7 @@ def run_command(args: argparse.Namespace, paths: Paths) -> int:
 
 def desktop_menu(args: argparse.Namespace) -> int:
     """`--install-desktop-entry` / `--uninstall-desktop-entry`: the Linux menu entry and icons."""
-    from app.core import desktop_entry
+    from app.core.api import desktop_entry
 
     if args.uninstall_desktop_entry:
         removed = desktop_entry.uninstall_desktop_entry()

@@ -11,8 +11,7 @@ import logging
 import traceback
 from datetime import datetime
 
-from app.core.errors import DamagedCatalogError, StorageError, UserError, storage_fault
-from app.core.paths import Paths
+from app.core.api import DamagedCatalogError, Paths, StorageError, UserError, storage_fault
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.progress import ProgressLine, format_duration
-from app.core.catalog_types import GUESSED_SOURCES
-from app.core.errors import UserError
-from app.core.paths import Paths
+from app.core.api import GUESSED_SOURCES, Paths, UserError
 
 EXIT_USER = 1
 EXIT_USAGE = 2
@@ -291,7 +289,7 @@ def _command(fn: Callable[[argparse.Namespace, Paths], int]) -> Callable[..., in
 
     @wraps(fn)
     def run(args: argparse.Namespace, paths: Paths) -> int:
-        from app.core.modelinfo import ModelError
+        from app.core.api import ModelError
 
         try:
             return fn(args, paths)
@@ -305,7 +303,7 @@ def _command(fn: Callable[[argparse.Namespace, Paths], int]) -> Callable[..., in
 def open_library(
     args: argparse.Namespace, paths: Paths, *, need_model: bool = False
 ) -> Iterator[Any]:
-    from app.core.library import Library
+    from app.core.api import Library
 
     options = vars(args)  # `folders` has no model options: it never runs the model
     lib = Library.open(
@@ -338,7 +336,7 @@ def _model_dir(args: argparse.Namespace, paths: Paths) -> Path | None:
     if given.expanduser().is_dir():
         return given.expanduser().resolve()
     if len(given.parts) == 1:
-        from app.core.models import resolve_model_dir
+        from app.core.api import resolve_model_dir
 
         return resolve_model_dir(paths, str(given))
     raise UserError(
@@ -449,7 +447,7 @@ class _Interrupts:
 
 def run_index(lib: Any, folders: list[Path] | None) -> tuple[Any, bool]:
     """Index with a progress line; returns (report, interrupted)."""
-    from app.core.jobs import JobCancelled, JobControl
+    from app.core.api import JobCancelled, JobControl
 
     control = JobControl()
     bar = ProgressLine()
@@ -574,7 +572,7 @@ def cmd_watch(args: argparse.Namespace, paths: Paths) -> int:
 
 @_command
 def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.library import Query
+    from app.core.api import Query
 
     text = (args.text or "").strip() or None
     if args.image is not None:
@@ -633,7 +631,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
 
 @_command
 def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.library import Query
+    from app.core.api import Query
 
     _check_file(args.photo, "PHOTO")
     target = _resolve(args.photo)

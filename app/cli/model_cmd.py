@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.core.paths import Paths
+from app.core.api import Paths
 
 DEFAULT_MODEL = "ViT-B-32__openai"
 
@@ -90,10 +90,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.errors import UserError
+    from app.core.api import UserError
 
     try:
-        from app.core.export import export_model  # torch lives only behind this import
+        from app.core.model.export.exporter import (
+            export_model,  # torch lives only behind this import
+        )
     except ImportError as e:
         raise UserError(
             f"Exporting a model needs torch and open_clip ({e.name or e} is not installed). "
@@ -119,8 +121,13 @@ def cmd_export(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_list(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.model_catalog import format_table, load_catalog
-    from app.core.models import active_model_name, installed_models, migrate_installed
+    from app.core.api import (
+        active_model_name,
+        format_table,
+        installed_models,
+        load_catalog,
+        migrate_installed,
+    )
 
     migrate_installed(paths)
     entries = load_catalog()
@@ -173,8 +180,7 @@ def _entry_dict(e: Any) -> dict[str, Any]:
 
 
 def cmd_install(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.install import install_model
-    from app.core.models import set_active_model
+    from app.core.api import install_model, set_active_model
 
     target = install_model(
         paths,
@@ -192,7 +198,7 @@ def cmd_install(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_use(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.models import migrate_installed, set_active_model
+    from app.core.api import migrate_installed, set_active_model
 
     migrate_installed(paths)
     set_active_model(paths, args.name)
@@ -204,7 +210,7 @@ def cmd_use(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.models import remove_model
+    from app.core.api import remove_model
 
     target = remove_model(paths, args.name)
     print(
@@ -214,8 +220,7 @@ def cmd_remove(args: argparse.Namespace, paths: Paths) -> int:
 
 
 def cmd_info(args: argparse.Namespace, paths: Paths) -> int:
-    from app.core.encoder import Encoder, available_providers
-    from app.core.models import migrate_installed, resolve_model_dir
+    from app.core.api import Encoder, available_providers, migrate_installed, resolve_model_dir
 
     migrate_installed(paths)
     model_dir = args.model or resolve_model_dir(paths)

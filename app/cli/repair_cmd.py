@@ -12,8 +12,7 @@ import time
 from contextlib import closing, suppress
 from pathlib import Path
 
-from app.core.errors import UserError
-from app.core.paths import Paths
+from app.core.api import Paths, UserError
 
 SIDE_FILES = ("", "-wal", "-shm")
 
@@ -62,7 +61,7 @@ def cmd_repair(args: argparse.Namespace, paths: Paths) -> int:
             src.rename(f"{aside}{suffix}")
     print(f"Moved the catalog aside to {aside} ({problem or 'on request'}).")
 
-    from app.core.library import Library
+    from app.core.api import Library
 
     lib = Library.open(paths.ensure())
     try:

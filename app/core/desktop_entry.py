@@ -11,12 +11,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import app
+from app.core.durable import write_atomic
 from app.core.errors import UserError
 from app.core.resources import resource_path
 
@@ -230,18 +230,7 @@ def _icon_sources() -> list[tuple[Path, str]]:
 
 def _write_atomic(dest: Path, data: bytes) -> None:
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(dest, data, mode=0o644)
     except OSError as e:
         raise DesktopEntryError(
             f"Can't write {dest} ({e.strerror or e}). Check that {dest.parent} is writable."

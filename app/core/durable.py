@@ -1,11 +1,41 @@
-"""Flushing our own files and folders to disk, so a rename that publishes them survives a crash,
-and checksumming them, so a torn or corrupt one is recognised when read back."""
+"""Our own files on disk: written whole or not at all (`write_atomic`), flushed so a rename that
+publishes them survives a crash, and checksummed so a torn or corrupt one is recognised."""
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 import zlib
 from pathlib import Path
+from typing import Any
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True, mode: int | None = None) -> None:
+    """Replace `path` with `data`: a kill at any moment leaves the old file or the new one,
+    never a mix. `durable` flushes the data to disk before the rename (caches skip it: a file
+    emptied by a power cut counts as missing); `mode` sets the permission bits (mkstemp's
+    are 0600). The folder is created if needed; the temporary file never outlives a failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
+    """`write_atomic` of `data` as indented, key-sorted JSON (stable diffs, readable by hand)."""
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, text.encode("utf-8"), durable=durable)
 
 
 def fsync_file(path: Path) -> None:

@@ -20,22 +20,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.core.catalog import Catalog
-from app.core.catalog_types import INDEXED, PENDING, SKIPPED, Folder, FolderError, Photo
+from app.core.catalog.catalog import Catalog
+from app.core.catalog.records import INDEXED, PENDING, SKIPPED, Folder, FolderError, Photo
 from app.core.errors import UserError
-from app.core.indexer import Indexer, IndexProgress, IndexReport, is_relevant
+from app.core.index.vindex import VectorIndex
 from app.core.jobs import JobCancelled, JobControl
-from app.core.modelinfo import ModelError
+from app.core.model.info import ModelError
 from app.core.paths import Paths
-from app.core.query import Query, SearchResult, parse_text
-from app.core.search import SearchEngine
-from app.core.thumbnails import ThumbnailStore
-from app.core.vindex import VectorIndex
-from app.core.watcher import ChangeSet, ChangeSummary, Watcher
-from app.core.writelock import writer_lock
+from app.core.photos.thumbnails import ThumbnailStore
+from app.core.pipeline.indexer import Indexer, IndexProgress, IndexReport, is_relevant
+from app.core.pipeline.watcher import ChangeSet, ChangeSummary, Watcher
+from app.core.pipeline.writelock import writer_lock
+from app.core.search.engine import SearchEngine
+from app.core.search.query import Query, SearchResult, parse_text
 
 if TYPE_CHECKING:
-    from app.core.encoder import Encoder
+    from app.core.model.encoder import Encoder
 
 __all__ = [
     "ChangeSummary",
@@ -145,7 +145,7 @@ class Library:
         """Open the library in `paths`. Without an installed model it opens with has_model False
         (folders, browsing and filters work); an explicit `model_dir` that is unusable raises.
         `device`/`precision` None: the settings' choice (default auto / fp32)."""
-        from app.core.models import migrate_installed
+        from app.core.model.installed import migrate_installed
 
         paths.ensure()
         try:
@@ -238,9 +238,9 @@ class Library:
         return _Loaded(name, key, encoder, vindex, SearchEngine(encoder, self.catalog, vindex))
 
     def _open_model(self, name: str, model_dir: Path) -> _Loaded:
-        from app.core.encoder import Encoder
-        from app.core.modelinfo import read_model_info
-        from app.core.models import (
+        from app.core.model.encoder import Encoder
+        from app.core.model.info import read_model_info
+        from app.core.model.installed import (
             SETTING_DEVICE,
             SETTING_LANGUAGE,
             SETTING_PRECISION,
@@ -275,7 +275,7 @@ class Library:
     def reload_model(self, *, raise_errors: bool = False) -> ModelState:
         """Take up what changed in the models folder and the model settings (a model installed,
         removed or chosen, here or by another process). Search keeps answering throughout."""
-        from app.core.models import resolve_model_dir, serving_model_name
+        from app.core.model.installed import resolve_model_dir, serving_model_name
 
         with self._model_lock:
             target: _Loaded | None = None
@@ -346,7 +346,7 @@ class Library:
     def _promote_if_ready(self) -> None:
         """The active model takes over search once it has encoded every catalogued photo (or
         at once when no model served search)."""
-        from app.core.models import SETTING_SERVING, update_settings
+        from app.core.model.installed import SETTING_SERVING, update_settings
 
         with self._model_lock:
             target, serving = self._target, self._serving

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import UserError
+from app.core.api import UserError
 
 log = logging.getLogger(__name__)
 qt_log = logging.getLogger("qt")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import UserError
+from app.core.api import UserError
 from app.ui import theme
 from app.ui.workers import run_in_thread
 

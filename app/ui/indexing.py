@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from app.core.jobs import JobControl
+from app.core.api import JobControl
 from app.ui.workers import Worker, run_in_thread
 
 log = logging.getLogger(__name__)

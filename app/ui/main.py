@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from app.core.paths import Paths
+from app.core.api import Paths
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import UserError
-from app.core.jobs import JobCancelled
-from app.core.modelinfo import ModelError
-from app.core.paths import Paths
+from app.core.api import JobCancelled, ModelError, Paths, UserError
 from app.ui import file_actions, theme
 from app.ui.empty_state import EmptyStatePage, Facts, state_for
 from app.ui.filters import FilterBar
@@ -74,7 +71,7 @@ BROWSE_REFRESH_MS = 2500  # while indexing, an empty or untouched browse grid re
 
 
 def default_open_library(paths: Paths) -> Any:
-    from app.core.library import Library
+    from app.core.api import Library
 
     return Library.open(paths)
 

@@ -19,9 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from app.core.errors import UserError
-from app.core.jobs import JobCancelled
-from app.core.paths import Paths
+from app.core.api import JobCancelled, Paths, UserError
 from app.ui.workers import Worker, run_in_thread
 
 log = logging.getLogger(__name__)
@@ -37,7 +35,7 @@ def default_installer(
 ) -> Path:
     """`install_model`: downloads `name` when `source` is None (resuming an interrupted
     download from the core's cache), else installs the folder or archive `source`."""
-    from app.core.install import install_model
+    from app.core.api import install_model
 
     return install_model(paths, name, source=source, progress=progress, should_cancel=should_cancel)
 
@@ -163,18 +161,18 @@ class ModelManager(QObject):
     # -- removing and choosing ---------------------------------------------------------------
 
     def remove(self, name: str) -> None:
-        from app.core.models import remove_model
+        from app.core.api import remove_model
 
         self._call(lambda: remove_model(self.paths, name), f"{name} could not be removed")
 
     def set_active(self, name: str) -> None:
-        from app.core.models import set_active_model
+        from app.core.api import set_active_model
 
         self._call(lambda: set_active_model(self.paths, name), f"{name} could not be chosen")
 
     def update_settings(self, changes: dict[str, Any]) -> None:
         """Store model settings (precision, device, search language) and reload."""
-        from app.core.models import update_settings
+        from app.core.api import update_settings
 
         self._call(lambda: update_settings(self.paths, changes), "The setting could not be saved")
 

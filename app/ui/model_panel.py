@@ -21,9 +21,7 @@ NO_MODEL_TEXT = (
 
 def default_offer() -> tuple[str, str]:
     """(model name, button label) of the catalog's default model."""
-    from app.core.errors import UserError
-    from app.core.model_catalog import default_entry
-    from app.core.models import DEFAULT_MODEL
+    from app.core.api import DEFAULT_MODEL, UserError, default_entry
 
     try:
         entry = default_entry()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.paths import Paths
+from app.core.api import Paths
 
 PRECISIONS = ("fp32", "int8")
 
@@ -17,8 +17,8 @@ class ModelRow:
     """One model: from the catalog (`entry`), installed (`installed`), or both."""
 
     name: str
-    entry: Any = None  # app.core.model_catalog.CatalogEntry | None
-    installed: Any = None  # app.core.models.InstalledModel | None
+    entry: Any = None  # app.core.model.catalog.CatalogEntry | None
+    installed: Any = None  # app.core.model.installed.InstalledModel | None
     active: bool = False  # the model the user chose (indexing encodes with it)
     serving: bool = False  # the model that answers searches now
 
@@ -169,16 +169,17 @@ _DEVICE_OF = {
 
 def load_facts(paths: Paths, state: Any = None) -> ModelFacts:
     """Read the catalog, the installed models and the model settings (runs in a worker)."""
-    from app.core.encoder import available_providers
-    from app.core.errors import UserError
-    from app.core.model_catalog import default_entry, load_catalog
-    from app.core.models import (
+    from app.core.api import (
         DEFAULT_MODEL,
         SETTING_ACTIVE,
         SETTING_DEVICE,
         SETTING_LANGUAGE,
         SETTING_PRECISION,
+        UserError,
+        available_providers,
+        default_entry,
         installed_models,
+        load_catalog,
         read_settings,
         serving_model_name,
     )
@@ -222,7 +223,7 @@ def model_languages(row: ModelRow | None) -> list[str] | None:
     """The search languages of an installed multilingual model (FLORES codes), else None."""
     if row is None or not row.usable or not row.multilingual:
         return None
-    from app.core.encoder import Encoder
+    from app.core.api import Encoder
 
     encoder = Encoder(row.installed.path, device="cpu")
     try:
@@ -235,7 +236,7 @@ def model_languages(row: ModelRow | None) -> list[str] | None:
 def ensure_language(paths: Paths, pick: Any) -> bool:
     """Store a search language for a multilingual active model that has none yet: `pick(codes)`
     (the UI locale's). True when a setting was written (the model must be reloaded)."""
-    from app.core.models import (
+    from app.core.api import (
         SETTING_ACTIVE,
         SETTING_LANGUAGE,
         installed_models,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
-from app.core.paths import Paths
+from app.core.api import Paths
 
 DEBOUNCE_MS = 1000
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.paths import Paths
+from app.core.api import Paths
 from app.ui import theme
 from app.ui.languages import default_language, language_name
 from app.ui.model_manager import InstallProgress, ModelManager
@@ -226,7 +226,7 @@ class ModelsDialog(QDialog):
         )
 
     def _facts_failed(self, generation: int, exc: BaseException) -> None:
-        from app.core.errors import UserError
+        from app.core.api import UserError
 
         if generation != self._generation:
             return
@@ -382,7 +382,7 @@ class ModelsDialog(QDialog):
             self.manager.remove(row.name)
 
     def _setting(self, which: str) -> None:
-        from app.core.models import SETTING_DEVICE, SETTING_LANGUAGE, SETTING_PRECISION
+        from app.core.api import SETTING_DEVICE, SETTING_LANGUAGE, SETTING_PRECISION
 
         box, key = {
             "precision": (self.precision_box, SETTING_PRECISION),

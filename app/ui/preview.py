@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.catalog_types import GUESSED_SOURCES
+from app.core.api import GUESSED_SOURCES
 from app.ui import theme
 from app.ui.results_model import format_date
 from app.ui.workers import Worker, run_in_thread

@@ -28,11 +28,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPixmap, QPixmapCache
 
-from app.core.catalog_types import GUESSED_SOURCES
+from app.core.api import GUESSED_SOURCES
 from app.ui.thumb_loader import ThumbLoader
 
 if TYPE_CHECKING:
-    from app.core.search import Hit
+    from app.core.api import Hit
 
 BATCH = 400
 PIXMAP_CACHE_KB = 256 * 1024

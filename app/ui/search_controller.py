@@ -48,7 +48,7 @@ class SearchSpec:
 
 def build_query(spec: SearchSpec) -> Any:
     """The engine `Query` for `spec`. Runs in the worker (pasted pixels get encoded here)."""
-    from app.core.query import Query
+    from app.core.api import Query
 
     image = spec.image
     return Query(

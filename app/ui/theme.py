@@ -27,7 +27,7 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
-from app.core.resources import ResourceError, resource_path
+from app.core.api import ResourceError, resource_path
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,98 @@
+"""The door to the engine: everything the window (app/ui) and the command line (app/cli) may use.
+
+Two facades and the types they hand out. `Library` is one data folder's photos: folders,
+indexing, watching, search. The model functions manage the models installed in that data folder
+(list, install, remove, choose) and work without opening a catalog, so `photoseek model install`
+runs before any folder is added. tests/test_layering.py holds the UI and CLI to this module (the
+exporter, which needs torch, is the one other module they may reach, behind a deferred import).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from app.core import desktop_entry
+from app.core.catalog.records import GUESSED_SOURCES, Folder, Photo
+from app.core.errors import DamagedCatalogError, StorageError, UserError, storage_fault
+from app.core.jobs import JobCancelled, JobControl
+from app.core.library import Library
+from app.core.model.catalog import CatalogEntry, default_entry, format_table, load_catalog
+from app.core.model.encoder import Encoder, available_providers
+from app.core.model.info import ModelError
+from app.core.model.installed import (
+    DEFAULT_MODEL,
+    SETTING_ACTIVE,
+    SETTING_DEVICE,
+    SETTING_LANGUAGE,
+    SETTING_PRECISION,
+    active_model_name,
+    installed_models,
+    migrate_installed,
+    read_settings,
+    remove_model,
+    resolve_model_dir,
+    serving_model_name,
+    set_active_model,
+    update_settings,
+)
+from app.core.paths import ENV_HOME, Paths
+from app.core.photos.metadata import IMAGE_EXTENSIONS
+from app.core.resources import ResourceError, resource_path
+from app.core.search.query import Hit, Query, SearchResult
+
+if TYPE_CHECKING:
+    from app.core.model.install import install_model
+else:
+
+    def install_model(*args: Any, **kwargs: Any) -> Any:
+        """Deferred: the downloader imports requests, whose urllib3 opens a socket to probe for
+        IPv6 when imported; nothing may open a socket before a download is asked for
+        (tests/test_privacy.py)."""
+        from app.core.model.install import install_model as install
+
+        return install(*args, **kwargs)
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ENV_HOME",
+    "GUESSED_SOURCES",
+    "IMAGE_EXTENSIONS",
+    "SETTING_ACTIVE",
+    "SETTING_DEVICE",
+    "SETTING_LANGUAGE",
+    "SETTING_PRECISION",
+    "CatalogEntry",
+    "DamagedCatalogError",
+    "Encoder",
+    "Folder",
+    "Hit",
+    "JobCancelled",
+    "JobControl",
+    "Library",
+    "ModelError",
+    "Paths",
+    "Photo",
+    "Query",
+    "ResourceError",
+    "SearchResult",
+    "StorageError",
+    "UserError",
+    "active_model_name",
+    "available_providers",
+    "default_entry",
+    "desktop_entry",
+    "format_table",
+    "install_model",
+    "installed_models",
+    "load_catalog",
+    "migrate_installed",
+    "read_settings",
+    "remove_model",
+    "resolve_model_dir",
+    "resource_path",
+    "serving_model_name",
+    "set_active_model",
+    "storage_fault",
+    "update_settings",
+]

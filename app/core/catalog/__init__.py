@@ -1,0 +1,1 @@
+"""The catalog: one SQLite file with folders, photos and their stored vectors."""

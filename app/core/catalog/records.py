@@ -1,0 +1,165 @@
+"""The records the catalog hands out: folders, photos, and the per-file state a rescan compares."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+from app.core.errors import UserError
+
+INDEXED = "indexed"
+SKIPPED = "skipped"
+PENDING = "pending"
+STATES = (INDEXED, SKIPPED, PENDING)
+
+# Where a photo's capture time came from, best first (see app/core/photos/metadata.py). "file_mtime" is
+# a guess: the file's modification time, for a photo that records no capture date.
+CAPTURE_SOURCES = (
+    "exif_original",
+    "exif_digitized",
+    "xmp",
+    "iptc",
+    "gps_utc",
+    "exif_datetime",
+    "file_mtime",
+)
+GUESSED_SOURCES = frozenset({"file_mtime"})
+
+
+class CatalogError(UserError):
+    """The catalog file is unreadable, foreign or from a newer PhotoSeek; the message says what to do."""
+
+
+class FolderError(UserError):
+    """A folder cannot be added or found (missing, not a folder, overlaps one already added)."""
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A watched folder. `available` is False while its drive is unplugged or unmounted."""
+
+    id: int
+    path: str
+    available: bool
+    photo_count: int
+    added_at: datetime
+    last_scan: datetime | None
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One catalogued file. `capture_time` is the local wall-clock time the photo was taken
+    (naive); `capture_offset` ("+02:00") is its UTC offset when the camera recorded one."""
+
+    id: int
+    path: str
+    folder_id: int
+    size: int
+    mtime_ns: int
+    width: int | None
+    height: int | None
+    capture_time: datetime | None
+    capture_offset: str | None
+    capture_source: str | None
+    year: int | None
+    month: int | None
+    camera_make: str | None
+    camera_model: str | None
+    state: str
+    skip_reason: str | None
+    fingerprint: str | None = None
+    indexed_at: datetime | None = None
+
+    @property
+    def camera(self) -> str | None:
+        """ "Canon EOS R5" rather than "Canon Canon EOS R5": the model often repeats the make."""
+        make, model = self.camera_make, self.camera_model
+        if make and model:
+            return model if model.lower().startswith(make.split()[0].lower()) else f"{make} {model}"
+        return model or make
+
+
+class FileState(NamedTuple):
+    """What the catalog knows about one file, for a rescan that compares without reading it."""
+
+    size: int
+    mtime_ns: int
+    fingerprint: str | None
+    photo_id: int
+    state: str
+
+
+PHOTO_COLUMNS = (
+    "id, path, folder_id, size, mtime_ns, width, height, capture_time, capture_offset, "
+    "capture_source, year, month, camera_make, camera_model, state, skip_reason, fingerprint, "
+    "indexed_at"
+)
+
+
+def photo_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Photo:
+    """A `Photo` from a row selected with `PHOTO_COLUMNS`."""
+    (
+        pid,
+        path,
+        folder_id,
+        size,
+        mtime_ns,
+        width,
+        height,
+        ctime,
+        offset,
+        source,
+        year,
+        month,
+        make,
+        model,
+        state,
+        reason,
+        fp,
+        indexed_at,
+    ) = row
+    return Photo(
+        id=pid,
+        path=from_db_path(path),
+        folder_id=folder_id,
+        size=size,
+        mtime_ns=mtime_ns,
+        width=width,
+        height=height,
+        capture_time=datetime.fromisoformat(ctime) if ctime else None,
+        capture_offset=offset,
+        capture_source=source,
+        year=year,
+        month=month,
+        camera_make=make,
+        camera_model=model,
+        state=state,
+        skip_reason=reason,
+        fingerprint=fp,
+        indexed_at=from_epoch(indexed_at),
+    )
+
+
+def db_path(path: str | os.PathLike[str]) -> str | bytes:
+    """A path as the catalog stores it: text, or its raw bytes (a BLOB) when the name is not
+    valid UTF-8 (surrogate escapes from another system's drive), which SQLite cannot bind as text.
+    Reversible, so such a file is found, moved and deleted like any other."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text)
+    return text
+
+
+def from_db_path(value: str | bytes) -> str:
+    """The path a catalog value stands for (see `db_path`)."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def from_epoch(seconds: float | None) -> datetime | None:
+    """A UTC datetime from the epoch seconds we store, or None."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)

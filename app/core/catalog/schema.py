@@ -1,0 +1,210 @@
+"""The catalog's schema as numbered migrations, and the checks that run before any of them.
+
+Each migration runs in its own IMMEDIATE transaction together with the bump of `schema_version`,
+so a kill leaves the file at one version or the next, never in between. Add a schema change by
+appending a step to `MIGRATIONS`; never edit a step that has shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from app.core.catalog.records import STATES, CatalogError
+from app.core.errors import storage_fault
+
+log = logging.getLogger(__name__)
+
+# "PSK1": marks the file as ours, so a foreign SQLite database is refused rather than altered.
+APPLICATION_ID = 0x50534B31
+
+# A step is a list of SQL statements or a function of the connection (for data rewrites).
+Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
+
+_STATES = ", ".join(f"'{s}'" for s in STATES)
+
+# The capture sources each schema's CHECK constraint allows; a step that has shipped keeps its
+# own list (tests check that the newest equals catalog_types.CAPTURE_SOURCES).
+V1_SOURCES = ("exif_original", "exif_digitized", "exif_datetime", "file_mtime")
+V3_SOURCES = (
+    "exif_original",
+    "exif_digitized",
+    "xmp",
+    "iptc",
+    "gps_utc",
+    "exif_datetime",
+    "file_mtime",
+)
+
+
+def _photos_table(name: str, sources: Sequence[str]) -> str:
+    allowed = ", ".join(f"'{s}'" for s in sources)
+    return f"""CREATE TABLE {name} (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        fingerprint TEXT,
+        width INTEGER,
+        height INTEGER,
+        capture_time TEXT,
+        capture_offset TEXT,
+        capture_source TEXT CHECK (capture_source IN ({allowed})),
+        year INTEGER,
+        month INTEGER CHECK (month BETWEEN 1 AND 12),
+        camera_make TEXT,
+        camera_model TEXT,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ({_STATES})),
+        skip_reason TEXT,
+        indexed_at REAL
+    )"""
+
+
+V1_BASE: list[str] = [
+    # `value` has no declared type so integers (generations) stay integers.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value)",
+    """CREATE TABLE folders (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL UNIQUE,
+        added_at REAL NOT NULL,
+        available INTEGER NOT NULL DEFAULT 1,
+        last_scan REAL
+    )""",
+    # AUTOINCREMENT: a photo id is never reused, because ids also key thumbnails and the vector
+    # index, where a stale entry must never be mistaken for a new photo.
+    _photos_table("photos", V1_SOURCES),
+    "CREATE INDEX photos_state_year_month ON photos(state, year, month)",
+    "CREATE INDEX photos_state_month ON photos(state, month)",
+    "CREATE INDEX photos_folder_state ON photos(folder_id, state)",
+    "CREATE INDEX photos_fingerprint ON photos(fingerprint) WHERE fingerprint IS NOT NULL",
+    """CREATE TABLE embeddings (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_id TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (photo_id, model_id)
+    )""",
+    # Per-model counts and full reads walk this index instead of 2 KB rows.
+    "CREATE INDEX embeddings_model ON embeddings(model_id, photo_id)",
+]
+
+# v2: browsing newest first reads ids straight off an index instead of sorting every photo.
+V2_CAPTURE_ORDER: list[str] = [
+    "CREATE INDEX photos_state_capture ON photos(state, capture_time DESC, id DESC)",
+]
+
+
+def v3_more_capture_sources(conn: sqlite3.Connection) -> None:
+    """v3: capture dates also from XMP, IPTC and GPS ("xmp", "iptc", "gps_utc").
+
+    SQLite cannot change a CHECK constraint, so `photos` is rebuilt (its rows, ids, indexes and
+    AUTOINCREMENT counter kept). Foreign keys are on and cannot be turned off inside the
+    migration's transaction, and dropping `photos` would cascade into `embeddings`, so the
+    embeddings wait in a table without a foreign key meanwhile.
+    """
+    schema = "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type"
+    indexes = [r[0] for r in conn.execute(schema + " DESC", ("photos",)) if "INDEX" in r[0]]
+    embeddings = [r[0] for r in conn.execute(schema + " DESC", ("embeddings",))]
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'photos'").fetchone()
+    seq = int(row[0]) if row else 0
+    columns = ", ".join(r[1] for r in conn.execute("PRAGMA table_info(photos)"))
+    conn.execute(_photos_table("photos_v3", V3_SOURCES))
+    conn.execute(f"INSERT INTO photos_v3 ({columns}) SELECT {columns} FROM photos")
+    conn.execute("CREATE TABLE embeddings_v3 AS SELECT photo_id, model_id, vector FROM embeddings")
+    conn.execute("DROP TABLE embeddings")
+    conn.execute("DROP TABLE photos")
+    conn.execute("ALTER TABLE photos_v3 RENAME TO photos")
+    conn.execute("DELETE FROM sqlite_sequence WHERE name IN ('photos', 'photos_v3')")
+    conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('photos', ?)", (seq,))
+    for sql in indexes:
+        conn.execute(sql)
+    for sql in embeddings:  # the table ("table" sorts after "index") first
+        conn.execute(sql)
+    conn.execute(
+        "INSERT INTO embeddings (photo_id, model_id, vector) "
+        "SELECT photo_id, model_id, vector FROM embeddings_v3"
+    )
+    conn.execute("DROP TABLE embeddings_v3")
+    problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if problems:
+        raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {problems[:3]}")
+
+
+MIGRATIONS: list[Migration] = [V1_BASE, V2_CAPTURE_ORDER, v3_more_capture_sources]
+
+
+def check_file(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file that is not SQLite, is damaged, or is some other program's database."""
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master")]
+    except sqlite3.DatabaseError as e:
+        raise CatalogError(
+            f"The catalog file {path} is damaged or not a PhotoSeek catalog ({e}). Move it "
+            "aside (PhotoSeek never deletes it) and PhotoSeek starts a new catalog; your photos "
+            "are re-indexed from their folders."
+        ) from e
+    if names and app_id != APPLICATION_ID:
+        raise CatalogError(
+            f"{path} is an SQLite database of another program, not a PhotoSeek catalog. "
+            "Choose another data folder (--data-dir or PHOTOSEEK_HOME) or move that file away."
+        )
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The applied version; 0 for a new, empty file."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if row is None:
+        return 0
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: sqlite3.Connection, path: Path, migrations: Sequence[Migration]) -> int:
+    """Bring the file up to `len(migrations)`, one transaction per step; returns the version.
+
+    The version is re-read under the write lock, so two processes opening the same new catalog
+    apply each step once. `conn` must be in autocommit mode (isolation_level=None).
+    """
+    target = len(migrations)
+    current = schema_version(conn)
+    if current > target:
+        raise CatalogError(
+            f"The catalog {path} was written by a newer PhotoSeek (schema {current}; this "
+            f"version knows up to {target}). Update PhotoSeek, or use another data folder."
+        )
+    for version in range(current + 1, target + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema_version(conn) >= version:  # another process got there first
+                conn.execute("COMMIT")
+                continue
+            step = migrations[version - 1]
+            if callable(step):
+                step(conn)
+            else:
+                for sql in step:
+                    conn.execute(sql)
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
+            conn.execute("COMMIT")
+        except BaseException as e:
+            if conn.in_transaction:  # SQLite has rolled back by itself after a full disk
+                conn.execute("ROLLBACK")
+            known = storage_fault(e, path.parent, path)
+            if known is not None:
+                raise CatalogError(str(known), exit_code=known.exit_code) from e
+            if isinstance(e, sqlite3.Error):
+                raise CatalogError(
+                    f"Could not upgrade the catalog {path} to schema {version} ({e}). The file "
+                    "is unchanged; report this as a bug."
+                ) from e
+            raise
+        log.info("catalog %s: migrated to schema %s", path, version)
+    return target

@@ -1,0 +1,1 @@
+"""The vector index: an hnswlib graph plus full vectors, one per model."""

@@ -1,0 +1,771 @@
+"""The vector index: an hnswlib graph over one model's photo embeddings, labelled by photo id,
+plus the full vectors it scores its candidates with.
+
+It is a derived cache of the catalog's stored vectors (the source of truth), so anything wrong
+with it (missing, written by another model, stale, torn by a kill, corrupt) is repaired from the
+catalog when it is opened, never reported to the user.
+
+Memory: hnswlib keeps every vector it holds as float32 in RAM. At full width a 512-d model costs
+~2.4 KB a photo (2.4 GB at a million), so once a library reaches REDUCE_AT photos the graph holds
+them reduced to GRAPH_DIM_MAX dimensions (principal components, see `Projection`; ~1.2 KB a photo)
+and finds a pool of candidates several times larger than asked; the candidates are then scored
+exactly against the full vectors, float16 rows in segment files read with pread (`vstore`), which
+cost disk, not RAM. Every score the
+index returns comes from those rows, reduced graph or not, so exact and index searches agree.
+
+Locking: queries take a short lock; adds, removals and saves are serialised by a second one, so
+long work (a graph rebuild or compaction, writing a save) runs beside queries on the old graph,
+which is swapped in only when done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import hnswlib
+import numpy as np
+
+from app.core.durable import crc32_file, fsync_dir, fsync_file
+from app.core.index.vstore import RowStore, StoreError, remove_unused
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 3  # 3: reduced graphs hold lifted projections (Projection)
+INDEX_BIN = "index.bin"
+INDEX_AUX = "index.aux"  # photo-to-row map of the full vectors, and the graph's projection
+INDEX_JSON = "index.json"
+TMP_SUFFIX = ".tmp"  # temp files are "index.bin.<pid>.tmp": two processes never share one
+
+M = 16  # graph degree: recall@10 >= 0.97 on clustered CLIP-like vectors at ef 100
+# A reduced graph (only ever >= REDUCE_AT photos) is denser: at a million synthetic photos, 1000
+# clusters of near-equidistant points, hnswlib with M 16 left 1 in 20 of an aimed query's true
+# top 20 unreachable however wide the beam (recall@20 0.955, worst query 0.80); M 24 gave 0.980,
+# M 32 0.993 (worst 0.90), ef_construction 400 instead of more links 0.974. The extra links
+# (+128 bytes a photo) are paid for by a narrower graph (GRAPH_DIM_MAX).
+M_REDUCED = 32
+EF_CONSTRUCTION = 200
+# ef = max(EF_MIN, 2k), at most k + EF_SLACK: recall@k >= 0.975 for k <= 1000 measured on
+# clustered CLIP-like vectors with text-like (off-manifold) queries; large over-fetches need less.
+EF_MIN = 100
+EF_SLACK = 2000
+# Reduction: a graph wider than GRAPH_DIM_MAX is rebuilt over the top principal components once
+# it holds REDUCE_AT photos. Below that the full graph fits (0.6 GB at 250k) and is faster: at
+# 100k a reduced query took 24 ms (ef ~2000 plus the rerank) against ~1.5 ms full width.
+# Reduced, a query for k takes k + max(RERANK_MIN, min(7k, RERANK_EXTRA_MAX)) candidates, scored
+# exactly. At 30k photos with PCA-256 of 512-d, recall@20 against brute force was 0.87 with 300
+# extra candidates, 0.98 with 1000 and 1.0 with 3000 for the worst case we have: the benchmark's
+# random-init text queries, which match none of its synthetic photos (median cosine 0, best
+# 0.19: every photo is a near tie). At a million (this graph, 4020 candidates) aimed queries get
+# 1.0; those near-tie queries 0.55: even 255 components kept only 0.89 of their true top 20
+# among the projection's best 4000 (and 8000 candidates reached 0.82 at twice the time).
+GRAPH_DIM_MAX = 224  # 223 principal components and the lift (`Projection`)
+REDUCE_AT = 250_000
+PCA_SAMPLE = 50_000
+REFIT_GROWTH = 3  # the projection is refitted when the library grows this much (250k, 750k)
+RERANK_MIN = 1000
+RERANK_FACTOR = 8
+RERANK_EXTRA_MAX = 4000
+# A full-width graph is asked for k + max(FULL_EXTRA, k): on the benchmark's 100k library a bare
+# k=20 search (ef 100) found 0.91 of the true top 20 for CLIP-like queries, with one query at 0;
+# the wider beam this implies costs ~1 ms.
+FULL_EXTRA = 200
+MIN_CAPACITY = 1024
+GROWTH = 1.5  # capacity grows geometrically, so n adds cost O(log n) resizes
+# Deleted photos stay in the graph (hnswlib only marks them): each one is still visited by every
+# search and keeps its memory. Past 20 % dead nodes a query does ~25 % extra work and wastes a
+# fifth of the index's memory, so the graph is rebuilt from the live vectors.
+COMPACT_RATIO = 0.20
+# A stale index is brought up to date in place unless this share of it changed; then a fresh
+# build is about as cheap and gives a better graph.
+SYNC_MAX_RATIO = 0.20
+# float16 rows differ from the catalog's float32 by < 5e-4 per component; a changed photo by far
+# more.
+SAME_VECTOR_TOL = 2e-3
+SPOT_CHECK = 32  # stored rows compared with the catalog when a saved index is opened
+READ_CHUNK = 50_000  # catalog rows per read while building (bounds peak memory)
+OVERFETCH_MARGIN = 1.5
+OVERFETCH_GROWTH = 4
+
+
+class EmbeddingSource(Protocol):
+    """What the index needs from the catalog."""
+
+    def generation(self, model_id: str) -> int: ...
+
+    def count_indexed(self, model_id: str) -> int: ...
+
+    def embeddings(
+        self, model_id: str, ids: Sequence[int] | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def filter_ids(self) -> np.ndarray: ...
+
+
+class _Unusable(Exception):
+    """The saved index cannot be used; the message says why (for the log)."""
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Unit-length float32 rows (zero rows stay zero)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(v, axis=-1, keepdims=True)
+    return np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The graph's reduction of a photo vector x to its top principal components, p =
+    (x - mean) @ basis, lifted onto a sphere by one more coordinate, sqrt(RADIUS² - |p|²).
+
+    A query q becomes [q @ basis, 0], so its inner product with a lifted photo is q @ basis . p
+    (the q . mean it drops is the same for every photo and keeps the ranking). The lift matters
+    for the graph, not the ranking: projected photos have different lengths, and an inner-product
+    graph over points of unequal length links the long ones and strands the short ones (hnswlib
+    could not reach 1 in 5 of the true top 20 at a million photos, however wide its beam). On the
+    sphere, inner product between photos is Euclidean distance, which the graph is built for."""
+
+    mean: np.ndarray  # [D] float32
+    basis: np.ndarray  # [D, r] float32, orthonormal columns, largest variance first
+    fitted_on: int  # photos in the library when it was fitted
+
+    # |p| <= |x - mean| <= |x| + |mean| <= 2 for unit photos, so no photo is ever past the sphere
+    RADIUS = 2.0
+
+    @property
+    def dim(self) -> int:
+        """The width of the graph's vectors: the components and the lift."""
+        return int(self.basis.shape[1]) + 1
+
+    @classmethod
+    def fit(cls, sample: np.ndarray, dim: int, library: int) -> Projection:
+        """A projection to `dim`-wide graph vectors (dim - 1 components) fitted to `sample`."""
+        x = np.asarray(sample, dtype=np.float64)
+        mean = x.mean(axis=0)
+        cov = np.cov(x - mean, rowvar=False)
+        _, vecs = np.linalg.eigh(cov)  # ascending eigenvalues
+        basis = vecs[:, ::-1][:, : dim - 1]
+        basis = np.ascontiguousarray(basis, dtype=np.float32)
+        return cls(mean.astype(np.float32), basis, library)
+
+    def photos(self, vectors: np.ndarray) -> np.ndarray:
+        p = (np.asarray(vectors, dtype=np.float32) - self.mean) @ self.basis
+        lift = np.sqrt(np.maximum(self.RADIUS**2 - np.sum(p * p, axis=-1, keepdims=True), 0.0))
+        return np.ascontiguousarray(np.concatenate([p, lift], axis=-1), dtype=np.float32)
+
+    def query(self, vec: np.ndarray) -> np.ndarray:
+        q = np.asarray(vec, dtype=np.float32) @ self.basis
+        zero = np.zeros((*q.shape[:-1], 1), dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate([q, zero], axis=-1))
+
+
+class VectorIndex:
+    """hnswlib over L2-normalised vectors (inner product), labels are photo ids; scores come
+    from the full vectors in `store`."""
+
+    def __init__(
+        self,
+        directory: Path,
+        model_id: str,
+        dim: int,
+        graph: hnswlib.Index,
+        store: RowStore,
+        projection: Projection | None,
+        deleted: np.ndarray,
+        generation: int,
+    ) -> None:
+        self.directory = Path(directory)
+        self.model_id = model_id
+        self.dim = dim
+        self._graph: hnswlib.Index | None = graph
+        self._store = store
+        self._proj = projection
+        self._deleted = deleted  # sorted labels marked deleted (still in the graph)
+        self._generation = generation
+        self._dirty = False
+        self._lock = threading.RLock()  # queries, and the short swaps of changes
+        self._write = threading.RLock()  # adds, removals, rebuilds and saves, one at a time
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, directory: Path, model_id: str, dim: int, catalog: EmbeddingSource
+    ) -> VectorIndex:
+        """Load the saved index, or rebuild or update it from the catalog when it is missing,
+        from another model, torn, corrupt or behind the catalog; saves any repair."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        _remove_dead_temp_files(directory)
+        generation = catalog.generation(model_id)  # read first: later changes look stale
+        count = catalog.count_indexed(model_id)
+        try:
+            vi = cls._load(directory, model_id, dim)
+        except _Unusable as why:
+            log.info("Rebuilding the vector index in %s from the catalog: %s", directory, why)
+            vi = cls.build(directory, model_id, dim, catalog)
+            vi.save(generation)
+            return vi
+        if vi._generation != generation or len(vi) != count:
+            log.info(
+                "The vector index in %s is stale (saved at generation %d with %d photos; the "
+                "catalog is at generation %d with %d): updating it from the catalog",
+                directory,
+                vi._generation,
+                len(vi),
+                generation,
+                count,
+            )
+            vi = vi._sync(catalog)
+            vi.save(generation)
+            return vi
+        wrong = vi._spot_check(catalog)
+        if wrong:
+            log.info("Rebuilding the vector index in %s from the catalog: %s", directory, wrong)
+            vi.close()
+            vi = cls.build(directory, model_id, dim, catalog)
+            vi.save(generation)
+        elif vi._needs_compaction() or vi._rows_need_compaction():
+            vi.compact()
+            vi.save(generation)
+        return vi
+
+    @classmethod
+    def _load(cls, directory: Path, model_id: str, dim: int) -> VectorIndex:
+        meta_path, bin_path, aux_path = (
+            directory / INDEX_JSON,
+            directory / INDEX_BIN,
+            directory / INDEX_AUX,
+        )
+        if not meta_path.is_file():
+            raise _Unusable(f"{meta_path.name} is missing")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            fmt, saved_model, saved_dim = meta["format"], meta["model_id"], meta["dim"]
+            if fmt != FORMAT_VERSION:
+                raise _Unusable(f"it has format {fmt}, this version writes {FORMAT_VERSION}")
+            generation, count = int(meta["generation"]), int(meta["count"])
+            deleted = np.array(sorted(meta["deleted_ids"]), dtype=np.int64)
+            graph_dim, capacity = int(meta["graph_dim"]), int(meta["capacity"])
+            files = {name: (int(meta[f"{key}_size"]), int(meta[f"{key}_crc32"]))
+                     for name, key in ((INDEX_BIN, "bin"), (INDEX_AUX, "aux"))}  # fmt: skip
+            manifest = list(meta["segments"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise _Unusable(f"{meta_path.name} is unreadable ({e})") from e
+        if saved_model != model_id or saved_dim != dim:
+            raise _Unusable(f"it belongs to model {saved_model} ({saved_dim}-d), not {model_id}")
+        # Never hand hnswlib a file we did not write whole: it trusts the bytes it reads.
+        for name, (size, crc) in files.items():
+            path = directory / name
+            if not path.is_file():
+                raise _Unusable(f"{name} is missing")
+            actual = path.stat().st_size
+            if actual != size:
+                raise _Unusable(f"{name} has {actual} bytes, {size} were saved (torn write)")
+            if crc32_file(path) != crc:
+                raise _Unusable(f"{name} does not match its checksum (corrupt or torn)")
+        try:
+            with open(aux_path, "rb") as f:
+                ids, rows = np.load(f), np.load(f)
+                mean, basis = np.load(f), np.load(f)
+        except (OSError, ValueError, EOFError) as e:
+            raise _Unusable(f"{INDEX_AUX} is unreadable ({e})") from e
+        fitted_on = int(meta.get("projection_fitted_on", 0))
+        projection = Projection(mean, basis, fitted_on) if basis.size else None
+        if graph_dim != (projection.dim if projection else dim):
+            raise _Unusable(f"its graph is {graph_dim}-d, its projection does not match")
+        try:
+            store = RowStore.load(directory, dim, manifest, ids, rows)
+        except (StoreError, TypeError, ValueError) as e:
+            raise _Unusable(f"its full vectors are unusable ({e})") from e
+        graph = hnswlib.Index(space="ip", dim=graph_dim)
+        try:
+            graph.load_index(str(bin_path), max_elements=capacity)
+        except (RuntimeError, ValueError, MemoryError) as e:
+            store.close()
+            raise _Unusable(f"hnswlib could not load {INDEX_BIN} ({e})") from e
+        labels = np.sort(np.asarray(graph.get_ids_list(), dtype=np.int64))
+        live = np.setdiff1d(labels, deleted, assume_unique=True)
+        if len(live) != count or not np.array_equal(live, store.ids):
+            store.close()
+            raise _Unusable(f"its graph and full vectors disagree ({len(live)} vs {len(store)})")
+        return cls(directory, model_id, dim, graph, store, projection, deleted, generation)
+
+    def _spot_check(self, catalog: EmbeddingSource) -> str | None:
+        """Compare a few stored rows with the catalog: None when they agree, else why not."""
+        ids = self._store.ids
+        if len(ids) == 0:
+            return None
+        picks = ids[_evenly(len(ids), SPOT_CHECK)]
+        got_ids, truth = catalog.embeddings(self.model_id, np.unique(picks))
+        if len(got_ids) == 0:
+            return "none of its photos are in the catalog"
+        diff = np.abs(self._store.get(got_ids) - normalise(truth)).max()
+        if not diff <= SAME_VECTOR_TOL:
+            return f"its stored vectors differ from the catalog's (by {diff:.3g})"
+        return None
+
+    @classmethod
+    def build(
+        cls, directory: Path, model_id: str, dim: int, catalog: EmbeddingSource
+    ) -> VectorIndex:
+        """A fresh index of every vector the catalog stores for `model_id` (not saved)."""
+        generation = catalog.generation(model_id)  # before reading: later changes look stale
+        expected = catalog.count_indexed(model_id)
+        projection = None
+        if _reduces(dim, expected):
+            all_ids = catalog.filter_ids()
+            picks = all_ids[_evenly(len(all_ids), PCA_SAMPLE)]
+            sample = catalog.embeddings(model_id, picks)[1]
+            projection = Projection.fit(sample, GRAPH_DIM_MAX, expected)
+        vi = cls.empty(directory, model_id, dim, capacity=expected, projection=projection)
+        for ids, vectors in _read_catalog(catalog, model_id, expected):
+            vi.add(ids, vectors)
+        if len(vi) < expected:  # vectors of photos the listing missed: read them all at once
+            log.warning("Catalog listing gave %d of %d vectors; reading all", len(vi), expected)
+            vi.add(*catalog.embeddings(model_id))
+        vi._generation = generation
+        return vi
+
+    @classmethod
+    def empty(
+        cls,
+        directory: Path,
+        model_id: str,
+        dim: int,
+        capacity: int = 0,
+        projection: Projection | None = None,
+    ) -> VectorIndex:
+        graph = _new_graph(
+            projection.dim if projection else dim, capacity, reduced=projection is not None
+        )
+        none = np.empty(0, dtype=np.int64)
+        store = RowStore(directory, dim)
+        return cls(directory, model_id, dim, graph, store, projection, none, generation=-1)
+
+    # -- contents ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    @property
+    def generation(self) -> int:
+        """The catalog generation this index was last opened, built or saved at."""
+        return self._generation
+
+    @property
+    def deleted_count(self) -> int:
+        return len(self._deleted)
+
+    @property
+    def graph_dim(self) -> int:
+        """The width of the vectors the graph holds: `dim`, or the projection's when reduced."""
+        return self._proj.dim if self._proj else self.dim
+
+    def ids(self) -> np.ndarray:
+        """The photo ids in the index (sorted; a copy)."""
+        with self._lock:
+            return self._store.ids.copy()
+
+    def contains(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """A bool per id: is it in the index?"""
+        with self._lock:
+            return _member(self._store.ids, np.asarray(ids, dtype=np.int64))
+
+    def add(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> None:
+        """Insert photos, or replace the vectors of ones already in (vectors are normalised)."""
+        labels = np.asarray(ids, dtype=np.int64).reshape(-1)
+        vecs = normalise(np.asarray(vectors, dtype=np.float32).reshape(len(labels), self.dim))
+        if len(labels) == 0:
+            return
+        labels, first = np.unique(labels, return_index=True)  # one vector per id: the first
+        vecs = vecs[first]
+        with self._write:
+            with self._lock:
+                graph = self._require()
+                new = labels[~_member(self._store.ids, labels)]
+                needed = graph.element_count + len(new)
+                if needed > graph.max_elements:
+                    graph.resize_index(max(needed, math.ceil(graph.max_elements * GROWTH)))
+                graph.add_items(self._to_graph(vecs), labels)  # revives a deleted label too
+                self._store.put(labels, vecs)
+                self._deleted = self._deleted[~_member(new, self._deleted)]
+                self._dirty = True
+            if self._proj is None and _reduces(self.dim, len(self)):
+                log.info("The vector index reached %d photos: reducing its graph to %d-d",
+                         len(self), GRAPH_DIM_MAX)  # fmt: skip
+                self._rebuild(compact_store=False)
+            elif self._proj is not None and len(self) >= REFIT_GROWTH * self._proj.fitted_on:
+                log.info("The vector index grew from %d to %d photos: refitting its graph's "
+                         "projection", self._proj.fitted_on, len(self))  # fmt: skip
+                self._rebuild(compact_store=False)
+            elif self._rows_need_compaction():
+                self._compact_rows()
+
+    def remove(self, ids: Sequence[int] | np.ndarray) -> int:
+        """Mark photos deleted (ids not in the index are ignored); compacts when too many are
+        dead. Returns how many were removed."""
+        labels = np.unique(np.asarray(ids, dtype=np.int64))
+        with self._write:
+            with self._lock:
+                graph = self._require()
+                gone = labels[_member(self._store.ids, labels)]
+                for label in gone.tolist():
+                    graph.mark_deleted(label)
+                if len(gone):
+                    self._store.drop(gone)
+                    self._deleted = np.union1d(self._deleted, gone)
+                    self._dirty = True
+            if self._needs_compaction():
+                self.compact()
+            elif self._rows_need_compaction():
+                self._compact_rows()
+            return len(gone)
+
+    def vectors(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The full vectors of `ids` (all must be in the index), float32 [n, dim]."""
+        with self._lock:
+            return self._store.get(np.asarray(ids, dtype=np.int64))
+
+    def vectors_of(self, ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the ids of `ids` in the index, in the order given, their full vectors): the quick
+        way to score a set of photos exactly (page faults on the row files, no SQL)."""
+        wanted = np.asarray(ids, dtype=np.int64)
+        with self._lock:
+            found, rows = self._store.lookup(wanted)
+            return wanted[found], self._store.read_rows(rows)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def query(
+        self, vec: np.ndarray, k: int, *, filter_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest photos by inner product (cosine for a unit `vec`), best first, as
+        (ids int64, scores float32). With `filter_ids`, the k nearest among those photos."""
+        if filter_ids is None:
+            q = self._as_query(vec)
+            with self._lock:
+                n = min(k, len(self))
+                return self._knn(q, n) if n > 0 else _no_hits()
+        ids, scores, _ = self.query_filtered(vec, k, filter_ids)
+        return ids, scores
+
+    def query_filtered(
+        self, vec: np.ndarray, k: int, filter_ids: np.ndarray, *, max_fetch: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The k nearest among `filter_ids`, and whether that answer is complete.
+
+        The graph is searched for k / (share of photos that pass) x a margin, the results are
+        filtered, and the fetch grows until k pass. A filter that disagrees with the query (all
+        the nearest photos fail it) can need far more; past `max_fetch` this stops and returns
+        what passed with complete=False, so the caller can scan the passing photos exactly."""
+        q = self._as_query(vec)
+        with self._lock:
+            live = len(self)
+            allowed = _sorted_unique(np.asarray(filter_ids, dtype=np.int64))
+            want = min(k, len(allowed))  # ids not in the index count too: then it is incomplete
+            if want <= 0:
+                return *_no_hits(), True
+            cap = live if max_fetch is None else min(live, max(max_fetch, want))
+            fetch = min(cap, math.ceil(want * live / len(allowed) * OVERFETCH_MARGIN) + 10)
+            while True:
+                ids, scores = self._knn(q, fetch)
+                keep = _member(allowed, ids)
+                if keep.sum() >= want or fetch >= live:
+                    return ids[keep][:want], scores[keep][:want], True
+                if fetch >= cap:
+                    return ids[keep], scores[keep], False
+                fetch = min(cap, fetch * OVERFETCH_GROWTH)
+
+    def _as_query(self, vec: np.ndarray) -> np.ndarray:
+        q = np.asarray(vec, dtype=np.float32).reshape(1, -1)
+        if q.shape[1] != self.dim:
+            raise ValueError(f"expected a {self.dim}-d query, got {q.shape[1]}-d")
+        return q
+
+    def _knn(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k best by exact score among the graph's nearest `pool` (k, or more when the graph
+        is reduced); fewer than k only when the graph cannot reach k live nodes."""
+        live = len(self)
+        extra = max(FULL_EXTRA, k)
+        if self._proj is not None:
+            extra = max(RERANK_MIN, min((RERANK_FACTOR - 1) * k, RERANK_EXTRA_MAX))
+        pool = min(live, k + extra)
+        labels = self._graph_knn(self._proj.query(q) if self._proj else q, pool)
+        if len(labels) == 0:
+            return _no_hits()
+        scores = self._store.get(labels) @ q[0]
+        order = np.lexsort((labels, -scores))[:k]
+        return labels[order], scores[order].astype(np.float32)
+
+    def _graph_knn(self, q: np.ndarray, k: int) -> np.ndarray:
+        """hnswlib search with ef adapted to k: the labels of up to k nearest in the graph."""
+        graph = self._require()
+        ef = max(EF_MIN, min(2 * k, k + EF_SLACK))
+        while True:
+            graph.set_ef(ef)
+            try:
+                labels, _ = graph.knn_query(q, k=k, num_threads=1)
+                return labels[0].astype(np.int64)
+            except RuntimeError:  # fewer than k found: widen the beam, then ask for fewer
+                if ef < graph.element_count:
+                    ef = min(graph.element_count, ef * 4)
+                elif k > 1:
+                    k //= 2
+                else:
+                    return np.empty(0, dtype=np.int64)
+
+    def _to_graph(self, vectors: np.ndarray) -> np.ndarray:
+        return self._proj.photos(vectors) if self._proj else vectors
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    def _needs_compaction(self) -> bool:
+        total = len(self) + len(self._deleted)
+        return total > 0 and len(self._deleted) > COMPACT_RATIO * total
+
+    def _rows_need_compaction(self) -> bool:
+        dead = self._store.dead_rows
+        return dead > max(COMPACT_RATIO * (len(self) + dead), 1024)
+
+    def compact(self) -> None:
+        """Rebuild the graph from the live vectors (refitting its projection), dropping deleted
+        nodes, and rewrite the full vectors without dead rows."""
+        log.info(
+            "Compacting the vector index in %s: %d of %d graph entries and %d stored rows are dead",
+            self.directory,
+            len(self._deleted),
+            len(self) + len(self._deleted),
+            self._store.dead_rows,
+        )
+        self._rebuild(compact_store=True)
+
+    def _compact_rows(self) -> None:
+        """Rewrite the full vectors without the dead rows replaced photos left behind."""
+        with self._write:
+            log.info("Compacting the full vectors in %s: %d of %d rows are dead", self.directory,
+                     self._store.dead_rows, len(self) + self._store.dead_rows)  # fmt: skip
+            fresh = self._store.compacted()
+            with self._lock:
+                old, self._store = self._store, fresh
+                self._dirty = True
+                old.close()
+
+    def _rebuild(self, *, compact_store: bool) -> None:
+        """A fresh graph (reduced when the library is large enough, with a projection fitted to
+        today's photos) built beside the current one, which keeps answering queries meanwhile.
+        Callers hold no lock; adds and removals wait for the swap."""
+        with self._write:
+            store = self._store.compacted() if compact_store else self._store
+            projection = None
+            if _reduces(self.dim, len(store)):
+                sample = store.read_rows(store.rows[_evenly(len(store), PCA_SAMPLE)])
+                projection = Projection.fit(sample, GRAPH_DIM_MAX, len(store))
+            graph = _new_graph(
+                projection.dim if projection else self.dim,
+                len(store),
+                reduced=projection is not None,
+            )
+            for ids, vectors in store.chunks(READ_CHUNK):
+                graph.add_items(projection.photos(vectors) if projection else vectors, ids)
+            with self._lock:
+                old = self._store
+                self._graph, self._store, self._proj = graph, store, projection
+                self._deleted = np.empty(0, dtype=np.int64)
+                self._dirty = True
+                if old is not store:
+                    old.close()
+
+    def _sync(self, catalog: EmbeddingSource) -> VectorIndex:
+        """Bring a stale index in line with the catalog: add what is new, drop what is gone,
+        replace vectors that changed. Rebuilds instead when much of it changed."""
+        expected = catalog.count_indexed(self.model_id)
+        limit = SYNC_MAX_RATIO * max(expected, len(self), 1)
+        seen: list[np.ndarray] = []
+        changed = 0
+        for ids, vectors in _read_catalog(catalog, self.model_id, expected):
+            vectors = normalise(vectors)
+            present = self.contains(ids)
+            stale = ~present
+            if present.any():
+                old = self.vectors(ids[present])
+                differs = np.abs(old - vectors[present]).max(axis=1) > SAME_VECTOR_TOL
+                stale[np.flatnonzero(present)[differs]] = True
+            changed += int(stale.sum())
+            if changed > limit:
+                break
+            self.add(ids[stale], vectors[stale])
+            seen.append(ids)
+        else:
+            ids_now = self.ids()
+            gone = np.setdiff1d(ids_now, np.concatenate(seen) if seen else ids_now[:0])
+            changed += len(gone)
+            if changed <= limit:
+                self.remove(gone)
+                log.info("Vector index updated: %d photos added, changed or removed", changed)
+                return self
+        log.info(
+            "Rebuilding the vector index in %s: over %d %% of it changed",
+            self.directory,
+            round(SYNC_MAX_RATIO * 100),
+        )
+        self.close()
+        return VectorIndex.build(self.directory, self.model_id, self.dim, catalog)
+
+    # -- saving --------------------------------------------------------------------------------
+
+    def save(self, generation: int) -> None:
+        """Write index.bin, index.aux and then index.json atomically (temp file, fsync,
+        rename), recording the catalog generation the contents match. The full vectors' segment
+        files are flushed first and never change; index.json goes last and carries the others'
+        sizes and checksums and the segment list, so a kill between renames reads as torn."""
+        directory = self.directory
+        bin_tmp = _temp_path(directory, INDEX_BIN)
+        aux_tmp = _temp_path(directory, INDEX_AUX)
+        json_tmp = _temp_path(directory, INDEX_JSON)
+        with self._write:  # no changes meanwhile; queries go on (saving only reads the graph)
+            with self._lock:
+                self._store.flush()
+            graph, store, projection = self._require(), self._store, self._proj
+            graph.save_index(str(bin_tmp))
+            with open(aux_tmp, "wb") as f:
+                np.save(f, store.ids)
+                np.save(f, store.rows)
+                np.save(f, projection.mean if projection else np.empty(0, np.float32))
+                np.save(f, projection.basis if projection else np.empty((0, 0), np.float32))
+            meta: dict[str, Any] = {
+                "format": FORMAT_VERSION,
+                "model_id": self.model_id,
+                "dim": self.dim,
+                "graph_dim": self.graph_dim,
+                "count": len(store),
+                "generation": int(generation),
+                "deleted": len(self._deleted),
+                "deleted_ids": self._deleted.tolist(),
+                "capacity": int(graph.max_elements),
+                "space": "ip",
+                "M": M,
+                "ef_construction": EF_CONSTRUCTION,
+                "segments": store.manifest(),
+                "projection_fitted_on": projection.fitted_on if projection else 0,
+            }
+            for path, key in ((bin_tmp, "bin"), (aux_tmp, "aux")):
+                fsync_file(path)
+                meta[f"{key}_size"] = path.stat().st_size
+                meta[f"{key}_crc32"] = crc32_file(path)
+            with open(json_tmp, "w", encoding="utf-8") as f:
+                json.dump(meta, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(bin_tmp, directory / INDEX_BIN)
+            os.replace(aux_tmp, directory / INDEX_AUX)
+            os.replace(json_tmp, directory / INDEX_JSON)
+            fsync_dir(directory)
+            self._generation = int(generation)
+            self._dirty = False
+            remove_unused(directory, store.file_names(), _process_alive)
+
+    @property
+    def dirty(self) -> bool:
+        """True when changed since the last save."""
+        return self._dirty
+
+    def close(self) -> None:
+        """Release the graph's memory and the row files; later use raises. Does not save."""
+        with self._write, self._lock:
+            self._graph = None
+            self._store.close()
+
+    def _require(self) -> hnswlib.Index:
+        if self._graph is None:
+            raise RuntimeError(f"the vector index in {self.directory} is closed")
+        return self._graph
+
+
+def _reduces(dim: int, count: int) -> bool:
+    """Whether a graph of `count` photos of width `dim` holds them reduced."""
+    return dim > GRAPH_DIM_MAX and count >= REDUCE_AT
+
+
+def _evenly(n: int, k: int) -> np.ndarray:
+    """Up to k positions spread evenly over range(n): a sample of the whole library."""
+    return np.linspace(0, n - 1, min(k, n)).astype(np.int64)
+
+
+def _new_graph(dim: int, capacity: int, *, reduced: bool) -> hnswlib.Index:
+    graph = hnswlib.Index(space="ip", dim=dim)
+    graph.init_index(
+        max_elements=max(MIN_CAPACITY, int(capacity * 1.1)),
+        M=M_REDUCED if reduced else M,
+        ef_construction=EF_CONSTRUCTION,
+        random_seed=100,
+    )
+    return graph
+
+
+def _no_hits() -> tuple[np.ndarray, np.ndarray]:
+    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+
+
+def _sorted_unique(ids: np.ndarray) -> np.ndarray:
+    """`ids` as a sorted array without repeats; already so (the catalog's filters) costs O(n)."""
+    if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
+        return ids
+    return np.unique(ids)
+
+
+def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """A bool per element of `ids`: is it in the sorted array `sorted_ids`?"""
+    if len(sorted_ids) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    pos = np.searchsorted(sorted_ids, ids).clip(max=len(sorted_ids) - 1)
+    return np.asarray(sorted_ids[pos] == ids)
+
+
+def _read_catalog(
+    catalog: EmbeddingSource, model_id: str, expected: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The catalog's vectors for `model_id` in chunks of READ_CHUNK, so a million never sit in
+    memory twice."""
+    if expected <= READ_CHUNK:
+        yield catalog.embeddings(model_id)
+        return
+    all_ids = catalog.filter_ids()
+    for i in range(0, len(all_ids), READ_CHUNK):
+        ids, vectors = catalog.embeddings(model_id, all_ids[i : i + READ_CHUNK])
+        if len(ids):
+            yield ids, vectors
+
+
+def _temp_path(directory: Path, name: str, pid: int | None = None) -> Path:
+    return directory / f"{name}.{os.getpid() if pid is None else pid}{TMP_SUFFIX}"
+
+
+def _remove_dead_temp_files(directory: Path) -> None:
+    """Delete temp files left by saves that were killed half-way (this process's, or those of
+    processes no longer running); another live process may be mid-save with its own."""
+    for path in directory.glob(f"index.*{TMP_SUFFIX}"):
+        pid_text = path.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1]
+        pid = int(pid_text) if pid_text.isdigit() else None
+        if pid is None or pid == os.getpid() or not _process_alive(pid, path):
+            path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int, temp: Path) -> bool:
+    if os.name != "posix":  # no cheap check: a save never takes an hour
+        return time.time() - temp.stat().st_mtime < 3600
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

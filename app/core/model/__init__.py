@@ -1,0 +1,1 @@
+"""CLIP models: the model folder, the catalog of models, install, encode text and photos."""

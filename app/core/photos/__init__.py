@@ -1,0 +1,1 @@
+"""Photo files: formats, headers and dates (no pixels), decoding, thumbnails."""

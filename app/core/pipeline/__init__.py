@@ -1,0 +1,1 @@
+"""Indexing: what changed on disk (scanner, reconcile), and decode -> encode -> commit."""

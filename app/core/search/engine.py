@@ -1,0 +1,375 @@
+"""The search engine: a `Query` to ranked photos, exactly among the photos that pass the filters.
+
+Two ways to rank, chosen per query by how many photos pass the filters:
+- exact: score every passing photo's stored vector (numpy), reading them from the catalog once
+  and caching them by (model, catalog generation, the passing ids);
+- index: search the hnswlib graph with the fused query vector, over-fetching by 1 / share and
+  filtering, grown until the answer is provably the exact top-k of the index (or falling back
+  to exact when the filter and the query disagree).
+Scoring (calibration, fusion, negatives, floor) lives in `fusion`, top-k selection in `ranking`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from app.core.index.vindex import VectorIndex
+from app.core.photos.decode import crop_region, open_image
+from app.core.search.fusion import Part, Plan, Reference, make_part
+from app.core.search.query import Hit, Query, QueryError, SearchResult, parse_text
+from app.core.search.ranking import ArrayCache, digest, top_exact, top_from_index
+
+if TYPE_CHECKING:
+    from app.core.catalog.catalog import Catalog
+    from app.core.model.encoder import Encoder
+
+__all__ = ["Hit", "Query", "QueryError", "SearchEngine", "SearchResult"]
+
+log = logging.getLogger(__name__)
+
+# Exact when at most EXACT_ROWS photos pass, or less than EXACT_SHARE of the library; the index
+# otherwise. Measured at 100k 512-d photos, k=100, on a busy 2-core machine: with the passing
+# vectors cached exact costs 0.12-0.4 us a photo, the index 3-10 us per photo fetched, and it
+# fetches 1.5 k / share: they cross at 20-30 % (exact 8-14 ms vs index 13-22 ms at 20 %; 9-24 vs
+# 13-18 ms at 30 %). Reading uncached vectors costs 14-30 us a photo (0.2-0.6 s for 10k), which
+# caps exact at 20k photos (and 40 MB of cache). The crossover in share falls as 1/sqrt(library):
+# ~5 % at 1M, hence EXACT_SHARE for the libraries where 20k photos is a small share.
+EXACT_SHARE = 0.05
+EXACT_ROWS = 20_000
+DATE_POOL = 1000  # "order by date" sorts the best this-many matches above the floor
+CACHE_BYTES = 256 << 20  # cached filter id sets, vector subsets and date orders
+SCAN_CHUNK = 65_536  # rows per step when scanning a set too large to cache
+
+
+class SearchEngine:
+    """Runs queries over one catalog with one model's encoder and vector index (either may be
+    None: without an encoder only browsing and "more like this" work; without an index every
+    query is exact). Thread-safe."""
+
+    def __init__(
+        self,
+        encoder: Encoder | None,
+        catalog: Catalog,
+        index: VectorIndex | None,
+        *,
+        model_id: str | None = None,
+        cache_bytes: int = CACHE_BYTES,
+        exact_share: float = EXACT_SHARE,
+        exact_rows: int = EXACT_ROWS,
+    ) -> None:
+        self.encoder = encoder
+        self.catalog = catalog
+        # No model: browsing covers photos catalogued but not yet encoded (nothing is cached
+        # then: there is no generation to key it on).
+        self._browse_only = encoder is None and index is None and model_id is None
+        self.index = index
+        self.model_id = model_id or (
+            encoder.model_id if encoder else index.model_id if index else None
+        )
+        self.exact_share = exact_share
+        self.exact_rows = exact_rows
+        self._cache = ArrayCache(cache_bytes)
+        self._reference: Reference | None = None
+        self._lock = threading.Lock()
+
+    # -- the one entry point -------------------------------------------------------------------
+
+    def search(self, query: Query) -> SearchResult:
+        start = time.perf_counter()
+        query.validate()
+        positive, negatives = parse_text(query.text)
+        negatives = tuple(dict.fromkeys(negatives + tuple(query.negative)))
+        generation = self.catalog.generation(self.model_id) if self.model_id else None
+        candidates = self._filter(query, generation)
+        floor: float | None = None
+        cosine_floor: float | None = None
+        weaker = 0
+        used: Literal["exact", "index", "browse"]
+        if not positive and query.image is None and query.like_photo_id is None:
+            browse = candidates if candidates is not None else self._all_ids(generation)
+            if negatives:
+                browse = self._without(self._plan(query, "", negatives), browse, generation)
+            ids = self._newest(browse, generation)[: query.top_k]
+            hits = self._hits(ids, np.zeros(len(ids), dtype=np.float32))
+            total, used = len(browse), "browse"
+        else:
+            plan = self._plan(query, positive, negatives)
+            floor = query.min_score if query.min_score is not None else plan.floor
+            if query.min_score is None:
+                cosine_floor = self._cosine_floor(query, positive)
+            want = query.top_k if query.order == "relevance" else max(query.top_k, DATE_POOL)
+            # Ranked without the floor, so the photos under it can be counted: the floored
+            # answer is the prefix at or above it (the same photos, the same work for `want`).
+            ids, scores, used, total = self._rank(plan, candidates, generation, want, -math.inf)
+            above = scores >= floor
+            weaker = min(query.top_k, len(ids)) - min(query.top_k, int(above.sum()))
+            hits = self._hits(ids[above], scores[above])
+            if query.order == "date":
+                hits.sort(key=_newest_first)
+            hits = hits[: query.top_k]
+        elapsed = (time.perf_counter() - start) * 1000
+        log.debug("search %r: %d hits (%d weaker) of %d in %.1f ms (%s)", query.text, len(hits),
+                  weaker, total, elapsed, used)  # fmt: skip
+        return SearchResult(
+            hits, total, elapsed, used, floor, positive, negatives, weaker, cosine_floor
+        )
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+        self._reference = None
+
+    # -- query to scoring plan -----------------------------------------------------------------
+
+    def _plan(self, query: Query, positive: str, negatives: tuple[str, ...]) -> Plan:
+        model_id = self._require_model()
+        reference = self._get_reference(model_id)
+        rfloor = self._relevance_floor()
+        texts = ([positive] if positive else []) + list(negatives)
+        text_vecs = self._encoder("search by text").encode_text(texts) if texts else None
+        image_vec = self._image_vector(query, model_id)
+        w_image = query.image_weight if positive and image_vec is not None else 1.0
+        parts: list[Part] = []
+        if positive and text_vecs is not None:
+            parts.append(make_part("text", text_vecs[0], 1.0 - w_image if image_vec is not None
+                                   else 1.0, reference, rfloor, query.min_cosine))  # fmt: skip
+        if image_vec is not None:
+            parts.append(make_part("image", image_vec, w_image, reference, None, query.min_cosine))
+        if text_vecs is not None:
+            for vec in text_vecs[1 if positive else 0 :]:
+                parts.append(make_part("negative", vec, 1.0, reference, rfloor))
+        return Plan(parts)
+
+    def _relevance_floor(self) -> float | None:
+        """The model's calibrated text-image cosine floor, if it has one."""
+        info = self.encoder.info if self.encoder else None
+        return info.relevance_floor if info else None
+
+    def _cosine_floor(self, query: Query, positive: str) -> float | None:
+        """The raw cosine behind this query's floor: the query's own, or for text alone the
+        model's; None where the floor is (partly) relative to the library."""
+        if query.min_cosine is not None:
+            return query.min_cosine
+        if positive and query.image is None and query.like_photo_id is None:
+            return self._relevance_floor()
+        return None
+
+    def _image_vector(self, query: Query, model_id: str) -> np.ndarray | None:
+        """The query image's embedding: a stored one for a library photo (no encoding), else
+        the encoded image or region."""
+        if query.like_photo_id is not None and query.region is None:
+            vec = self.catalog.embedding(query.like_photo_id, model_id)
+            if vec is None:
+                raise QueryError(
+                    f"Photo {query.like_photo_id} is not indexed yet, so there is nothing to "
+                    "compare with; index its folder first."
+                )
+            return vec
+        if query.like_photo_id is not None:
+            photo = self.catalog.photo(query.like_photo_id)
+            if photo is None:
+                raise QueryError(f"There is no photo {query.like_photo_id} in the library.")
+            source: Any = Path(photo.path)
+        elif query.image is not None:
+            source = query.image
+        else:
+            return None
+        encoder = self._encoder("search by image")
+        if isinstance(source, Image.Image):
+            img = source.convert("RGB")
+        else:  # a region needs full resolution: its box is in the photo's own pixels
+            img = open_image(source, min_side=encoder.image_size, draft=query.region is None)
+        if query.region is not None:
+            img = crop_region(img, query.region)
+        return np.asarray(encoder.encode_images([img])[0], dtype=np.float32)
+
+    def _encoder(self, what: str) -> Encoder:
+        if self.encoder is None:
+            raise QueryError(
+                f"Cannot {what}: no model is installed. Run `photoseek model install`; "
+                "browsing by date and folder works without one."
+            )
+        return self.encoder
+
+    def _require_model(self) -> str:
+        if self.model_id is None:
+            raise QueryError(
+                "Cannot search: no model is installed. Run `photoseek model install`; browsing "
+                "by date and folder works without one."
+            )
+        return self.model_id
+
+    def _get_reference(self, model_id: str) -> Reference:
+        size = self._library_size(model_id)
+        with self._lock:
+            ref = self._reference
+        if ref is None or not ref.fresh_for(model_id, size):
+            index = self.index  # its ids and rows are at hand; the catalog's cost queries
+            source = _IndexRows(self) if index is not None else self.catalog
+            ref = Reference.sample(source, model_id, ids=index.ids() if index else None)
+            with self._lock:
+                self._reference = ref
+        return ref
+
+    def _library_size(self, model_id: str) -> int:
+        """Photos with a vector for the model: the index's count, or the catalog's (cached per
+        generation: a COUNT over a million rows is not free)."""
+        if self.index is not None and self.index.model_id == model_id:
+            return len(self.index)
+        key = ("count", model_id, self.catalog.generation(model_id))
+        got = self._cache.get(key)
+        if got is None:
+            got = self.catalog.count_indexed(model_id)
+            self._cache.put(key, got, 64)
+        return int(got)
+
+    # -- filters -------------------------------------------------------------------------------
+
+    def _filter(self, query: Query, generation: int | None) -> np.ndarray | None:
+        """Ids passing the filters, or None for no filters (the whole library). Year and month
+        sets are cached per generation; folder sets are not (moves do not bump it)."""
+        if not query.has_filters:
+            return None
+        key = ("filter", query.year, query.month, generation)
+        cacheable = query.folder is None and generation is not None
+        got = self._cache.get(key) if cacheable else None
+        if got is None:
+            got = self.catalog.filter_ids(
+                year=query.year, month=query.month, folder=query.folder, pending=self._browse_only
+            )
+            if cacheable:
+                self._cache.put(key, got, got.nbytes)
+        return np.asarray(got)
+
+    def _all_ids(self, generation: int | None) -> np.ndarray:
+        key = ("all", generation)
+        got = self._cache.get(key) if generation is not None else None
+        if got is None:
+            got = self.catalog.filter_ids(pending=self._browse_only)
+            if generation is not None:
+                self._cache.put(key, got, got.nbytes)
+        return np.asarray(got)
+
+    # -- ranking -------------------------------------------------------------------------------
+
+    def _rank(
+        self,
+        plan: Plan,
+        candidates: np.ndarray | None,
+        generation: int | None,
+        want: int,
+        floor: float,
+    ) -> tuple[np.ndarray, np.ndarray, Literal["exact", "index"], int]:
+        """Top `want` (ids, scores) above `floor` among the candidates, how, and how many."""
+        model_id = self._require_model()
+        library = self._library_size(model_id)
+        passing = library if candidates is None else len(candidates)
+        index = self.index
+        if (
+            index is not None
+            and len(index) > 0
+            and passing > self.exact_rows
+            and passing >= self.exact_share * len(index)
+        ):
+            got = top_from_index(index, plan, candidates, want, floor, self._vectors_of)
+            if got is not None:
+                return got[0], got[1], "index", passing
+        if candidates is None:
+            candidates = self._all_ids(generation)
+        ids, scores = top_exact(plan, self._vectors(candidates, generation), want, floor)
+        return ids, scores, "exact", passing
+
+    def _vectors(self, ids: np.ndarray, generation: int | None) -> Any:
+        """(ids, vectors) of the candidates, from the cache, or read once and cached when they
+        fit, or streamed in chunks when they do not."""
+        model_id = self._require_model()
+        key = ("vectors", model_id, generation, digest(ids))
+        got = self._cache.get(key) if generation is not None else None
+        if got is not None:
+            yield got
+            return
+        nbytes = len(ids) * (self.catalog.dim(model_id) or 0) * 4
+        if generation is not None and self._cache.fits(nbytes):
+            got = self._vectors_of(ids)
+            self._cache.put(key, got, got[1].nbytes + got[0].nbytes)
+            yield got
+            return
+        for i in range(0, len(ids), SCAN_CHUNK):
+            yield self._vectors_of(ids[i : i + SCAN_CHUNK])
+
+    def _vectors_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids that have a vector, their vectors): from the index's memory-mapped rows, and
+        from the catalog only for photos the index lacks (none, unless it is catching up)."""
+        model_id = self._require_model()
+        index = self.index
+        if index is None or index.model_id != model_id:
+            return self.catalog.embeddings(model_id, ids)
+        got_ids, vectors = index.vectors_of(ids)
+        if len(got_ids) == len(ids):
+            return got_ids, vectors
+        missing = np.asarray(ids, dtype=np.int64)[~index.contains(ids)]
+        more_ids, more = self.catalog.embeddings(model_id, missing)
+        if not len(more_ids):
+            return got_ids, vectors
+        return np.concatenate([got_ids, more_ids]), np.concatenate([vectors, more])
+
+    def _without(self, plan: Plan, ids: np.ndarray, generation: int | None) -> np.ndarray:
+        """`ids` minus the photos that match any negative term (a search of only "-word"s
+        browses everything else)."""
+        drop: list[np.ndarray] = []
+        for got_ids, vectors in self._vectors(ids, generation):
+            drop.append(got_ids[plan.matches_negative(vectors)])
+        return np.setdiff1d(ids, np.concatenate(drop)) if drop else ids
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _newest(self, ids: np.ndarray, generation: int | None) -> np.ndarray:
+        """`ids` newest first (undated last), cached per generation and id set."""
+        key = ("newest", generation, digest(ids))
+        got = self._cache.get(key) if generation is not None else None
+        if got is None:
+            got = self.catalog.newest_first(ids, pending=self._browse_only)
+            if generation is not None:
+                self._cache.put(key, got, got.nbytes)
+        return np.asarray(got)
+
+    def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
+        by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+        return [
+            Hit(p.id, p.path, float(by_id[p.id]), p.capture_time, p.capture_source)
+            for p in self.catalog.photos(ids)
+        ]
+
+
+class _IndexRows:
+    """The engine's vectors as the reference sample reads them (ids always given)."""
+
+    def __init__(self, engine: SearchEngine) -> None:
+        self._engine = engine
+
+    def filter_ids(self) -> np.ndarray:
+        return self._engine.catalog.filter_ids()
+
+    def embeddings(self, model_id: str, ids: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        if ids is None:
+            return self._engine.catalog.embeddings(model_id)
+        return self._engine._vectors_of(np.asarray(ids, dtype=np.int64))
+
+
+def _stamp(t: datetime | None) -> float:
+    """Sort key for capture times: naive local wall-clock as seconds; undated sorts last."""
+    if t is None:
+        return -math.inf
+    return (t.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+
+
+def _newest_first(hit: Hit) -> tuple[float, float, int]:
+    return (-_stamp(hit.capture_time), -hit.score, hit.photo_id)
