@@ -21,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from app.core.durable import sha256_file
 from app.core.errors import UserError
 from app.core.model.encoder import (
     CPU,
@@ -34,7 +35,6 @@ from app.core.model.info import (
     ModelError,
     read_manifest,
     read_model_info,
-    sha256_file,
     write_manifest,
 )
 from app.core.model.tokenizer import load_tokenizer

@@ -18,6 +18,7 @@ import pytest
 open_clip = pytest.importorskip("open_clip", reason="the exporter needs the export extra")
 torch = pytest.importorskip("torch")
 
+from app.core.durable import sha256_file  # noqa: E402
 from app.core.model.encoder import Encoder, trim_token_ids  # noqa: E402
 from app.core.model.export import exporter as export_mod  # noqa: E402
 from app.core.model.export.exporter import ExportError, export_model  # noqa: E402
@@ -29,7 +30,6 @@ from app.core.model.info import (  # noqa: E402
     is_ours,
     make_model_id,
     read_model_info,
-    sha256_file,
     verify_model_dir,
 )
 from app.core.model.tokenizer import load_tokenizer  # noqa: E402

@@ -1,4 +1,4 @@
-"""app.core.model.hub with the real huggingface_hub against a local hub (tests/hubserver.py)."""
+"""app.core.model.hub and .download with the real huggingface_hub against a local hub (tests/hubserver.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from hubserver import HubServer, closed_port_endpoint
 
 from app.core.jobs import JobCancelled
+from app.core.model import download as dl
 from app.core.model import hub
 from app.core.model.info import ModelError
 
@@ -62,7 +63,7 @@ def no_download_thread_left() -> Iterator[None]:
 
 
 def download(tmp_path: Path, **kw: object) -> hub.RepoSnapshot:
-    return hub.download_repo(REPO, tmp_path / "dest", cache_dir=tmp_path / "cache", **kw)  # type: ignore[arg-type]
+    return dl.download_repo(REPO, tmp_path / "dest", cache_dir=tmp_path / "cache", **kw)  # type: ignore[arg-type]
 
 
 def assert_installed(dest: Path, files: dict[str, bytes] = WANTED) -> None:
@@ -150,8 +151,8 @@ def test_rerun_resumes_from_the_cache_after_a_stall(server: HubServer, tmp_path:
 def test_rerun_resumes_after_the_process_was_killed(server: HubServer, tmp_path: Path) -> None:
     server.throttle[BIG] = 100_000
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from app.core.model import hub; "
-         "hub.download_repo(sys.argv[1], Path(sys.argv[2]), cache_dir=Path(sys.argv[3]))",
+        [sys.executable, "-c", "import sys; from pathlib import Path; from app.core.model import download as dl; "
+         "dl.download_repo(sys.argv[1], Path(sys.argv[2]), cache_dir=Path(sys.argv[3]))",
          REPO, str(tmp_path / "dest"), str(tmp_path / "cache")],
         cwd=Path(__file__).resolve().parent.parent,
         env={**os.environ, "HF_ENDPOINT": server.endpoint},
@@ -218,7 +219,7 @@ def test_cancel_stops_within_a_second(server: HubServer, tmp_path: Path) -> None
             threading.Timer(0.3, lambda: (asked.append(time.monotonic()), cancel.set())).start()
 
     server.on_request = ask_soon
-    with pytest.raises(hub.DownloadCancelled) as info:
+    with pytest.raises(dl.DownloadCancelled) as info:
         download(tmp_path, should_cancel=cancel.is_set)
     assert asked and time.monotonic() - asked[0] < 1.0
     assert isinstance(info.value, JobCancelled)
@@ -257,13 +258,13 @@ def test_offline_mode_installs_a_verified_cached_snapshot(
     first = download(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     served = len(server.requests_log)
-    again = hub.download_repo(REPO, tmp_path / "dest2", cache_dir=tmp_path / "cache")
+    again = dl.download_repo(REPO, tmp_path / "dest2", cache_dir=tmp_path / "cache")
     assert again == first and len(server.requests_log) == served
     assert_installed(tmp_path / "dest2")
     for blob in (tmp_path / "cache").glob("models--*/blobs/*"):
         blob.unlink()  # the record of a complete download is no longer true
     with pytest.raises(hub.HubOffline, match="--from FOLDER"):
-        hub.download_repo(REPO, tmp_path / "dest3", cache_dir=tmp_path / "cache")
+        dl.download_repo(REPO, tmp_path / "dest3", cache_dir=tmp_path / "cache")
     assert len(server.requests_log) == served
 
 
@@ -273,7 +274,7 @@ def test_unknown_repo_and_revision(server: HubServer, tmp_path: Path) -> None:
     with pytest.raises(hub.HubNotFound, match="v9"):
         hub.list_repo(REPO, revision="v9")
     with pytest.raises(hub.HubNotFound):
-        hub.download_repo("immich-app/nope", tmp_path / "d", cache_dir=tmp_path / "c")
+        dl.download_repo("immich-app/nope", tmp_path / "d", cache_dir=tmp_path / "c")
 
 
 def test_progress_is_monotonic_sparse_and_ends_at_total(server: HubServer, tmp_path: Path) -> None:

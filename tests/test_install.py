@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.durable import sha256_file, write_json_atomic
 from app.core.model.info import (
     MANIFEST,
     Manifest,
@@ -30,8 +31,6 @@ from app.core.model.info import (
     make_model_id,
     read_manifest,
     read_model_info,
-    sha256_file,
-    write_json,
     write_manifest,
 )
 from app.core.model.install import install_model, package_model
@@ -60,9 +59,9 @@ def make_published(folder: Path, seed: int = 0, junk: bool = False) -> Path:
     (folder / "visual" / "model.onnx").write_bytes(rng.randbytes(300_000))
     (folder / "textual" / "model.onnx").write_bytes(rng.randbytes(200_000))
     (folder / "textual" / "merges.txt").write_text(MERGES, encoding="utf-8")
-    write_json(folder / "config.json", {"embed_dim": 512, "vision_cfg": {"image_size": 224},
+    write_json_atomic(folder / "config.json", {"embed_dim": 512, "vision_cfg": {"image_size": 224},
                                         "text_cfg": {"context_length": 77}})  # fmt: skip
-    write_json(folder / "visual" / "preprocess_cfg.json",
+    write_json_atomic(folder / "visual" / "preprocess_cfg.json",
                {"size": [224, 224], "mean": [0.48145466, 0.4578275, 0.40821073],
                 "std": [0.26862954, 0.26130258, 0.27577711], "interpolation": "bicubic",
                 "resize_mode": "shortest"})  # fmt: skip
@@ -318,9 +317,9 @@ def test_unsafe_zip_is_rejected(paths, tmp_path):
 
 
 def test_archive_bomb_is_refused_before_unpacking(paths, tmp_path, monkeypatch):
-    from app.core.model import install as install_mod
+    from app.core.model import archive
 
-    monkeypatch.setattr(install_mod, "MAX_EXTRACT_BYTES", 1000)
+    monkeypatch.setattr(archive, "MAX_EXTRACT_BYTES", 1000)
     archive = tmp_path / "big.tar"
     archive.write_bytes(_tar_with(_member("m/big.bin", size=2000), b"x" * 2000))
     with pytest.raises(ModelError, match="far more than a model"):

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from hubserver import HubServer, closed_port_endpoint
 
+from app.core.durable import sha256_file
 from app.core.jobs import JobCancelled
 from app.core.library import Library, Query
 from app.core.model import install as install_mod
 from app.core.model.hub import HubIntegrityError, HubOffline, HubStalled
-from app.core.model.info import MANIFEST, ModelError, is_ours, read_model_info, sha256_file
+from app.core.model.info import MANIFEST, ModelError, is_ours, read_model_info
 from app.core.model.install import install_model
 from app.core.model.installed import DEFAULT_MODEL, active_model_name
 from app.core.paths import Paths

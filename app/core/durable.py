@@ -3,10 +3,12 @@ publishes them survives a crash, and checksummed so a torn or corrupt one is rec
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,28 @@ def crc32_file(path: Path, chunk: int = 8 << 20) -> int:
         while block := f.read(chunk):
             crc = zlib.crc32(block, crc)
     return crc
+
+
+def sha256_file(path: Path, *, each: Callable[[], None] | None = None) -> str:
+    """SHA-256 of a whole file (hex), read in 1 MiB chunks; hashlib releases the GIL on each, so
+    other threads run meanwhile. `each()` is called per chunk (a cancel check may raise there)."""
+    return _digest(path, hashlib.sha256(), each)
+
+
+def git_blob_id(path: Path, *, each: Callable[[], None] | None = None) -> str:
+    """The git blob id of a file (SHA-1 of `blob <size>\\0` + its bytes): what a git host
+    publishes for a file kept in git rather than LFS."""
+    size = os.stat(path).st_size
+    blob = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
+    return _digest(path, blob, each)
+
+
+def _digest(
+    path: Path, h: hashlib._Hash, each: Callable[[], None] | None, chunk: int = 1 << 20
+) -> str:
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            if each is not None:
+                each()
+            h.update(block)
+    return h.hexdigest()

@@ -21,9 +21,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from app.core.durable import write_atomic
+from app.core.durable import sha256_file, write_atomic
 from app.core.errors import UserError
-from app.core.model.info import ModelError, ModelInfo, read_model_info, sha256_file
+from app.core.model.info import ModelError, ModelInfo, read_model_info
 from app.core.model.preprocess import to_batch
 from app.core.model.tokenizer import Tokenizer, load_tokenizer, tokenizer_path
 
@@ -305,7 +305,8 @@ class Encoder:
             outs.append(session.run(None, feed)[0])
         vecs = np.concatenate(outs).astype(np.float32, copy=False)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return vecs / np.maximum(norms, 1e-12)
+        unit: np.ndarray = vecs / np.maximum(norms, 1e-12)
+        return unit
 
     def _pad_id(self) -> int:
         return int(getattr(self._get_tokenizer(), "pad_id", self._info.tokenizer.get("pad_id", 0)))

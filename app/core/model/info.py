@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from app.core.durable import write_json_atomic
+from app.core.durable import sha256_file, write_json_atomic
 from app.core.errors import UserError
 
 MANIFEST = "photoseek.json"
@@ -128,14 +128,6 @@ class Manifest:
         return asdict(self)
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def make_model_id(arch: str, pretrained: str | None, file_hashes: dict[str, str]) -> str:
     """Content-addressed: the same weights exported twice give the same id."""
     h = hashlib.sha256()
@@ -196,13 +188,8 @@ def read_manifest(model_dir: Path) -> Manifest:
     return Manifest.from_dict(_load_json(path, "Model manifest"), path)
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Atomic write: a kill leaves either the old file or the new one."""
-    write_json_atomic(Path(path), data)
-
-
 def write_manifest(model_dir: Path, manifest: Manifest) -> None:
-    write_json(Path(model_dir) / MANIFEST, manifest.to_dict())
+    write_json_atomic(Path(model_dir) / MANIFEST, manifest.to_dict())
 
 
 def read_model_info(model_dir: Path) -> ModelInfo:

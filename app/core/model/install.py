@@ -1,32 +1,28 @@
 """`photoseek model install`: download a model from the published catalog (Hugging Face,
 `immich-app/<name>`), or copy a model folder or archive the user has; verify every file,
 calibrate the model's relevance floor, and move it into place atomically, so a failure at any
-step leaves the models folder exactly as it was."""
+step leaves the models folder exactly as it was.
+
+Each source (the hub, a folder, an archive that `app.core.model.archive` unpacks) ends as a
+checked folder with a manifest in a staging folder beside the models; `_put_in_place` swaps it
+in, setting a replaced model aside until the new one is there."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import json
 import logging
-import lzma
 import os
 import re
 import shutil
-import stat
-import tarfile
 import tempfile
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
-from typing import IO
+from pathlib import Path
 
 from app.core.durable import fsync_dir, fsync_tree
-from app.core.errors import UserError
-from app.core.jobs import JobCancelled
-from app.core.model import hub
+from app.core.model import archive, download, hub
+from app.core.model.archive import ArchiveError, InstallCancelled, package_model
 from app.core.model.catalog import find_entry
 from app.core.model.info import (
     LEGACY_MODEL_JSON,
@@ -38,13 +34,10 @@ from app.core.model.info import (
     is_published_layout,
     published_manifest,
     read_manifest,
-    sha256_file,
-    verify_model_dir,
     write_manifest,
 )
 from app.core.model.installed import (
     DEFAULT_MODEL,
-    REPLACED_PREFIX,
     SETTING_ACTIVE,
     STAGING_PREFIX,
     check_model_name,
@@ -52,15 +45,13 @@ from app.core.model.installed import (
     set_active_model,
     tidy_models_folder,
 )
-from app.core.model.migrate import convert_legacy
+from app.core.model.migrate import REPLACED_PREFIX, convert_legacy
 from app.core.paths import Paths
+
+__all__ = ["ArchiveError", "InstallCancelled", "install_model", "package_model"]
 
 log = logging.getLogger(__name__)
 
-MAX_EXTRACT_BYTES = 16 << 30  # far above any CLIP model; stops a decompression bomb
-MAX_MEMBERS = 10_000
-SPACE_MARGIN = 64 << 20
-_COPY_CHUNK = 1 << 20
 HUB_ORGANIZATION = "immich-app"  # publishes ONNX exports of open_clip models
 # A download that moves less than HUB_MIN_RATE bytes/s over HUB_STALL_S, or lasts over
 # HUB_DEADLINE_S, stops with a message (the biggest catalog model is ~4 GB: 4 h is 280 kB/s).
@@ -69,14 +60,6 @@ HUB_MIN_RATE = 1024.0
 HUB_DEADLINE_S = 4 * 3600.0
 Cancel = Callable[[], bool]
 Progress = Callable[[int, int, str], None]
-
-
-class ArchiveError(ModelError):
-    """The archive or model folder is damaged, unsafe or not a model (retrying won't help)."""
-
-
-class InstallCancelled(UserError, JobCancelled):
-    """The caller cancelled while files were being copied or extracted; nothing was installed."""
 
 
 def install_model(
@@ -147,60 +130,6 @@ def install_model(
     return target
 
 
-def package_model(model_dir: Path, archive_path: Path) -> str:
-    """Write an archive `install_model(source=...)` accepts (.tar, .tar.gz/.tgz or .zip, chosen
-    by suffix) plus its `<archive>.sha256` sidecar; return the archive's SHA-256. Reproducible
-    byte for byte."""
-    model_dir = Path(model_dir).resolve()
-    archive_path = Path(archive_path)
-    manifest = read_manifest(model_dir)
-    verify_model_dir(model_dir, describe(model_dir, manifest))
-    top = model_dir.name
-    names = sorted(set(manifest.files) | {MANIFEST})
-    tmp = archive_path.with_name(archive_path.name + ".tmp")
-    with open(tmp, "wb") as out:
-        if archive_path.suffix == ".zip":
-            with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-                for rel in names:
-                    zi = zipfile.ZipInfo(f"{top}/{rel}", date_time=(1980, 1, 1, 0, 0, 0))
-                    zi.compress_type = zipfile.ZIP_DEFLATED
-                    zi.external_attr = (stat.S_IFREG | 0o644) << 16
-                    zi.file_size = (model_dir / rel).stat().st_size  # lets zipfile pick zip64
-                    with open(model_dir / rel, "rb") as f, zf.open(zi, "w") as dst:
-                        shutil.copyfileobj(f, dst, _COPY_CHUNK)
-        else:
-            gz = archive_path.name.endswith((".tar.gz", ".tgz"))
-            with (
-                _maybe_gzip(out, gz) as stream,
-                tarfile.open(fileobj=stream, mode="w", format=tarfile.PAX_FORMAT) as tf,
-            ):
-                for rel in names:
-                    src = model_dir / rel
-                    ti = tarfile.TarInfo(f"{top}/{rel}")
-                    ti.size = src.stat().st_size
-                    ti.mode = 0o644
-                    with open(src, "rb") as f:
-                        tf.addfile(ti, f)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, archive_path)
-    digest = sha256_file(archive_path)
-    sidecar = archive_path.with_name(archive_path.name + ".sha256")
-    sidecar_tmp = sidecar.with_name(sidecar.name + ".tmp")
-    sidecar_tmp.write_text(f"{digest}  {archive_path.name}\n", encoding="utf-8")
-    os.replace(sidecar_tmp, sidecar)
-    return digest
-
-
-@contextmanager
-def _maybe_gzip(out: IO[bytes], gz: bool) -> Iterator[IO[bytes]]:
-    if not gz:
-        yield out
-        return
-    with gzip.GzipFile(filename="", fileobj=out, mode="wb", mtime=0) as g:
-        yield g  # type: ignore[misc]
-
-
 class _Staging:
     """A temporary folder in Paths.models (the target's filesystem, so the final rename is
     atomic), made on first use: a download killed halfway leaves no empty folder behind."""
@@ -236,7 +165,7 @@ def _download(
     repo = entry.repo if entry is not None else f"{HUB_ORGANIZATION}/{name}"
     out = stage / "model"
     out.mkdir(parents=True, exist_ok=True)
-    snap = hub.download_repo(
+    snap = download.download_repo(
         repo,
         out,
         cache_dir=paths.cache / "hub",
@@ -269,7 +198,7 @@ def _from_source(
     if src.is_dir():
         return _from_folder(src, stage, report, should_cancel)
     if src.is_file():
-        _extract(src, stage / "x", report, should_cancel)
+        archive.extract(src, stage / "x", report, should_cancel)
         root = _find_root(stage / "x", str(src))
         model = _from_folder(root, stage, report, should_cancel, origin=str(src))
         stem = re.sub(r"\.(tar\.gz|tgz|tar|zip)$", "", src.name, flags=re.IGNORECASE)
@@ -306,8 +235,6 @@ def _from_folder(
         )
     elif (src / LEGACY_MODEL_JSON).is_file():
         legacy = stage / "legacy"
-        import json
-
         try:
             files = json.loads((src / LEGACY_MODEL_JSON).read_text(encoding="utf-8"))["files"]
             if not isinstance(files, dict):
@@ -352,10 +279,10 @@ def _copy_checked(
 ) -> None:
     """Copy `files` (relative path -> SHA-256, or "" for not known), checking each hash as it
     is read; ArchiveError names a missing or damaged file."""
-    rels = [_safe_rel(rel, origin) for rel in files]
+    rels = [archive.safe_rel(rel, origin) for rel in files]
     total = sum((src / r).stat().st_size for r in rels if (src / r).is_file())
     dest.mkdir(parents=True, exist_ok=True)
-    _check_space(dest, total)
+    archive.check_space(dest, total)
     done = 0
     for rel, expected in zip(rels, files.values(), strict=True):
         if not (src / rel).is_file():
@@ -365,10 +292,10 @@ def _copy_checked(
             )
         out = dest / rel
         out.parent.mkdir(parents=True, exist_ok=True)
-        h = hashlib.sha256()
+        h = hashlib.sha256()  # hashed as it is copied: each byte is read once, not twice
         with open(src / rel, "rb") as f_in, open(out, "wb") as f_out:
-            while block := f_in.read(_COPY_CHUNK):
-                _check_cancel(should_cancel)
+            while block := f_in.read(archive.COPY_CHUNK):
+                archive.check_cancel(should_cancel)
                 h.update(block)
                 f_out.write(block)
                 done += len(block)
@@ -414,145 +341,6 @@ def _calibrate(model_dir: Path, manifest: Manifest, report: Progress) -> Manifes
     )
 
 
-# --- safe extraction ---------------------------------------------------------------------------
-
-
-def _extract(archive: Path, dest: Path, report: Progress, should_cancel: Cancel | None) -> None:
-    """Unpack regular files and folders only; reject absolute paths, `..`, links and devices,
-    and archives that would unpack to more than MAX_EXTRACT_BYTES."""
-    with open(archive, "rb") as f:
-        magic = f.read(4)
-    try:
-        if magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-            _extract_zip(archive, dest, report, should_cancel)
-        else:
-            _extract_tar(archive, dest, report, should_cancel)
-    except (
-        tarfile.TarError,
-        zipfile.BadZipFile,
-        gzip.BadGzipFile,
-        EOFError,
-        zlib.error,
-        lzma.LZMAError,
-    ) as e:
-        raise ArchiveError(
-            f"{archive} is not a model archive (.tar, .tar.gz or .zip) or it is "
-            f"damaged ({_first_line(e)}). Get a fresh copy and retry."
-        ) from e
-    except OSError as e:
-        raise ModelError(
-            f"Can't unpack {archive} into {dest.parent} ({e.strerror or e}). Check "
-            "the free disk space and retry."
-        ) from e
-
-
-def _extract_tar(archive: Path, dest: Path, report: Progress, should_cancel: Cancel | None) -> None:
-    with tarfile.open(archive, "r:*") as tf:
-        members = tf.getmembers()
-        plan = []
-        for m in members:
-            if not (m.isfile() or m.isdir()):
-                raise _unsafe(archive, m.name, "a link or special file")
-            plan.append((_safe_rel(m.name, str(archive)), m))
-        total = _check_sizes(archive, [m.size for _, m in plan if m.isfile()], dest)
-        done = 0
-        for rel, m in plan:
-            if m.isdir():
-                (dest / rel).mkdir(parents=True, exist_ok=True)
-                continue
-            src = tf.extractfile(m)
-            if src is None:
-                raise _unsafe(archive, m.name, "an unreadable entry")
-            with src:
-                done = _write(src, dest / rel, done, total, report, should_cancel)
-
-
-def _extract_zip(archive: Path, dest: Path, report: Progress, should_cancel: Cancel | None) -> None:
-    with zipfile.ZipFile(archive) as zf:
-        infos = zf.infolist()
-        plan = []
-        for zi in infos:
-            mode = zi.external_attr >> 16
-            if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                raise _unsafe(archive, zi.filename, "a link or special file")
-            plan.append((_safe_rel(zi.filename, str(archive)), zi))
-        total = _check_sizes(archive, [zi.file_size for _, zi in plan if not zi.is_dir()], dest)
-        done = 0
-        for rel, zi in plan:
-            if zi.is_dir():
-                (dest / rel).mkdir(parents=True, exist_ok=True)
-                continue
-            with zf.open(zi) as src:
-                done = _write(src, dest / rel, done, total, report, should_cancel)
-
-
-def _check_sizes(archive: Path, sizes: list[int], dest: Path) -> int:
-    if len(sizes) > MAX_MEMBERS:
-        raise ArchiveError(
-            f"{archive} holds {len(sizes)} files, far more than a model has; refusing to unpack it."
-        )
-    total = sum(sizes)
-    if total > MAX_EXTRACT_BYTES:
-        raise ArchiveError(
-            f"{archive} would unpack to {total / 1e9:.1f} GB, far more than a model; "
-            "refusing to unpack it."
-        )
-    dest.mkdir(parents=True, exist_ok=True)
-    _check_space(dest, total)
-    return total
-
-
-def _write(
-    src: IO[bytes], out: Path, done: int, total: int, report: Progress, should_cancel: Cancel | None
-) -> int:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    with open(out, "wb") as f:
-        while block := src.read(_COPY_CHUNK):
-            _check_cancel(should_cancel)
-            written += len(block)
-            if done + written > MAX_EXTRACT_BYTES:
-                raise ArchiveError(
-                    f"Unpacking stopped at {MAX_EXTRACT_BYTES / 1e9:.0f} GB: the "
-                    "archive is not a model."
-                )
-            f.write(block)
-            report(done + written, total, "Unpacking")
-    return done + written
-
-
-def _safe_rel(name: str, origin: str) -> PurePosixPath:
-    """A relative path with no `..`, no drive and no leading slash, or ModelError."""
-    if "\\" in name or "\0" in name or name.startswith("/") or re.match(r"[A-Za-z]:", name):
-        raise _unsafe(origin, name, "an absolute or Windows-style path")
-    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".")]
-    if not parts or ".." in parts:
-        raise _unsafe(origin, name, "a path outside the model folder")
-    return PurePosixPath(*parts)
-
-
-def _unsafe(origin: str | Path, name: str, what: str) -> ArchiveError:
-    return ArchiveError(
-        f"{origin} contains {what} ({name!r}); refusing to install it. Get the "
-        "model from a trusted source."
-    )
-
-
-def _check_space(folder: Path, needed: int) -> None:
-    free = shutil.disk_usage(folder).free
-    if needed + SPACE_MARGIN > free:
-        raise ModelError(
-            f"Not enough disk space in {folder}: the model needs "
-            f"{needed / 1e6:.0f} MB, {free / 1e6:.0f} MB are free. Free some space "
-            "(or use --data-dir on a larger disk) and retry."
-        )
-
-
-def _check_cancel(should_cancel: Cancel | None) -> None:
-    if should_cancel is not None and should_cancel():
-        raise InstallCancelled("Model install cancelled; nothing was changed.")
-
-
 # --- moving into place -------------------------------------------------------------------------
 
 
@@ -586,9 +374,3 @@ def _rename(src: Path, dst: Path) -> None:
             "running, close it and retry."
         ) from e
     fsync_dir(dst.parent)
-
-
-def _first_line(e: BaseException) -> str:
-    """An error's first line (tarfile lists every method it tried, one a line)."""
-    lines = str(e).strip().splitlines()
-    return lines[0].rstrip(":") if lines else type(e).__name__

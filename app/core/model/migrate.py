@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from app.core.durable import fsync_dir, fsync_tree
+from app.core.durable import fsync_dir, fsync_tree, sha256_file, write_json_atomic
 from app.core.model.info import (
     CLIP_MERGES,
     CONFIG,
@@ -31,8 +31,6 @@ from app.core.model.info import (
     Manifest,
     ModelError,
     is_legacy_model_dir,
-    sha256_file,
-    write_json,
     write_manifest,
 )
 
@@ -110,13 +108,13 @@ def convert_legacy(src: Path, dest: Path) -> Manifest:
         tcfg: dict[str, Any] = {"pad_token": _token_of(dest / TOKENIZER_JSON, tok.get("pad_id", 0))}
         if tok.get("strip_sep_token"):
             tcfg["sep_token"] = _token_of(dest / TOKENIZER_JSON, tok.get("sep_id"))
-        write_json(dest / TOKENIZER_CONFIG, tcfg)
+        write_json_atomic(dest / TOKENIZER_CONFIG, tcfg)
     else:
         raise ModelError(
             f"{src / LEGACY_MODEL_JSON}: unknown tokenizer {tok!r}; reinstall the model."
         )
 
-    write_json(
+    write_json_atomic(
         dest / CONFIG,
         {
             "embed_dim": int(legacy["embed_dim"]),
@@ -124,7 +122,7 @@ def convert_legacy(src: Path, dest: Path) -> Manifest:
             "text_cfg": text_cfg,
         },
     )
-    write_json(
+    write_json_atomic(
         dest / PREPROCESS_CFG,
         {
             "size": int(legacy["image_size"]),
@@ -198,7 +196,7 @@ def _token_of(tokenizer_json: Path, token_id: Any) -> str:
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(tokenizer_json))
-    text = tok.id_to_token(int(token_id or 0))
+    text: str | None = tok.id_to_token(int(token_id or 0))
     if text is None:
         raise ModelError(f"{tokenizer_json} has no token {token_id}; reinstall the model.")
     return text

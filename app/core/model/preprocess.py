@@ -40,7 +40,8 @@ def to_pixels(img: Image.Image, info: ModelInfo) -> np.ndarray:
     arr = np.asarray(img, dtype=np.uint8)
     lut = _normalise_lut(tuple(info.mean), tuple(info.std))
     planes = np.ascontiguousarray(arr.transpose(2, 0, 1))  # uint8 [3, S, S]: a cheap copy
-    return lut[_CHANNELS, planes]  # one lookup per value, laid out like `planes`
+    out: np.ndarray = lut[_CHANNELS, planes]  # one lookup per value, laid out like `planes`
+    return out
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,7 +49,9 @@ def _normalise_lut(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarra
     """float32 [3, 256]: (v / 255 - mean) / std for every byte value v, computed in float32
     exactly as the element-wise formula would be, so the lookup changes no bit."""
     v = np.arange(256, dtype=np.float32)[None, :] / np.float32(255.0)
-    lut = (v - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]
+    lut: np.ndarray = (v - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[
+        :, None
+    ]
     lut.setflags(write=False)
     return lut
 

@@ -309,7 +309,7 @@ def tokenizer_path(model_dir: Path, info: ModelInfo) -> Path:
     default_file = {"clip-bpe": CLIP_MERGES, "hf": TOKENIZER_JSON}.get(str(kind))
     if default_file is None:
         raise ModelError(f"{model_dir}: unknown tokenizer kind {kind!r}. {REINSTALL}")
-    path = Path(model_dir) / info.tokenizer.get("file", default_file)
+    path = Path(model_dir) / str(info.tokenizer.get("file", default_file))
     if not path.is_file():
         raise ModelError(f"Tokenizer file {path} is missing. {REINSTALL}")
     return path

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from app.core.durable import fsync_tree
+from app.core.durable import fsync_tree, write_json_atomic
 from app.core.model.encoder import trim_token_ids
 from app.core.model.export.folder import check_target, move_into_place, staging_dir
 from app.core.model.export.graphs import (
@@ -55,7 +55,6 @@ from app.core.model.info import (
     make_model_id,
     read_model_info,
     triple,
-    write_json,
     write_manifest,
 )
 
@@ -220,8 +219,8 @@ def export_from_model(
         tok = write_tokenizer(tokenizer, stage / "textual")
         pad_id = int(tok["pad_id"])
         config = _model_config(arch, model, model_config, tok, ctx, size)
-        write_json(stage / CONFIG, config)
-        write_json(stage / PREPROCESS_CFG, {**pcfg, "size": [size, size]})
+        write_json_atomic(stage / CONFIG, config)
+        write_json_atomic(stage / PREPROCESS_CFG, {**pcfg, "size": [size, size]})
         txt_graph, fixed_why = text_graph_module(model, pad_id, dynamic_tokens)
         if fixed_why is not None:
             log.info("text graph keeps all %d tokens: %s", ctx, fixed_why)
@@ -433,7 +432,7 @@ def _preprocess(model: Any, cfg: dict[str, Any] | None) -> dict[str, Any]:
     from open_clip import get_model_preprocess_cfg
     from open_clip.transform import PreprocessCfg, merge_preprocess_dict
 
-    merged = merge_preprocess_dict(
+    merged: dict[str, Any] = merge_preprocess_dict(
         PreprocessCfg(), cfg if cfg is not None else get_model_preprocess_cfg(model)
     )
     size = merged["size"]

@@ -13,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 import torch.nn.functional as F
+from torch.jit._trace import TracerWarning
 
 from app.core.errors import UserError
 
@@ -93,7 +94,9 @@ class _TokenText(torch.nn.Module):
         return F.normalize(x, dim=-1)
 
 
-def _self_attention(mha: Any, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def _self_attention(
+    mha: torch.nn.MultiheadAttention, x: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """nn.MultiheadAttention(x, x, x, attn_mask=mask) at inference, batch first, in the form of
     open_clip's own Attention.forward (sizes unpacked from one shape, so they stay symbolic)."""
     n, length, width = x.shape
@@ -102,7 +105,8 @@ def _self_attention(mha: Any, x: torch.Tensor, mask: torch.Tensor) -> torch.Tens
     k = k.reshape(n, length, mha.num_heads, -1).transpose(1, 2)
     v = v.reshape(n, length, mha.num_heads, -1).transpose(1, 2)
     x = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    return mha.out_proj(x.transpose(1, 2).reshape(n, length, width))
+    out: torch.Tensor = mha.out_proj(x.transpose(1, 2).reshape(n, length, width))
+    return out
 
 
 def towers(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -260,7 +264,7 @@ def _export(
 ) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", category=DeprecationWarning)
-        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", category=TracerWarning)
         warnings.simplefilter("ignore", category=UserWarning)
         torch.onnx.export(
             module,
