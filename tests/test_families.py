@@ -35,6 +35,7 @@ from test_tokenizer import STRINGS  # noqa: E402
 
 from app.core.model.encoder import Encoder  # noqa: E402
 from app.core.model.info import ModelError, read_model_info, verify_model_dir  # noqa: E402
+from app.core.model.installed import model_languages  # noqa: E402
 from app.core.model.preprocess import to_pixels  # noqa: E402
 from app.core.model.tokenizer import load_tokenizer  # noqa: E402
 
@@ -214,6 +215,7 @@ def test_nllb_languages(built: Callable[[str], Built]) -> None:
             assert {"eng_Latn", "fra_Latn", "zho_Hans", "arb_Arab"} <= set(langs)
             assert enc.language == "eng_Latn"
             english = enc.encode_text(STRINGS[:6])
+        assert model_languages(folder) == langs, style  # the same, without an Encoder
         # open_clip's HFTokenizer.set_language calls set_src_lang_special_tokens, which
         # transformers 4.57 undoes on every call (_switch_to_input_mode restores src_lang):
         # setting src_lang is what it means, and what NLLB's tokenizer does per text.
@@ -244,6 +246,7 @@ def test_languages_is_none_without_a_language_token(
     with Encoder(built(kind).folders["immich"], device="cpu", threads=1, language="fra_Latn") as e:
         assert e.languages() is None and e.language is None
         assert e.encode_text(["a dog"]).shape == (1, e.dim)
+    assert model_languages(built(kind).folders["immich"]) is None
 
 
 @pytest.mark.parametrize("kind", KINDS)

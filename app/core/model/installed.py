@@ -107,6 +107,19 @@ def installed_models(paths: Paths) -> list[InstalledModel]:
     return out
 
 
+def model_languages(model_dir: Path) -> list[str] | None:
+    """The FLORES-200 codes a multilingual (NLLB) model's tokenizer knows, for a search-language
+    choice; None for a model without languages. Reads the tokenizer only: no graph is loaded
+    and no file hashed."""
+    info = read_model_info(model_dir)
+    if info.tokenizer.get("languages") != "flores":
+        return None
+    from app.core.model.tokenizer import load_tokenizer
+
+    codes = getattr(load_tokenizer(Path(model_dir), info), "languages", None)
+    return list(codes) if codes else None
+
+
 def active_model_name(paths: Paths) -> str:
     """The model chosen with set_active_model, else the default one."""
     name = read_settings(paths).get(SETTING_ACTIVE)
