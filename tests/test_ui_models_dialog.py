@@ -109,7 +109,7 @@ def test_install_from_a_folder_through_the_models_dialog(
     try:
         settle(qtbot, window)
         models_action(window).trigger()
-        dialog = window._models_dialog
+        dialog = window.user_actions.models_dialog
         wait_facts(qtbot, dialog)
         catalog = load_catalog()
         assert dialog.table.topLevelItemCount() == len(catalog)
@@ -160,7 +160,7 @@ def test_download_progress_cancel_and_a_failure_named_in_copyable_words(qtbot, p
     try:
         settle(qtbot, window)
         window.model_button.click()  # the banner's one call: download the default model
-        dialog = window._models_dialog
+        dialog = window.user_actions.models_dialog
         qtbot.waitUntil(lambda: "25 %" in dialog.progress_label.text(), timeout=10_000)
         assert "150.0 of 600.0 MB" in dialog.progress_label.text()
         assert dialog.bar.isVisible() and dialog.cancel_button.isVisible()
@@ -232,7 +232,7 @@ def test_switching_models_keeps_search_answering(
     try:
         settle(qtbot, window)
         assert window.model_state.serving == "micro-a"
-        dialog = window.show_models_dialog()
+        dialog = window.user_actions.show_models_dialog()
         wait_facts(qtbot, dialog)
         window.indexer.pause()  # hold the re-indexing, to look at the window meanwhile
         dialog.select("micro-b")

@@ -295,7 +295,7 @@ def test_context_menu_offers_and_runs_the_file_actions(qtbot, window, opened_url
     index = window.model.index(0, 0)
     window.grid.setCurrentIndex(index)
     path = Path(index.data(ResultsModel.PathRole))
-    menu = window.build_context_menu(index)
+    menu = window.user_actions.build_context_menu(index)
     actions = {a.text(): a for a in menu.actions() if a.text()}
     assert set(actions) == {"Preview", "Open", "Show in Folder", "Find Similar", "Copy Path"}
     actions["Copy Path"].trigger()
@@ -333,7 +333,7 @@ def test_keyboard_enter_opens_the_preview_and_delete_deletes_nothing(qtbot, wind
 
 
 def test_dragging_a_box_in_the_preview_searches_for_that_region(qtbot, window):
-    dialog = window.open_preview(window.model.index(0, 0))
+    dialog = window.user_actions.open_preview(window.model.index(0, 0))
     view = dialog.view
     view.resize(400, 400)
     qtbot.waitUntil(lambda: view.shown_rect().width() > 0)
@@ -466,7 +466,7 @@ def test_skipped_files_are_listed_with_their_reason(qtbot, paths, photo_dir, tin
         qtbot.waitUntil(lambda: window.index_status.skipped.isVisibleTo(window), timeout=60_000)
         qtbot.waitUntil(lambda: not window.indexer.running, timeout=60_000)
         assert window.index_status.skipped.text() == "1 skipped"
-        dialog = window.show_skipped()
+        dialog = window.user_actions.show_skipped()
         qtbot.waitUntil(lambda: bool(dialog.rows()))
         ((path, reason, _when),) = dialog.rows()
         assert path.endswith("broken.jpg") and reason
@@ -484,7 +484,7 @@ def test_no_folders_says_so_and_adding_one_indexes_it(qtbot, paths, photo_dir, t
     try:
         qtbot.waitUntil(lambda: window.empty_state_key() == "no-folders")
         assert window.empty.button_labels() == ["Add Folder…"]
-        dialog = window.manage_folders()
+        dialog = window.user_actions.manage_folders()
         dialog.folders.add_path(photo_dir)
         qtbot.waitUntil(lambda: dialog.folders.count() == 1)
         qtbot.waitUntil(lambda: window.model.total() == 32, timeout=60_000)

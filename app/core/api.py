@@ -15,7 +15,7 @@ from app.core import desktop_entry
 from app.core.catalog.records import GUESSED_SOURCES, Folder, Photo
 from app.core.errors import DamagedCatalogError, StorageError, UserError, storage_fault
 from app.core.jobs import JobCancelled, JobControl
-from app.core.library import Library
+from app.core.library import Library, LibraryStatus, ModelState, SkippedFile
 from app.core.model.catalog import CatalogEntry, default_entry, format_table, load_catalog
 from app.core.model.encoder import Encoder, available_providers
 from app.core.model.info import ModelError
@@ -38,6 +38,8 @@ from app.core.model.installed import (
 )
 from app.core.paths import ENV_HOME, Paths
 from app.core.photos.metadata import IMAGE_EXTENSIONS
+from app.core.pipeline.indexer import IndexProgress, IndexReport
+from app.core.pipeline.watcher import ChangeSummary, Watcher
 from app.core.resources import ResourceError, resource_path
 from app.core.search.query import Hit, Query, SearchResult
 
@@ -64,21 +66,28 @@ __all__ = [
     "SETTING_LANGUAGE",
     "SETTING_PRECISION",
     "CatalogEntry",
+    "ChangeSummary",
     "DamagedCatalogError",
     "Encoder",
     "Folder",
     "Hit",
+    "IndexProgress",
+    "IndexReport",
     "JobCancelled",
     "JobControl",
     "Library",
+    "LibraryStatus",
+    "ModelState",
     "ModelError",
     "Paths",
     "Photo",
     "Query",
     "ResourceError",
     "SearchResult",
+    "SkippedFile",
     "StorageError",
     "UserError",
+    "Watcher",
     "active_model_name",
     "available_providers",
     "default_entry",

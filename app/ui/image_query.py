@@ -14,25 +14,10 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, QUrl
 from PySide6.QtGui import QImage
 
+from app.core.api import IMAGE_EXTENSIONS
+
 _tokens = count(1)
 MAX_PASTED_SIDE = 1024
-
-IMAGE_SUFFIXES = frozenset(
-    {
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".png",
-        ".webp",
-        ".gif",
-        ".bmp",
-        ".tif",
-        ".tiff",
-        ".heic",
-        ".heif",
-        ".avif",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -62,7 +47,8 @@ class ImageQuery:
 
 
 def is_image_path(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
+    """A file the indexer would take: a photo one can search by."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def image_files(mime: QMimeData) -> list[Path]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from app.core.api import JobControl
+from app.core.api import JobControl, UserError
 from app.ui.workers import Worker, run_in_thread
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class IndexController(QObject):
     failed = Signal(object)  # exception
     running_changed = Signal(bool)
     library_changed = Signal(object)  # ChangeSummary, from the watcher
+    watch_failed = Signal(str)  # one line naming the problem and the fix
 
     def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -143,10 +144,19 @@ class IndexController(QObject):
             else:  # stopped (or shut down) while it was starting
                 run_in_thread(watcher.stop, pool=self._pool)
 
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, (UserError, OSError)):
+                self.watch_failed.emit(
+                    f"PhotoSeek cannot follow changes in your folders ({exc}); "
+                    "Library > Rescan Folders (F5) finds new photos."
+                )
+            else:
+                self.failed.emit(exc)
+
         run_in_thread(
             lambda: library.watch(on_change=self.library_changed.emit),
             on_result=started,
-            on_error=self.failed.emit,
+            on_error=failed,
             pool=self._pool,
         )
 

@@ -14,8 +14,6 @@ from typing import Any
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import (
     QImage,
-    QImageIOHandler,
-    QImageReader,
     QMouseEvent,
     QPainter,
     QPalette,
@@ -35,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.core.api import GUESSED_SOURCES
 from app.ui import theme
+from app.ui.image_reader import read_scaled
 from app.ui.results_model import format_date
 from app.ui.workers import Worker, run_in_thread
 
@@ -76,21 +75,7 @@ def widget_to_image_rect(
 
 def load_display_image(path: Path, max_side: int = DISPLAY_MAX_SIDE) -> tuple[QImage, QSize]:
     """(image scaled for display, size of the rotated original). Runs in a worker."""
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    raw = reader.size()
-    quarter_turn = reader.transformation() & QImageIOHandler.Transformation.TransformationRotate90
-    rotated = raw.transposed() if quarter_turn else raw
-    if raw.isValid() and max(raw.width(), raw.height()) > max_side:
-        reader.setScaledSize(
-            raw.scaled(QSize(max_side, max_side), Qt.AspectRatioMode.KeepAspectRatio)
-        )
-    image = reader.read()
-    if image.isNull():
-        raise OSError(f"PhotoSeek cannot read {path.name}: {reader.errorString()}")
-    if not rotated.isValid():
-        rotated = image.size()
-    return image, rotated
+    return read_scaled(path, max_side)
 
 
 class ImageView(QWidget):

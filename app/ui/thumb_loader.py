@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage
 
+from app.ui.image_reader import read_image
 from app.ui.workers import run_in_thread
 
 log = logging.getLogger(__name__)
@@ -27,21 +28,6 @@ MAX_PENDING = 512  # beyond this, the oldest requests (long scrolled past) are f
 BATCH_S = 0.03  # a worker hands over what it decoded at most this often
 Fetch = Callable[[int], Path | None]
 Loaded = tuple[int, int, "QImage | None", bool]  # generation, photo id, image, full resolution
-
-
-def read_image(path: Path, max_side: int) -> QImage:
-    """Decode `path` (EXIF-rotated) scaled so that its long side is at most `max_side`."""
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and max(size.width(), size.height()) > max_side:
-        reader.setScaledSize(
-            size.scaled(QSize(max_side, max_side), Qt.AspectRatioMode.KeepAspectRatio)
-        )
-    image = reader.read()
-    if image.isNull():
-        raise OSError(f"cannot read {path}: {reader.errorString()}")
-    return image
 
 
 def load_thumbnail(fetch: Fetch, photo_id: int, side: int) -> tuple[QImage | None, bool]:

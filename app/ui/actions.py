@@ -1,0 +1,324 @@
+"""What the user can do from the window's menus, its context menu and its empty states: the
+menu bar, the dialogs (folders, welcome, models, skipped files, preview), and the actions on
+selected photos (open, show in folder, copy path, find similar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+
+from app.ui import file_actions, theme
+from app.ui.first_run import FirstRunDialog
+from app.ui.folders_dialog import FolderList, FoldersDialog
+from app.ui.image_query import ImageQuery
+from app.ui.models_dialog import ModelsDialog
+from app.ui.preview import PreviewDialog
+from app.ui.results_model import ResultsModel
+from app.ui.skipped_dialog import SkippedDialog
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+ZOOM_STEP = 16
+Keys = QKeySequence.StandardKey | str | list[QKeySequence.StandardKey | str] | None
+
+
+class WindowActions(QObject):
+    """The window's menu bar and the dialogs and photo actions behind it."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.w = window
+        self.models_dialog: ModelsDialog | None = None  # the one open Models dialog
+
+    # -- menus ------------------------------------------------------------------------------------
+
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[[], object],
+        keys: Keys = None,
+        icon: str | None = None,
+    ) -> QAction:
+        act = QAction(text, self.w)
+        if icon:
+            act.setIcon(theme.icon(icon))
+        if isinstance(keys, list):
+            act.setShortcuts([QKeySequence(k) for k in keys])
+        elif keys is not None:
+            act.setShortcut(QKeySequence(keys))
+        act.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(act)
+        self.w.addAction(act)
+        return act
+
+    def build_menus(self) -> None:
+        w, action = self.w, self._action
+        bar = w.menuBar()
+        file_menu = bar.addMenu("&File")
+        action(file_menu, "&Add Folder…", self.add_folder, "Ctrl+O", "folder-add")
+        action(file_menu, "Photo &Folders…", self.manage_folders, "Ctrl+Shift+O", "folder")
+        file_menu.addSeparator()
+        action(file_menu, "&Quit", w.close, QKeySequence.StandardKey.Quit)
+
+        edit = bar.addMenu("&Edit")
+        action(edit, "&Find", w.focus_search, [QKeySequence.StandardKey.Find, "Ctrl+L"], "search")
+        action(edit, "&Paste Image to Search", w.search.paste_image, QKeySequence.StandardKey.Paste)
+        edit.addSeparator()
+        self.copy_action = action(
+            edit, "&Copy Path", self.copy_selected_paths, "Ctrl+Shift+C", "copy"
+        )
+        self.similar_action = action(
+            edit, "Find &Similar", self.find_similar_selected, "Ctrl+Shift+F", "similar"
+        )
+
+        view = bar.addMenu("&View")
+        action(
+            view,
+            "&Larger Thumbnails",
+            lambda: w.set_thumb_size(w.grid.delegate.thumb_size + ZOOM_STEP),
+            QKeySequence.StandardKey.ZoomIn,
+        )
+        action(
+            view,
+            "&Smaller Thumbnails",
+            lambda: w.set_thumb_size(w.grid.delegate.thumb_size - ZOOM_STEP),
+            QKeySequence.StandardKey.ZoomOut,
+        )
+        view.addSeparator()
+        action(view, "Sort by &Best Match", lambda: w.search.set_order("relevance"), "Ctrl+1")
+        action(view, "Sort by &Date", lambda: w.search.set_order("date"), "Ctrl+2")
+
+        lib = bar.addMenu("&Library")
+        self.pause_action = action(
+            lib, "&Pause Indexing", w.index_status.pause.toggle, None, "pause"
+        )
+        action(
+            lib, "&Rescan Folders", w.session.rescan, QKeySequence.StandardKey.Refresh, "indexing"
+        )
+        action(lib, "S&kipped Files…", self.show_skipped, None, "skipped")
+        lib.addSeparator()
+        action(lib, "&Models…", self.show_models_dialog, None, "model")
+
+        help_menu = bar.addMenu("&Help")
+        action(help_menu, "Open &Log Folder", self.open_logs)
+        action(help_menu, "&About PhotoSeek", self.about)
+
+    def empty_action(self, key: str) -> None:
+        """A link or button of an empty state or of the notice banner."""
+        actions: dict[str, Callable[[], object]] = {
+            "add-folder": self.add_folder,
+            "manage-folders": self.manage_folders,
+            "install-model": self.get_model,
+            "clear-search": self.w.search_bar.clear,
+            "clear-filters": self.w.filters.clear_filters,
+            "skipped": self.show_skipped,
+            "open-logs": self.open_logs,
+        }
+        actions[key]()
+
+    # -- dialogs ----------------------------------------------------------------------------------
+
+    def add_folder(self) -> None:
+        dialog = self.manage_folders()
+        if dialog is not None:
+            dialog.folders.add()
+
+    def manage_folders(self) -> FoldersDialog | None:
+        library = self.w.library
+        if library is None:
+            return None
+        dialog = FoldersDialog(library, self.w.pool, self.w)
+        self._wire_folders(dialog.folders)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _wire_folders(self, folders: FolderList) -> None:
+        folders.added.connect(self.w.session.folder_added)
+        folders.removed.connect(self.w.session.folder_removed)
+
+    def show_welcome(self) -> FirstRunDialog | None:
+        library = self.w.library
+        if library is None:
+            return None
+        dialog = FirstRunDialog(library, self.w.pool, self.w.models, parent=self.w)
+        dialog.folder_added.connect(self.w.session.folder_added)
+        dialog.models_requested.connect(self.show_models_dialog)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _r: setattr(self.w.settings, "welcomed", True))
+        dialog.open()
+        return dialog
+
+    def show_models_dialog(self, select: str | None = None) -> ModelsDialog:
+        """Library > Models: the one open Models dialog, raised, with `select` selected."""
+        dialog = self.models_dialog
+        if dialog is None:
+            w = self.w
+            dialog = ModelsDialog(
+                w.paths,
+                w.models,
+                w.pool,
+                state=w.model_state,
+                select=select,
+                choose_source=w.choose_source,
+                confirm=w.confirm,
+                parent=w,
+            )
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            w.session.model_state_changed.connect(dialog.set_state)
+            dialog.destroyed.connect(lambda *_: setattr(self, "models_dialog", None))
+            self.models_dialog = dialog
+            dialog.show()
+        elif select:
+            dialog.select(select)
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def get_model(self) -> ModelsDialog:
+        """The one call to get a model: the Models dialog, downloading the default model."""
+        dialog = self.show_models_dialog(self.w.default_model)
+        if not self.w.models.busy():
+            dialog.download(self.w.default_model)
+        return dialog
+
+    def show_skipped(self) -> SkippedDialog | None:
+        library = self.w.library
+        if library is None:
+            return None
+        dialog = SkippedDialog(library, self.w.pool, self.w)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def about(self) -> None:
+        from app import __version__
+
+        QMessageBox.about(
+            self.w,
+            "About PhotoSeek",
+            f"<b>PhotoSeek {__version__}</b><br>Find any photo on your own computer "
+            "by describing it or by example. Runs locally and privately.",
+        )
+
+    def open_logs(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.w.paths.logs)))
+
+    # -- the selected photos ----------------------------------------------------------------------
+
+    def selected_rows(self) -> list[int]:
+        grid = self.w.grid
+        rows = sorted(i.row() for i in grid.selectionModel().selectedIndexes())
+        if not rows and grid.currentIndex().isValid():
+            rows = [grid.currentIndex().row()]
+        return rows
+
+    def context_menu(self, index: QModelIndex, pos: QPoint) -> None:
+        self.build_context_menu(index).exec(pos)
+
+    def build_context_menu(self, index: QModelIndex) -> QMenu:
+        pid = int(index.data(ResultsModel.PhotoIdRole))
+        path = Path(index.data(ResultsModel.PathRole))
+        menu = QMenu(self.w)
+        menu.setAccessibleName("Photo actions")
+        menu.addAction(theme.icon("photo"), "Preview", lambda: self.open_preview(index))
+        menu.addAction(theme.icon("open"), "Open", lambda: self.open_path(path))
+        menu.addAction(theme.icon("folder"), "Show in Folder", lambda: self.show_path(path))
+        menu.addSeparator()
+        menu.addAction(
+            theme.icon("similar"), "Find Similar", lambda: self.find_similar(pid, path.name)
+        )
+        menu.addAction(theme.icon("copy"), "Copy Path", self.copy_selected_paths)
+        return menu
+
+    def open_preview(self, index: QModelIndex) -> PreviewDialog | None:
+        library = self.w.library
+        if not index.isValid() or library is None:
+            return None
+        dialog = PreviewDialog(
+            library,
+            int(index.data(ResultsModel.PhotoIdRole)),
+            index.data(ResultsModel.PathRole),
+            self.w.pool,
+            self.w,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.find_similar.connect(lambda pid: self._similar_from_preview(dialog, pid))
+        dialog.region_search.connect(
+            lambda pid, path, box, crop: self._region_search(dialog, pid, path, box, crop)
+        )
+        dialog.open_file.connect(lambda p: self.open_path(Path(p)))
+        dialog.show_in_folder.connect(lambda p: self.show_path(Path(p)))
+        dialog.open()
+        return dialog
+
+    def _similar_from_preview(self, dialog: PreviewDialog, photo_id: int) -> None:
+        dialog.accept()
+        self.find_similar(photo_id, dialog.path.name)
+
+    def _region_search(
+        self,
+        dialog: PreviewDialog,
+        photo_id: int,
+        path: str,
+        box: tuple[int, int, int, int],
+        crop: QImage,
+    ) -> None:
+        """A box dragged over a photo in the preview: find that object in other photos."""
+        dialog.accept()
+        x, y, width, height = box
+        query = ImageQuery(
+            label=f"Part of {Path(path).name}",
+            like_photo_id=photo_id,
+            region=(x, y, width, height),
+            thumb=None if crop.isNull() else crop,
+        )
+        self.w.search.search_by_image(query)
+
+    def find_similar(self, photo_id: int, name: str) -> None:
+        self.w.search.search_by_image(ImageQuery(label=f"Like {name}", like_photo_id=photo_id))
+
+    def find_similar_selected(self) -> None:
+        rows = self.selected_rows()
+        if rows:
+            hit = self.w.model.hit(rows[0])
+            self.find_similar(hit.photo_id, Path(hit.path).name)
+
+    def copy_selected_paths(self) -> None:
+        rows = self.selected_rows()
+        if rows:
+            text = file_actions.copy_paths([Path(self.w.model.hit(r).path) for r in rows])
+            count = len(rows)
+            self.w.statusBar().showMessage(
+                f"Copied {'the path' if count == 1 else f'{count} paths'}: {text.splitlines()[0]}"
+                + ("…" if count > 1 else ""),
+                4000,
+            )
+
+    def open_path(self, path: Path) -> None:
+        if not file_actions.open_file(path):
+            self._file_problem(path)
+
+    def show_path(self, path: Path) -> None:
+        if not file_actions.show_in_folder(path):
+            self._file_problem(path)
+
+    def _file_problem(self, path: Path) -> None:
+        parent: QWidget = self.w
+        if path.exists():
+            QMessageBox.information(
+                parent,
+                "PhotoSeek",
+                f"No application could open {path.name}. Open it from your "
+                f"file manager instead; it is in {path.parent}.",
+            )
+        else:
+            QMessageBox.information(parent, "PhotoSeek", file_actions.missing_message(path))

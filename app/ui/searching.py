@@ -1,0 +1,173 @@
+"""The window's searches: what the search bar, the filters and a dropped or pasted image ask for,
+and how an outcome shows (the grid, the summary in the status bar, the empty states)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
+
+from app.core.api import ModelError, UserError
+from app.ui.image_query import ImageQuery, from_mime
+from app.ui.image_reader import read_image
+from app.ui.results_model import ResultsModel
+from app.ui.search_controller import Outcome, SearchSpec
+from app.ui.workers import run_in_thread
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+
+def describe_result(outcome: Outcome) -> str:
+    """The status bar's summary: "1,204 photos · 3 ms", "Newest 10,000 of 52,113 photos · …"."""
+    result = outcome.result
+    n = len(result.hits)
+    total = result.total_candidates
+    ms = result.elapsed_ms
+    if outcome.spec.closest:
+        return f"No close matches · the {n:,} nearest · {ms:.0f} ms"
+    if outcome.spec.browsing:
+        text = (
+            f"{n:,} photo{'s' if n != 1 else ''}"
+            if n >= total
+            else f"Newest {n:,} of {total:,} photos"
+        )
+    else:
+        text = f"{n:,} match{'es' if n != 1 else ''}"
+    return f"{text} · {ms:.0f} ms"
+
+
+def query_label(spec: SearchSpec) -> str:
+    """What was searched for, as the empty states and the banner name it."""
+    parts = [spec.text] if spec.text else []
+    if spec.image is not None:
+        parts.append(spec.image.label)
+    return " + ".join(parts)
+
+
+class SearchPresenter(QObject):
+    """Turns the window's inputs into `SearchSpec`s for its `SearchController`, and shows what
+    comes back."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.w = window
+        window.searcher.finished.connect(self.show_outcome)
+        window.searcher.failed.connect(self.show_failure)
+
+    def current_spec(self) -> SearchSpec:
+        return SearchSpec(
+            text=self.w.search_bar.text(),
+            image=self.w.search_bar.image(),
+            image_weight=self.w.search_bar.image_weight(),
+            year=self.w.filters.year(),
+            month=self.w.filters.month(),
+            order=self.w.filters.order(),
+        )
+
+    def search_now(self) -> None:
+        """Run the search the bar and filters describe (results replace the current ones)."""
+        spec = self.current_spec()
+        self.w.filters.set_order_enabled(not spec.browsing)
+        if self.w.library is None:
+            return
+        self.w.last_spec = spec
+        self.w.searcher.submit(spec)
+        self.w.result_label.setText("Searching…")
+
+    def show_outcome(self, outcome: Outcome) -> None:
+        result = outcome.result
+        spec = outcome.spec
+        if not result.hits and not spec.browsing and not spec.closest and result.total_candidates:
+            # Nothing clears the relevance floor: show the nearest photos, clearly labelled,
+            # rather than an empty grid for a query the user just typed.
+            self.w.last_spec = replace(spec, closest=True)
+            self.w.searcher.submit(self.w.last_spec)
+            return
+        current = self.w.grid.currentIndex()
+        keep = current.data(ResultsModel.PhotoIdRole) if current.isValid() else None
+        self.w.model.set_hits(result.hits, outcome.generation)
+        if keep is not None:
+            row = self.w.model.row_of(keep)
+            if row is not None:
+                self.w.grid.setCurrentIndex(self.w.model.index(row, 0))
+        self.w.result_label.setText(describe_result(outcome))
+        self.w.set_facts(
+            results=len(result.hits),
+            needs_model=False,
+            search_error=None,
+            browsing=spec.browsing,
+            query_label=query_label(spec),
+            filter_label=self.w.filters.describe(),
+            closest=spec.closest,
+        )
+
+    def show_failure(self, _generation: int, spec: SearchSpec, exc: BaseException) -> None:
+        self.w.model.clear(self.w.searcher.generation)
+        self.w.result_label.setText("")
+        facts: dict[str, Any] = dict(
+            results=0,
+            closest=False,
+            browsing=spec.browsing,
+            query_label=query_label(spec),
+            filter_label=self.w.filters.describe(),
+        )
+        if isinstance(exc, ModelError):
+            self.w.set_facts(needs_model=True, search_error=None, **facts)
+            self.w.session.reload_model()  # a model installed by `photoseek model install` serves
+        elif isinstance(exc, UserError):
+            self.w.set_facts(needs_model=False, search_error=str(exc), **facts)
+        else:
+            raise exc
+
+    def set_order(self, order: str) -> None:
+        self.w.filters.set_order(order)
+        self.search_now()
+
+    def search_by_image(self, query: ImageQuery) -> None:
+        """Show `query` as the chip and search by it (with the words already typed)."""
+        self.w.search_bar.set_image(query)
+        if query.preview is not None:
+            return
+        library = self.w.library
+
+        def work() -> QImage | None:
+            if query.like_photo_id is not None:
+                path = library.thumbnail(query.like_photo_id) if library else None
+                return read_image(path, 64) if path else None
+            return read_image(query.path, 64) if query.path else None
+
+        def show(image: QImage | None) -> None:
+            if image is not None:
+                self.w.search_bar.set_chip_preview(query, image)
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, (UserError, OSError)):
+                raise exc
+            self.w.statusBar().showMessage(f"No preview of {query.label}: {exc}", 6000)
+
+        run_in_thread(work, on_result=show, on_error=failed, pool=self.w.pool)
+
+    # -- drop and paste ------------------------------------------------------------------------
+
+    def drop(self, event: QDropEvent) -> None:
+        query = from_mime(event.mimeData())
+        if query is None:
+            self.w.statusBar().showMessage(
+                "That is not a photo PhotoSeek can search by. Drop a JPEG, PNG, HEIC or WebP file.",
+                6000,
+            )
+            return
+        event.acceptProposedAction()
+        self.search_by_image(query)
+
+    def paste_image(self) -> None:
+        query = from_mime(QGuiApplication.clipboard().mimeData())
+        if query is None:
+            self.w.statusBar().showMessage(
+                "The clipboard holds no image. Copy a photo or an image file first.", 6000
+            )
+            return
+        self.search_by_image(query)
