@@ -25,7 +25,7 @@ from app.core.catalog.catalog import Catalog
 from app.core.errors import UserError
 from app.core.index.vindex import VectorIndex
 from app.core.model.encoder import Encoder
-from app.core.model.info import MANIFEST
+from app.core.model.info import MANIFEST, ModelError
 from app.core.search.engine import DATE_POOL, Query, QueryError, SearchEngine
 from app.core.search.query import parse_text
 
@@ -316,7 +316,7 @@ def test_filter_sets_and_vectors_are_cached_until_the_catalog_changes(tmp_path):
 
 def test_bad_queries_are_refused_with_a_reason(synthetic):
     engine = _engine(synthetic)
-    with pytest.raises(QueryError, match="no model is installed"):
+    with pytest.raises(ModelError, match="no model is installed"):
         engine.search(Query(text="a dog"))
     with pytest.raises(QueryError, match="region needs an image"):
         engine.search(Query(region=(0, 0, 10, 10)))
@@ -632,3 +632,24 @@ def test_declared_floor_hides_unrelated_photos(shapes, tmp_path):
     assert set(ranked(loose)) == above
     relative = shapes.engine().search(Query(text="a red circle", top_k=ALL))
     assert len(loose.hits) > len(relative.hits)
+
+
+def test_nearest_k_shows_the_best_photos_when_none_clears_the_floor(shapes):
+    """Nothing reaches the floor: with nearest_k the engine returns the best photos anyway,
+    flagged `nearest`, from the same ranking (the query is encoded once); otherwise nothing."""
+    engine = shapes.engine()
+    everything = engine.search(Query(text="a red circle", top_k=ALL, min_score=NO_FLOOR))
+    none = engine.search(Query(text="a red circle", top_k=ALL, min_cosine=0.9999))
+    assert none.hits == [] and not none.nearest and none.weaker > 0
+    near = engine.search(Query(text="a red circle", top_k=ALL, min_cosine=0.9999, nearest_k=5))
+    assert near.nearest and near.weaker == 0
+    assert ranked(near) == ranked(everything)[:5]
+    by_date = engine.search(
+        Query(text="a red circle", order="date", min_cosine=0.9999, nearest_k=5)
+    )
+    assert by_date.nearest and set(ranked(by_date)) == set(ranked(everything)[:5])
+    close = engine.search(Query(text="a red circle", top_k=ALL, nearest_k=5))
+    floored = engine.search(Query(text="a red circle", top_k=ALL))
+    assert not close.nearest and close.hits == floored.hits  # something clears it: unchanged
+    with pytest.raises(QueryError, match="nearest_k"):
+        engine.search(Query(text="a red circle", nearest_k=-1))

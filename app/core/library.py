@@ -32,7 +32,7 @@ from app.core.pipeline.indexer import Indexer, IndexProgress, IndexReport, is_re
 from app.core.pipeline.watcher import ChangeSet, ChangeSummary, Watcher
 from app.core.pipeline.writelock import writer_lock
 from app.core.search.engine import SearchEngine
-from app.core.search.query import Query, SearchResult, parse_text
+from app.core.search.query import Query, SearchResult
 
 if TYPE_CHECKING:
     from app.core.model.encoder import Encoder
@@ -183,7 +183,9 @@ class Library:
         self._idle_timer: threading.Timer | None = None
         self._serving: _Loaded | None = None
         self._target: _Loaded | None = None
-        self._browse = SearchEngine(None, self.catalog, None)
+        self._browse = SearchEngine(
+            None, self.catalog, None, model_problem=lambda: self.model_error
+        )
         self.indexer = Indexer(self.catalog, None, None, paths, lock=self._write_lock)
         if encoder is not None:
             try:
@@ -475,18 +477,13 @@ class Library:
     # -- browsing and search ------------------------------------------------------------------
     def search(self, query: Query) -> SearchResult:
         """Ranked (or date-ordered) photos for `query`; ModelError when it needs a model and
-        none is installed."""
+        none is installed (the engine checks)."""
         serving = self._serving
-        if serving is None:
-            if _needs_model(query):
-                raise ModelError(
-                    (f"{self.model_error} " if self.model_error else "")
-                    + "Until a model is installed, photos can be browsed by date and folder "
-                    "but not searched by text or image: get one from Library > Models in the "
-                    "window, or run `photoseek model install`."
-                )
-            return self._browse.search(query)
-        return serving.engine.search(query)
+        return (serving.engine if serving is not None else self._browse).search(query)
+
+    def photo_by_path(self, path: Path | str) -> Photo | None:
+        """The catalogued photo at `path` (resolved by the caller), or None."""
+        return self.catalog.photo_by_path(path)
 
     def years(self) -> list[tuple[int, int]]:
         return self.catalog.years(pending=not self.has_model)  # no model: browse what is found
@@ -742,16 +739,3 @@ def _return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError) as e:
         log.debug("malloc_trim unavailable: %s", e)
-
-
-def _needs_model(query: Query) -> bool:
-    """Text (positive or negative), an image or "more like this" need the model; filters alone
-    (browsing) do not."""
-    positive, negatives = parse_text(query.text)
-    return bool(
-        positive
-        or negatives
-        or query.negative
-        or query.image is not None
-        or query.like_photo_id is not None
-    )

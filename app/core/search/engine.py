@@ -15,24 +15,26 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from PIL import Image
 
 from app.core.index.vindex import VectorIndex
+from app.core.model.info import ModelError
 from app.core.photos.decode import crop_region, open_image
 from app.core.search.fusion import Part, Plan, Reference, make_part
-from app.core.search.query import Hit, Query, QueryError, SearchResult, parse_text
-from app.core.search.ranking import ArrayCache, digest, top_exact, top_from_index
+from app.core.search.query import Hit, Query, QueryError, SearchResult
+from app.core.search.ranking import ArrayCache, Vectors, digest, top_exact, top_from_index
 
 if TYPE_CHECKING:
     from app.core.catalog.catalog import Catalog
     from app.core.model.encoder import Encoder
 
-__all__ = ["Hit", "Query", "QueryError", "SearchEngine", "SearchResult"]
+__all__ = ["Hit", "Query", "QueryError", "SearchEngine", "SearchResult", "no_model_message"]
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +52,21 @@ CACHE_BYTES = 256 << 20  # cached filter id sets, vector subsets and date orders
 SCAN_CHUNK = 65_536  # rows per step when scanning a set too large to cache
 
 
+def no_model_message(problem: str | None = None) -> str:
+    """The one message for a search that needs a model when none is usable (`problem`: why
+    the installed one is not, if one is)."""
+    return (f"{problem} " if problem else "") + (
+        "Cannot search by text or image: no model is installed. Photos can still be browsed "
+        "by date and folder; get a model from Library > Models in the window, or run "
+        "`photoseek model install`."
+    )
+
+
 class SearchEngine:
     """Runs queries over one catalog with one model's encoder and vector index (either may be
     None: without an encoder only browsing and "more like this" work; without an index every
-    query is exact). Thread-safe."""
+    query is exact). `model_problem` says why no model is usable, for the no-model message.
+    Thread-safe."""
 
     def __init__(
         self,
@@ -65,6 +78,7 @@ class SearchEngine:
         cache_bytes: int = CACHE_BYTES,
         exact_share: float = EXACT_SHARE,
         exact_rows: int = EXACT_ROWS,
+        model_problem: Callable[[], str | None] | None = None,
     ) -> None:
         self.encoder = encoder
         self.catalog = catalog
@@ -80,19 +94,21 @@ class SearchEngine:
         self._cache = ArrayCache(cache_bytes)
         self._reference: Reference | None = None
         self._lock = threading.Lock()
+        self._model_problem = model_problem
 
     # -- the one entry point -------------------------------------------------------------------
 
     def search(self, query: Query) -> SearchResult:
         start = time.perf_counter()
         query.validate()
-        positive, negatives = parse_text(query.text)
-        negatives = tuple(dict.fromkeys(negatives + tuple(query.negative)))
+        self._check_model(query)
+        positive, negatives = query.terms
         generation = self.catalog.generation(self.model_id) if self.model_id else None
         candidates = self._filter(query, generation)
         floor: float | None = None
         cosine_floor: float | None = None
         weaker = 0
+        nearest = False
         used: Literal["exact", "index", "browse"]
         if not positive and query.image is None and query.like_photo_id is None:
             browse = candidates if candidates is not None else self._all_ids(generation)
@@ -107,21 +123,34 @@ class SearchEngine:
             if query.min_score is None:
                 cosine_floor = self._cosine_floor(query, positive)
             want = query.top_k if query.order == "relevance" else max(query.top_k, DATE_POOL)
+            want = max(want, query.nearest_k)
             # Ranked without the floor, so the photos under it can be counted: the floored
             # answer is the prefix at or above it (the same photos, the same work for `want`).
             ids, scores, used, total = self._rank(plan, candidates, generation, want, -math.inf)
             above = scores >= floor
-            weaker = min(query.top_k, len(ids)) - min(query.top_k, int(above.sum()))
-            hits = self._hits(ids[above], scores[above])
+            if query.nearest_k > 0 and len(ids) and not above.any():
+                # Nothing clears the floor: the nearest photos, flagged, rather than nothing.
+                nearest = True
+                hits = self._hits(ids[: query.nearest_k], scores[: query.nearest_k])
+            else:
+                weaker = min(query.top_k, len(ids)) - min(query.top_k, int(above.sum()))
+                hits = self._hits(ids[above], scores[above])
             if query.order == "date":
                 hits.sort(key=_newest_first)
-            hits = hits[: query.top_k]
+            hits = hits[: query.nearest_k if nearest else query.top_k]
         elapsed = (time.perf_counter() - start) * 1000
         log.debug("search %r: %d hits (%d weaker) of %d in %.1f ms (%s)", query.text, len(hits),
                   weaker, total, elapsed, used)  # fmt: skip
         return SearchResult(
-            hits, total, elapsed, used, floor, positive, negatives, weaker, cosine_floor
+            hits, total, elapsed, used, floor, positive, negatives, weaker, cosine_floor, nearest
         )
+
+    def _check_model(self, query: Query) -> None:
+        """The one check that a query needing a model has one; ModelError says how to get one."""
+        missing = query.needs_encoder and self.encoder is None
+        if missing or (query.needs_model and self.model_id is None):
+            problem = self._model_problem() if self._model_problem else None
+            raise ModelError(no_model_message(problem))
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -134,7 +163,7 @@ class SearchEngine:
         reference = self._get_reference(model_id)
         rfloor = self._relevance_floor()
         texts = ([positive] if positive else []) + list(negatives)
-        text_vecs = self._encoder("search by text").encode_text(texts) if texts else None
+        text_vecs = self._require_encoder().encode_text(texts) if texts else None
         image_vec = self._image_vector(query, model_id)
         w_image = query.image_weight if positive and image_vec is not None else 1.0
         parts: list[Part] = []
@@ -177,12 +206,12 @@ class SearchEngine:
             photo = self.catalog.photo(query.like_photo_id)
             if photo is None:
                 raise QueryError(f"There is no photo {query.like_photo_id} in the library.")
-            source: Any = Path(photo.path)
+            source: Path | bytes | Image.Image = Path(photo.path)
         elif query.image is not None:
             source = query.image
         else:
             return None
-        encoder = self._encoder("search by image")
+        encoder = self._require_encoder()
         if isinstance(source, Image.Image):
             img = source.convert("RGB")
         else:  # a region needs full resolution: its box is in the photo's own pixels
@@ -191,20 +220,12 @@ class SearchEngine:
             img = crop_region(img, query.region)
         return np.asarray(encoder.encode_images([img])[0], dtype=np.float32)
 
-    def _encoder(self, what: str) -> Encoder:
-        if self.encoder is None:
-            raise QueryError(
-                f"Cannot {what}: no model is installed. Run `photoseek model install`; "
-                "browsing by date and folder works without one."
-            )
+    def _require_encoder(self) -> Encoder:
+        assert self.encoder is not None, "checked by _check_model"
         return self.encoder
 
     def _require_model(self) -> str:
-        if self.model_id is None:
-            raise QueryError(
-                "Cannot search: no model is installed. Run `photoseek model install`; browsing "
-                "by date and folder works without one."
-            )
+        assert self.model_id is not None, "checked by _check_model"
         return self.model_id
 
     def _get_reference(self, model_id: str) -> Reference:
@@ -279,7 +300,7 @@ class SearchEngine:
             and passing > self.exact_rows
             and passing >= self.exact_share * len(index)
         ):
-            got = top_from_index(index, plan, candidates, want, floor, self._vectors_of)
+            got = top_from_index(index, plan, candidates, want, floor, self.vectors_of)
             if got is not None:
                 return got[0], got[1], "index", passing
         if candidates is None:
@@ -287,7 +308,7 @@ class SearchEngine:
         ids, scores = top_exact(plan, self._vectors(candidates, generation), want, floor)
         return ids, scores, "exact", passing
 
-    def _vectors(self, ids: np.ndarray, generation: int | None) -> Any:
+    def _vectors(self, ids: np.ndarray, generation: int | None) -> Iterator[Vectors]:
         """(ids, vectors) of the candidates, from the cache, or read once and cached when they
         fit, or streamed in chunks when they do not."""
         model_id = self._require_model()
@@ -298,14 +319,14 @@ class SearchEngine:
             return
         nbytes = len(ids) * (self.catalog.dim(model_id) or 0) * 4
         if generation is not None and self._cache.fits(nbytes):
-            got = self._vectors_of(ids)
+            got = self.vectors_of(ids)
             self._cache.put(key, got, got[1].nbytes + got[0].nbytes)
             yield got
             return
         for i in range(0, len(ids), SCAN_CHUNK):
-            yield self._vectors_of(ids[i : i + SCAN_CHUNK])
+            yield self.vectors_of(ids[i : i + SCAN_CHUNK])
 
-    def _vectors_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def vectors_of(self, ids: np.ndarray) -> Vectors:
         """(ids that have a vector, their vectors): from the index's memory-mapped rows, and
         from the catalog only for photos the index lacks (none, unless it is catching up)."""
         model_id = self._require_model()
@@ -358,10 +379,10 @@ class _IndexRows:
     def filter_ids(self) -> np.ndarray:
         return self._engine.catalog.filter_ids()
 
-    def embeddings(self, model_id: str, ids: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    def embeddings(self, model_id: str, ids: np.ndarray | None = None) -> Vectors:
         if ids is None:
             return self._engine.catalog.embeddings(model_id)
-        return self._engine._vectors_of(np.asarray(ids, dtype=np.int64))
+        return self._engine.vectors_of(np.asarray(ids, dtype=np.int64))
 
 
 def _stamp(t: datetime | None) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +33,9 @@ class Query:
     text only, 1: image only). `region` is a box on `image` or on the `like_photo_id` photo
     (object search). `min_cosine` replaces the floor with a raw cosine that every positive
     part must reach (text-image for the text, image-image for an image); `min_score` replaces
-    it with a fused score (see `fusion`), and `min_score=-inf` shows everything."""
+    it with a fused score (see `fusion`), and `min_score=-inf` shows everything. `nearest_k`:
+    when no photo clears the floor, return up to this many best photos anyway (flagged
+    `SearchResult.nearest`) rather than nothing; 0 turns that off."""
 
     text: str | None = None
     image: Path | bytes | Image.Image | None = None
@@ -47,6 +50,30 @@ class Query:
     top_k: int = DEFAULT_TOP_K
     min_score: float | None = None
     min_cosine: float | None = None
+    nearest_k: int = 0
+
+    @cached_property
+    def terms(self) -> tuple[str, tuple[str, ...]]:
+        """The positive text and every negative term (the text's "-word"s, then `negative`),
+        parsed once per query."""
+        positive, negatives = parse_text(self.text)
+        return positive, tuple(dict.fromkeys(negatives + tuple(self.negative)))
+
+    @property
+    def needs_model(self) -> bool:
+        """Text (positive or negative), an image or "more like this" need a model; filters
+        alone (browsing) do not."""
+        positive, negatives = self.terms
+        has_image = self.image is not None or self.like_photo_id is not None
+        return bool(positive or negatives or has_image)
+
+    @property
+    def needs_encoder(self) -> bool:
+        """Whether the query must be encoded (a stored photo without a region needs no
+        encoder, only its vector)."""
+        positive, negatives = self.terms
+        cut = self.like_photo_id is not None and self.region is not None
+        return bool(positive or negatives or self.image is not None or cut)
 
     @property
     def has_filters(self) -> bool:
@@ -60,6 +87,8 @@ class Query:
             raise QueryError(f"order must be one of {', '.join(ORDERS)}, not {self.order!r}.")
         if self.top_k < 1:
             raise QueryError(f"top_k must be at least 1, not {self.top_k}.")
+        if self.nearest_k < 0:
+            raise QueryError(f"nearest_k must be 0 or more, not {self.nearest_k}.")
         if self.month is not None and not 1 <= self.month <= 12:
             raise QueryError(f"month must be 1 to 12, not {self.month}.")
         if self.image is not None and self.like_photo_id is not None:
@@ -94,7 +123,8 @@ class SearchResult:
     `min_cosine` or the model's calibrated `relevance_floor`), None where the floor is relative
     to the library or was given as `min_score`. `weaker`: how many more photos the same search
     without a floor would show (hits under the floor, up to `top_k` in all), for "Show N weaker
-    matches"."""
+    matches". `nearest`: no photo cleared the floor, so `hits` are the query's `nearest_k`
+    best photos regardless of it (not close matches)."""
 
     hits: list[Hit]
     total_candidates: int
@@ -105,6 +135,7 @@ class SearchResult:
     negative_terms: tuple[str, ...] = field(default_factory=tuple)
     weaker: int = 0
     cosine_floor: float | None = None
+    nearest: bool = False
 
 
 # A term is an optional "-", then a "quoted phrase" (closing quote optional) or a bare word.
