@@ -13,12 +13,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from qt_helpers import strict_qt_fixture  # noqa: F401
 
 from app.core.errors import UserError
+from app.core.logs import setup_logging
 from app.ui import crash
 
 
 @pytest.fixture
 def log_file(tmp_path):
-    path = crash.setup_logging(tmp_path / "logs")
+    path = setup_logging(tmp_path / "logs")
     yield path
     root = logging.getLogger()
     for handler in list(root.handlers):

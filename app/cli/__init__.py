@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from app import __version__
-from app.core.api import ENV_HOME, Paths, UserError
+from app.core.api import ENV_HOME, Paths, UserError, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return launch_gui(paths)
         parser.print_help()
         return 2
+    setup_logging(paths.logs)
+    log.info("photoseek %s: %s", __version__, " ".join(sys.argv[1:] if argv is None else argv))
     return run_command(args, paths)
 
 

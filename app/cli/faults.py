@@ -2,16 +2,23 @@
 
 Faults of the machine (a damaged catalog, a full disk, a read-only folder) become a `UserError`
 that names the file and the fix, with their own exit code. Anything else is a bug: its traceback
-goes to the log file, and the user gets one line saying where that file is.
+goes to the log file (the same as the window's: app.core.logs), and the user gets one line
+saying where that file is.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
-from datetime import datetime
 
-from app.core.api import DamagedCatalogError, Paths, StorageError, UserError, storage_fault
+from app.core.api import (
+    DamagedCatalogError,
+    Paths,
+    StorageError,
+    UserError,
+    record_bug,
+    setup_logging,
+    storage_fault,
+)
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +26,6 @@ EXIT_STORAGE = StorageError.exit_code  # the disk is full or the data folder is 
 EXIT_DAMAGED = DamagedCatalogError.exit_code  # the catalog file is damaged: `photoseek repair`
 EXIT_BUG = 70  # a bug in PhotoSeek (EX_SOFTWARE): details in the log file
 EXIT_BROKEN_PIPE = 141  # the reader of our output went away (`| head`): 128 + SIGPIPE
-LOG_FILE = "photoseek-cli.log"
 
 
 def explain(exc: BaseException, paths: Paths) -> UserError | None:
@@ -36,19 +42,12 @@ def explain(exc: BaseException, paths: Paths) -> UserError | None:
 
 
 def report_bug(exc: BaseException, paths: Paths | None) -> str:
-    """Append the traceback to the log file (if it can be written); the one line to show."""
-    trace = "".join(traceback.format_exception(exc))
-    log.debug("%s", trace)
-    where = "run again with -vv to see the details"
+    """Log the traceback to the log file (if it can be written); the one line to show."""
     if paths is not None:
-        try:
-            paths.logs.mkdir(parents=True, exist_ok=True)
-            log_file = paths.logs / LOG_FILE
-            with log_file.open("a", encoding="utf-8") as f:
-                f.write(f"{datetime.now().isoformat(timespec='seconds')} {trace}\n")
-            where = f"the details are in {log_file}"
-        except OSError:
-            pass
+        setup_logging(paths.logs)
+    log.debug("internal error", exc_info=exc)  # on the terminal only with -vv
+    log_path = record_bug(exc)
+    where = f"the details are in {log_path}" if log_path else "run again with -vv to see the details"
     summary = str(exc).splitlines()[0] if str(exc) else ""
     return (
         f"internal error ({type(exc).__name__}: {summary}); {where}. Please report it at "

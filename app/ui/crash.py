@@ -1,4 +1,4 @@
-"""Where errors go: a rotating log file, Qt's own messages in it, and two kinds of dialog.
+"""Where errors go in the window: Qt's own messages into the log file, and two kinds of dialog.
 
 Problems the user can fix (`UserError`) get a plain message with no traceback. Anything else is
 a bug: it is logged with its traceback and shown in a crash dialog that names the log file, so a
@@ -8,7 +8,6 @@ bug report can include it (qutebrowser's KnownError/BugError split, Vorta's Exce
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import sys
 import threading
 import traceback
@@ -43,8 +42,6 @@ from app.core.api import UserError
 log = logging.getLogger(__name__)
 qt_log = logging.getLogger("qt")
 
-LOG_NAME = "photoseek.log"
-
 _QT_LEVELS = {
     QtMsgType.QtDebugMsg: logging.DEBUG,
     QtMsgType.QtInfoMsg: logging.INFO,
@@ -52,28 +49,6 @@ _QT_LEVELS = {
     QtMsgType.QtCriticalMsg: logging.ERROR,
     QtMsgType.QtFatalMsg: logging.CRITICAL,
 }
-
-
-def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path:
-    """Log to `log_dir/photoseek.log` (1 MB, three old copies kept); returns the file's path."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / LOG_NAME
-    root = logging.getLogger()
-    if not any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=1 << 20, backupCount=3, encoding="utf-8"
-        )
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
-        )
-        handler.setLevel(level)
-        root.addHandler(handler)
-    if root.level > level or root.level == logging.NOTSET:
-        for other in root.handlers:  # console handlers keep the verbosity they had (-v flags)
-            if other.level == logging.NOTSET and not isinstance(other, logging.FileHandler):
-                other.setLevel(root.level or logging.WARNING)
-        root.setLevel(level)
-    return path
 
 
 def qt_message_handler(kind: QtMsgType, context: QMessageLogContext, message: str) -> None:

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from app.core.api import Paths
+from app.core.api import Paths, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def run_gui(paths: Paths) -> int:
     from app.ui.app import create_application
     from app.ui.main_window import MainWindow
 
-    log_file = crash.setup_logging(paths.logs)
+    log_file = setup_logging(paths.logs)
     app = create_application()
     window: MainWindow | None = None
     reporter = crash.install(log_file, lambda: window)
