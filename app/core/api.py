@@ -16,6 +16,7 @@ from app.core.catalog.records import GUESSED_SOURCES, Folder, Photo
 from app.core.errors import DamagedCatalogError, StorageError, UserError, storage_fault
 from app.core.jobs import JobCancelled, JobControl
 from app.core.library import Library, LibraryStatus, ModelState, SkippedFile
+from app.core.logs import log_file, record_bug, setup_logging
 from app.core.model.catalog import CatalogEntry, default_entry, format_table, load_catalog
 from app.core.model.encoder import Encoder, available_providers
 from app.core.model.info import ModelError
@@ -96,14 +97,17 @@ __all__ = [
     "install_model",
     "installed_models",
     "load_catalog",
+    "log_file",
     "migrate_installed",
     "model_languages",
     "read_settings",
+    "record_bug",
     "remove_model",
     "resolve_model_dir",
     "resource_path",
     "serving_model_name",
     "set_active_model",
+    "setup_logging",
     "storage_fault",
     "update_settings",
 ]
