@@ -315,6 +315,35 @@ def test_min_score_and_all_set_or_lift_the_floor(library: dict) -> None:
     assert both.returncode == EXIT_USAGE and "not allowed with" in both.stderr
 
 
+def test_search_shows_the_nearest_when_nothing_clears_the_floor(
+    library: dict, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """A model whose declared floor no photo reaches: `search` lists the --top nearest photos
+    and says they are the nearest, not close matches (--json: "nearest": true)."""
+    from app.core.model.info import MANIFEST
+
+    strict = tmp_path / "strict-model"
+    shutil.copytree(tiny_model_dir, strict)
+    for p in strict.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    info = json.loads((strict / MANIFEST).read_text())
+    (strict / MANIFEST).write_text(json.dumps({**info, "relevance_floor": 0.9999}))
+    home = library["home"]
+    out = json.loads(ok(cli(home, "search", "a red circle", "--model", strict, "--top", "3",
+                            "--json")).stdout)  # fmt: skip
+    assert out["nearest"] is True and out["count"] == 3 and out["weaker"] == 0
+    everything = json.loads(ok(cli(home, "search", "a red circle", "--all", "--top", "3",
+                                   "--json")).stdout)  # fmt: skip
+    assert [h["path"] for h in out["hits"]] == [h["path"] for h in everything["hits"]]
+    assert everything["nearest"] is False
+    text = ok(cli(home, "search", "a red circle", "--model", strict, "--top", "3"))
+    assert len(text.stdout.strip().splitlines()) == 3
+    assert "nearest photos, not close matches" in text.stderr
+    floored = json.loads(ok(cli(home, "search", "a red circle", "--model", strict,
+                                "--min-score", "0.9999", "--json")).stdout)  # fmt: skip
+    assert floored["count"] == 0 and floored["nearest"] is False  # a floor of your own holds
+
+
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [

@@ -1,0 +1,288 @@
+"""`photoseek search` and `photoseek similar`: ranked photos, as a table or --json."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.cli.common import (
+    EXIT_USAGE,
+    command,
+    finite,
+    iso,
+    model_options,
+    open_library,
+    parse_month,
+    parse_region,
+    parse_weight,
+    parse_year,
+    print_json,
+    resolve,
+    result_options,
+)
+from app.core.api import GUESSED_SOURCES, Paths, UserError
+
+if TYPE_CHECKING:
+    from app.core.api import Hit, Library, SearchResult
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("search", help="find photos by text, by an example image, or both")
+    p.add_argument(
+        "text",
+        nargs="?",
+        default=None,
+        help='what to look for; "-word" excludes, e.g. "beach -people" (a query that is '
+        "only exclusions works too: search -people, or search -- -people)",
+    )
+    p.add_argument("--image", type=Path, default=None, help="an example image (any file)")
+    p.add_argument(
+        "--image-weight",
+        type=parse_weight,
+        default=None,
+        metavar="W",
+        help="0..1: how much the example image counts against the text (default 0.5)",
+    )
+    p.add_argument(
+        "--region",
+        type=parse_region,
+        default=None,
+        metavar="X,Y,W,H",
+        help="search for this part of --image only (pixels)",
+    )
+    p.add_argument("--year", type=parse_year, default=None, metavar="YYYY")
+    p.add_argument(
+        "--month",
+        type=parse_month,
+        default=None,
+        metavar="M",
+        help="1-12 or a name; without --year: that month in every year",
+    )
+    p.add_argument(
+        "--folder",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="only photos in this watched folder",
+    )
+    p.add_argument("--order", choices=("relevance", "date"), default="relevance")
+    result_options(p)
+    model_options(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("similar", help="photos that look like this one (a library photo or a file)")
+    p.add_argument("photo", type=Path, metavar="PHOTO")
+    result_options(p)
+    model_options(p)
+    p.set_defaults(func=cmd_similar)
+
+
+# ---------------------------------------------------------------- search and similar
+
+
+@command
+def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
+    from app.core.api import Query
+
+    text = (args.text or "").strip() or None
+    if args.image is not None:
+        _check_file(args.image, "--image")
+    if args.region is not None and args.image is None:
+        raise UserError(
+            "--region needs --image: it picks the part of that image to search for.",
+            exit_code=EXIT_USAGE,
+        )
+    if args.image_weight is not None and (args.image is None or text is None):
+        raise UserError(
+            "--image-weight balances the text against --image; give both.", exit_code=EXIT_USAGE
+        )
+    if (
+        text is None
+        and args.image is None
+        and args.year is None
+        and args.month is None
+        and args.folder is None
+    ):
+        raise UserError(
+            'Nothing to search for: give some text ("a red car"), --image FILE, '
+            "or a filter such as --year 2021 to list photos newest first.",
+            exit_code=EXIT_USAGE,
+        )
+    with open_library(args, paths) as lib:  # no model: lib.search raises ModelError (exit 3)
+        folder = _folder_filter(lib, args.folder) if args.folder is not None else None
+        if text is not None or args.image is not None:
+            _check_indexed(lib, args)
+        min_score, min_cosine = _floor_options(args)
+        query = Query(
+            text=text,
+            image=resolve(args.image) if args.image else None,
+            image_weight=0.5 if args.image_weight is None else args.image_weight,
+            region=args.region,
+            year=args.year,
+            month=args.month,
+            folder=folder,
+            order=args.order,
+            top_k=args.top,
+            # Under the model's own floor, nothing close shows the nearest instead (noted).
+            nearest_k=args.top if min_score is None and min_cosine is None else 0,
+            min_score=min_score,
+            min_cosine=min_cosine,
+        )
+        result = lib.search(query)
+    echo = {
+        "text": text,
+        "image": str(query.image) if query.image else None,
+        "image_weight": query.image_weight if text and query.image else None,
+        "region": list(args.region) if args.region else None,
+        "year": args.year,
+        "month": args.month,
+        "folder": str(folder) if folder else None,
+        "order": args.order,
+        "top": args.top,
+    }
+    return _print_hits(result, result.hits, args, echo)
+
+
+@command
+def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
+    from app.core.api import Query
+
+    _check_file(args.photo, "PHOTO")
+    target = resolve(args.photo)
+    with open_library(args, paths) as lib:  # no model: lib.search raises ModelError (exit 3)
+        _check_indexed(lib, args)
+        photo = lib.photo_by_path(target)
+        if photo is not None and photo.state == "indexed":
+            # From its stored embedding: nothing is decoded or encoded. The photo itself would
+            # be the first hit; leave it out.
+            min_score, min_cosine = _floor_options(args)
+            query = Query(
+                like_photo_id=photo.id,
+                top_k=args.top + 1,
+                min_score=min_score,
+                min_cosine=min_cosine,
+            )
+            result = lib.search(query)
+            hits = [h for h in result.hits if h.photo_id != photo.id][: args.top]
+            echo: dict[str, Any] = {"like_photo_id": photo.id, "path": str(target)}
+        else:
+            min_score, min_cosine = _floor_options(args)
+            query = Query(image=target, top_k=args.top, min_score=min_score, min_cosine=min_cosine)
+            result = lib.search(query)
+            hits = result.hits
+            echo = {"image": str(target)}
+    return _print_hits(result, hits, args, echo)
+
+
+def _check_indexed(lib: Library, args: argparse.Namespace) -> None:
+    """Photos catalogued but none encoded by this model (or --precision): say how to index."""
+    if not lib.has_model:
+        return  # the search itself says how to get a model
+    st = lib.status()
+    if st.indexed == 0 and st.pending > 0:
+        options = " ".join(
+            f"--{name} {value}"
+            for name, value in (("model", args.model), ("precision", args.precision))
+            if value is not None
+        )
+        command = f"photoseek index {options}".strip()
+        raise UserError(
+            f"Your {st.pending} photos are not indexed for {st.model_id} yet: run `{command}` "
+            "first."
+        )
+
+
+def _floor_options(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """--all and --min-score as the Query's (min_score, min_cosine) (neither: the model's floor)."""
+    if args.all:
+        return -math.inf, None
+    return None, args.min_score
+
+
+def _check_file(path: Path, what: str) -> None:
+    p = path.expanduser()
+    if not p.exists():
+        raise UserError(f"{what} {p}: no such file. Check the path.")
+    if not p.is_file():
+        raise UserError(f"{what} {p} is not a file: give the path of an image.")
+
+
+def _folder_filter(lib: Library, path: Path) -> Path:
+    """--folder must be a library folder or lie inside one."""
+    target = resolve(path)
+    for f in lib.folders():
+        root = Path(f.path)
+        if target == root or root in target.parents:
+            return target
+    raise UserError(
+        f"--folder {target} is not in your library. `photoseek folders list` shows "
+        "the folders; add one with `photoseek folders add PATH`."
+    )
+
+
+def _hit_date(hit: Hit) -> str:
+    """ "2021-06-01", or "2021-06-01 (file date)" where the photo records no capture date."""
+    if hit.capture_time is None:
+        return "----------"
+    when = hit.capture_time.strftime("%Y-%m-%d")
+    return f"{when} (file date)" if hit.capture_source in GUESSED_SOURCES else when
+
+
+def _print_hits(
+    result: SearchResult,
+    hits: list[Hit],
+    args: argparse.Namespace,
+    echo: dict[str, Any],
+) -> int:
+    if args.json:
+        print_json(
+            {
+                "query": echo,
+                "count": len(hits),
+                "candidates": result.total_candidates,
+                "method": result.used,
+                "elapsed_ms": round(result.elapsed_ms, 3),
+                "floor": finite(result.floor),
+                "cosine_floor": result.cosine_floor,
+                "weaker": result.weaker,
+                "nearest": result.nearest,
+                "negative_terms": list(result.negative_terms),
+                "hits": [
+                    {
+                        "photo_id": h.photo_id,
+                        "path": str(h.path),
+                        "score": round(h.score, 6),
+                        "capture_time": iso(h.capture_time),
+                        "capture_source": h.capture_source,
+                    }
+                    for h in hits
+                ],
+            }
+        )
+        return 0
+    if result.negative_terms:
+        print(f"(excluding: {', '.join(result.negative_terms)})", file=sys.stderr)
+    if result.nearest:
+        print(
+            f"Nothing matches closely among {result.total_candidates}; these are the "
+            f"{len(hits)} nearest photos, not close matches.",
+            file=sys.stderr,
+        )
+    if not hits:
+        hint = " above the relevance floor" if finite(result.floor) is not None else ""
+        print(f"No matching photos{hint} among {result.total_candidates}.", file=sys.stderr)
+    dates = [_hit_date(h) for h in hits]
+    width = max(map(len, dates), default=0)
+    for h, when in zip(hits, dates, strict=True):
+        print(f"{h.score:7.3f}  {when:<{width}}  {h.path}")
+    if result.weaker:
+        n = result.weaker
+        print(
+            f"{n} weaker match{'es' if n != 1 else ''} hidden under the relevance floor "
+            "(--all shows them; --min-score COS sets a floor of your own).",
+            file=sys.stderr,
+        )
+    return 0
