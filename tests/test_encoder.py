@@ -23,14 +23,8 @@ import pytest
 
 from app.core.durable import sha256_file
 from app.core.errors import UserError
-from app.core.model.encoder import (
-    CPU,
-    Encoder,
-    available_providers,
-    choose_providers,
-    physical_cores,
-    trim_token_ids,
-)
+from app.core.model.devices import CPU, available_providers, choose_providers, physical_cores
+from app.core.model.encoder import Encoder, trim_token_ids
 from app.core.model.info import (
     ModelError,
     read_manifest,

@@ -5,12 +5,7 @@ graph. Providers and thread counts are set explicitly and the chosen provider is
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,120 +16,31 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from app.core.durable import sha256_file, write_atomic
 from app.core.errors import UserError
-from app.core.model.info import ModelError, ModelInfo, read_model_info
+from app.core.model.devices import (
+    CPU,
+    DIRECTML,
+    available_providers,
+    choose_providers,
+    physical_cores,
+    provider_name,
+)
+from app.core.model.graph_cache import optimized_cpu_session, relative, verify_graph
+from app.core.model.info import REINSTALL, ModelError, ModelInfo, read_model_info
 from app.core.model.preprocess import to_batch
 from app.core.model.tokenizer import Tokenizer, load_tokenizer, tokenizer_path
 
 log = logging.getLogger(__name__)
 
-CPU = "CPUExecutionProvider"
-CUDA = "CUDAExecutionProvider"
-COREML = "CoreMLExecutionProvider"
-DIRECTML = "DmlExecutionProvider"
-DEVICES = {
-    "cpu": CPU,
-    "cuda": CUDA,
-    "gpu": CUDA,
-    "coreml": COREML,
-    "directml": DIRECTML,
-    "dml": DIRECTML,
-}
 # No fp16: on CPU it is slower than fp32 and its session creation can crash (TOOLCHAIN.md).
 PRECISIONS = ("fp32", "int8")
 # Text graphs with a dynamic token axis get the ids cut to the longest text, in steps of this
 # many tokens: a query costs what its words cost, and onnxruntime sees few distinct shapes.
 TOKEN_STEP = 8
-REINSTALL = (
-    "Remove the model and install it again (Library > Models, or `photoseek model install`)."
-)
-_HOW_TO_GET = {
-    CUDA: "For NVIDIA GPUs install the GPU build of onnxruntime: `pip install photoseek[gpu]` "
-    "(uninstall the plain `onnxruntime` package first; the two cannot live side by side).",
-    COREML: "CoreML is offered by onnxruntime on macOS only.",
-    DIRECTML: "DirectML needs Windows and the `onnxruntime-directml` package.",
-}
 
 
-# Files whose hash matched, keyed by (path, size, mtime, expected hash): checked once a process.
-_VERIFIED: set[tuple[str, int, int, str]] = set()
-_VERIFIED_LOCK = threading.Lock()
-
-
-def available_providers() -> list[str]:
-    """The execution providers this onnxruntime build offers, in its order of preference."""
-    return list(ort.get_available_providers())
-
-
-def choose_providers(device: str = "auto") -> list[str | tuple[str, dict[str, Any]]]:
-    """Providers for a session, best first; CPU always last as the fallback for any node.
-
-    "auto": CUDA, then CoreML / DirectML where onnxruntime offers them, then CPU. "cpu" forces
-    CPU. "cuda[:N]", "coreml", "directml" demand that provider and fail clearly without it.
-    """
-    available = set(available_providers())
-    name, _, index = device.strip().lower().partition(":")
-    if name == "auto":
-        chosen = [p for p in (CUDA, COREML, DIRECTML) if p in available]
-    elif name in DEVICES:
-        provider = DEVICES[name]
-        if provider not in available:
-            raise UserError(
-                f"Device {device!r} is not available: this onnxruntime offers "
-                f"{', '.join(sorted(available))}. {_HOW_TO_GET.get(provider, '')} "
-                "Or use --device cpu."
-            )
-        chosen = [] if provider == CPU else [provider]
-    else:
-        raise UserError(
-            f"Unknown device {device!r}: use auto, cpu, cuda (or cuda:N), coreml or directml."
-        )
-    if index and (not index.isdigit() or chosen != [CUDA]):
-        raise UserError(f"Device {device!r}: only cuda takes a device number, e.g. cuda:1.")
-    out: list[str | tuple[str, dict[str, Any]]] = []
-    for p in chosen:
-        if p == CUDA:
-            # Grow the memory arena only as needed; heuristic conv search avoids a slow first
-            # call per batch shape (the ViT's patch embedding is the only convolution).
-            options = {
-                "device_id": int(index or 0),
-                "arena_extend_strategy": "kSameAsRequested",
-                "cudnn_conv_algo_search": "HEURISTIC",
-            }
-            out.append((CUDA, options))
-        else:
-            out.append(p)
-    out.append(CPU)
-    return out
-
-
-def physical_cores() -> int:
-    """Physical cores this process may use (hyper-threads share one core's matmul units)."""
-    if sys.platform.startswith("linux"):
-        cpus = os.sched_getaffinity(0)  # respects taskset / container cpusets
-        try:
-            topo = "/sys/devices/system/cpu/cpu{}/topology/thread_siblings_list"
-            return max(1, len({Path(topo.format(c)).read_text() for c in cpus}))
-        except OSError:
-            return max(1, len(cpus))
-    if sys.platform == "darwin":
-        try:
-            out = subprocess.run(
-                ["sysctl", "-n", "hw.physicalcpu"], capture_output=True, text=True, timeout=2
-            )
-            return max(1, int(out.stdout.strip()))
-        except (OSError, ValueError, subprocess.SubprocessError):
-            pass
-    try:
-        import psutil  # optional (Windows): not a dependency
-
-        n = psutil.cpu_count(logical=False)
-        if n:
-            return int(n)
-    except ImportError:
-        pass
-    return max(1, os.cpu_count() or 1)
+# available_providers: app.core.api offers it from here, beside Encoder.
+__all__ = ["PRECISIONS", "TOKEN_STEP", "Encoder", "available_providers", "trim_token_ids"]
 
 
 class Encoder:
@@ -341,17 +247,22 @@ class Encoder:
 
     def _create(self, tower: str) -> ort.InferenceSession:
         path = self._paths[tower]
-        self._verify(path)
+        expected = self._info.files.get(relative(path, self.model_dir))
+        verify_graph(self.model_dir, path, expected if self._verify_files else None)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self._threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3  # errors only: provider fallback notes are logged below
-        if any(_name(p) == DIRECTML for p in self._providers):
+        if any(provider_name(p) == DIRECTML for p in self._providers):
             opts.enable_mem_pattern = False  # required by DirectML
         try:
-            session = self._optimized_session(tower, path, opts)
+            session = None
+            if tower == "text" and self._providers == [CPU] and expected and self._verify_files:
+                session = optimized_cpu_session(
+                    self.model_dir, path, tower, self._precision, expected, self._threads
+                )
             if session is None:
                 session = ort.InferenceSession(
                     str(path), sess_options=opts, providers=self._providers
@@ -359,7 +270,7 @@ class Encoder:
         except Exception as e:  # onnxruntime raises its own exception types for bad graphs
             raise ModelError(f"Model file {path} could not be loaded ({e}). {REINSTALL}") from e
         used = session.get_providers()[0]
-        wanted = _name(self._providers[0])
+        wanted = provider_name(self._providers[0])
         if used != wanted:
             if self._device.strip().lower() != "auto":
                 raise UserError(
@@ -374,92 +285,9 @@ class Encoder:
             used,
             self._threads,
             self._precision,
-            _relative(path, self.model_dir),
+            relative(path, self.model_dir),
         )
         return session
-
-    def _optimized_session(
-        self, tower: str, path: Path, opts: ort.SessionOptions
-    ) -> ort.InferenceSession | None:
-        """The text tower on the CPU from a graph onnxruntime optimized once and saved with its
-        weights in a separate file, which it then maps instead of parsing, without prepacking:
-        ViT-B-32's text tower loads in ~25 ms instead of ~320 ms (a query then takes ~11 ms
-        instead of ~7), so a one-shot `photoseek search` stays interactive. Kept in the model folder's `.optimized/`, keyed by the graph's
-        SHA-256 and the onnxruntime version; None (load the graph itself) where that does not
-        apply or fails."""
-        expected = self._info.files.get(_relative(path, self.model_dir))
-        if tower != "text" or self._providers != [CPU] or not expected or not self._verify_files:
-            return None
-        key = f"{tower}-{self._precision}-{expected[:16]}-ort{ort.__version__}"
-        cached = self.model_dir / OPTIMIZED_DIR / key
-        fast = ort.SessionOptions()
-        fast.intra_op_num_threads = opts.intra_op_num_threads
-        fast.inter_op_num_threads = 1
-        fast.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        fast.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        fast.log_severity_level = 3
-        # Prepacking copies every weight into a GEMM-friendly layout: ~100 ms at each start for
-        # ~4 ms less per query (ViT-B-32, measured), and the copies would leave the mapped file.
-        fast.add_session_config_entry("session.disable_prepacking", "1")
-        if (cached / "model.onnx").is_file():
-            try:
-                return ort.InferenceSession(
-                    str(cached / "model.onnx"), sess_options=fast, providers=[CPU]
-                )
-            except Exception as e:  # a damaged cache: make it again
-                log.warning(
-                    "the optimized %s graph in %s is unusable (%s); redoing it", tower, cached, e
-                )
-                shutil.rmtree(cached, ignore_errors=True)
-        stage = cached.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}")
-        try:
-            stage.mkdir(parents=True, exist_ok=True)
-            save = ort.SessionOptions()
-            save.intra_op_num_threads = opts.intra_op_num_threads
-            save.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-            save.log_severity_level = 3
-            save.optimized_model_filepath = str(stage / "model.onnx")
-            save.add_session_config_entry(
-                "session.optimized_model_external_initializers_file_name", "weights.data"
-            )
-            save.add_session_config_entry(
-                "session.optimized_model_external_initializers_min_size_in_bytes", "1024"
-            )
-            ort.InferenceSession(str(path), sess_options=save, providers=[CPU])
-            for old in cached.parent.glob(f"{tower}-{self._precision}-*"):
-                shutil.rmtree(old, ignore_errors=True)  # an earlier graph or onnxruntime
-            os.replace(stage, cached)
-        except OSError as e:  # read-only or full disk: just load the graph itself
-            log.info("could not keep an optimized %s graph in %s: %s", tower, cached, e)
-            shutil.rmtree(stage, ignore_errors=True)
-            return None
-        return ort.InferenceSession(str(cached / "model.onnx"), sess_options=fast, providers=[CPU])
-
-    def _verify(self, path: Path) -> None:
-        """SHA-256 against the manifest before loading (a damaged graph can still load and give
-        wrong vectors); ~0.5 s for ViT-B-32's image graph, so remembered per file version: in
-        this process, and across processes in the folder's `.verified.json` (size, mtime, inode),
-        so a one-shot `photoseek search` does not hash 250 MB each time."""
-        try:
-            stat = path.stat()
-        except OSError as e:
-            raise ModelError(f"Model file {path} is missing. {REINSTALL}") from e
-        rel = _relative(path, self.model_dir)
-        expected = self._info.files.get(rel)
-        if not self._verify_files or expected is None:
-            return
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, expected)
-        with _VERIFIED_LOCK:
-            if key in _VERIFIED:
-                return
-        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino, expected]
-        stamps = _read_stamps(self.model_dir)
-        if stamps.get(rel) != stamp:
-            if sha256_file(path) != expected:
-                raise ModelError(f"Model file {path} is corrupt (SHA-256 mismatch). {REINSTALL}")
-            _write_stamps(self.model_dir, {**stamps, rel: stamp})
-        with _VERIFIED_LOCK:
-            _VERIFIED.add(key)
 
     def release(self, tower: str) -> bool:
         """Free one tower's session (its weights leave memory); the next use loads it again.
@@ -491,26 +319,6 @@ class Encoder:
         )
 
 
-VERIFIED_STAMPS = ".verified.json"
-OPTIMIZED_DIR = ".optimized"  # graphs onnxruntime optimized here, weights mapped from a file
-
-
-def _read_stamps(model_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((model_dir / VERIFIED_STAMPS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_stamps(model_dir: Path, stamps: dict[str, Any]) -> None:
-    """Best effort: a read-only models folder only means hashing again next time."""
-    try:
-        write_atomic(model_dir / VERIFIED_STAMPS, json.dumps(stamps).encode(), durable=False)
-    except OSError as e:
-        log.debug("could not record verified model files in %s: %s", model_dir, e)
-
-
 def trim_token_ids(ids: np.ndarray, pad_id: int = 0, step: int = TOKEN_STEP) -> np.ndarray:
     """A padded id batch [N, C] cut after the last non-padding token of its longest row (CLIP
     BPE: the end token), rounded up to a multiple of `step` and at most C.
@@ -527,17 +335,6 @@ def trim_token_ids(ids: np.ndarray, pad_id: int = 0, step: int = TOKEN_STEP) -> 
     longest = int(ends[real.any(axis=1)].max(initial=1))
     keep = min(ids.shape[1], -(-longest // step) * step)
     return np.ascontiguousarray(ids[:, :keep])
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.name
-
-
-def _name(provider: str | tuple[str, dict[str, Any]]) -> str:
-    return provider if isinstance(provider, str) else provider[0]
 
 
 def _chunks(items: Any, size: int) -> Iterator[Any]:
