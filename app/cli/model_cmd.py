@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from app.core.api import Paths
 DEFAULT_MODEL = "ViT-B-32__openai"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     model = sub.add_parser("model", help="install, export and inspect the CLIP model")
     msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
 
@@ -256,7 +257,7 @@ def cmd_info(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
-def _progress_bar():
+def _progress_bar() -> Callable[[int, int, str], None]:
     """A plain-text progress bar on stderr: `done` and `total` are bytes (total 0 = unknown).
 
     On a terminal it redraws in place; to a file or a pipe it writes a line each 10 % (each

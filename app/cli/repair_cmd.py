@@ -17,7 +17,7 @@ from app.core.api import Paths, UserError
 SIDE_FILES = ("", "-wal", "-shm")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "repair",
         help="check the catalog; if it is damaged, move it aside and rebuild it from your folders",

@@ -118,7 +118,7 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     """Unit-length float32 rows (zero rows stay zero)."""
     v = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(v, axis=-1, keepdims=True)
-    return np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+    return np.asarray(np.divide(v, norms, out=np.zeros_like(v), where=norms > 0))
 
 
 @dataclass(frozen=True)
@@ -373,7 +373,7 @@ class VectorIndex:
     def ids(self) -> np.ndarray:
         """The photo ids in the index (sorted; a copy)."""
         with self._lock:
-            return self._store.ids.copy()
+            return np.array(self._store.ids, copy=True)
 
     def contains(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """A bool per id: is it in the index?"""
@@ -514,7 +514,7 @@ class VectorIndex:
             graph.set_ef(ef)
             try:
                 labels, _ = graph.knn_query(q, k=k, num_threads=1)
-                return labels[0].astype(np.int64)
+                return np.asarray(labels[0], dtype=np.int64)
             except RuntimeError:  # fewer than k found: widen the beam, then ask for fewer
                 if ef < graph.element_count:
                     ef = min(graph.element_count, ef * 4)

@@ -76,8 +76,8 @@ def dot(matrix: np.ndarray, other: np.ndarray) -> np.ndarray:
     waits a scheduler slice, measured at ~12 ms where the product itself takes 0.1 ms. einsum
     streams the rows at memory speed in this thread (13 ms for 100k x 512 here)."""
     if other.ndim == 1:
-        return np.einsum("ij,j->i", matrix, other)
-    return np.einsum("ij,jk->ik", matrix, other)
+        return np.asarray(np.einsum("ij,j->i", matrix, other))
+    return np.asarray(np.einsum("ij,jk->ik", matrix, other))
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ class Plan:
 
     def from_dot(self, dots: np.ndarray) -> np.ndarray:
         """Positive score from the inner products with `combined` (what the index returns)."""
-        return np.asarray(dots, dtype=np.float32) - np.float32(self.offset)
+        return np.asarray(np.asarray(dots, dtype=np.float32) - np.float32(self.offset))
 
     def penalty(self, vectors: np.ndarray) -> np.ndarray:
         """How much the negative terms demote each photo (>= 0)."""
@@ -194,11 +194,11 @@ class Plan:
         scales = np.array([p.scale for p in self.negative], dtype=np.float32)
         margins = np.array([NEGATIVE_MARGIN * p.spread for p in self.negative], dtype=np.float32)
         s = (dot(vectors, self._neg) - centers) / scales
-        return NEGATIVE_WEIGHT * np.maximum(s - margins, 0).sum(axis=1)
+        return np.asarray(NEGATIVE_WEIGHT * np.maximum(s - margins, 0).sum(axis=1))
 
     def score(self, vectors: np.ndarray) -> np.ndarray:
         """Fused scores of photo vectors [N, D]."""
-        return self.from_dot(dot(vectors, self.combined)) - self.penalty(vectors)
+        return np.asarray(self.from_dot(dot(vectors, self.combined)) - self.penalty(vectors))
 
     def matches_negative(self, vectors: np.ndarray) -> np.ndarray:
         """Per photo: does it match any negative term (reach that term's floor, or `Z_FLOOR`
