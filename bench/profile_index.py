@@ -29,6 +29,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from app.core.model import preprocess
 from app.core.model.encoder import Encoder
 from app.core.paths import Paths
 from app.core.photos import decode, metadata
-from app.core.pipeline import indexer as indexer_mod
+from app.core.pipeline import ingest
 
 # ------------------------------------------------------------------ noise: other processes
 
@@ -125,17 +126,17 @@ class Probe:
 DECODE_STAGES = [
     (metadata, "read_metadata", "metadata"),  # before the indexer read files once
     (metadata, "fingerprint", "fingerprint"),
-    (metadata, "_describe", "metadata"),
-    (metadata, "_fingerprint_file", "fingerprint"),
+    (metadata, "describe", "metadata"),
+    (metadata, "fingerprint_file", "fingerprint"),
     (decode, "open_image", "decode_jpeg"),
     (decode, "decode", "decode_jpeg"),
-    (indexer_mod, "render_thumbnail", "thumbnail"),
+    (ingest, "render_thumbnail", "thumbnail"),
     (preprocess, "to_pixels", "to_pixels"),
 ]
 MAIN_STAGES = [
-    (indexer_mod.Indexer, "_decode", "decode"),
-    (indexer_mod.Indexer, "_process", "process"),
-    (indexer_mod.Indexer, "_write", "write"),
+    (ingest.Decoder, "__call__", "decode"),
+    (ingest.Ingest, "run", "process"),
+    (ingest.Ingest, "write", "write"),
     (Encoder, "encode_pixels", "encode"),
 ]
 
@@ -210,17 +211,15 @@ def _decoder_priority(how: str) -> Callable[[Library], Callable[[], None]]:
         else:
             os.setpriority(os.PRIO_PROCESS, tid, int(how))
 
+    def pool(threads: int) -> Executor:
+        return ThreadPoolExecutor(threads, thread_name_prefix="photoseek-decode", initializer=lower)
+
     def apply(lib: Library) -> Callable[[], None]:
-        real = indexer_mod.ThreadPoolExecutor
-
-        class Pool(real):  # type: ignore[misc,valid-type]
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, initializer=lower, **kwargs)
-
-        indexer_mod.ThreadPoolExecutor = Pool  # type: ignore[misc]
+        real = lib.indexer.executor
+        lib.indexer.executor = pool
 
         def restore() -> None:
-            indexer_mod.ThreadPoolExecutor = real  # type: ignore[misc]
+            lib.indexer.executor = real
 
         return restore
 
@@ -256,12 +255,14 @@ def _alternate(lib: Library) -> Callable[[], None]:
         finally:
             gate.set()
 
-    def decode(w: Any) -> Any:
+    real = ix.decoder  # the Decoder, whose (probed) class method runs
+
+    def decode(w: ingest.Work) -> ingest.Decoded:
         gate.wait()
-        return type(ix)._decode(ix, w)
+        return real(w)
 
     enc.encode_pixels = encode  # type: ignore[method-assign]
-    ix._decode = decode  # type: ignore[method-assign]
+    ix.decoder = decode
     return lambda: None
 
 
@@ -346,19 +347,17 @@ def cpu_bound(
     """The best index/bare ratio CPU accounting allows when decoding and encoding share the
     cores: E / (E + d), E = the bare encoder's CPU ms per image, d = CPU ms per photo of
     (a) the JPEG decode alone (DCT-scaled, from bytes in memory) and (b) everything the
-    indexer does per photo (Indexer._decode: headers, fingerprint, decode, thumbnail, pixels).
+    indexer does per photo (its Decoder: headers, fingerprint, decode, thumbnail, pixels).
     Host-level drift changes E and d together, so the ratio holds steadier than either."""
     import io
 
     from PIL import Image
 
-    from app.core.pipeline.indexer import _Work
-
     datas = [f.read_bytes() for f in files[:64]]
     home = CACHE_DIR / "profile-index-bound"
     shutil.rmtree(home, ignore_errors=True)
     lib = Library.open(Paths.at(home).ensure(), device="cpu", model_dir=model_dir)
-    works = [_Work(str(f), 1, "new", os.stat(f)) for f in files[:64]]
+    works = [ingest.Work(str(f), 1, "new", os.stat(f)) for f in files[:64]]
 
     def jpeg_only() -> dict[str, Any]:
         ts = []
@@ -376,7 +375,7 @@ def cpu_bound(
         with Window() as w:
             for work in works:
                 t0 = time.thread_time()
-                lib.indexer._decode(work)
+                lib.indexer.decoder(work)
                 ts.append(time.thread_time() - t0)
         return {"ms": statistics.median(ts) * 1000, "others_cores": w.others}
 

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from app.core.catalog.catalog import Catalog, CatalogError, FolderError, Photo
-from app.core.catalog.schema import APPLICATION_ID, MIGRATIONS
+from app.core.catalog.schema import APPLICATION_ID, MIGRATIONS, ROOTS_FILE, v4_folder_roots
+from app.core.durable import write_json_atomic
 from app.core.photos.metadata import PhotoMeta, read_metadata
 
 MODEL = "model-a"
@@ -122,6 +123,74 @@ def test_a_failing_migration_leaves_the_file_at_the_old_version(db_path):
         assert cat.schema_version == len(MIGRATIONS)
         columns = [r[1] for r in cat.db.conn.execute("PRAGMA table_info(photos)")]
         assert "rating" not in columns
+
+
+# -- schema 4: folder roots move from folder_roots.json into the folders table ----------------
+
+
+def v3_catalog_with_roots(db_path: Path, tmp_path: Path) -> tuple[list[int], dict[str, list[int]]]:
+    """A schema-3 catalog with two folders, and the folder_roots.json the indexer of schema 3
+    wrote beside it (RootMemo: folder id -> [st_dev, st_ino] of its root at the last good scan)."""
+    with Catalog(db_path, migrations=MIGRATIONS[:3]) as old:
+        assert old.schema_version == 3
+        ids = [old.add_folder(photo_dir(tmp_path, name)).id for name in ("a", "b")]
+        roots = {}
+        for folder in old.folders():
+            st = os.stat(folder.path)
+            roots[str(folder.id)] = [st.st_dev, st.st_ino]
+    roots["999"] = [1, 2]  # a folder removed since: nothing to carry over
+    write_json_atomic(db_path.parent / ROOTS_FILE, roots)
+    return ids, roots
+
+
+def test_v4_moves_the_folder_roots_into_the_catalog_and_removes_the_file(db_path, tmp_path):
+    ids, roots = v3_catalog_with_roots(db_path, tmp_path)
+    with Catalog(db_path) as cat:
+        assert cat.schema_version == len(MIGRATIONS) == 4
+        for fid in ids:
+            assert cat.folder_root(fid) == tuple(roots[str(fid)])
+        assert cat.folder_root(999) is None
+        assert not (db_path.parent / ROOTS_FILE).exists()
+        cat.remember_folder_root(ids[0], 7, 8)
+        assert cat.folder_root(ids[0]) == (7, 8)
+        new = cat.add_folder(photo_dir(tmp_path, "c"))
+        assert cat.folder_root(new.id) is None  # unknown until its first good scan
+    with Catalog(db_path) as cat:
+        assert cat.folder_root(ids[0]) == (7, 8)
+
+
+def test_v4_with_a_damaged_or_missing_roots_file_knows_no_roots(db_path, tmp_path):
+    ids, _ = v3_catalog_with_roots(db_path, tmp_path)
+    (db_path.parent / ROOTS_FILE).write_text("{not json", encoding="utf-8")
+    with Catalog(db_path) as cat:  # as before: empty roots then count as unavailable
+        assert [cat.folder_root(i) for i in ids] == [None, None]
+    assert not (db_path.parent / ROOTS_FILE).exists()
+    other = tmp_path / "other" / "data" / "catalog.sqlite3"
+    v3_catalog_with_roots(other, tmp_path / "other")
+    (other.parent / ROOTS_FILE).unlink()
+    with Catalog(other) as cat:
+        assert cat.schema_version == 4 and cat.folder_root(ids[0]) is None
+
+
+def test_v4_killed_midway_keeps_the_file_and_runs_again(db_path, tmp_path):
+    """A failure (or kill) inside the step rolls it back with the file still there; a kill after
+    the commit leaves a file that is removed, never read again, at the next open."""
+    ids, roots = v3_catalog_with_roots(db_path, tmp_path)
+
+    def killed(conn: sqlite3.Connection) -> None:
+        v4_folder_roots(conn)
+        raise sqlite3.OperationalError("disk I/O error")  # as a kill before COMMIT leaves it
+
+    with pytest.raises(CatalogError):
+        Catalog(db_path, migrations=[*MIGRATIONS[:3], killed])
+    assert (db_path.parent / ROOTS_FILE).exists()
+    with Catalog(db_path) as cat:
+        assert cat.folder_root(ids[0]) == tuple(roots[str(ids[0])])
+    # Killed between the commit and the removal: the stale file is never read again.
+    write_json_atomic(db_path.parent / ROOTS_FILE, {str(ids[0]): [1, 2]})
+    with Catalog(db_path) as cat:
+        assert cat.folder_root(ids[0]) == tuple(roots[str(ids[0])])
+    assert not (db_path.parent / ROOTS_FILE).exists()
 
 
 def test_corrupt_file_is_refused_and_kept(db_path):

@@ -21,7 +21,7 @@ from PIL import Image, ImageFile, PngImagePlugin
 from app.cli.model_cmd import _progress_bar
 from app.cli.progress import ProgressLine
 from app.core.photos import decode as preprocess
-from app.core.photos import metadata
+from app.core.photos import formats, metadata
 from app.core.photos.decode import ImageError, open_image
 from app.core.photos.metadata import MetadataError, open_photo
 
@@ -206,7 +206,7 @@ def test_strip_images_are_refused_before_decode_or_resize(tmp_path: Path, size) 
     path = tmp_path / "strip.png"
     Image.new("L", size).save(path)
     assert f"unsupported shape: {size[0]}x{size[1]}" in (reason_of(path) or "")
-    assert metadata.shape_problem(50, 1) is None and metadata.shape_problem(51, 1)
+    assert formats.shape_problem(50, 1) is None and formats.shape_problem(51, 1)
 
 
 def test_strip_png_peak_memory_stays_bounded(tmp_path: Path) -> None:
@@ -242,10 +242,10 @@ def test_codec_warnings_go_to_the_log_with_the_file_name(
     path.write_bytes(tiff_bad_samples())
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_header_only(20000, 10000))
-    with caplog.at_level(logging.INFO, logger="app.core.photos.metadata"):
+    with caplog.at_level(logging.INFO, logger="app.core.photos.formats"):
         assert reason_of(path)
         assert reason_of(bomb)
-    messages = [r.getMessage() for r in caplog.records if r.name == "app.core.photos.metadata"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "app.core.photos.formats"]
     assert any(str(path) in m and "samples per pixel" in m for m in messages), messages
     # Python warnings are checked through the CLI below: pytest records them itself.
     assert capfd.readouterr().err == ""

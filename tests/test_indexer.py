@@ -30,7 +30,8 @@ from app.core.model.info import read_model_info
 from app.core.paths import Paths
 from app.core.photos.decode import open_image
 from app.core.photos.thumbnails import render_thumbnail
-from app.core.pipeline.indexer import IndexProgress, is_relevant
+from app.core.pipeline.indexer import IndexProgress
+from app.core.pipeline.scanner import is_relevant
 
 REPO = Path(__file__).resolve().parents[1]
 DATE = "2021:07:14 10:00:00"

@@ -12,15 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
+from app.core.photos.dates import parse_exif_date, parse_offset
+from app.core.photos.formats import IMAGE_EXTENSIONS, ensure_plugins
 from app.core.photos.metadata import (
     FINGERPRINT_CHUNK,
-    IMAGE_EXTENSIONS,
     MetadataError,
-    ensure_plugins,
     fingerprint,
     open_photo,
-    parse_exif_date,
-    parse_offset,
     read_metadata,
 )
 

@@ -22,9 +22,12 @@ from test_indexer import (
     top_paths,
 )
 
+from app.core.errors import UserError
+from app.core.jobs import JobControl
 from app.core.library import IDLE_TIMER_NAME, ChangeSummary, Library
 from app.core.paths import Paths
-from app.core.pipeline.watcher import (
+from app.core.pipeline.changes import ChangeSet
+from app.core.pipeline.mounts import (
     ENV_FORCE_POLLING,
     fs_type_of,
     is_network_path,
@@ -32,6 +35,7 @@ from app.core.pipeline.watcher import (
     parse_proc_mounts,
     wants_polling,
 )
+from app.core.pipeline.watcher import Watcher
 
 DEADLINE_S = 30.0
 
@@ -272,3 +276,81 @@ def test_a_folder_added_while_watching_is_indexed(
     finally:
         watcher.stop()
     check_consistent(lib, set(made) | {new})
+
+
+# -- failures reach the user (on_error), tracebacks the log ------------------------------------
+
+
+def test_a_failed_apply_is_one_line_naming_the_folder_and_the_fix(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, no_leaked_threads: None
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    errors: list[str] = []
+
+    def apply(changes: ChangeSet, control: JobControl) -> ChangeSummary:
+        raise UserError("The catalog is on a full disk. Free some space.")
+
+    watcher = Watcher(
+        lambda: [photos],
+        apply,
+        on_error=errors.append,
+        quiet_s=0.05,
+        stable_s=0.05,
+        check_roots_s=0.1,
+        poll_interval_s=0.1,
+        force_polling=True,
+    )
+    with caplog.at_level("ERROR", logger="app.core.pipeline.watcher"), watcher:
+        save_photo(photos / "a.jpg", "red", "square", seed=1)
+        wait_until(lambda: errors, "the failure is reported")
+    assert len(errors) >= 1 and "\n" not in errors[0]
+    assert str(photos) in errors[0]
+    assert "full disk" in errors[0] and "photoseek index" in errors[0]
+    failed = [r for r in caplog.records if r.getMessage() == "applying folder changes failed"]
+    assert failed and failed[0].exc_info is not None  # the traceback went to the log
+
+
+def test_folders_that_cannot_be_listed_are_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, no_leaked_threads: None
+) -> None:
+    errors: list[str] = []
+    calls = 0
+
+    def folders() -> list[Path]:
+        nonlocal calls
+        calls += 1
+        if calls > 1:  # the catalog became unreadable after the watch started
+            raise OSError(5, "Input/output error")
+        return []
+
+    def apply(changes: ChangeSet, control: JobControl) -> ChangeSummary:
+        return ChangeSummary()
+
+    watcher = Watcher(folders, apply, on_error=errors.append, check_roots_s=0.05)
+    with caplog.at_level("ERROR", logger="app.core.pipeline.watcher"), watcher:
+        wait_until(lambda: errors, "the failure is reported")
+        wait_until(lambda: calls >= 5, "more checks fail the same way")
+    assert len(errors) == 1  # said once, not at every check
+    assert errors[0].startswith("cannot list the watched folders (Input/output error)")
+    assert "photoseek repair" in errors[0]
+    assert any(r.exc_info for r in caplog.records)
+
+
+def test_library_watch_passes_on_error_through(
+    lib: Library, tmp_path: Path, no_leaked_threads: None
+) -> None:
+    """`Library.watch(on_error=...)`: its catalog gone from under a running watch (closed here)
+    is said once per check, in one line with the fix; nothing is said while all is well."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    lib.add_folder(photos)
+    errors: list[str] = []
+    watcher = lib.watch(on_error=errors.append, force_polling=True, poll_interval_s=0.2)
+    try:
+        assert watcher.polling(photos) and errors == []
+        lib.catalog.close()
+        wait_until(lambda: errors, "the failure is reported")
+    finally:
+        watcher.stop()
+    assert errors[0].startswith("cannot list the watched folders (RuntimeError: the catalog")

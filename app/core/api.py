@@ -38,7 +38,7 @@ from app.core.model.installed import (
     update_settings,
 )
 from app.core.paths import ENV_HOME, Paths
-from app.core.photos.metadata import IMAGE_EXTENSIONS
+from app.core.photos.formats import IMAGE_EXTENSIONS
 from app.core.pipeline.indexer import IndexProgress, IndexReport
 from app.core.pipeline.watcher import ChangeSummary, Watcher
 from app.core.resources import ResourceError, resource_path

@@ -28,7 +28,8 @@ from app.core.jobs import JobCancelled, JobControl
 from app.core.model.info import ModelError
 from app.core.paths import Paths
 from app.core.photos.thumbnails import ThumbnailStore
-from app.core.pipeline.indexer import Indexer, IndexProgress, IndexReport, is_relevant
+from app.core.pipeline.indexer import Indexer, IndexProgress, IndexReport
+from app.core.pipeline.scanner import is_relevant
 from app.core.pipeline.watcher import ChangeSet, ChangeSummary, Watcher
 from app.core.pipeline.writelock import writer_lock
 from app.core.search.engine import SearchEngine
@@ -599,17 +600,20 @@ class Library:
         self,
         on_change: Callable[[ChangeSummary], None] | None = None,
         *,
+        on_error: Callable[[str], None] | None = None,
         force_polling: bool | None = None,
         poll_interval_s: float = 5.0,
     ) -> Watcher:
         """Start watching every folder (and folders added later); returns the running Watcher.
         Run `index()` first (or alongside) to catch what changed while PhotoSeek was closed.
         Network folders are polled every `poll_interval_s`; `force_polling` overrides the
-        detection (None: detect; env PHOTOSEEK_FORCE_POLLING=1 forces it too)."""
+        detection (None: detect; env PHOTOSEEK_FORCE_POLLING=1 forces it too). `on_error` gets
+        one line naming the folder and the fix for each failure (tracebacks go to the log)."""
         watcher = Watcher(
             self._watched_roots,
             self._apply_changes,
             on_change=on_change,
+            on_error=on_error,
             relevant=self._relevant,
             force_polling=force_polling,
             poll_interval_s=poll_interval_s,

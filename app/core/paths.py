@@ -1,4 +1,8 @@
-"""Where PhotoSeek keeps its own data: one place, one override (PHOTOSEEK_HOME or --data-dir)."""
+"""Where PhotoSeek keeps its own data: one place, one override (PHOTOSEEK_HOME or --data-dir).
+
+Also the one rule for "is this path inside that folder" (`is_under`, `folder_prefix`), so that
+"/a/bc" is never taken for a path inside "/a/b".
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,38 @@ from app.core.errors import UserError
 
 APP_NAME = "PhotoSeek"
 ENV_HOME = "PHOTOSEEK_HOME"
+
+
+_SEPS = os.sep + (os.altsep or "")
+
+
+def _trim(path: str) -> str:
+    """`path` without trailing separators, except a root ("/") that is nothing else."""
+    trimmed = path.rstrip(_SEPS)
+    return trimmed if trimmed else path[:1]
+
+
+def folder_prefix(folder: str | os.PathLike[str]) -> str:
+    """`folder` with exactly one trailing separator: what every path inside it starts with.
+
+    For loops over many paths spelled alike (catalog paths), `path.startswith(prefix)` with the
+    prefix made once is `is_under(path, folder, strict=True)` without the per-call case folding.
+    """
+    return _trim(os.fspath(folder)).rstrip(_SEPS) + os.sep
+
+
+def is_under(
+    path: str | os.PathLike[str], folder: str | os.PathLike[str], *, strict: bool = False
+) -> bool:
+    """True when `path` is `folder` or lies inside it (`strict`: inside only, not the folder).
+
+    Both are compared as spelled (normalise them alike first: catalog paths are): "/a/bc" is not
+    under "/a/b", trailing separators are ignored, case counts where the platform's does.
+    """
+    p = os.path.normcase(_trim(os.fspath(path)))
+    if p == os.path.normcase(_trim(os.fspath(folder))):
+        return not strict
+    return p.startswith(os.path.normcase(folder_prefix(folder)))
 
 
 @dataclass(frozen=True)
@@ -77,7 +113,22 @@ class Paths:
     def settings_file(self) -> Path:
         return self.config / "settings.json"
 
+    @property
+    def own(self) -> tuple[Path, ...]:
+        """Every folder of PhotoSeek's own (never scanned for photos)."""
+        return (self.data, self.cache, self.config, self.logs)
+
+    def is_own(self, path: str | os.PathLike[str]) -> bool:
+        """True for PhotoSeek's own files (a data folder may lie inside a photo folder)."""
+        return any(is_under(path, p) for p in self.own)
+
     def ensure(self) -> Paths:
         for p in (self.data, self.cache, self.config, self.logs, self.models):
-            p.mkdir(parents=True, exist_ok=True)
+            try:
+                p.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError) as e:
+                raise UserError(
+                    f"{e.filename or p}: a file lies where PhotoSeek keeps its folder {p}. "
+                    "Move that file away, or give --data-dir another folder."
+                ) from e
         return self

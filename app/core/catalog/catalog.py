@@ -36,8 +36,9 @@ from app.core.catalog.records import (
     from_db_path,
     photo_from_row,
 )
-from app.core.catalog.schema import MIGRATIONS, Migration, check_file, migrate
+from app.core.catalog.schema import MIGRATIONS, Migration, check_file, migrate, remove_leftovers
 from app.core.catalog.vectors import as_int_list, chunks, marks
+from app.core.paths import folder_prefix
 
 if TYPE_CHECKING:
     from app.core.photos.metadata import PhotoMeta
@@ -75,6 +76,7 @@ class Catalog(FolderMixin):
             except sqlite3.DatabaseError as e:
                 raise CatalogError(f"Cannot use the catalog {self.path} ({e}).") from e
             self.schema_version = migrate(first, self.path, migrations or MIGRATIONS)
+            remove_leftovers(first)
         except BaseException:
             first.close()
             raise
@@ -179,7 +181,7 @@ class Catalog(FolderMixin):
             return "folder_id = ?", [known.id]
         # A sub-folder, spelled as photo paths are stored (links not resolved): a range on the
         # unique path index, "/a/b/" <= path < "/a/b0".
-        prefix = os.path.abspath(os.path.expanduser(folder)).rstrip(os.sep) + os.sep
+        prefix = folder_prefix(os.path.abspath(os.path.expanduser(folder)))
         raw = os.fsencode(prefix)  # paths that are not UTF-8 are stored as bytes (`db_path`)
         blobs = "(typeof(path) = 'blob' AND substr(path, 1, ?) = ?)"
         if isinstance(db_path(prefix), bytes):

@@ -19,6 +19,7 @@ from app.core.catalog.records import (
     from_epoch,
 )
 from app.core.catalog.vectors import VectorStore
+from app.core.paths import folder_prefix, is_under
 
 ABSORBED = "absorbed:"  # meta key prefix: folder id -> JSON list of the folder paths it absorbed
 FOLDER_SELECT = (
@@ -35,7 +36,7 @@ def normalise(path: Path | str) -> str:
 
 def is_within(path: str, folder: str) -> bool:
     """True when `path` lies strictly inside `folder` (both normalised)."""
-    return path.startswith(folder.rstrip(os.sep) + os.sep) and path != folder
+    return is_under(path, folder, strict=True)
 
 
 def _folder(row: tuple[Any, ...]) -> Folder:
@@ -138,7 +139,7 @@ class FolderMixin(VectorStore):
             for child in sorted(paths, key=len, reverse=True):  # deepest first
                 if not is_within(child, from_db_path(root[0])):
                     continue
-                prefix = child.rstrip(os.sep) + os.sep
+                prefix = folder_prefix(child)
                 mine = [pid for pid, p in photos if p.startswith(prefix)]
                 if not mine and not os.path.isdir(child):
                     continue
@@ -199,8 +200,27 @@ class FolderMixin(VectorStore):
                 (self.clock() if when is None else when, int(folder_id)),
             )
 
+    def folder_root(self, folder_id: int) -> tuple[int, int] | None:
+        """(device, inode) of the folder's root at its last good scan, or None if unknown."""
+        row = self.db.conn.execute(
+            "SELECT root_dev, root_ino FROM folders WHERE id = ?", (int(folder_id),)
+        ).fetchone()
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        return int(row[0]), int(row[1])
+
+    def remember_folder_root(self, folder_id: int, device: int, inode: int) -> None:
+        """Record the root's identity after a good scan (see `folder_root`)."""
+        if self.folder_root(folder_id) == (device, inode):
+            return
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE folders SET root_dev = ?, root_ino = ? WHERE id = ?",
+                (int(device), int(inode), int(folder_id)),
+            )
+
     def _folder_owners(self) -> Sequence[tuple[str, int]]:
         """(path prefix with separator, folder id), deepest first, to find a path's folder."""
         rows = self.db.conn.execute("SELECT path, id FROM folders").fetchall()
-        owners = [(from_db_path(p).rstrip(os.sep) + os.sep, int(i)) for p, i in rows]
+        owners = [(folder_prefix(from_db_path(p)), int(i)) for p, i in rows]
         return sorted(owners, key=lambda o: -len(o[0]))

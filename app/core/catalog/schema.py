@@ -7,6 +7,7 @@ appending a step to `MIGRATIONS`; never edit a step that has shipped.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -132,7 +133,55 @@ def v3_more_capture_sources(conn: sqlite3.Connection) -> None:
         raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {problems[:3]}")
 
 
-MIGRATIONS: list[Migration] = [V1_BASE, V2_CAPTURE_ORDER, v3_more_capture_sources]
+# Before schema 4 each folder root's identity lived in this JSON file next to the catalog.
+ROOTS_FILE = "folder_roots.json"
+
+
+def v4_folder_roots(conn: sqlite3.Connection) -> None:
+    """v4: each folder root's (device, inode) at its last good scan, which tells a folder the
+    user emptied from the bare mount point an unplugged drive leaves, moves from
+    folder_roots.json into `folders`. The file is read here, inside the step's transaction, and
+    removed only after the commit (`remove_leftovers`), so a kill at any point loses nothing."""
+    conn.execute("ALTER TABLE folders ADD COLUMN root_dev INTEGER")
+    conn.execute("ALTER TABLE folders ADD COLUMN root_ino INTEGER")
+    path = roots_file(conn)
+    if path is None:
+        return
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows = [(int(v[0]), int(v[1]), int(k)) for k, v in data.items() if len(v) == 2]
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, TypeError, AttributeError, IndexError) as e:
+        # What the old code did with a damaged file: empty roots count as unavailable.
+        log.warning("ignoring the damaged %s (%s)", path, e)
+        return
+    conn.executemany("UPDATE folders SET root_dev = ?, root_ino = ? WHERE id = ?", rows)
+
+
+def roots_file(conn: sqlite3.Connection) -> Path | None:
+    """Where the pre-4 folder_roots.json of this catalog lies (None for an in-memory one)."""
+    main = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "")
+    return Path(main).parent / ROOTS_FILE if main else None
+
+
+def remove_leftovers(conn: sqlite3.Connection) -> None:
+    """Files earlier schemas kept beside the catalog, now in it (run after every migrate)."""
+    path = roots_file(conn)
+    if path is None or schema_version(conn) < 4:
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as e:  # read-only folder: harmless, the catalog no longer reads it
+        log.info("cannot remove the old %s: %s", path, e)
+
+
+MIGRATIONS: list[Migration] = [
+    V1_BASE,
+    V2_CAPTURE_ORDER,
+    v3_more_capture_sources,
+    v4_folder_roots,
+]
 
 
 def check_file(conn: sqlite3.Connection, path: Path) -> None:

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from app.core.errors import UserError
-from app.core.photos import metadata
-from app.core.photos.metadata import MAX_ASPECT, MAX_PIXELS, codec_messages, shape_problem
+from app.core.photos import formats
+from app.core.photos.formats import MAX_ASPECT, MAX_PIXELS, codec_messages, shape_problem
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +78,14 @@ def identify(fp: BinaryIO, name: str) -> Image.Image:
     if not fp.read(1):
         raise ImageError(f"{name}: the file is empty (0 bytes).")
     fp.seek(0)
-    metadata.ensure_plugins()
+    formats.ensure_plugins()
     try:
         with codec_messages(name):
             return Image.open(fp)
     except Image.DecompressionBombError as e:
-        raise ImageError(f"{name}: {metadata.bomb_reason(e)}.") from e
+        raise ImageError(f"{name}: {formats.bomb_reason(e)}.") from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
-        reason = metadata.open_failure_reason(fp, e)
+        reason = formats.open_failure_reason(fp, e)
         if reason.startswith("not an image"):
             fp.seek(0)
             reason = f"not an image{_content_hint(name, fp.read(512))}"
@@ -104,9 +104,9 @@ def decode(img: Image.Image, name: str, *, min_side: int, draft: bool = True) ->
         img.draft("RGB", (min_side, min_side))  # keeps both sides >= min_side
     try:
         with codec_messages(name):
-            metadata.load_fully(img)
+            formats.load_fully(img)
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"{name}: {metadata.load_failure_reason(img, e)}.") from e
+        raise ImageError(f"{name}: {formats.load_failure_reason(img, e)}.") from e
     orientation = _orientation(img)  # after the load: PNG's getexif() would decode unchecked
     try:
         rgb = to_rgb(img)

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from app.core.catalog.records import SKIPPED, FileState
 from app.core.errors import UserError
-from app.core.photos.metadata import IMAGE_EXTENSIONS, fingerprint
+from app.core.paths import folder_prefix
+from app.core.photos.formats import IMAGE_EXTENSIONS, is_photo_name
+from app.core.photos.metadata import fingerprint
 
 if TYPE_CHECKING:
     from os import _ScandirIterator
@@ -91,6 +93,23 @@ def is_system_dir(name: str) -> bool:
     return folded in SYSTEM_DIRS or folded.endswith(SYSTEM_DIR_SUFFIXES)
 
 
+def is_skipped_dir(name: str) -> bool:
+    """A folder the walk never enters: hidden (dot-prefixed) or a system folder."""
+    return name.startswith(".") or is_system_dir(name)
+
+
+def is_relevant(root: Path, path: Path, is_dir: bool) -> bool:
+    """Whether a walk of `root` would include `path` (by its name alone: no hidden or system
+    folder on the way, and for a file a photo's name; see `walk`)."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return False
+    if any(is_skipped_dir(name) for name in (parts if is_dir else parts[:-1])):
+        return False
+    return is_dir or (bool(parts) and is_photo_name(parts[-1]))
+
+
 def walk(
     root: Path | str,
     problems: list[ScanProblem] | None = None,
@@ -151,7 +170,7 @@ def walk(
                     note(entry.path, e)
                     continue
                 if is_dir:
-                    if is_system_dir(name):
+                    if is_skipped_dir(name):
                         continue
                     try:
                         dst = os.stat(entry.path)  # a real inode on every platform
@@ -259,7 +278,7 @@ def diff(
         else:
             modified.append((known, FoundFile(path, st)))
 
-    blocked = tuple(p.rstrip(os.sep) + os.sep for p in unreadable)
+    blocked = tuple(folder_prefix(p) for p in unreadable)
     gone: dict[tuple[int, str], list[int]] = {}  # (size, fingerprint) -> photo ids
     for path, known in catalog_state.items():
         if path in seen:

@@ -5,6 +5,10 @@ the same at two checks about a second apart (so a file still being copied is not
 written), then everything that settled is handed over in one `ChangeSet`. Renames are passed as
 hints (`moves`) so the catalog can move a photo without re-encoding it. Folder roots are checked
 every few seconds: a root that vanished or changed device is reported, and rescanned on return.
+
+Failures the user can act on (a folder that cannot be watched, changes that could not be
+applied) reach `on_error` as one line naming the folder and the fix; tracebacks go to the log.
+Which folders are polled rather than watched for events is decided in `mounts`.
 """
 
 from __future__ import annotations
@@ -12,12 +16,10 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.events import (
@@ -36,48 +38,17 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from app.core.errors import UserError
 from app.core.jobs import JobCancelled, JobControl
+from app.core.paths import is_under
+from app.core.pipeline.changes import ChangeSet, ChangeSummary
+from app.core.pipeline.mounts import wants_polling
+from app.core.pipeline.scanner import is_relevant
+
+__all__ = ["ChangeSet", "ChangeSummary", "Watcher"]
 
 log = logging.getLogger(__name__)
 
-ENV_FORCE_POLLING = "PHOTOSEEK_FORCE_POLLING"
-# File systems where inotify/FSEvents see nothing of changes made by other machines.
-NETWORK_FS_TYPES = frozenset(
-    {
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb",
-        "smb2",
-        "smb3",
-        "smbfs",
-        "sshfs",
-        "fuse.sshfs",
-        "9p",
-        "v9fs",
-        "davfs",
-        "fuse.davfs2",
-        "webdav",
-        "afpfs",
-        "afs",
-        "ncpfs",
-        "glusterfs",
-        "fuse.glusterfs",
-        "ceph",
-        "fuse.ceph",
-        "lustre",
-        "gpfs",
-        "fuse.rclone",
-        "fuse.s3fs",
-        "fuse.gcsfuse",
-        "drvfs",
-        "virtiofs",
-        "vboxsf",
-        "prl_fs",
-        "vmhgfs",
-        "fuse.vmhgfs-fuse",
-    }
-)
 _EVENT_TYPES: list[type[FileSystemEvent]] = [
     FileCreatedEvent,
     FileModifiedEvent,
@@ -88,37 +59,6 @@ _EVENT_TYPES: list[type[FileSystemEvent]] = [
     DirDeletedEvent,
     DirMovedEvent,
 ]
-
-
-@dataclass
-class ChangeSummary:
-    """What one watcher flush changed, for the UI to refresh; `unavailable` lists folder roots
-    that are currently unreachable (their photos are kept)."""
-
-    added: int = 0
-    updated: int = 0
-    moved: int = 0
-    deleted: int = 0
-    unavailable: list[Path] = field(default_factory=list)
-    skipped: int = 0
-    restored: list[Path] = field(default_factory=list)  # roots that became available again
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.moved or self.deleted or self.skipped)
-
-
-@dataclass
-class ChangeSet:
-    """Settled changes for the indexer: `moves` are rename hints (src, dst), `paths` files or
-    folders to reconcile (missing ones are gone), `rescan` folder roots to scan in full."""
-
-    moves: list[tuple[Path, Path]] = field(default_factory=list)
-    paths: set[Path] = field(default_factory=set)
-    rescan: set[Path] = field(default_factory=set)
-
-    def __bool__(self) -> bool:
-        return bool(self.moves or self.paths or self.rescan)
 
 
 ApplyFn = Callable[[ChangeSet, JobControl], ChangeSummary]
@@ -149,82 +89,6 @@ class _Root:
     key: tuple[int, int] | None  # (st_dev, st_ino) of the root when scheduled; None: missing
     observer: BaseObserver | None = None
     polling: bool = False
-
-
-def parse_proc_mounts(text: str) -> list[tuple[str, str]]:
-    """(mount point, fs type) pairs from /proc/mounts text (octal escapes such as \\040 undone)."""
-    out = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) >= 3:
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
-            out.append((point, fields[2]))
-    return out
-
-
-def parse_bsd_mount(text: str) -> list[tuple[str, str]]:
-    """(mount point, fs type) pairs from macOS `mount` output: "//u@host/s on /Volumes/s (smbfs, ...)"."""
-    out = []
-    for line in text.splitlines():
-        if " on " in line and " (" in line:
-            point = line.split(" on ", 1)[1].rsplit(" (", 1)[0]
-            fstype = line.rsplit(" (", 1)[1].split(",")[0].rstrip(")").strip()
-            out.append((point, fstype))
-    return out
-
-
-def fs_type_of(path: str, mounts: Iterable[tuple[str, str]]) -> str | None:
-    """The type of the deepest mount containing the absolute, symlink-free `path`."""
-    best: tuple[str, str] | None = None
-    for point, fstype in mounts:
-        inside = path == point or path.startswith(point.rstrip("/") + "/")
-        if inside and (best is None or len(point) > len(best[0])):
-            best = (point, fstype)
-    return best[1] if best else None
-
-
-def mount_fs_type(path: Path) -> str | None:
-    """The file system type of the mount holding `path` (Linux /proc/mounts, macOS `mount`)."""
-    try:
-        if sys.platform.startswith("linux"):
-            with open("/proc/mounts", encoding="utf-8", errors="replace") as f:
-                mounts = parse_proc_mounts(f.read())
-        elif sys.platform == "darwin":
-            import subprocess
-
-            out = subprocess.run(["/sbin/mount"], capture_output=True, text=True, timeout=5)
-            mounts = parse_bsd_mount(out.stdout)
-        else:
-            return None
-    except (OSError, ValueError):
-        return None
-    return fs_type_of(os.path.realpath(path), mounts)
-
-
-def is_network_path(path: Path) -> bool:
-    """True for folders on network or VM-shared file systems, where change events are unreliable."""
-    if sys.platform == "win32":
-        p = str(path)
-        if p.startswith("\\\\"):  # UNC path: \\server\share
-            return True
-        try:
-            import ctypes
-
-            drive = os.path.splitdrive(os.path.abspath(p))[0] + "\\"
-            return bool(ctypes.windll.kernel32.GetDriveTypeW(drive) == 4)  # type: ignore[attr-defined]
-        except (OSError, AttributeError):
-            return False
-    fstype = mount_fs_type(path)
-    return fstype is not None and (fstype in NETWORK_FS_TYPES or fstype.startswith("fuse.smb"))
-
-
-def wants_polling(path: Path, force: bool | None = None) -> bool:
-    """Poll when forced (argument, or PHOTOSEEK_FORCE_POLLING=1) or on a network file system."""
-    if force is not None:
-        return force
-    if os.environ.get(ENV_FORCE_POLLING, "").strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    return is_network_path(path)
 
 
 def _root_key(path: Path) -> tuple[int, int] | None:
@@ -275,6 +139,7 @@ class Watcher:
     `folders()` lists the roots to watch (re-read every `check_roots_s`, so folders added later
     are picked up and scanned); `apply(changes, control)` reconciles settled changes and returns a
     ChangeSummary, passed on to `on_change` when something changed or a root became unavailable.
+    `on_error` gets one line for each failure the user should hear of (see the module notes).
     """
 
     def __init__(
@@ -283,6 +148,7 @@ class Watcher:
         apply: ApplyFn,
         *,
         on_change: Callable[[ChangeSummary], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
         relevant: Callable[[Path, Path, bool], bool] | None = None,
         quiet_s: float = 1.0,
         stable_s: float = 1.0,
@@ -294,7 +160,8 @@ class Watcher:
         self._folders = folders
         self._apply = apply
         self._on_change = on_change
-        self._relevant = relevant or _default_relevant
+        self._on_error = on_error
+        self._relevant = relevant or is_relevant
         self.quiet_s = quiet_s
         self.stable_s = stable_s
         self.max_wait_s = max_wait_s
@@ -312,6 +179,7 @@ class Watcher:
         self._thread: threading.Thread | None = None
         self._control: JobControl | None = None
         self._lock = threading.Lock()
+        self._listing_failed = False
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Watcher:
@@ -356,6 +224,17 @@ class Watcher:
 
     # -- observers -------------------------------------------------------------------------
     def _schedule(self, root: _Root) -> None:
+        try:
+            self._start_observer(root)
+        except Exception as e:  # watchdog raises OSError, and others on odd file systems
+            log.exception("cannot watch %s", root.path)
+            self._report(
+                f"cannot watch {root.path} for changes ({_said(e)}); its changes are picked "
+                "up by the next full index (photoseek index), or restart watching once the "
+                "folder is readable"
+            )
+
+    def _start_observer(self, root: _Root) -> None:
         poll = wants_polling(root.path, self.force_polling)
         handler = _Handler(root.path, self._events, self._relevant)
         observer: BaseObserver
@@ -372,6 +251,11 @@ class Watcher:
                     root.path,
                     e,
                     self.poll_interval_s,
+                )
+                self._report(
+                    f"cannot watch {root.path} for change events ({_said(e)}); checking it "
+                    f"every {self.poll_interval_s:g} s instead. On Linux, raise the limit with "
+                    "sysctl fs.inotify.max_user_watches=524288 to watch by events"
                 )
                 poll = True
         if poll:
@@ -391,9 +275,17 @@ class Watcher:
         """Follow added/removed folders and roots that vanished, came back or changed device."""
         try:
             wanted = {Path(p) for p in self._folders()}
-        except Exception:
-            log.exception("cannot list the watched folders")
+        except Exception as e:
+            if not self._listing_failed:  # said once, not at every check
+                log.exception("cannot list the watched folders")
+                self._report(
+                    f"cannot list the watched folders ({_said(e)}); folders added or "
+                    "reconnected are not picked up until this is fixed (check the catalog with "
+                    "photoseek repair)"
+                )
+            self._listing_failed = True
             return
+        self._listing_failed = False
         for path in list(self._roots):
             if path not in wanted:
                 self._unschedule(self._roots.pop(path))
@@ -479,7 +371,7 @@ class Watcher:
 
     def _root_of(self, path: Path) -> Path | None:
         for root in self._roots:
-            if path == root or root in path.parents:
+            if is_under(path, root):
                 return root
         return None
 
@@ -521,8 +413,12 @@ class Watcher:
             summary = self._apply(changes, control)
         except JobCancelled:
             return
-        except Exception:
+        except Exception as e:
             log.exception("applying folder changes failed")
+            self._report(
+                f"cannot apply the changes in {self._where(changes)} ({_said(e)}); "
+                "run photoseek index once the problem is fixed to pick them up"
+            )
             return
         finally:
             with self._lock:
@@ -534,6 +430,24 @@ class Watcher:
                 self._on_change(summary)
             except Exception:
                 log.exception("on_change callback failed")
+
+    def _where(self, changes: ChangeSet) -> str:
+        """The watched folders a ChangeSet touches, for a message."""
+        roots = {self._root_of(p) for p in changes.paths} | set(changes.rescan)
+        roots |= {self._root_of(dst) for _, dst in changes.moves}
+        names = sorted(str(r) for r in roots if r is not None)
+        if not names:
+            return "the watched folders"
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+    def _report(self, message: str) -> None:
+        """Tell the user (`on_error`) of a failure already logged with its details."""
+        if self._on_error is None:
+            return
+        try:
+            self._on_error(message)
+        except Exception:
+            log.exception("on_error callback failed")
 
     def _run(self) -> None:
         next_roots = time.monotonic() + self.check_roots_s
@@ -548,8 +462,10 @@ class Watcher:
                 self._flush()
 
 
-def _default_relevant(root: Path, path: Path, is_dir: bool) -> bool:
-    """Skip hidden and system entries below the root; files must look like photos."""
-    from app.core.pipeline.indexer import is_relevant
-
-    return is_relevant(root, path, is_dir)
+def _said(e: BaseException) -> str:
+    """An exception as a user reads it: a UserError's own words, else its type and text."""
+    if isinstance(e, UserError):
+        return str(e).rstrip(".")
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
