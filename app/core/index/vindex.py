@@ -5,13 +5,33 @@ It is a derived cache of the catalog's stored vectors (the source of truth), so 
 with it (missing, written by another model, stale, torn by a kill, corrupt) is repaired from the
 catalog when it is opened, never reported to the user.
 
-Memory: hnswlib keeps every vector it holds as float32 in RAM. At full width a 512-d model costs
-~2.4 KB a photo (2.4 GB at a million), so once a library reaches REDUCE_AT photos the graph holds
-them reduced to GRAPH_DIM_MAX dimensions (principal components, see `Projection`; ~1.2 KB a photo)
-and finds a pool of candidates several times larger than asked; the candidates are then scored
-exactly against the full vectors, float16 rows in segment files read with pread (`vstore`), which
-cost disk, not RAM. Every score the
-index returns comes from those rows, reduced graph or not, so exact and index searches agree.
+Why each part (bench/RESULTS.md, sessions 2 and 3; 2-core machine, 512-d model):
+- The graph at all: a text query over 100k photos takes 1.2-4.6 ms "search only" through the
+  graph; scoring every stored vector is 0.12-0.4 us a photo cached, 14-30 us uncached (see
+  search/engine.py), i.e. seconds a query at a million.
+- PCA reduction (`Projection`, from REDUCE_AT = 250k photos): hnswlib holds every vector as
+  float32 in RAM, ~2.4 KB a photo at full width (2.4 GB at 1M). Reduced to 224-d the index
+  measured 1321 bytes a photo after open at 1M (catalog and index 1321 MB, peak RSS 1810 MB):
+  it saves ~1.1 GB at a million. Below 250k it is not used: at 100k a reduced query took 24 ms
+  against ~1.5 ms at full width, and the full graph fits (0.6 GB at 250k).
+- The lift (one extra coordinate): without it the reduced graph at 1M found aimed recall@20
+  0.815 (worst query 0.55); with it 0.955 (0.80), and with M 32 0.993 (0.90). End to end at 1M
+  aimed recall went 0.775 -> 1.000 and text search p95 56 -> 10.9 ms.
+- float16 rows (`vstore`): the exact scores of candidates (so index and exact search agree)
+  from 1 KB a photo of disk (1 GB at 1M) instead of 2 KB float32, read with pread: memory-
+  mapping them measured +459 MB RSS for 3000 random rows of 1M. float16 differs from the
+  catalog's float32 by < 5e-4 a component; aimed recall@20 at 100k is 0.992 with them.
+- Immutable segment files: not a speed need but a safety one: a kill at any moment leaves
+  every file a saved index names intact, and the one indexing process and the searching ones
+  never write the same file (tests/test_vindex.py kills and races it).
+- Compaction: a removed photo stays in the graph as a deleted node and a replaced one leaves a
+  dead row; past COMPACT_RATIO (20 %) the graph and rows are rebuilt. This bounds the waste of a
+  library that is edited over time; no benchmark measured it (it is a bound, not a speed-up).
+
+The one over-fetch loop of filtered and floored queries is `search_growing`; what is fetched is
+settled by its caller (search.ranking), so filters stay exact.
+
+Over 400 lines: one class, because its two locks span the graph, the rows and their saves.
 
 Locking: queries take a short lock; adds, removals and saves are serialised by a second one, so
 long work (a graph rebuild or compaction, writing a save) runs beside queries on the old graph,
@@ -26,10 +46,10 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import hnswlib
 import numpy as np
@@ -38,6 +58,10 @@ from app.core.durable import crc32_file, fsync_dir, fsync_file
 from app.core.index.vstore import RowStore, StoreError, remove_unused
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Hits = tuple[np.ndarray, np.ndarray]  # (ids int64, scores float32), best first
+Settled = tuple[T, bool]  # an answer, and whether it is final
 
 FORMAT_VERSION = 3  # 3: reduced graphs hold lifted projections (Projection)
 INDEX_BIN = "index.bin"
@@ -378,7 +402,7 @@ class VectorIndex:
     def contains(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """A bool per id: is it in the index?"""
         with self._lock:
-            return _member(self._store.ids, np.asarray(ids, dtype=np.int64))
+            return member(self._store.ids, np.asarray(ids, dtype=np.int64))
 
     def add(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> None:
         """Insert photos, or replace the vectors of ones already in (vectors are normalised)."""
@@ -391,13 +415,13 @@ class VectorIndex:
         with self._write:
             with self._lock:
                 graph = self._require()
-                new = labels[~_member(self._store.ids, labels)]
+                new = labels[~member(self._store.ids, labels)]
                 needed = graph.element_count + len(new)
                 if needed > graph.max_elements:
                     graph.resize_index(max(needed, math.ceil(graph.max_elements * GROWTH)))
                 graph.add_items(self._to_graph(vecs), labels)  # revives a deleted label too
                 self._store.put(labels, vecs)
-                self._deleted = self._deleted[~_member(new, self._deleted)]
+                self._deleted = self._deleted[~member(new, self._deleted)]
                 self._dirty = True
             if self._proj is None and _reduces(self.dim, len(self)):
                 log.info("The vector index reached %d photos: reducing its graph to %d-d",
@@ -417,7 +441,7 @@ class VectorIndex:
         with self._write:
             with self._lock:
                 graph = self._require()
-                gone = labels[_member(self._store.ids, labels)]
+                gone = labels[member(self._store.ids, labels)]
                 for label in gone.tolist():
                     graph.mark_deleted(label)
                 if len(gone):
@@ -463,26 +487,54 @@ class VectorIndex:
     ) -> tuple[np.ndarray, np.ndarray, bool]:
         """The k nearest among `filter_ids`, and whether that answer is complete.
 
-        The graph is searched for k / (share of photos that pass) x a margin, the results are
-        filtered, and the fetch grows until k pass. A filter that disagrees with the query (all
-        the nearest photos fail it) can need far more; past `max_fetch` this stops and returns
-        what passed with complete=False, so the caller can scan the passing photos exactly."""
+        A filter that disagrees with the query (all the nearest photos fail it) can need a
+        large fetch; past `max_fetch` this stops and returns what passed with complete=False,
+        so the caller can scan the passing photos exactly."""
+        allowed = sorted_unique(np.asarray(filter_ids, dtype=np.int64))
+        want = min(k, len(allowed))  # ids not in the index count too: then it is incomplete
+        if want <= 0:
+            return *_no_hits(), True
+
+        live = len(self)
+
+        def settle(ids: np.ndarray, scores: np.ndarray, fetch: int) -> Settled[Hits]:
+            keep = member(allowed, ids)
+            if keep.sum() >= want or fetch >= live:
+                return (ids[keep][:want], scores[keep][:want]), True
+            return (ids[keep], scores[keep]), False
+
+        cap = None if max_fetch is None else max(max_fetch, want)
+        (ids, scores), complete = self.search_growing(
+            vec, self.first_fetch(want, len(allowed)), cap, settle
+        )
+        return ids, scores, complete
+
+    def first_fetch(self, want: int, passing: int) -> int:
+        """How many photos to fetch first so that about `want` of `passing` pass a filter."""
+        live = max(len(self), 1)
+        return math.ceil(want * live / max(passing, 1) * OVERFETCH_MARGIN) + 10
+
+    def search_growing(
+        self,
+        vec: np.ndarray,
+        fetch: int,
+        max_fetch: int | None,
+        settle: Callable[[np.ndarray, np.ndarray, int], Settled[T]],
+    ) -> Settled[T]:
+        """The one over-fetch loop of every filtered or floored search: the best `fetch` photos
+        (best first), growing OVERFETCH_GROWTH-fold up to `max_fetch` (None: the whole index)
+        until `settle(ids, scores, fetch)` says its answer is final. Returns the last
+        answer and whether it is final (False: the cap stopped it; the caller scans exactly)."""
         q = self._as_query(vec)
         with self._lock:
             live = len(self)
-            allowed = _sorted_unique(np.asarray(filter_ids, dtype=np.int64))
-            want = min(k, len(allowed))  # ids not in the index count too: then it is incomplete
-            if want <= 0:
-                return *_no_hits(), True
-            cap = live if max_fetch is None else min(live, max(max_fetch, want))
-            fetch = min(cap, math.ceil(want * live / len(allowed) * OVERFETCH_MARGIN) + 10)
+            cap = live if max_fetch is None else min(live, max_fetch)
+            fetch = max(1, min(cap, fetch))
             while True:
-                ids, scores = self._knn(q, fetch)
-                keep = _member(allowed, ids)
-                if keep.sum() >= want or fetch >= live:
-                    return ids[keep][:want], scores[keep][:want], True
-                if fetch >= cap:
-                    return ids[keep], scores[keep], False
+                ids, scores = self._knn(q, fetch) if live else _no_hits()
+                answer, final = settle(ids, scores, fetch)
+                if final or fetch >= cap:
+                    return answer, final
                 fetch = min(cap, fetch * OVERFETCH_GROWTH)
 
     def _as_query(self, vec: np.ndarray) -> np.ndarray:
@@ -715,14 +767,14 @@ def _no_hits() -> tuple[np.ndarray, np.ndarray]:
     return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
 
 
-def _sorted_unique(ids: np.ndarray) -> np.ndarray:
+def sorted_unique(ids: np.ndarray) -> np.ndarray:
     """`ids` as a sorted array without repeats; already so (the catalog's filters) costs O(n)."""
     if len(ids) < 2 or bool((ids[1:] > ids[:-1]).all()):
         return ids
     return np.unique(ids)
 
 
-def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """A bool per element of `ids`: is it in the sorted array `sorted_ids`?"""
     if len(sorted_ids) == 0:
         return np.zeros(len(ids), dtype=bool)

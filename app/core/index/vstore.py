@@ -1,5 +1,7 @@
 """Full vectors beside the graph: float16 rows in immutable, memory-mapped segment files.
 
+Why float16, pread and segments, with the figures: the top of `vindex`.
+
 The vector index keeps a compressed graph in memory and scores its candidates exactly from
 these rows, and the search engine scans them for filtered queries. A million 512-d vectors take
 1 GB of disk and no memory of ours: rows are read with pread (one call per run of adjacent rows)

@@ -1,5 +1,5 @@
 """Picking the top k for the search engine: exactly over stored vectors, or from the vector
-index with a growing over-fetch; and the byte-bounded cache the engine keeps arrays in."""
+index's growing over-fetch (settled here, filters exact); and the engine's byte-bounded cache."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from app.core.index.vindex import VectorIndex
+from app.core.index.vindex import VectorIndex, member, sorted_unique
 from app.core.search.fusion import Plan
-
-FETCH_GROWTH = 4
 
 Vectors = tuple[np.ndarray, np.ndarray]  # (ids int64 [N], vectors float32 [N, D])
 
@@ -49,22 +47,23 @@ def top_from_index(
     """The index's `want` best among `candidates` (None: all); None when the filter defeats the
     over-fetch, so the caller scores the candidates exactly instead.
 
-    Negative terms only lower scores, and no photo left unfetched can score above the lowest
-    positive score fetched, so the answer is final once `want` scores reach it (or the floor
-    lies above it). `vectors_of` reads the stored vectors the negatives need."""
-    fetch = want * (2 if plan.negative else 1)
-    while True:
-        if candidates is None:
-            ids, dots = index.query(plan.combined, fetch)
-        else:
-            ids, dots, complete = index.query_filtered(
-                plan.combined, fetch, candidates, max_fetch=max(fetch, len(candidates))
-            )
-            if not complete:
-                return None
-        exhausted = len(ids) < fetch
+    The index's one growing fetch (`search_growing`) is settled here: filters are applied to
+    what it returns, so they are exact. Negative terms only lower scores, and no photo left
+    unfetched can score above the lowest positive score fetched, so the answer is final once
+    `want` scores reach it (or the floor lies above it). `vectors_of` reads the stored vectors
+    the negatives need. A filtered fetch stops at about the number of passing photos, where
+    scoring them exactly costs no more."""
+    allowed = None if candidates is None else sorted_unique(candidates)
+    first = want * (2 if plan.negative else 1)
+    live = len(index)
+
+    def settle(ids: np.ndarray, dots: np.ndarray, fetch: int) -> tuple[Vectors, bool]:
+        exhausted = len(ids) < fetch or fetch >= live
         scores = plan.from_dot(dots)
         bound = -math.inf if exhausted or not len(scores) else float(scores[-1])
+        if allowed is not None:
+            keep = member(allowed, ids)
+            ids, scores = ids[keep], scores[keep]
         if plan.negative and len(ids):
             got_ids, vectors = vectors_of(ids)
             keep = np.isin(ids, got_ids)  # photos gone from the catalog drop out
@@ -74,9 +73,15 @@ def top_from_index(
         order = np.lexsort((ids, -scores))[:want]
         ids, scores = ids[order], scores[order]
         enough = len(ids) == want and float(scores[-1]) >= bound
-        if exhausted or bound < floor or enough:
-            return ids, scores
-        fetch *= FETCH_GROWTH
+        return (ids, scores), exhausted or bound < floor or enough
+
+    if allowed is None:
+        fetch, cap = first, None
+    else:
+        fetch = index.first_fetch(first, len(allowed))
+        cap = max(first, len(allowed))
+    answer, final = index.search_growing(plan.combined, fetch, cap, settle)
+    return answer if final else None
 
 
 def digest(ids: np.ndarray) -> str:
