@@ -5,6 +5,10 @@ call: the biggest catalog model is ~4 GB) in a worker thread watched by the call
 deadline, a minimum rate and cancel stop it for real by shutting the live socket down, so a
 trickling server cannot hang us. Every file is then checked against its published SHA-256
 (LFS) or git blob id.
+
+Over 400 lines on purpose: the watchdog, the watched response body and the resume loop are one
+mechanism (the watchdog stops a stall by shutting the socket the body reads from, and the loop
+must tell that abort from a cut connection); apart, none of them reads on its own.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from urllib3.response import BaseHTTPResponse
 
 from app.core.durable import git_blob_id, sha256_file
 from app.core.errors import UserError
@@ -231,7 +236,7 @@ class _Watch:
 class _WatchedBody:
     """A response body (urllib3's) that counts its bytes and stops when the watch aborts."""
 
-    def __init__(self, raw: Any, watch: _Watch) -> None:
+    def __init__(self, raw: BaseHTTPResponse, watch: _Watch) -> None:
         self._raw = raw
         self._watch = watch
 
@@ -268,9 +273,9 @@ class _WatchedBody:
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _socket_of(raw: Any) -> socket.socket | None:
+def _socket_of(raw: BaseHTTPResponse) -> socket.socket | None:
     for chain in (("connection", "sock"), ("_fp", "fp", "raw", "_sock")):
-        obj = raw
+        obj: object = raw
         for attr in chain:
             obj = getattr(obj, attr, None)
         if isinstance(obj, socket.socket):

@@ -30,8 +30,8 @@ from app.core.model.info import (
     Manifest,
     ModelError,
     describe,
-    is_ours,
     is_published_layout,
+    model_files,
     published_manifest,
     read_manifest,
     write_manifest,
@@ -248,12 +248,7 @@ def _from_folder(
         manifest = convert_legacy(legacy, out)
         manifest = replace(manifest, name=src.name, source={"kind": "folder", "from": origin})
     elif is_published_layout(src):
-        rels = [
-            p.relative_to(src).as_posix()
-            for p in sorted(src.rglob("*"))
-            if p.is_file() and not is_ours(p.relative_to(src))
-        ]
-        rels = hub.select(rels, hub.MODEL_INCLUDE, hub.MODEL_EXCLUDE)
+        rels = hub.select(model_files(src), hub.MODEL_INCLUDE, hub.MODEL_EXCLUDE)
         _copy_checked(src, out, dict.fromkeys(rels, ""), report, should_cancel, origin)
         manifest = published_manifest(out, src.name, {"kind": "folder", "from": origin})
     else:

@@ -5,12 +5,9 @@ needs torch/open_clip (the `export` extra)."""
 
 from __future__ import annotations
 
-import copy
 import difflib
-import json
 import logging
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +17,7 @@ import numpy as np
 
 from app.core.durable import fsync_tree, write_json_atomic
 from app.core.model.encoder import trim_token_ids
+from app.core.model.export.configs import config_json, preprocess_config, register_config
 from app.core.model.export.folder import check_target, move_into_place, staging_dir
 from app.core.model.export.graphs import (
     CHECK_BATCH,
@@ -41,7 +39,6 @@ from app.core.model.export.graphs import (
 from app.core.model.export.tokenizer_files import write_tokenizer
 from app.core.model.info import (
     CONFIG,
-    DEFAULT_CONTEXT,
     IMAGE_MODEL,
     INT8_IMAGE_MODEL,
     INT8_TEXT_MODEL,
@@ -54,7 +51,6 @@ from app.core.model.info import (
     hash_files,
     make_model_id,
     read_model_info,
-    triple,
     write_manifest,
 )
 
@@ -96,7 +92,7 @@ def export_model(
     out_dir = Path(out_dir)
     check_target(out_dir)
     if config is not None:
-        _register_config(arch, config)
+        register_config(arch, config)
     if arch not in open_clip.list_models():
         close = difflib.get_close_matches(arch, open_clip.list_models(), n=5, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
@@ -206,7 +202,7 @@ def export_from_model(
     out_dir = Path(out_dir)
     check_target(out_dir)
     model = model.eval()
-    pcfg = _preprocess(model, preprocess_cfg)
+    pcfg = preprocess_config(model, preprocess_cfg)
     size = pcfg["size"]
     if tokenizer is None:
         tokenizer = open_clip.SimpleTokenizer(context_length=model.context_length)
@@ -218,7 +214,7 @@ def export_from_model(
         (stage / "visual").mkdir()
         tok = write_tokenizer(tokenizer, stage / "textual")
         pad_id = int(tok["pad_id"])
-        config = _model_config(arch, model, model_config, tok, ctx, size)
+        config = config_json(arch, model, model_config, tok, ctx, size)
         write_json_atomic(stage / CONFIG, config)
         write_json_atomic(stage / PREPROCESS_CFG, {**pcfg, "size": [size, size]})
         txt_graph, fixed_why = text_graph_module(model, pad_id, dynamic_tokens)
@@ -333,55 +329,6 @@ def _check_tokenizer(stage: Path, manifest: Manifest, tokenizer: Any) -> int:
     return len(TOKENIZER_PROBES)
 
 
-def _model_config(
-    arch: str,
-    model: Any,
-    given: dict[str, Any] | None,
-    tok: dict[str, Any],
-    ctx: int,
-    size: int,
-) -> dict[str, Any]:
-    """open_clip's model config for config.json (`given`, else open_clip's for `arch`, else
-    read off the model), made to agree with the tokenizer actually exported: its context
-    length and text cleaning, and an HF tokenizer name when the tokenizer is an HF one."""
-    import open_clip
-
-    config = copy.deepcopy(given if given is not None else open_clip.get_model_config(arch))
-    if not config:
-        config = {
-            "embed_dim": int(_embed_dim(model)),
-            "vision_cfg": {"image_size": size},
-            "text_cfg": {"vocab_size": int(getattr(model, "vocab_size", 0) or 0) or None},
-        }
-        config["text_cfg"] = {k: v for k, v in config["text_cfg"].items() if v is not None}
-    text_cfg = config.setdefault("text_cfg", {})
-    hf = bool(text_cfg.get("hf_tokenizer_name") or text_cfg.get("hf_model_name"))
-    if (tok["kind"] == "hf") != hf:
-        if tok["kind"] != "hf":
-            raise ExportError(
-                f"The config of {arch} names an HF tokenizer but the model came with CLIP's BPE."
-            )
-        text_cfg["hf_tokenizer_name"] = arch
-    if int(text_cfg.get("context_length", DEFAULT_CONTEXT)) != ctx:
-        text_cfg["context_length"] = ctx
-    kwargs = dict(text_cfg.get("tokenizer_kwargs") or {})
-    default_clean = "whitespace" if tok["kind"] == "hf" else "lower"
-    if kwargs.get("clean", default_clean) != tok["clean"]:
-        kwargs["clean"] = tok["clean"]
-    if bool(kwargs.get("strip_sep_token", False)) != tok["strip_sep_token"]:
-        kwargs["strip_sep_token"] = tok["strip_sep_token"]
-    if kwargs:
-        text_cfg["tokenizer_kwargs"] = kwargs
-    return config
-
-
-def _embed_dim(model: Any) -> int:
-    proj = getattr(model, "text_projection", None)
-    if proj is not None and hasattr(proj, "shape"):
-        return int(proj.shape[-1])
-    return int(model.visual.output_dim)
-
-
 def _check_few_tokens(txt_mod: Any, path: Path, ids: np.ndarray, pad_id: int) -> float:
     """The text graph on ids cut right after the longest row's end token vs torch on the full
     padded context: the cut the runtime makes, at its tightest (no rounding up)."""
@@ -428,54 +375,8 @@ def _int8_variant(
     }
 
 
-def _preprocess(model: Any, cfg: dict[str, Any] | None) -> dict[str, Any]:
-    from open_clip import get_model_preprocess_cfg
-    from open_clip.transform import PreprocessCfg, merge_preprocess_dict
-
-    merged: dict[str, Any] = merge_preprocess_dict(
-        PreprocessCfg(), cfg if cfg is not None else get_model_preprocess_cfg(model)
-    )
-    size = merged["size"]
-    if isinstance(size, (tuple, list)):
-        if len(set(size)) != 1:
-            raise ExportError(f"Non-square input size {size} is not supported.")
-        size = size[0]
-    merged["size"] = int(size)
-    if merged["resize_mode"] not in ("shortest", "squash", "longest"):
-        raise ExportError(f"Unsupported resize mode {merged['resize_mode']!r}.")
-    return merged
-
-
 def _token_ids(tokenizer: Any, texts: list[str]) -> np.ndarray:
     return np.asarray(tokenizer(texts), dtype=np.int64)
-
-
-def _register_config(arch: str, config: Path | dict[str, Any]) -> None:
-    """Make open_clip know `config` under the name `arch` (add_model_config keys by file stem)."""
-    import open_clip
-
-    if isinstance(config, dict):
-        cfg = config
-    else:
-        try:
-            cfg = json.loads(Path(config).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise ExportError(f"Cannot read the model config {config} ({e}).") from e
-    if not all(k in cfg for k in ("embed_dim", "vision_cfg", "text_cfg")):
-        raise ExportError(
-            f"The model config {config if not isinstance(config, dict) else ''} "
-            "needs embed_dim, vision_cfg and text_cfg (see open_clip's model_configs)."
-        )
-    with tempfile.TemporaryDirectory(prefix="photoseek-cfg-") as tmp:
-        (Path(tmp) / f"{arch}.json").write_text(json.dumps(cfg), encoding="utf-8")
-        open_clip.add_model_config(tmp)
-
-
-def _triple(v: Any) -> tuple[float, float, float]:
-    try:
-        return triple(v)
-    except (TypeError, ValueError) as e:
-        raise ExportError(f"Expected 3 channel values for mean/std, got {v}.") from e
 
 
 def _first_line(e: BaseException) -> str:
