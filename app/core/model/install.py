@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from app.core.durable import fsync_dir, fsync_tree
+from app.core.durable import fsync_tree
 from app.core.model import archive, download, hub
 from app.core.model.archive import ArchiveError, InstallCancelled, package_model
 from app.core.model.catalog import find_entry
@@ -45,7 +44,7 @@ from app.core.model.installed import (
     set_active_model,
     tidy_models_folder,
 )
-from app.core.model.migrate import REPLACED_PREFIX, convert_legacy
+from app.core.model.migrate import convert_legacy, swap_in
 from app.core.paths import Paths
 
 __all__ = ["ArchiveError", "InstallCancelled", "install_model", "package_model"]
@@ -118,7 +117,7 @@ def install_model(
             manifest = _calibrate(model_dir, manifest, report)
         write_manifest(model_dir, manifest)
         fsync_tree(model_dir)
-        _put_in_place(paths, model_dir, target, force)
+        _put_in_place(model_dir, target, force)
     finally:
         stage.remove()
     if not read_settings(paths).get(SETTING_ACTIVE):
@@ -339,33 +338,16 @@ def _calibrate(model_dir: Path, manifest: Manifest, report: Progress) -> Manifes
 # --- moving into place -------------------------------------------------------------------------
 
 
-def _put_in_place(paths: Paths, model_dir: Path, target: Path, force: bool) -> None:
-    """Rename the finished folder into place; a replaced one is set aside until the new one is
-    there, so a crash leaves either the old model or the new one (see recover_interrupted_replace).
-    """
-    if not target.exists():
-        _rename(model_dir, target)
-        return
-    if not force and (target / MANIFEST).is_file():
+def _put_in_place(model_dir: Path, target: Path, force: bool) -> None:
+    """Rename the finished folder into place (migrate.swap_in: a crash leaves either the old
+    model or the new one), unless another process installed one meanwhile and not `force`."""
+    if target.exists() and not force and (target / MANIFEST).is_file():
         log.info("%s was installed meanwhile by another process; keeping it", target)
         return
-    old = paths.models / f"{REPLACED_PREFIX}{target.name}"
-    shutil.rmtree(old, ignore_errors=True)
-    _rename(target, old)
     try:
-        _rename(model_dir, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _rename(src: Path, dst: Path) -> None:
-    try:
-        os.replace(src, dst)
+        swap_in(model_dir, target)
     except OSError as e:
         raise ModelError(
-            f"Can't move the model into {dst} ({e.strerror or e}). If PhotoSeek is "
+            f"Can't move the model into {target} ({e.strerror or e}). If PhotoSeek is "
             "running, close it and retry."
         ) from e
-    fsync_dir(dst.parent)

@@ -51,17 +51,31 @@ def migrate_legacy(model_dir: Path) -> bool:
     try:
         convert_legacy(model_dir, stage)
         fsync_tree(stage)
-        old = model_dir.parent / f"{REPLACED_PREFIX}{model_dir.name}"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(model_dir, old)
-        os.replace(stage, model_dir)
-        fsync_dir(model_dir.parent)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in(stage, model_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
     log.info("converted %s to the current model layout", model_dir)
     return True
+
+
+def swap_in(new: Path, target: Path) -> None:
+    """Rename the finished folder `new` to `target`. A `target` already there is set aside as
+    `.old@<name>` until the new one is in (and put back if that rename fails), so a crash
+    leaves the old folder or the new one (installed.recover_interrupted_replace)."""
+    old = target.parent / f"{REPLACED_PREFIX}{target.name}"
+    if target.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        try:
+            os.replace(new, target)
+        except BaseException:
+            os.replace(old, target)
+            raise
+    else:
+        os.replace(new, target)
+    fsync_dir(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def convert_legacy(src: Path, dest: Path) -> Manifest:
