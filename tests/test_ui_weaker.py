@@ -20,8 +20,9 @@ from test_ui_model import hits
 from app.core.library import Library
 from app.core.paths import Paths
 from app.ui.grid_view import ResultsView
+from app.ui.image_query import ImageQuery
 from app.ui.results_model import BATCH, ResultsModel
-from app.ui.search_controller import SearchController, SearchSpec, build_query
+from app.ui.search_controller import CLOSEST_K, SearchController, SearchSpec, build_query
 
 
 def test_the_weaker_row_follows_the_last_hit(qapp):
@@ -87,6 +88,15 @@ def test_the_delegate_paints_the_weaker_cell(qapp):
 def test_build_query_lifts_the_floor_for_everything():
     assert build_query(SearchSpec(text="a cat")).min_score is None
     assert build_query(SearchSpec(text="a cat", everything=True)).min_score == float("-inf")
+
+
+def test_build_query_asks_for_the_nearest_when_nothing_clears_the_floor():
+    """A typed or example-photo search gets the nearest photos from the engine, in the same
+    search, when none clears the floor; browsing has no floor and asks for none."""
+    assert build_query(SearchSpec(text="a cat")).nearest_k == CLOSEST_K
+    example = ImageQuery(label="Like a.jpg", like_photo_id=1)
+    assert build_query(SearchSpec(image=example)).nearest_k == CLOSEST_K
+    assert build_query(SearchSpec()).nearest_k == 0
 
 
 PER_CLASS = 3

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -27,10 +29,12 @@ from PySide6.QtWidgets import QApplication
 from qt_helpers import press, shape_photos, strict_qt_fixture, type_text  # noqa: F401
 
 from app.core.library import Library
+from app.core.model.info import MANIFEST
 from app.core.paths import Paths
 from app.ui.main_window import MainWindow
 from app.ui.preview import PreviewDialog
 from app.ui.results_model import ResultsModel
+from app.ui.search_controller import Outcome
 
 COLORS = ("red", "green", "blue", "yellow")
 SHAPES = ("circle", "square", "triangle", "star")
@@ -148,6 +152,36 @@ def test_a_query_with_no_match_says_so(qtbot, window):
     assert window.model.total() > 0 and window.filters.year() is None
 
 
+def test_when_nothing_clears_the_floor_the_nearest_photos_show_labelled(
+    qtbot, paths, photo_dir, tiny_model_dir, tmp_path
+):
+    """A model whose floor no photo reaches: one search (no second one) brings the nearest
+    photos, which the status bar and the banner call the nearest, not matches."""
+    strict = tmp_path / "strict-model"
+    shutil.copytree(tiny_model_dir, strict)
+    for p in strict.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    info = json.loads((strict / MANIFEST).read_text())
+    (strict / MANIFEST).write_text(json.dumps({**info, "relevance_floor": 0.9999}))
+    library = Library.open(paths, model_dir=strict, device="cpu")
+    library.add_folder(photo_dir)
+    library.index()
+    window = make_window(qtbot, paths, library)
+    qtbot.waitUntil(
+        lambda: window.model.total() == 32 and not window.indexer.running, timeout=30_000
+    )
+    finished: list[Outcome] = []
+    window.searcher.finished.connect(finished.append)
+    wait_for_search(qtbot, window, lambda: window.search_bar.set_text("a red circle"))
+    assert len(finished) == 1 and finished[0].result.nearest
+    assert re.fullmatch(r"No close matches · the 32 nearest · \d+ ms", window.result_label.text())
+    assert names(window, 1)[0].startswith("red-circle")
+    assert window.banner.isVisible() and "a red circle" in window.banner.text()
+    assert "nearest" in window.banner.text() and window.empty_state_key() is None
+    assert window.model.weaker == 0  # the nearest hide nothing "weaker"
+    window.close()
+
+
 def test_ctrl_f_and_ctrl_l_return_to_the_search_field(qtbot, window):
     window.grid.setFocus()
     assert not window.search_bar.edit.hasFocus()
@@ -226,6 +260,26 @@ def test_pasting_image_pixels_searches_by_them(qtbot, window, photo_dir):
     wait_for_search(qtbot, window, paste.trigger)
     assert window.search_bar.image().label == "Pasted image"
     assert names(window, 1)[0].startswith("green-square")
+    QGuiApplication.clipboard().clear()
+
+
+def test_a_dropped_or_pasted_jfif_file_searches_by_it(qtbot, window, photo_dir, tmp_path):
+    """The window takes every extension the indexer takes (.jfif, .mpo, .dib, .hif too)."""
+    source = next(photo_dir.rglob("yellow-triangle-*.jpg"))
+    jfif = tmp_path / "from a camera.jfif"
+    shutil.copy(source, jfif)
+    wait_for_search(qtbot, window, lambda: drop_files(window, [jfif]))
+    assert window.search_bar.image().path == jfif
+    assert names(window, 1) == [source.name]
+    wait_for_search(qtbot, window, window.search_bar.chip.remove.click)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(jfif))])
+    QGuiApplication.clipboard().setMimeData(mime)
+    paste = next(a for a in window.actions() if a.text() == "&Paste Image to Search")
+    window.grid.setFocus()
+    wait_for_search(qtbot, window, paste.trigger)
+    assert window.search_bar.image().path == jfif
+    assert names(window, 1) == [source.name]
     QGuiApplication.clipboard().clear()
 
 
@@ -431,6 +485,17 @@ def test_indexing_runs_in_the_background_while_the_ui_stays_responsive(
     finally:
         timer.stop()
         window.close()
+
+
+def test_a_watcher_failure_shows_in_the_status_bar(qtbot, window):
+    """The watcher reports from its own thread; the window shows the line (queued signal)."""
+    qtbot.waitUntil(lambda: window.indexer.watcher is not None, timeout=15_000)
+    watcher = window.indexer.watcher
+    message = "PhotoSeek cannot watch /photos for changes: too many folders. Press F5 to rescan."
+    thread = threading.Thread(target=watcher._report, args=(message,))  # as the watcher does
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == message, timeout=5_000)
 
 
 def test_pause_and_resume_indexing(qtbot, paths, tmp_path, tiny_model_dir):

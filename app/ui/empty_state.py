@@ -76,8 +76,9 @@ class EmptyStatePage(QWidget):
         self._paint_icon()
         while self.buttons.count():
             item = self.buttons.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.buttons.addStretch(1)
         for i, (label, key) in enumerate(state.actions):
             button = QPushButton(label, self)
@@ -86,17 +87,21 @@ class EmptyStatePage(QWidget):
             self.buttons.addWidget(button)
         self.buttons.addStretch(1)
 
+    def _button(self, i: int) -> QWidget | None:
+        item = self.buttons.itemAt(i)
+        return item.widget() if item is not None else None
+
     def button_labels(self) -> list[str]:
         return [
             w.text()
             for i in range(self.buttons.count())
-            if isinstance(w := self.buttons.itemAt(i).widget(), QPushButton)
+            if isinstance(w := self._button(i), QPushButton)
         ]
 
     def click(self, label: str) -> None:
         """Press the action button called `label` (keyboard users get it via Tab, tests here)."""
         for i in range(self.buttons.count()):
-            widget = self.buttons.itemAt(i).widget()
+            widget = self._button(i)
             if isinstance(widget, QPushButton) and widget.text() == label:
                 widget.click()
                 return

@@ -7,6 +7,7 @@ listens to `changed` (any filter) and `year_changed` (to fetch that year's month
 from __future__ import annotations
 
 import calendar
+from typing import Literal
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QWidget
@@ -59,13 +60,15 @@ class FilterBar(QWidget):
     # -- reading ----------------------------------------------------------------------------------
 
     def year(self) -> int | None:
-        return self.year_box.currentData()
+        value = self.year_box.currentData()
+        return int(value) if value is not None else None
 
     def month(self) -> int | None:
-        return self.month_box.currentData()
+        value = self.month_box.currentData()
+        return int(value) if value is not None else None
 
-    def order(self) -> str:
-        return str(self.order_box.currentData())
+    def order(self) -> Literal["relevance", "date"]:
+        return "date" if self.order_box.currentData() == "date" else "relevance"
 
     def is_filtered(self) -> bool:
         return self.year() is not None or self.month() is not None

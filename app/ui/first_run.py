@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QSize, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.api import Library
 from app.ui import theme
 from app.ui.folders_dialog import FolderList
 from app.ui.model_manager import ModelManager
@@ -36,7 +35,7 @@ class FirstRunDialog(QDialog):
 
     def __init__(
         self,
-        library: Any,
+        library: Library,
         pool: QThreadPool,
         manager: ModelManager,
         parent: QWidget | None = None,

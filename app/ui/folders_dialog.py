@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QPalette
@@ -26,14 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import UserError
+from app.core.api import Folder, Library, UserError
 from app.ui import theme
 from app.ui.workers import run_in_thread
 
 log = logging.getLogger(__name__)
 
 
-def describe_folder(folder: Any) -> str:
+def describe_folder(folder: Folder) -> str:
     if not folder.available:
         return f"{folder.path}\nNot reachable now (unplugged or unmounted?) · its photos are kept"
     n = folder.photo_count
@@ -64,7 +63,7 @@ class FolderList(QWidget):
     added = Signal(str)  # a folder was added (index it)
     removed = Signal(str)  # a folder was forgotten
 
-    def __init__(self, library: Any, pool: QThreadPool, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library, pool: QThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._library = library
         self._pool = pool
@@ -134,7 +133,7 @@ class FolderList(QWidget):
             pool=self._pool,
         )
 
-    def _added(self, folder: Any) -> None:
+    def _added(self, folder: Folder) -> None:
         self.added.emit(str(folder.path))
         self.refresh()
 
@@ -143,7 +142,7 @@ class FolderList(QWidget):
         self.removed.emit(path)
         self.refresh()
 
-    def _show(self, folders: list[Any]) -> None:
+    def _show(self, folders: list[Folder]) -> None:
         current = self.list.currentItem()
         keep = current.data(Qt.ItemDataRole.UserRole) if current else None
         self.list.clear()
@@ -174,7 +173,7 @@ class FolderList(QWidget):
 class FoldersDialog(QDialog):
     """Library ▸ Folders…: manage what PhotoSeek watches."""
 
-    def __init__(self, library: Any, pool: QThreadPool, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library, pool: QThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Photo Folders")
         self.setAccessibleName("Photo folders")

@@ -3,11 +3,10 @@ a progress bar, pause/resume, and a link to the files that were skipped."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
+from app.core.api import IndexProgress
 from app.ui import theme
 
 
@@ -23,7 +22,9 @@ def format_eta(seconds: float | None) -> str:
     return f"about {hours} h {minutes:02d} min left"
 
 
-def describe_progress(progress: Any, paused: bool = False, model: str | None = None) -> str:
+def describe_progress(
+    progress: IndexProgress, paused: bool = False, model: str | None = None
+) -> str:
     """One line for an `IndexProgress`; `model`: re-indexing for a newly chosen model."""
     if progress.phase == "scanning":
         found = f" · {progress.total:,} found" if progress.total else ""
@@ -76,7 +77,7 @@ class IndexStatus(QWidget):
         layout.addWidget(self.pause)
         layout.addWidget(self.skipped)
         self._running = False
-        self._last: Any = None
+        self._last: IndexProgress | None = None
         self._model: str | None = None
         self._set_pause_look(False)
         self.set_running(False)
@@ -102,7 +103,7 @@ class IndexStatus(QWidget):
         if self._last is not None:
             self.label.setText(describe_progress(self._last, self.pause.isChecked(), name))
 
-    def set_progress(self, progress: Any) -> None:
+    def set_progress(self, progress: IndexProgress) -> None:
         self._last = progress
         self.label.setText(describe_progress(progress, self.pause.isChecked(), self._model))
         if progress.phase == "scanning" or not progress.total:

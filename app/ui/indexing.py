@@ -11,11 +11,10 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from app.core.api import JobControl, UserError
+from app.core.api import IndexProgress, IndexReport, JobControl, Library, UserError, Watcher
 from app.ui.workers import Worker, run_in_thread
 
 log = logging.getLogger(__name__)
@@ -24,13 +23,13 @@ PROGRESS_INTERVAL_S = 0.1
 
 
 def throttled(
-    send: Callable[[Any], None], interval: float = PROGRESS_INTERVAL_S
-) -> Callable[[Any], None]:
+    send: Callable[[IndexProgress], None], interval: float = PROGRESS_INTERVAL_S
+) -> Callable[[IndexProgress], None]:
     """Pass on a progress report when the phase changes, at the end, or `interval` after the last."""
     last_time = 0.0
     last_phase: str | None = None
 
-    def report(progress: Any) -> None:
+    def report(progress: IndexProgress) -> None:
         nonlocal last_time, last_phase
         now = time.monotonic()
         phase = getattr(progress, "phase", None)
@@ -59,9 +58,9 @@ class IndexController(QObject):
         self._control: JobControl | None = None
         self._queued = False
         self._queued_folders: list[Path] | None = None  # None: every folder
-        self._library: Any = None
+        self._library: Library | None = None
         self._paused = False
-        self._watcher: Any = None
+        self._watcher: Watcher | None = None
         self._watch_wanted = False
 
     # -- indexing ---------------------------------------------------------------------------------
@@ -74,7 +73,7 @@ class IndexController(QObject):
     def paused(self) -> bool:
         return self._paused
 
-    def start(self, library: Any, folders: list[Path] | None = None) -> None:
+    def start(self, library: Library, folders: list[Path] | None = None) -> None:
         """Index `folders` (all when None) now, or right after the run in progress."""
         self._library = library
         if self._worker is not None:
@@ -91,7 +90,7 @@ class IndexController(QObject):
             control.pause()
         self._control = control
 
-        def work(progress: Callable[[Any], None]) -> Any:
+        def work(progress: Callable[[IndexProgress], None]) -> IndexReport:
             return library.index(folders, progress=throttled(progress), control=control)
 
         self._worker = run_in_thread(
@@ -123,7 +122,7 @@ class IndexController(QObject):
     def _ended(self) -> None:
         self._worker = None
         self._control = None
-        if self._queued:
+        if self._queued and self._library is not None:
             self._queued = False
             self.start(self._library, self._queued_folders)
         else:
@@ -131,14 +130,14 @@ class IndexController(QObject):
 
     # -- watching ---------------------------------------------------------------------------------
 
-    def watch(self, library: Any) -> None:
+    def watch(self, library: Library) -> None:
         """Follow changes in the library's folders. Starting the watcher walks the folders to
         register them with the OS, so it happens in a worker; changes arrive from the watcher's
         own thread as `library_changed`."""
         self.stop_watching()
         self._watch_wanted = True
 
-        def started(watcher: Any) -> None:
+        def started(watcher: Watcher) -> None:
             if self._watch_wanted:
                 self._watcher = watcher
             else:  # stopped (or shut down) while it was starting
@@ -154,18 +153,25 @@ class IndexController(QObject):
                 self.failed.emit(exc)
 
         run_in_thread(
-            lambda: library.watch(on_change=self.library_changed.emit),
+            lambda: library.watch(
+                on_change=self.library_changed.emit, on_error=self.watch_failed.emit
+            ),
             on_result=started,
             on_error=failed,
             pool=self._pool,
         )
+
+    @property
+    def watcher(self) -> Watcher | None:
+        """The running watcher, once started."""
+        return self._watcher
 
     def stop_watching(self) -> None:
         watcher = self.detach_watcher()
         if watcher is not None:
             watcher.stop()
 
-    def detach_watcher(self) -> Any:
+    def detach_watcher(self) -> Watcher | None:
         """Hand over the watcher (to be stopped in a worker) and forget it."""
         self._watch_wanted = False
         watcher, self._watcher = self._watcher, None

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
@@ -106,7 +105,7 @@ class ModelManager(QObject):
         self.last_progress = InstallProgress(label, 0, 0, "Starting")
         paths, installer, cancel = self.paths, self._installer, self._cancel
 
-        def work(report: Callable[[Any], None]) -> Path:
+        def work(report: Callable[[InstallProgress], None]) -> Path:
             def progress(done: int, total: int, what: str = "") -> None:
                 report(InstallProgress(label, int(done), int(total), what))
 
@@ -170,13 +169,13 @@ class ModelManager(QObject):
 
         self._call(lambda: set_active_model(self.paths, name), f"{name} could not be chosen")
 
-    def update_settings(self, changes: dict[str, Any]) -> None:
+    def update_settings(self, changes: dict[str, object]) -> None:
         """Store model settings (precision, device, search language) and reload."""
         from app.core.api import update_settings
 
         self._call(lambda: update_settings(self.paths, changes), "The setting could not be saved")
 
-    def _call(self, fn: Callable[[], Any], what: str) -> None:
+    def _call(self, fn: Callable[[], object], what: str) -> None:
         def failed(exc: BaseException) -> None:
             if isinstance(exc, (UserError, OSError)):
                 self.failed.emit(f"{what}: {exc}")

@@ -4,8 +4,6 @@ progress with Cancel, and a way to the full Models dialog. The work is the windo
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
@@ -99,7 +97,7 @@ class ModelPanel(QWidget):
             self.bar.setRange(0, 1000)
             self.bar.setValue(int(1000 * min(p.done / p.total, 1.0)))
 
-    def _message(self, text: Any) -> None:
+    def _message(self, text: object) -> None:
         self.status.setText(str(text))
         if not self.has_model:
             self.install_button.setText("Try Again")

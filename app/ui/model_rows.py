@@ -4,10 +4,10 @@ and runs in a worker."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from app.core.api import Paths
+from app.core.api import CatalogEntry, InstalledModel, ModelState, Paths
 
 PRECISIONS = ("fp32", "int8")
 
@@ -17,8 +17,8 @@ class ModelRow:
     """One model: from the catalog (`entry`), installed (`installed`), or both."""
 
     name: str
-    entry: Any = None  # app.core.model.catalog.CatalogEntry | None
-    installed: Any = None  # app.core.model.installed.InstalledModel | None
+    entry: CatalogEntry | None = None
+    installed: InstalledModel | None = None
     active: bool = False  # the model the user chose (indexing encodes with it)
     serving: bool = False  # the model that answers searches now
 
@@ -108,13 +108,16 @@ def size_text(mb: float) -> str:
     return f"{mb:,.0f} MB" if mb < 1000 else f"{mb / 1000:.1f} GB"
 
 
-def download_label(entry: Any) -> str:
+def download_label(entry: CatalogEntry) -> str:
     """The one-click offer: "Download CLIP ViT-B/32 (OpenAI), 607 MB"."""
     return f"Download {entry.title}, {size_text(entry.download_mb)}"
 
 
 def merge_rows(
-    catalog: list[Any], installed: list[Any], active: str | None, serving: str | None
+    catalog: Sequence[CatalogEntry],
+    installed: Sequence[InstalledModel],
+    active: str | None,
+    serving: str | None,
 ) -> list[ModelRow]:
     """Catalog models in catalog order, then installed models the catalog does not know."""
     by_name = {m.name.lower(): m for m in installed}
@@ -129,7 +132,7 @@ def merge_rows(
     return rows
 
 
-def search_note(state: Any) -> str:
+def search_note(state: ModelState | None) -> str:
     """Which model answers searches: "Search uses A until B finishes (41 %)", or "" when the
     chosen model answers them already."""
     if state is None or not state.switching or not state.serving:
@@ -167,7 +170,7 @@ _DEVICE_OF = {
 }
 
 
-def load_facts(paths: Paths, state: Any = None) -> ModelFacts:
+def load_facts(paths: Paths, state: ModelState | None = None) -> ModelFacts:
     """Read the catalog, the installed models and the model settings (runs in a worker)."""
     from app.core.api import (
         DEFAULT_MODEL,
@@ -221,7 +224,7 @@ def load_facts(paths: Paths, state: Any = None) -> ModelFacts:
 
 def model_languages(row: ModelRow | None) -> list[str] | None:
     """The search languages of an installed multilingual model (FLORES codes), else None."""
-    if row is None or not row.usable or not row.multilingual:
+    if row is None or row.installed is None or not row.usable or not row.multilingual:
         return None
     from app.core.api import Encoder
 
@@ -233,7 +236,7 @@ def model_languages(row: ModelRow | None) -> list[str] | None:
     return list(codes) if codes else None
 
 
-def ensure_language(paths: Paths, pick: Any) -> bool:
+def ensure_language(paths: Paths, pick: Callable[[list[str]], str | None]) -> bool:
     """Store a search language for a multilingual active model that has none yet: `pick(codes)`
     (the UI locale's). True when a setting was written (the model must be reloaded)."""
     from app.core.api import (

@@ -9,10 +9,9 @@ show. Every message is selectable text, so an error can be copied.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import Qt, QThreadPool
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -33,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import Paths
+from app.core.api import ModelState, Paths
 from app.ui import theme
 from app.ui.languages import default_language, language_name
 from app.ui.model_manager import InstallProgress, ModelManager
@@ -81,7 +80,7 @@ class ModelsDialog(QDialog):
         manager: ModelManager,
         pool: QThreadPool,
         *,
-        state: Any = None,
+        state: ModelState | None = None,
         select: str | None = None,
         choose_source: Callable[[QWidget, str], str | None] = choose_source_dialog,
         confirm: Callable[[QWidget, str], bool] = confirm_dialog,
@@ -209,7 +208,7 @@ class ModelsDialog(QDialog):
 
     # -- facts ----------------------------------------------------------------------------------
 
-    def set_state(self, state: Any) -> None:
+    def set_state(self, state: ModelState | None) -> None:
         """The library's model state changed (the window tells us): show it."""
         self._state = state
         self.refresh()
@@ -238,7 +237,8 @@ class ModelsDialog(QDialog):
         if generation != self._generation:
             return
         self.facts = facts
-        keep = self._wanted or (self.selected().name if self.selected() else None)
+        selected = self.selected()
+        keep = self._wanted or (selected.name if selected is not None else None)
         keep = keep or (facts.active.name if facts.active else facts.default_name)
         self._wanted = None
         self.table.clear()
@@ -264,8 +264,9 @@ class ModelsDialog(QDialog):
             self.table.addTopLevelItem(item)
             if row.name.lower() == (keep or "").lower():
                 self.table.setCurrentItem(item)
-        if self.table.currentItem() is None and self.table.topLevelItemCount():
-            self.table.setCurrentItem(self.table.topLevelItem(0))
+        first = self.table.topLevelItem(0)
+        if self.table.currentItem() is None and first is not None:
+            self.table.setCurrentItem(first)
         self._show_note()
         self._show_options(facts)
         self._selection_changed()
@@ -290,7 +291,9 @@ class ModelsDialog(QDialog):
         for box in (self.precision_box, self.device_box, self.language_box):
             box.blockSignals(True)
         self.precision_box.setCurrentIndex(max(0, self.precision_box.findData(facts.precision)))
-        int8 = self.precision_box.model().item(1)
+        precisions = self.precision_box.model()
+        assert isinstance(precisions, QStandardItemModel)  # a QComboBox's own model
+        int8 = precisions.item(1)
         int8.setEnabled(active is None or active.has_int8)
         self.precision_box.setToolTip(
             "" if active is None or active.has_int8 else "This model has no int8 variant."
@@ -321,7 +324,7 @@ class ModelsDialog(QDialog):
     def select(self, name: str) -> None:
         for i in range(self.table.topLevelItemCount()):
             item = self.table.topLevelItem(i)
-            if item.data(0, Qt.ItemDataRole.UserRole).lower() == name.lower():
+            if item is not None and item.data(0, Qt.ItemDataRole.UserRole).lower() == name.lower():
                 self.table.setCurrentItem(item)
                 return
         self._wanted = name

@@ -7,15 +7,14 @@ pixels of the rotated original and handed to the window as a region search.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import (
     QImage,
     QMouseEvent,
     QPainter,
+    QPaintEvent,
     QPalette,
     QPixmap,
 )
@@ -31,13 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import GUESSED_SOURCES
+from app.core.api import GUESSED_SOURCES, Library, Photo, UserError
 from app.ui import theme
 from app.ui.image_reader import read_scaled
 from app.ui.results_model import format_date
 from app.ui.workers import Worker, run_in_thread
-
-log = logging.getLogger(__name__)
 
 DISPLAY_MAX_SIDE = 2048
 MIN_REGION_PX = 12  # a smaller drag is a click, not a region
@@ -115,7 +112,7 @@ class ImageView(QWidget):
     def original_size(self) -> QSize:
         return self._original
 
-    def paintEvent(self, event: Any) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         if self._pixmap is not None:
@@ -177,7 +174,7 @@ class PreviewDialog(QDialog):
 
     def __init__(
         self,
-        library: Any,
+        library: Library,
         photo_id: int,
         path: str,
         pool: QThreadPool,
@@ -244,7 +241,7 @@ class PreviewDialog(QDialog):
             run_in_thread(
                 lambda: library.photo(photo_id),
                 on_result=self._details_loaded,
-                on_error=lambda e: log.warning("details of %s: %s", photo_id, e),
+                on_error=self._details_failed,
                 pool=pool,
             ),
         ]
@@ -261,7 +258,12 @@ class PreviewDialog(QDialog):
     def _image_failed(self, exc: BaseException) -> None:
         self.view.set_message(f"This photo cannot be shown.\n{exc}")
 
-    def _details_loaded(self, photo: Any) -> None:
+    def _details_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, (UserError, OSError)):
+            raise exc
+        self.details["Taken"].setText(f"The details cannot be read: {exc}")
+
+    def _details_loaded(self, photo: Photo | None) -> None:
         if photo is None:
             self.details["Taken"].setText("Not in the library any more")
             return

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QByteArray,
     QMimeData,
     QModelIndex,
     QObject,
@@ -29,6 +30,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QPixmap, QPixmapCache
 
 from app.core.api import GUESSED_SOURCES
+from app.ui.theme import cached_pixmap
 from app.ui.thumb_loader import ThumbLoader
 
 if TYPE_CHECKING:
@@ -181,17 +183,17 @@ class ResultsModel(QAbstractListModel):
         self._shown += n
         self.endInsertRows()
 
-    def roleNames(self) -> dict[int, bytes]:
+    def roleNames(self) -> dict[int, QByteArray]:
         names = dict(super().roleNames())
         names.update(
             {
-                self.ThumbnailRole: b"thumbnail",
-                self.ScoreRole: b"score",
-                self.PathRole: b"path",
-                self.DateRole: b"date",
-                self.PhotoIdRole: b"photoId",
-                self.ThumbStateRole: b"thumbState",
-                self.WeakerRole: b"weaker",
+                self.ThumbnailRole: QByteArray(b"thumbnail"),
+                self.ScoreRole: QByteArray(b"score"),
+                self.PathRole: QByteArray(b"path"),
+                self.DateRole: QByteArray(b"date"),
+                self.PhotoIdRole: QByteArray(b"photoId"),
+                self.ThumbStateRole: QByteArray(b"thumbState"),
+                self.WeakerRole: QByteArray(b"weaker"),
             }
         )
         return names
@@ -221,7 +223,7 @@ class ResultsModel(QAbstractListModel):
         if role == self.ThumbStateRole:
             if hit.photo_id in self._missing:
                 return "missing"
-            return "ready" if QPixmapCache.find(thumb_key(hit.photo_id)) else "loading"
+            return "ready" if cached_pixmap(thumb_key(hit.photo_id)) else "loading"
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             name = Path(hit.path).name
             if role == Qt.ItemDataRole.AccessibleTextRole:
@@ -273,7 +275,7 @@ class ResultsModel(QAbstractListModel):
 
     def _thumbnail(self, photo_id: int) -> QPixmap | None:
         """The cached thumbnail (possibly smaller than wanted), asking for a load if need be."""
-        pixmap = QPixmapCache.find(thumb_key(photo_id))
+        pixmap = cached_pixmap(thumb_key(photo_id))
         loader = self._loader
         if loader is None or photo_id in self._missing or loader.is_pending(photo_id):
             return pixmap
@@ -303,7 +305,7 @@ class ResultsModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [self.ThumbnailRole, self.ThumbStateRole])
 
 
-def _date_note(hit: Any) -> str:
+def _date_note(hit: Hit) -> str:
     """Said after the date when it is the file's time, not a capture date the photo records."""
     if getattr(hit, "capture_source", None) in GUESSED_SOURCES:
         return " (file date: no capture date in the photo)"

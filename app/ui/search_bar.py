@@ -59,11 +59,17 @@ class _LineEdit(QLineEdit):
 
     def focusInEvent(self, event: QFocusEvent) -> None:
         super().focusInEvent(event)
-        self.parentWidget().update()
+        self._repaint_frame()
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
         super().focusOutEvent(event)
-        self.parentWidget().update()
+        self._repaint_frame()
+
+    def _repaint_frame(self) -> None:
+        """The search bar draws the focus ring around this field."""
+        parent = self.parentWidget()
+        if parent is not None:
+            parent.update()
 
 
 class ImageChip(QFrame):

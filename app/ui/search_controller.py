@@ -13,12 +13,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from app.core.api import Library, Query, SearchResult
 from app.ui.image_query import ImageQuery
 from app.ui.workers import Worker, run_in_thread
+
+if TYPE_CHECKING:
+    from app.ui.results_model import ResultsModel
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,7 @@ class SearchSpec:
     image_weight: float = 0.5
     year: int | None = None
     month: int | None = None
-    order: str = "relevance"
-    closest: bool = False  # ignore the relevance floor: "nothing matches well, here is the nearest"
+    order: Literal["relevance", "date"] = "relevance"
     everything: bool = False  # no relevance floor: the user asked for the weaker matches too
 
     @property
@@ -46,10 +49,10 @@ class SearchSpec:
         return not self.text and self.image is None
 
 
-def build_query(spec: SearchSpec) -> Any:
-    """The engine `Query` for `spec`. Runs in the worker (pasted pixels get encoded here)."""
-    from app.core.api import Query
-
+def build_query(spec: SearchSpec) -> Query:
+    """The engine `Query` for `spec`. Runs in the worker (pasted pixels get encoded here).
+    A typed or example-photo search asks for the CLOSEST_K nearest photos when none clears
+    the relevance floor (flagged `SearchResult.nearest`), in the same search."""
     image = spec.image
     return Query(
         text=spec.text or None,
@@ -60,8 +63,9 @@ def build_query(spec: SearchSpec) -> Any:
         year=spec.year,
         month=spec.month,
         order="date" if spec.browsing else spec.order,
-        top_k=BROWSE_TOP_K if spec.browsing else CLOSEST_K if spec.closest else SEARCH_TOP_K,
-        min_score=float("-inf") if spec.closest or spec.everything else None,
+        top_k=BROWSE_TOP_K if spec.browsing else SEARCH_TOP_K,
+        min_score=float("-inf") if spec.everything else None,
+        nearest_k=0 if spec.browsing else CLOSEST_K,
     )
 
 
@@ -69,7 +73,7 @@ def build_query(spec: SearchSpec) -> Any:
 class Outcome:
     generation: int
     spec: SearchSpec
-    result: Any  # SearchResult
+    result: SearchResult
     elapsed_s: float
 
 
@@ -83,17 +87,17 @@ class SearchController(QObject):
     def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = pool
-        self._library: Any = None
+        self._library: Library | None = None
         self.generation = 0
         self._running: Worker | None = None
         self._waiting: tuple[int, SearchSpec] | None = None
-        self._results: Any = None  # the ResultsModel showing our results, once attached
+        self._results: ResultsModel | None = None  # the model showing our results, once attached
         self._shown: tuple[int, SearchSpec] | None = None  # the last search handed over
 
-    def set_library(self, library: Any) -> None:
+    def set_library(self, library: Library) -> None:
         self._library = library
 
-    def attach_results(self, model: Any) -> None:
+    def attach_results(self, model: ResultsModel) -> None:
         """Let `model` (a ResultsModel) offer the weaker matches of the searches it shows."""
         self._results = model
         model.show_weaker_requested.connect(self.show_weaker)
@@ -104,7 +108,7 @@ class SearchController(QObject):
         shown = self._shown
         if shown is None or shown[0] != generation:
             return None
-        return self.submit(replace(shown[1], everything=True, closest=False))
+        return self.submit(replace(shown[1], everything=True))
 
     def submit(self, spec: SearchSpec) -> int:
         """Ask for `spec`; returns its generation. Older requests' results will be dropped."""
@@ -132,7 +136,7 @@ class SearchController(QObject):
         if library is None:
             return
 
-        def work() -> tuple[Any, float]:
+        def work() -> tuple[SearchResult, float]:
             query = build_query(spec)
             t0 = time.perf_counter()
             result = library.search(query)
@@ -150,7 +154,7 @@ class SearchController(QObject):
         if not was_busy:
             self.busy_changed.emit(True)
 
-    def _done(self, generation: int, spec: SearchSpec, value: tuple[Any, float]) -> None:
+    def _done(self, generation: int, spec: SearchSpec, value: tuple[SearchResult, float]) -> None:
         if generation != self.generation:
             log.debug("dropping results of replaced search %s", generation)
             return
@@ -159,7 +163,7 @@ class SearchController(QObject):
         self.finished.emit(Outcome(generation, spec, result, elapsed))
         model = self._results
         if model is not None and model.generation == generation:  # the window showed these
-            model.set_weaker(0 if spec.browsing else getattr(result, "weaker", 0))
+            model.set_weaker(0 if spec.browsing else result.weaker)
 
     def _error(self, generation: int, spec: SearchSpec, exc: BaseException) -> None:
         if generation == self.generation:

@@ -3,8 +3,7 @@ and how an outcome shows (the grid, the summary in the status bar, the empty sta
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
@@ -26,7 +25,7 @@ def describe_result(outcome: Outcome) -> str:
     n = len(result.hits)
     total = result.total_candidates
     ms = result.elapsed_ms
-    if outcome.spec.closest:
+    if result.nearest:
         return f"No close matches · the {n:,} nearest · {ms:.0f} ms"
     if outcome.spec.browsing:
         text = (
@@ -80,12 +79,6 @@ class SearchPresenter(QObject):
     def show_outcome(self, outcome: Outcome) -> None:
         result = outcome.result
         spec = outcome.spec
-        if not result.hits and not spec.browsing and not spec.closest and result.total_candidates:
-            # Nothing clears the relevance floor: show the nearest photos, clearly labelled,
-            # rather than an empty grid for a query the user just typed.
-            self.w.last_spec = replace(spec, closest=True)
-            self.w.searcher.submit(self.w.last_spec)
-            return
         current = self.w.grid.currentIndex()
         keep = current.data(ResultsModel.PhotoIdRole) if current.isValid() else None
         self.w.model.set_hits(result.hits, outcome.generation)
@@ -101,26 +94,26 @@ class SearchPresenter(QObject):
             browsing=spec.browsing,
             query_label=query_label(spec),
             filter_label=self.w.filters.describe(),
-            closest=spec.closest,
+            closest=result.nearest,  # nothing cleared the floor: the nearest, clearly labelled
         )
 
     def show_failure(self, _generation: int, spec: SearchSpec, exc: BaseException) -> None:
         self.w.model.clear(self.w.searcher.generation)
         self.w.result_label.setText("")
-        facts: dict[str, Any] = dict(
+        if not isinstance(exc, (ModelError, UserError)):
+            raise exc  # a bug: the crash dialog
+        needs_model = isinstance(exc, ModelError)
+        self.w.set_facts(
             results=0,
             closest=False,
             browsing=spec.browsing,
             query_label=query_label(spec),
             filter_label=self.w.filters.describe(),
+            needs_model=needs_model,
+            search_error=None if needs_model else str(exc),
         )
-        if isinstance(exc, ModelError):
-            self.w.set_facts(needs_model=True, search_error=None, **facts)
+        if needs_model:
             self.w.session.reload_model()  # a model installed by `photoseek model install` serves
-        elif isinstance(exc, UserError):
-            self.w.set_facts(needs_model=False, search_error=str(exc), **facts)
-        else:
-            raise exc
 
     def set_order(self, order: str) -> None:
         self.w.filters.set_order(order)

@@ -331,8 +331,15 @@ class LibrarySession(QObject):
         run_in_thread(
             lambda: ensure_language(paths, default_language),
             on_result=done,
-            on_error=lambda e: log.info("no default search language: %s", e),
+            on_error=self._language_failed,
             pool=self.w.pool,
+        )
+
+    def _language_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, (UserError, OSError)):
+            raise exc
+        self.w.statusBar().showMessage(
+            f"No search language was set ({exc}); choose one in Library > Models.", 15000
         )
 
     # -- closing ----------------------------------------------------------------------------------

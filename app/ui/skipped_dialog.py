@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QThreadPool
 from PySide6.QtGui import QGuiApplication
@@ -20,10 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.api import Library, SkippedFile, UserError
 from app.ui.workers import run_in_thread
 
 
-def _when(value: Any) -> str:
+def _when(value: object) -> str:
     if isinstance(value, datetime):
         return (
             value.astimezone().strftime("%Y-%m-%d %H:%M")
@@ -36,7 +36,7 @@ def _when(value: Any) -> str:
 class SkippedDialog(QDialog):
     """A table of file, reason, when; loaded from the library in a worker."""
 
-    def __init__(self, library: Any, pool: QThreadPool, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library, pool: QThreadPool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Skipped Files")
         self.setAccessibleName("Skipped files")
@@ -63,10 +63,12 @@ class SkippedDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(buttons)
         self._rows: list[tuple[str, str, str]] = []
-        self._worker = run_in_thread(library.skipped, on_result=self._show, pool=pool)
+        self._worker = run_in_thread(
+            library.skipped, on_result=self._show, on_error=self._failed, pool=pool
+        )
         self.finished.connect(self._worker.cancel)
 
-    def _show(self, skipped: list[Any]) -> None:
+    def _show(self, skipped: list[SkippedFile]) -> None:
         self._rows = [
             (str(s.path), str(s.reason), _when(getattr(s, "when", None))) for s in skipped
         ]
@@ -84,6 +86,11 @@ class SkippedDialog(QDialog):
             self.table.setItem(row, 0, item)
             self.table.setItem(row, 1, QTableWidgetItem(reason))
             self.table.setItem(row, 2, QTableWidgetItem(when))
+
+    def _failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, (UserError, OSError)):
+            raise exc
+        self.summary.setText(f"The list of skipped files cannot be read: {exc}")
 
     def rows(self) -> list[tuple[str, str, str]]:
         return list(self._rows)

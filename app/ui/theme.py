@@ -32,6 +32,12 @@ from app.core.api import ResourceError, resource_path
 log = logging.getLogger(__name__)
 
 
+def cached_pixmap(key: str) -> QPixmap | None:
+    """The pixmap `QPixmapCache` holds under `key`, or None."""
+    pixmap = QPixmap()
+    return pixmap if QPixmapCache.find(key, pixmap) else None
+
+
 def icon_dir() -> Path:
     """The one-colour UI icons (in the source tree, a wheel or a bundle: app.core.resources)."""
     return resource_path("icons")
@@ -114,7 +120,7 @@ class _PaletteIconEngine(QIconEngine):
         side = max(1, min(size.width(), size.height()))
         color = self._color(mode)
         key = f"photoseek-icon-{self.name}-{side}-{color.rgba():x}"
-        cached = QPixmapCache.find(key)
+        cached = cached_pixmap(key)
         if cached is None:
             cached = tinted_pixmap(self.name, side, color)
             QPixmapCache.insert(key, cached)
@@ -181,7 +187,7 @@ class IconLabel(QWidget):
         color = self.palette().color(self.role)
         dpr = self.devicePixelRatioF()
         key = f"photoseek-label-{self.name}-{self.side}-{dpr:g}-{color.rgba():x}"
-        pixmap = QPixmapCache.find(key)
+        pixmap = cached_pixmap(key)
         if pixmap is None:
             pixmap = tinted_pixmap(self.name, self.side, color, dpr)
             QPixmapCache.insert(key, pixmap)

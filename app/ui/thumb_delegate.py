@@ -21,7 +21,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.ui.results_model import ResultsModel, format_date
-from app.ui.theme import mix, tinted_pixmap
+from app.ui.theme import cached_pixmap, mix, tinted_pixmap
 
 PAD = 6
 RADIUS = 6.0
@@ -175,7 +175,7 @@ class ThumbDelegate(QStyledItemDelegate):
         name = "warning" if missing else "photo"
         color = mix(base, text, 0.3)
         key = f"photoseek-glyph-{name}-{side}-{dpr:g}-{color.rgba():x}"
-        glyph = QPixmapCache.find(key)
+        glyph = cached_pixmap(key)
         if glyph is None:
             glyph = tinted_pixmap(name, side, color, dpr)
             QPixmapCache.insert(key, glyph)

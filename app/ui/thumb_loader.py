@@ -14,7 +14,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
@@ -123,7 +122,7 @@ class ThumbLoader(QObject):
                 pool=self._pool,
             )
 
-    def _drain(self, report: Callable[[Any], None]) -> None:
+    def _drain(self, report: Callable[[list[Loaded]], None]) -> None:
         """Worker: load the newest request until none are left, handing results over in small
         batches (every BATCH_S), so the GUI thread wakes for a handful of images, not each."""
         batch: list[Loaded] = []
