@@ -14,8 +14,16 @@ import pytest
 from PIL import Image
 
 from app.core.catalog.catalog import Catalog
+from app.core.photos.formats import IMAGE_EXTENSIONS
 from app.core.photos.metadata import fingerprint, read_metadata
-from app.core.pipeline.scanner import FolderUnavailableError, Move, ScanProblem, diff, walk
+from app.core.pipeline.scanner import (
+    FolderUnavailableError,
+    Move,
+    ScanProblem,
+    diff,
+    is_relevant,
+    walk,
+)
 
 MODEL = "m"
 
@@ -58,6 +66,25 @@ def test_walk_finds_photos_and_skips_hidden_system_and_other_files(tmp_path):
     for f in files:
         st = os.stat(f.path)
         assert (f.size, f.mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+
+def test_walk_and_is_relevant_apply_one_rule(tmp_path):
+    """What the watcher passes on (is_relevant) is exactly what a full scan finds (walk)."""
+    root = tmp_path / "pics"
+    names = [f"x{ext}" for ext in sorted(IMAGE_EXTENSIONS)] + [
+        f"x{ext.upper()}" for ext in sorted(IMAGE_EXTENSIONS)
+    ]
+    names += ["notes.txt", "clip.mp4", ".hidden.jpg", "noext", "jpg"]
+    folders = ["", "sub", ".git", "@eaDir", "Lib.lrdata", "$RECYCLE.BIN", "a/.cache", "a/b"]
+    every = [Path(root, d, n) for d in folders for n in names]
+    for i, path in enumerate(every):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * (i + 1))
+    found = {Path(f.path) for f in walk(root)}
+    assert found == {p for p in every if is_relevant(root, p, False)}
+    assert len(found) == 2 * len(IMAGE_EXTENSIONS) * 3  # "", "sub" and "a/b"
+    for d in folders:
+        assert is_relevant(root, root / d, True) == (Path(d).name in ("", "sub", "b"))
 
 
 def test_walk_terminates_on_symlink_loops_and_visits_each_real_folder_once(tmp_path):

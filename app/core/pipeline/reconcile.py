@@ -8,6 +8,9 @@ folder (device and inode) as at the last good scan (`RootMemo`): only then did t
 and the deletions apply; otherwise it is unavailable too. When more than half of a folder's
 photos vanish at once but the root still has content, the removal is applied (that is what the
 user did) and logged as a warning.
+
+Over 400 lines on purpose: the full scan, the watcher's scoped scan and the guards above share
+`Scan`, `Plan` and the root checks; split apart, each half would reach into the other's state.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ every few seconds: a root that vanished or changed device is reported, and resca
 Failures the user can act on (a folder that cannot be watched, changes that could not be
 applied) reach `on_error` as one line naming the folder and the fix; tracebacks go to the log.
 Which folders are polled rather than watched for events is decided in `mounts`.
+
+Over 400 lines on purpose: `Watcher` is one state machine (pending -> settled -> flushed, roots
+checked in the same loop) whose fields every step reads; pieces split off would share them all.
 """
 
 from __future__ import annotations
