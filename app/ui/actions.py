@@ -34,7 +34,7 @@ class WindowActions(QObject):
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
-        self.w = window
+        self.window = window
         self.models_dialog: ModelsDialog | None = None  # the one open Models dialog
 
     # -- menus ------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ class WindowActions(QObject):
         keys: Keys = None,
         icon: str | None = None,
     ) -> QAction:
-        act = QAction(text, self.w)
+        act = QAction(text, self.window)
         if icon:
             act.setIcon(theme.icon(icon))
         if isinstance(keys, list):
@@ -56,11 +56,11 @@ class WindowActions(QObject):
             act.setShortcut(QKeySequence(keys))
         act.triggered.connect(lambda _checked=False: slot())
         menu.addAction(act)
-        self.w.addAction(act)
+        self.window.addAction(act)
         return act
 
     def build_menus(self) -> None:
-        w, action = self.w, self._action
+        w, action = self.window, self._action
         bar = w.menuBar()
         file_menu = bar.addMenu("&File")
         action(file_menu, "&Add Folder…", self.add_folder, "Ctrl+O", "folder-add")
@@ -117,8 +117,8 @@ class WindowActions(QObject):
             "add-folder": self.add_folder,
             "manage-folders": self.manage_folders,
             "install-model": self.get_model,
-            "clear-search": self.w.search_bar.clear,
-            "clear-filters": self.w.filters.clear_filters,
+            "clear-search": self.window.search_bar.clear,
+            "clear-filters": self.window.filters.clear_filters,
             "skipped": self.show_skipped,
             "open-logs": self.open_logs,
         }
@@ -132,28 +132,28 @@ class WindowActions(QObject):
             dialog.folders.add()
 
     def manage_folders(self) -> FoldersDialog | None:
-        library = self.w.library
+        library = self.window.library
         if library is None:
             return None
-        dialog = FoldersDialog(library, self.w.pool, self.w)
+        dialog = FoldersDialog(library, self.window.pool, self.window)
         self._wire_folders(dialog.folders)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
     def _wire_folders(self, folders: FolderList) -> None:
-        folders.added.connect(self.w.session.folder_added)
-        folders.removed.connect(self.w.session.folder_removed)
+        folders.added.connect(self.window.session.folder_added)
+        folders.removed.connect(self.window.session.folder_removed)
 
     def show_welcome(self) -> FirstRunDialog | None:
-        library = self.w.library
+        library = self.window.library
         if library is None:
             return None
-        dialog = FirstRunDialog(library, self.w.pool, self.w.models, parent=self.w)
-        dialog.folder_added.connect(self.w.session.folder_added)
+        dialog = FirstRunDialog(library, self.window.pool, self.window.models, parent=self.window)
+        dialog.folder_added.connect(self.window.session.folder_added)
         dialog.models_requested.connect(self.show_models_dialog)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.finished.connect(lambda _r: setattr(self.w.settings, "welcomed", True))
+        dialog.finished.connect(lambda _r: setattr(self.window.settings, "welcomed", True))
         dialog.open()
         return dialog
 
@@ -161,7 +161,7 @@ class WindowActions(QObject):
         """Library > Models: the one open Models dialog, raised, with `select` selected."""
         dialog = self.models_dialog
         if dialog is None:
-            w = self.w
+            w = self.window
             dialog = ModelsDialog(
                 w.paths,
                 w.models,
@@ -185,16 +185,16 @@ class WindowActions(QObject):
 
     def get_model(self) -> ModelsDialog:
         """The one call to get a model: the Models dialog, downloading the default model."""
-        dialog = self.show_models_dialog(self.w.default_model)
-        if not self.w.models.busy():
-            dialog.download(self.w.default_model)
+        dialog = self.show_models_dialog(self.window.default_model)
+        if not self.window.models.busy():
+            dialog.download(self.window.default_model)
         return dialog
 
     def show_skipped(self) -> SkippedDialog | None:
-        library = self.w.library
+        library = self.window.library
         if library is None:
             return None
-        dialog = SkippedDialog(library, self.w.pool, self.w)
+        dialog = SkippedDialog(library, self.window.pool, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
@@ -203,19 +203,19 @@ class WindowActions(QObject):
         from app import __version__
 
         QMessageBox.about(
-            self.w,
+            self.window,
             "About PhotoSeek",
             f"<b>PhotoSeek {__version__}</b><br>Find any photo on your own computer "
             "by describing it or by example. Runs locally and privately.",
         )
 
     def open_logs(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.w.paths.logs)))
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.window.paths.logs)))
 
     # -- the selected photos ----------------------------------------------------------------------
 
     def selected_rows(self) -> list[int]:
-        grid = self.w.grid
+        grid = self.window.grid
         rows = sorted(i.row() for i in grid.selectionModel().selectedIndexes())
         if not rows and grid.currentIndex().isValid():
             rows = [grid.currentIndex().row()]
@@ -227,7 +227,7 @@ class WindowActions(QObject):
     def build_context_menu(self, index: QModelIndex) -> QMenu:
         pid = int(index.data(ResultsModel.PhotoIdRole))
         path = Path(index.data(ResultsModel.PathRole))
-        menu = QMenu(self.w)
+        menu = QMenu(self.window)
         menu.setAccessibleName("Photo actions")
         menu.addAction(theme.icon("photo"), "Preview", lambda: self.open_preview(index))
         menu.addAction(theme.icon("open"), "Open", lambda: self.open_path(path))
@@ -240,15 +240,15 @@ class WindowActions(QObject):
         return menu
 
     def open_preview(self, index: QModelIndex) -> PreviewDialog | None:
-        library = self.w.library
+        library = self.window.library
         if not index.isValid() or library is None:
             return None
         dialog = PreviewDialog(
             library,
             int(index.data(ResultsModel.PhotoIdRole)),
             index.data(ResultsModel.PathRole),
-            self.w.pool,
-            self.w,
+            self.window.pool,
+            self.window,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.find_similar.connect(lambda pid: self._similar_from_preview(dialog, pid))
@@ -281,23 +281,23 @@ class WindowActions(QObject):
             region=(x, y, width, height),
             thumb=None if crop.isNull() else crop,
         )
-        self.w.search.search_by_image(query)
+        self.window.search.search_by_image(query)
 
     def find_similar(self, photo_id: int, name: str) -> None:
-        self.w.search.search_by_image(ImageQuery(label=f"Like {name}", like_photo_id=photo_id))
+        self.window.search.search_by_image(ImageQuery(label=f"Like {name}", like_photo_id=photo_id))
 
     def find_similar_selected(self) -> None:
         rows = self.selected_rows()
         if rows:
-            hit = self.w.model.hit(rows[0])
+            hit = self.window.model.hit(rows[0])
             self.find_similar(hit.photo_id, Path(hit.path).name)
 
     def copy_selected_paths(self) -> None:
         rows = self.selected_rows()
         if rows:
-            text = file_actions.copy_paths([Path(self.w.model.hit(r).path) for r in rows])
+            text = file_actions.copy_paths([Path(self.window.model.hit(r).path) for r in rows])
             count = len(rows)
-            self.w.statusBar().showMessage(
+            self.window.statusBar().showMessage(
                 f"Copied {'the path' if count == 1 else f'{count} paths'}: {text.splitlines()[0]}"
                 + ("…" if count > 1 else ""),
                 4000,
@@ -312,7 +312,7 @@ class WindowActions(QObject):
             self._file_problem(path)
 
     def _file_problem(self, path: Path) -> None:
-        parent: QWidget = self.w
+        parent: QWidget = self.window
         if path.exists():
             QMessageBox.information(
                 parent,

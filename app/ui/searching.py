@@ -52,79 +52,80 @@ class SearchPresenter(QObject):
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
-        self.w = window
+        self.window = window
         window.searcher.finished.connect(self.show_outcome)
         window.searcher.failed.connect(self.show_failure)
 
     def current_spec(self) -> SearchSpec:
         return SearchSpec(
-            text=self.w.search_bar.text(),
-            image=self.w.search_bar.image(),
-            image_weight=self.w.search_bar.image_weight(),
-            year=self.w.filters.year(),
-            month=self.w.filters.month(),
-            order=self.w.filters.order(),
+            text=self.window.search_bar.text(),
+            image=self.window.search_bar.image(),
+            image_weight=self.window.search_bar.image_weight(),
+            year=self.window.filters.year(),
+            month=self.window.filters.month(),
+            order=self.window.filters.order(),
         )
 
     def search_now(self) -> None:
         """Run the search the bar and filters describe (results replace the current ones)."""
         spec = self.current_spec()
-        self.w.filters.set_order_enabled(not spec.browsing)
-        if self.w.library is None:
+        self.window.filters.set_order_enabled(not spec.browsing)
+        if self.window.library is None:
             return
-        self.w.last_spec = spec
-        self.w.searcher.submit(spec)
-        self.w.result_label.setText("Searching…")
+        self.window.last_spec = spec
+        self.window.searcher.submit(spec)
+        self.window.result_label.setText("Searching…")
 
     def show_outcome(self, outcome: Outcome) -> None:
         result = outcome.result
         spec = outcome.spec
-        current = self.w.grid.currentIndex()
+        current = self.window.grid.currentIndex()
         keep = current.data(ResultsModel.PhotoIdRole) if current.isValid() else None
-        self.w.model.set_hits(result.hits, outcome.generation)
+        self.window.model.set_hits(result.hits, outcome.generation)
         if keep is not None:
-            row = self.w.model.row_of(keep)
+            row = self.window.model.row_of(keep)
             if row is not None:
-                self.w.grid.setCurrentIndex(self.w.model.index(row, 0))
-        self.w.result_label.setText(describe_result(outcome))
-        self.w.set_facts(
+                self.window.grid.setCurrentIndex(self.window.model.index(row, 0))
+        self.window.result_label.setText(describe_result(outcome))
+        self.window.set_facts(
             results=len(result.hits),
             needs_model=False,
             search_error=None,
             browsing=spec.browsing,
             query_label=query_label(spec),
-            filter_label=self.w.filters.describe(),
+            filter_label=self.window.filters.describe(),
             closest=result.nearest,  # nothing cleared the floor: the nearest, clearly labelled
         )
 
     def show_failure(self, _generation: int, spec: SearchSpec, exc: BaseException) -> None:
-        self.w.model.clear(self.w.searcher.generation)
-        self.w.result_label.setText("")
+        self.window.model.clear(self.window.searcher.generation)
+        self.window.result_label.setText("")
         if not isinstance(exc, (ModelError, UserError)):
             raise exc  # a bug: the crash dialog
         needs_model = isinstance(exc, ModelError)
-        self.w.set_facts(
+        self.window.set_facts(
             results=0,
             closest=False,
             browsing=spec.browsing,
             query_label=query_label(spec),
-            filter_label=self.w.filters.describe(),
+            filter_label=self.window.filters.describe(),
             needs_model=needs_model,
             search_error=None if needs_model else str(exc),
         )
         if needs_model:
-            self.w.session.reload_model()  # a model installed by `photoseek model install` serves
+            # a model installed meanwhile (`photoseek model install`) answers at once
+            self.window.session.reload_model()
 
     def set_order(self, order: str) -> None:
-        self.w.filters.set_order(order)
+        self.window.filters.set_order(order)
         self.search_now()
 
     def search_by_image(self, query: ImageQuery) -> None:
         """Show `query` as the chip and search by it (with the words already typed)."""
-        self.w.search_bar.set_image(query)
+        self.window.search_bar.set_image(query)
         if query.preview is not None:
             return
-        library = self.w.library
+        library = self.window.library
 
         def work() -> QImage | None:
             if query.like_photo_id is not None:
@@ -134,21 +135,21 @@ class SearchPresenter(QObject):
 
         def show(image: QImage | None) -> None:
             if image is not None:
-                self.w.search_bar.set_chip_preview(query, image)
+                self.window.search_bar.set_chip_preview(query, image)
 
         def failed(exc: BaseException) -> None:
             if not isinstance(exc, (UserError, OSError)):
                 raise exc
-            self.w.statusBar().showMessage(f"No preview of {query.label}: {exc}", 6000)
+            self.window.statusBar().showMessage(f"No preview of {query.label}: {exc}", 6000)
 
-        run_in_thread(work, on_result=show, on_error=failed, pool=self.w.pool)
+        run_in_thread(work, on_result=show, on_error=failed, pool=self.window.pool)
 
     # -- drop and paste ------------------------------------------------------------------------
 
     def drop(self, event: QDropEvent) -> None:
         query = from_mime(event.mimeData())
         if query is None:
-            self.w.statusBar().showMessage(
+            self.window.statusBar().showMessage(
                 "That is not a photo PhotoSeek can search by. Drop a JPEG, PNG, HEIC or WebP file.",
                 6000,
             )
@@ -159,7 +160,7 @@ class SearchPresenter(QObject):
     def paste_image(self) -> None:
         query = from_mime(QGuiApplication.clipboard().mimeData())
         if query is None:
-            self.w.statusBar().showMessage(
+            self.window.statusBar().showMessage(
                 "The clipboard holds no image. Copy a photo or an image file first.", 6000
             )
             return

@@ -49,7 +49,7 @@ class LibrarySession(QObject):
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
-        self.w = window
+        self.window = window
         self.library: Library | None = None
         self.model_state: ModelState | None = None  # once known
         self.closing = False
@@ -77,12 +77,12 @@ class LibrarySession(QObject):
         if library is not None:
             QTimer.singleShot(0, lambda: self._library_ready(library))
         else:
-            paths = self.w.paths
+            paths = self.window.paths
             run_in_thread(
                 lambda: open_library(paths),
                 on_result=self._library_ready,
                 on_error=self._library_failed,
-                pool=self.w.pool,
+                pool=self.window.pool,
             )
 
     def _library_ready(self, library: Library) -> None:
@@ -90,31 +90,34 @@ class LibrarySession(QObject):
             library.close()
             return
         self.library = library
-        self.w.loader.set_fetch(library.thumbnail)
-        self.w.searcher.set_library(library)
-        self.w.set_facts(opening=False, open_error=None, needs_model=False)
+        self.window.loader.set_fetch(library.thumbnail)
+        self.window.searcher.set_library(library)
+        self.window.set_facts(opening=False, open_error=None, needs_model=False)
         self.reload_years(select_year=self._wanted_year, select_month=self._wanted_month)
         run_in_thread(
-            library.status, on_result=self._first_status, on_error=self._failed, pool=self.w.pool
+            library.status,
+            on_result=self._first_status,
+            on_error=self._failed,
+            pool=self.window.pool,
         )
         run_in_thread(
             library.model_state,
             on_result=self._model_state_loaded,
             on_error=self._model_failed,
-            pool=self.w.pool,
+            pool=self.window.pool,
         )
 
     def _library_failed(self, exc: BaseException) -> None:
         if not isinstance(exc, UserError):
             raise exc
-        self.w.set_facts(opening=False, open_error=str(exc))
+        self.window.set_facts(opening=False, open_error=str(exc))
 
     def _failed(self, exc: BaseException) -> None:
         """A library call that is not a search: a problem the user can fix goes to the status
         line; anything else is a bug for the crash dialog."""
         if not isinstance(exc, (UserError, OSError)):
             raise exc
-        self.w.statusBar().showMessage(f"The library could not be read: {exc}", 15000)
+        self.window.statusBar().showMessage(f"The library could not be read: {exc}", 15000)
 
     def _first_status(self, status: LibraryStatus) -> None:
         """The library is open: start indexing and watching, or welcome a first-time user."""
@@ -122,14 +125,14 @@ class LibrarySession(QObject):
         if self.library is None:
             return
         if status.folders:
-            self.w.indexer.start(self.library)
-        self.w.indexer.watch(self.library)
-        if self.w.welcome and not status.folders and not self.w.settings.welcomed:
-            QTimer.singleShot(0, self.w.user_actions.show_welcome)
+            self.window.indexer.start(self.library)
+        self.window.indexer.watch(self.library)
+        if self.window.welcome and not status.folders and not self.window.settings.welcomed:
+            QTimer.singleShot(0, self.window.user_actions.show_welcome)
 
     def _status_loaded(self, status: LibraryStatus) -> None:
-        self.w.index_status.set_skipped(status.skipped)
-        self.w.set_facts(
+        self.window.index_status.set_skipped(status.skipped)
+        self.window.set_facts(
             folders=len(status.folders),
             photos=status.indexed,
             pending=status.pending,
@@ -144,13 +147,13 @@ class LibrarySession(QObject):
             self.library.status,
             on_result=self._status_loaded,
             on_error=self._failed,
-            pool=self.w.pool,
+            pool=self.window.pool,
         )
         self.reload_years()
 
     def reload_years(self, select_year: int | None = None, select_month: int | None = None) -> None:
         library = self.library
-        filters = self.w.filters
+        filters = self.window.filters
         YearsMonths = tuple[list[tuple[int, int]], list[tuple[int, int]], int | None]
 
         def work() -> YearsMonths:
@@ -167,10 +170,10 @@ class LibrarySession(QObject):
             filters.set_years(years, select=year)
             filters.set_months(months, select=select_month)
             if (filters.year(), filters.month()) != before or select_year is not None:
-                self.w.search_now()
+                self.window.search_now()
 
         if library is not None:
-            run_in_thread(work, on_result=done, on_error=self._failed, pool=self.w.pool)
+            run_in_thread(work, on_result=done, on_error=self._failed, pool=self.window.pool)
 
     def load_months(self, year: int | None) -> None:
         library = self.library
@@ -178,12 +181,15 @@ class LibrarySession(QObject):
             return
 
         def done(months: list[tuple[int, int]]) -> None:
-            if self.w.filters.year() == year:
-                self.w.filters.set_months(months)
-                self.w.search_now()
+            if self.window.filters.year() == year:
+                self.window.filters.set_months(months)
+                self.window.search_now()
 
         run_in_thread(
-            lambda: library.months(year), on_result=done, on_error=self._failed, pool=self.w.pool
+            lambda: library.months(year),
+            on_result=done,
+            on_error=self._failed,
+            pool=self.window.pool,
         )
 
     # -- indexing ---------------------------------------------------------------------------------
@@ -192,74 +198,74 @@ class LibrarySession(QObject):
         """F5: take up a model installed meanwhile, then bring the library up to date."""
         if self.library is not None:
             self.reload_model()
-            self.w.indexer.start(self.library)
+            self.window.indexer.start(self.library)
 
     def folder_added(self, path: str) -> None:
         self.refresh_facts()
         if self.library is not None:
-            self.w.indexer.start(self.library, [Path(path)])
+            self.window.indexer.start(self.library, [Path(path)])
 
     def folder_removed(self, _path: str) -> None:
         self.refresh_facts()
-        self.w.search_now()
+        self.window.search_now()
 
     def _index_running(self, running: bool) -> None:
-        self.w.index_status.set_running(running)
-        self.w.user_actions.pause_action.setEnabled(running)
-        self.w.set_facts(indexing=running)
+        self.window.index_status.set_running(running)
+        self.window.user_actions.pause_action.setEnabled(running)
+        self.window.set_facts(indexing=running)
         if running:
             self._refresh_timer.start()
         else:
             self._refresh_timer.stop()
 
     def _index_progress(self, progress: IndexProgress) -> None:
-        self.w.index_status.set_progress(progress)
+        self.window.index_status.set_progress(progress)
         if progress.skipped:
-            self.w.index_status.set_skipped(progress.skipped)
+            self.window.index_status.set_skipped(progress.skipped)
         if progress.phase != "scanning":
-            self.w.set_facts(indexed=progress.done, to_index=progress.total)
+            self.window.set_facts(indexed=progress.done, to_index=progress.total)
 
     def _index_finished(self, report: IndexReport) -> None:
         log.info("indexing finished: %s", report)
         self.refresh_facts()
         self._refresh_model_state()  # a chosen model that has encoded everything now serves
-        self.w.search_now()
+        self.window.search_now()
 
     def _index_failed(self, exc: BaseException) -> None:
         if isinstance(exc, JobCancelled):
             return
         if isinstance(exc, UserError):
-            self.w.statusBar().showMessage(f"Indexing stopped: {exc}", 15000)
+            self.window.statusBar().showMessage(f"Indexing stopped: {exc}", 15000)
             return
         raise exc
 
     def _watch_failed(self, message: str) -> None:
         """The watcher could not follow a folder: say so; indexing (F5) still catches up."""
-        self.w.statusBar().showMessage(message, 15000)
+        self.window.statusBar().showMessage(message, 15000)
 
     def _library_changed(self, summary: ChangeSummary) -> None:
         log.info("folders changed: %s", summary)
         self.refresh_facts()
-        if self.w.last_spec.browsing or summary.deleted or summary.moved:
-            self.w.search_now()
+        if self.window.last_spec.browsing or summary.deleted or summary.moved:
+            self.window.search_now()
 
     def _refresh_while_indexing(self) -> None:
         """Browsing while indexing: show new photos as they arrive, unless the user is busy."""
-        grid = self.w.grid
+        grid = self.window.grid
         untouched = (
             grid.verticalScrollBar().value() == 0 and not grid.selectionModel().hasSelection()
         )
-        if self.w.last_spec.browsing and untouched and not self.w.searcher.busy():
-            self.w.search_now()
+        if self.window.last_spec.browsing and untouched and not self.window.searcher.busy():
+            self.window.search_now()
         if self.model_state is not None and self.model_state.switching:
             self._refresh_model_state()
 
     def pause_toggled(self, paused: bool) -> None:
         if paused:
-            self.w.indexer.pause()
+            self.window.indexer.pause()
         else:
-            self.w.indexer.resume()
-        action = self.w.user_actions.pause_action
+            self.window.indexer.resume()
+        action = self.window.user_actions.pause_action
         action.setText("&Resume Indexing" if paused else "&Pause Indexing")
         action.setIcon(theme.icon("play" if paused else "pause"))
 
@@ -279,7 +285,10 @@ class LibrarySession(QObject):
                     then(state)
 
         run_in_thread(
-            library.reload_model, on_result=loaded, on_error=self._model_failed, pool=self.w.pool
+            library.reload_model,
+            on_result=loaded,
+            on_error=self._model_failed,
+            pool=self.window.pool,
         )
 
     def _refresh_model_state(self) -> None:
@@ -292,37 +301,40 @@ class LibrarySession(QObject):
                 self._model_state_loaded(state)
 
         run_in_thread(
-            library.model_state, on_result=loaded, on_error=self._model_failed, pool=self.w.pool
+            library.model_state,
+            on_result=loaded,
+            on_error=self._model_failed,
+            pool=self.window.pool,
         )
 
     def _model_failed(self, exc: BaseException) -> None:
         if not isinstance(exc, (UserError, OSError)):
             raise exc
-        self.w.statusBar().showMessage(f"The search model could not be loaded: {exc}", 15000)
+        self.window.statusBar().showMessage(f"The search model could not be loaded: {exc}", 15000)
 
     def _model_state_loaded(self, state: ModelState, start_index: bool = False) -> None:
         before = self.model_state
         self.model_state = state
         served_before = before.serving if before is not None else None
-        self.w.set_facts(has_model=state.serving is not None)
+        self.window.set_facts(has_model=state.serving is not None)
         note = search_note(state)
-        self.w.model_label.setText(note)
-        self.w.model_label.setVisible(bool(note))
-        self.w.index_status.set_model(state.active if state.switching else None)
-        self.w.update_model_banner()
+        self.window.model_label.setText(note)
+        self.window.model_label.setVisible(bool(note))
+        self.window.index_status.set_model(state.active if state.switching else None)
+        self.window.update_model_banner()
         self.model_state_changed.emit(state)
         if start_index and self.library and state.active and state.encoded < state.total:
-            self.w.indexer.start(self.library)  # encodes what the chosen model has not seen
+            self.window.indexer.start(self.library)  # encodes what the chosen model has not seen
         if state.serving != served_before and before is not None:
             log.info("search now uses %s", state.serving)
             self.refresh_facts()
-            self.w.search_now()
+            self.window.search_now()
         if state.active and (before is None or before.active != state.active):
             self._default_language()
 
     def _default_language(self) -> None:
         """A multilingual model searches in the UI's language until the user picks another."""
-        paths = self.w.paths
+        paths = self.window.paths
 
         def done(changed: bool) -> None:
             if changed:
@@ -332,13 +344,13 @@ class LibrarySession(QObject):
             lambda: ensure_language(paths, default_language),
             on_result=done,
             on_error=self._language_failed,
-            pool=self.w.pool,
+            pool=self.window.pool,
         )
 
     def _language_failed(self, exc: BaseException) -> None:
         if not isinstance(exc, (UserError, OSError)):
             raise exc
-        self.w.statusBar().showMessage(
+        self.window.statusBar().showMessage(
             f"No search language was set ({exc}); choose one in Library > Models.", 15000
         )
 
