@@ -226,14 +226,9 @@ def model_languages(row: ModelRow | None) -> list[str] | None:
     """The search languages of an installed multilingual model (FLORES codes), else None."""
     if row is None or row.installed is None or not row.usable or not row.multilingual:
         return None
-    from app.core.api import Encoder
+    from app.core.api import model_languages as languages_of
 
-    encoder = Encoder(row.installed.path, device="cpu")
-    try:
-        codes = encoder.languages()
-    finally:
-        encoder.close()
-    return list(codes) if codes else None
+    return languages_of(row.installed.path)
 
 
 def ensure_language(paths: Paths, pick: Callable[[list[str]], str | None]) -> bool:
