@@ -3,13 +3,17 @@
 Threads: every method may be called from any thread. Index runs (`index()` and the watcher's
 updates) take turns on one lock; catalog and vector-index writes take a second, short lock, so
 a folder can be added or removed while a long run goes on (the run drops that folder's work).
+
+The facade delegates: models to `search.serving.Models`, searching to the serving model's
+`SearchEngine`, scanning and encoding to `pipeline`. Over 400 lines because the index and watch
+runs stay here, with the locks they share with folder changes and model switches (one run at a
+time, one indexing process per data folder, a switch cancels the run going on).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import sys
 import threading
@@ -25,7 +29,6 @@ from app.core.catalog.records import INDEXED, PENDING, SKIPPED, Folder, FolderEr
 from app.core.errors import UserError
 from app.core.index.vindex import VectorIndex
 from app.core.jobs import JobCancelled, JobControl
-from app.core.model.info import ModelError
 from app.core.paths import Paths, is_under
 from app.core.photos.thumbnails import ThumbnailStore
 from app.core.pipeline.indexer import Indexer, IndexProgress, IndexReport
@@ -34,6 +37,7 @@ from app.core.pipeline.watcher import ChangeSet, ChangeSummary, Watcher
 from app.core.pipeline.writelock import writer_lock
 from app.core.search.engine import SearchEngine
 from app.core.search.query import Query, SearchResult
+from app.core.search.serving import Models, ModelState, Served, index_dir
 
 if TYPE_CHECKING:
     from app.core.model.encoder import Encoder
@@ -86,38 +90,6 @@ class LibraryStatus:
     index_size: int = 0
 
 
-@dataclass(frozen=True)
-class ModelState:
-    """Which model the user chose (`active`) and which one answers searches now (`serving`):
-    they differ while the library is re-encoded with a newly chosen model (`switching`;
-    `encoded` of `total` catalogued photos done). `problem`: why no model is usable, one line
-    naming the fix."""
-
-    active: str | None
-    serving: str | None
-    switching: bool
-    encoded: int
-    total: int
-    problem: str | None = None
-
-
-@dataclass
-class _Loaded:
-    """One model in use: its encoder, its vector index and a search engine over them."""
-
-    name: str
-    key: tuple[object, ...]  # what it was loaded from; a different key means reload
-    encoder: Encoder
-    vindex: VectorIndex
-    engine: SearchEngine
-
-    def close(self, catalog: Catalog) -> None:
-        if self.vindex.dirty:
-            self.vindex.save(catalog.generation(self.vindex.model_id))
-        self.vindex.close()
-        self.encoder.close()
-
-
 # Indexing idle this long: free the image tower (~350 MB for ViT-B/32, more with its arena), as
 # Immich unloads idle models. PHOTOSEEK_IMAGE_IDLE_S overrides it (bench/memory.py).
 IMAGE_TOWER_IDLE_S = float(os.environ.get("PHOTOSEEK_IMAGE_IDLE_S") or 120.0)
@@ -155,9 +127,9 @@ class Library:
             log.warning("could not convert older models: %s", e)
         lib = cls(paths, None)
         try:
-            lib._device_override = device
-            lib._precision_override = precision
-            lib._model_dir_override = Path(model_dir) if model_dir is not None else None
+            lib.models.device_override = device
+            lib.models.precision_override = precision
+            lib.models.model_dir_override = Path(model_dir) if model_dir is not None else None
             lib.reload_model(raise_errors=model_dir is not None)
         except BaseException:
             lib.close()
@@ -166,35 +138,28 @@ class Library:
 
     def __init__(self, paths: Paths, encoder: Encoder | None) -> None:
         self.paths = paths.ensure()
-        self.model_error: str | None = None
-        self._device = "auto"
-        self._device_override: str | None = None
-        self._precision_override: str | None = None
-        self._model_dir_override: Path | None = None
         self.catalog = Catalog(paths.catalog)
         self.thumbs = ThumbnailStore(paths.thumbnails)
         self.catalog_lost = self._check_lost_catalog()
         self._write_lock = threading.RLock()
         self._run_lock = threading.Lock()
         self._state_lock = threading.Lock()
-        self._model_lock = threading.RLock()
         self._controls: set[JobControl] = set()
         self._watchers: list[Watcher] = []
         self._closed = False
         self._idle_timer: threading.Timer | None = None
-        self._serving: _Loaded | None = None
-        self._target: _Loaded | None = None
+        self.models = Models(self.paths, self.catalog, self._write_lock, self._set_target)
         self._browse = SearchEngine(
             None, self.catalog, None, model_problem=lambda: self.model_error
         )
         self.indexer = Indexer(self.catalog, None, None, paths, lock=self._write_lock)
         if encoder is not None:
             try:
-                loaded = self._load(encoder.model_dir.name, ("given", id(encoder)), encoder)
+                loaded = self.models.load(encoder.model_dir.name, ("given", id(encoder)), encoder)
             except BaseException:
                 self.catalog.close()
                 raise
-            self._serving = self._target = loaded
+            self.models.serving = self.models.target = loaded
             self.indexer.set_model(encoder, loaded.vindex)
 
     def _check_lost_catalog(self) -> int:
@@ -231,109 +196,39 @@ class Library:
     def has_model(self) -> bool:
         return self._serving is not None
 
-    def _load(self, name: str, key: tuple[object, ...], encoder: Encoder) -> _Loaded:
-        vindex = VectorIndex.open(
-            self._index_dir(encoder.model_id),
-            encoder.model_id,
-            encoder.info.embed_dim,
-            self.catalog,
-        )
-        return _Loaded(name, key, encoder, vindex, SearchEngine(encoder, self.catalog, vindex))
+    @property
+    def model_error(self) -> str | None:
+        """Why no model is usable (one line naming the fix), or None."""
+        return self.models.error
 
-    def _open_model(self, name: str, model_dir: Path) -> _Loaded:
-        from app.core.model.encoder import Encoder
-        from app.core.model.info import read_model_info
-        from app.core.model.installed import (
-            SETTING_DEVICE,
-            SETTING_LANGUAGE,
-            SETTING_PRECISION,
-            read_settings,
-        )
+    @property
+    def _serving(self) -> Served | None:
+        return self.models.serving
 
-        settings = read_settings(self.paths)
-        device = self._device_override or str(settings.get(SETTING_DEVICE) or "auto")
-        precision = self._precision_override or str(settings.get(SETTING_PRECISION) or "fp32")
-        info = read_model_info(model_dir)
-        if precision != "fp32" and precision not in info.variants:
-            log.info("%s has no %s variant; using fp32", name, precision)
-            precision = "fp32"
-        language = settings.get(SETTING_LANGUAGE) if info.tokenizer.get("languages") else None
-        key = (str(model_dir), info.model_id, device, precision, language)
-        for loaded in (self._target, self._serving):
-            if loaded is not None and loaded.key == key:
-                return loaded
-        encoder = Encoder(
-            model_dir,
-            device=device,
-            precision=precision,
-            language=language if isinstance(language, str) else None,
-        )
-        self._device = device
-        try:
-            return self._load(name, key, encoder)
-        except BaseException:
-            encoder.close()
-            raise
+    @property
+    def _target(self) -> Served | None:
+        return self.models.target
+
+    @property
+    def _model_lock(self) -> threading.RLock:
+        return self.models.lock
 
     def reload_model(self, *, raise_errors: bool = False) -> ModelState:
         """Take up what changed in the models folder and the model settings (a model installed,
         removed or chosen, here or by another process). Search keeps answering throughout."""
-        from app.core.model.installed import resolve_model_dir, serving_model_name
+        return self.models.reload(raise_errors=raise_errors)
 
-        with self._model_lock:
-            target: _Loaded | None = None
-            problem: str | None = None
-            try:
-                if self._model_dir_override is not None:
-                    chosen = self._model_dir_override
-                else:
-                    chosen = resolve_model_dir(self.paths)
-                target = self._open_model(chosen.name, chosen)
-                target.encoder.model_id  # noqa: B018
-            except ModelError as e:
-                if raise_errors:
-                    raise
-                problem = str(e)
-                log.info("no usable model: %s", e)
-            serving = self._serving
-            if serving is not None and not serving.encoder.model_dir.is_dir():
-                serving = None  # removed under us
-            if serving is None and target is None and self._model_dir_override is None:
-                # Nothing chosen works: the model search used before still may.
-                prev = serving_model_name(self.paths)
-                if prev:
-                    try:
-                        serving = self._open_model(prev, resolve_model_dir(self.paths, prev))
-                    except ModelError as e:
-                        log.info("the previous model %s is not usable either: %s", prev, e)
-            elif serving is None and target is not None and self._model_dir_override is None:
-                prev = serving_model_name(self.paths)
-                if prev and prev != target.name and not self._complete(target):
-                    try:
-                        serving = self._open_model(prev, resolve_model_dir(self.paths, prev))
-                    except ModelError:
-                        serving = None
-            self._swap(target, serving)
-            self.model_error = problem
-            self._promote_if_ready()
-            return self.model_state()
+    def model_state(self) -> ModelState:
+        return self.models.state()
 
-    def _swap(self, target: _Loaded | None, serving: _Loaded | None) -> None:
-        """Install new target/serving models between index runs; close the ones dropped."""
-        old = {id(m): m for m in (self._target, self._serving) if m is not None}
-        if target is not self._target:
-            self._cancel_runs()
-            with self._run_lock, self._write_lock:
-                self._target = target
-                self.indexer.set_model(
-                    target.encoder if target else None, target.vindex if target else None
-                )
-        self._serving = serving if serving is not None else None
-        keep = {id(m) for m in (self._target, self._serving) if m is not None}
-        for key, m in old.items():
-            if key not in keep:
-                with self._write_lock:
-                    m.close(self.catalog)
+    def _set_target(self, target: Served | None) -> None:
+        """A new active model: cancel the run going on, then hand it to the indexer."""
+        self._cancel_runs()
+        with self._run_lock, self._write_lock:
+            self.models.target = target
+            self.indexer.set_model(
+                target.encoder if target else None, target.vindex if target else None
+            )
 
     def _cancel_runs(self) -> None:
         with self._state_lock:
@@ -341,50 +236,9 @@ class Library:
         for c in controls:
             c.cancel()
 
-    def _complete(self, loaded: _Loaded) -> bool:
-        counts = self.catalog.counts()
-        catalogued = counts[INDEXED] + counts[PENDING]
-        return self.catalog.count_indexed(loaded.encoder.model_id) >= catalogued
-
-    def _promote_if_ready(self) -> None:
-        """The active model takes over search once it has encoded every catalogued photo (or
-        at once when no model served search)."""
-        from app.core.model.installed import SETTING_SERVING, update_settings
-
-        with self._model_lock:
-            target, serving = self._target, self._serving
-            if target is None or target is serving:
-                return
-            if serving is not None and not self._complete(target):
-                return
-            self._serving = target
-            if serving is not None:
-                with self._write_lock:
-                    serving.close(self.catalog)
-                log.info("search now uses %s (was %s)", target.name, serving.name)
-        if self._model_dir_override is None:
-            try:
-                update_settings(self.paths, {SETTING_SERVING: target.name})
-            except OSError as e:
-                log.warning("could not record the serving model: %s", e)
-
-    def model_state(self) -> ModelState:
-        target, serving = self._target, self._serving
-        counts = self.catalog.counts()
-        total = counts[INDEXED] + counts[PENDING]
-        encoded = self.catalog.count_indexed(target.encoder.model_id) if target else 0
-        return ModelState(
-            active=target.name if target else None,
-            serving=serving.name if serving else None,
-            switching=target is not None and serving is not target,
-            encoded=min(encoded, total),
-            total=total,
-            problem=self.model_error,
-        )
-
     def _after_run(self) -> None:
         """After an index run: maybe switch search over; free the image tower once idle."""
-        self._promote_if_ready()
+        self.models.promote_if_ready()
         with self._state_lock:
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
@@ -400,19 +254,13 @@ class Library:
         if not self._run_lock.acquire(blocking=False):
             return  # a run is going on: it needs the tower
         try:
-            released = False
-            for m in {id(m): m for m in (self._target, self._serving) if m}.values():
-                if m.encoder.release("image"):
-                    released = True
-                    log.info("indexing idle: released the image tower of %s", m.name)
-            if released:
+            if self.models.release_image_towers():
                 _return_freed_memory()
         finally:
             self._run_lock.release()
 
     def _index_dir(self, model_id: str) -> Path:
-        """One index folder per model, so switching models back and forth never rebuilds."""
-        return self.paths.index_dir / re.sub(r"[^A-Za-z0-9._+-]", "_", model_id)
+        return index_dir(self.paths, model_id)
 
     # -- folders -----------------------------------------------------------------------------
     def folders(self) -> list[Folder]:
@@ -536,7 +384,7 @@ class Library:
             folders=folders,
             model_id=model_id,
             provider=target.encoder.provider if target is not None else None,
-            device=self._device if target is not None else None,
+            device=self.models.device if target is not None else None,
             has_model=self.has_model,
             model_error=self.model_error,
             index_size=len(self.vindex) if self.vindex is not None else 0,
@@ -706,9 +554,7 @@ class Library:
             timer.cancel()
             timer.join(5)
         with self._run_lock, self._write_lock:
-            for m in {id(m): m for m in (self._target, self._serving) if m}.values():
-                m.close(self.catalog)
-            self._target = self._serving = None
+            self.models.close()
             self.catalog.close()
 
     def __enter__(self) -> Library:
