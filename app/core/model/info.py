@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -393,7 +393,3 @@ def verify_model_dir(model_dir: Path, info: ModelInfo | None = None) -> ModelInf
         if sha256_file(p) != expected:
             raise ModelError(f"Model file {p} is corrupt (SHA-256 mismatch). {REINSTALL}")
     return info
-
-
-def with_floor(manifest: Manifest, floor: float, calibration: dict[str, Any]) -> Manifest:
-    return replace(manifest, relevance_floor=float(floor), floor_calibration=dict(calibration))

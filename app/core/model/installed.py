@@ -49,9 +49,6 @@ class InstalledModel:
     def usable(self) -> bool:
         return self.info is not None
 
-    def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
-
 
 def check_model_name(name: str) -> str:
     """A model name becomes a folder name: letters, digits, `._+-`, no path separators."""

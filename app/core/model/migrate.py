@@ -8,7 +8,6 @@ old folder or the new one (`models.recover_interrupted_replace` puts a set-aside
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 
 MIGRATING_PREFIX = ".migrating@"
 REPLACED_PREFIX = ".old@"
-_N_MERGES = 49152 - 256 - 2  # open_clip keeps this many merges of its BPE file
 
 
 def migrate_legacy(model_dir: Path) -> bool:
@@ -195,14 +193,9 @@ def _link_or_copy(src: Path, dest: Path) -> None:
 
 def _write_merges(bpe_gz: Path, dest: Path) -> None:
     """open_clip's gzipped BPE list to the merges.txt a published CLIP tokenizer carries."""
-    try:
-        with gzip.open(bpe_gz) as f:
-            lines = f.read().decode("utf-8").split("\n")
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise ModelError(
-            f"Tokenizer file {bpe_gz} is unreadable ({e}); reinstall the model."
-        ) from e
-    merges = lines[1 : _N_MERGES + 1]
+    from app.core.model.tokenizer import read_bpe_merges
+
+    merges = read_bpe_merges(bpe_gz)
     dest.write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
 
 

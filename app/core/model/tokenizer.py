@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 
 CLIP_BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
 DEFAULT_FLORES = "eng_Latn"
-SOT = "<start_of_text>"
-EOT = "<end_of_text>"
 # open_clip keeps merges[1 : 49152 - 256 - 2 + 1] of the file: 48894 merges, 49408 ids in all.
 _N_MERGES = 49152 - 256 - 2
 
@@ -99,6 +97,24 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, [chr(c) for c in cs], strict=True))
 
 
+def read_bpe_merges(path: Path) -> list[str]:
+    """The merges ("a b", by rank) open_clip keeps of a CLIP BPE list: its gzipped file, or the
+    merges.txt published CLIP tokenizers carry ("#version: 0.2" first); ModelError if the file
+    is unreadable or not such a list."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path) as f:
+                text = f.read().decode("utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
+        lines = text.split("\n")[1 : _N_MERGES + 1]
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise ModelError(f"Tokenizer file {path} is unreadable ({e}). {REINSTALL}") from e
+    if len(lines) != _N_MERGES or any(line.count(" ") != 1 for line in lines):
+        raise ModelError(f"Tokenizer file {path} is not open_clip's BPE merge list. {REINSTALL}")
+    return lines
+
+
 class ClipBpeTokenizer:
     """open_clip's SimpleTokenizer: its cleaning, pre-tokenising regex and byte-pair merges, in
     Python. Merging only the words a query has, from a rank table keyed by the merge file's own
@@ -107,19 +123,7 @@ class ClipBpeTokenizer:
     text stay text (see `_pat`)."""
 
     def __init__(self, bpe_path: Path, context_length: int, clean: str = "lower") -> None:
-        try:
-            if bpe_path.suffix == ".gz":
-                with gzip.open(bpe_path) as f:
-                    text = f.read().decode("utf-8")
-            else:  # merges.txt, as published CLIP tokenizers carry it ("#version: 0.2" first)
-                text = bpe_path.read_text(encoding="utf-8")
-            lines = text.split("\n")[1 : _N_MERGES + 1]
-        except (OSError, EOFError, UnicodeDecodeError) as e:
-            raise ModelError(f"Tokenizer file {bpe_path} is unreadable ({e}). {REINSTALL}") from e
-        if len(lines) != _N_MERGES or any(line.count(" ") != 1 for line in lines):
-            raise ModelError(
-                f"Tokenizer file {bpe_path} is not open_clip's BPE merge list. {REINSTALL}"
-            )
+        lines = read_bpe_merges(bpe_path)
         # "a b" -> rank; the merged token "ab" has id 512 + rank (after the 256 byte characters
         # and their 256 end-of-word forms), as in open_clip's vocabulary.
         self._ranks = {line: rank for rank, line in enumerate(lines)}

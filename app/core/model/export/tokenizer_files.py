@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from app.core.model.export.graphs import ExportError
+from app.core.model.info import ModelError
 
-# open_clip keeps merges[1 : 49152 - 256 - 2 + 1] of its BPE file: 48894 merges, 49408 ids.
-_N_MERGES = 49152 - 256 - 2
 # The names Hugging Face's CLIP tokenizer gives open_clip's <start_of_text> / <end_of_text>.
 HF_SOT, HF_EOT = "<|startoftext|>", "<|endoftext|>"
 
@@ -51,11 +49,12 @@ def write_clip_bpe(bpe_gz: Path, textual: Path, context_length: int) -> None:
     """open_clip's gzipped BPE list as Hugging Face's CLIP tokenizer files: merges.txt
     ("#version: 0.2", then the merges), vocab.json, tokenizer_config.json (pad_token
     <|endoftext|>, as published CLIP exports have) and special_tokens_map.json."""
-    with gzip.open(bpe_gz) as f:
-        lines = f.read().decode("utf-8").split("\n")
-    merges = lines[1 : _N_MERGES + 1]
-    if len(merges) != _N_MERGES:
-        raise ExportError(f"{bpe_gz} is not open_clip's BPE merge list.")
+    from app.core.model.tokenizer import read_bpe_merges
+
+    try:
+        merges = read_bpe_merges(bpe_gz)
+    except ModelError as e:
+        raise ExportError(f"{bpe_gz} is not open_clip's BPE merge list.") from e
     (textual / "merges.txt").write_text(
         "#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8"
     )
