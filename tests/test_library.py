@@ -52,7 +52,7 @@ def test_without_a_model_browsing_works_and_search_explains(
         st = lib.status()
         assert (st.photos, st.pending, st.indexed, st.model_id) == (len(made), len(made), 0, None)
         assert [f.photo_count for f in lib.folders()] == [0]  # catalogued, not yet searchable
-        some = lib.catalog.photo_by_path(str(next(iter(made))))
+        some = lib.photo_by_path(str(next(iter(made))))
         thumb = lib.thumbnail(some.id)
         assert thumb is not None and thumb.is_file()
         assert lib.photo(some.id).capture_source == "exif_original"
@@ -154,7 +154,7 @@ def test_remove_folder_forgets_photos_but_not_files(lib: Library, tmp_path: Path
     lib.add_folder(keep)
     lib.add_folder(drop)
     lib.index()
-    drop_ids = [lib.catalog.photo_by_path(str(p)).id for p in dropped]
+    drop_ids = [lib.photo_by_path(str(p)).id for p in dropped]
     before = snapshot(drop)
     lib.remove_folder(drop)
     assert [Path(f.path) for f in lib.folders()] == [keep]
@@ -181,10 +181,10 @@ def test_status_skipped_and_thumbnail_regeneration(lib: Library, tmp_path: Path)
     ]
     [skipped] = lib.skipped()
     assert skipped.path == photos / "broken.jpg" and skipped.reason
-    broken_id = lib.catalog.photo_by_path(str(photos / "broken.jpg")).id
+    broken_id = lib.photo_by_path(str(photos / "broken.jpg")).id
     assert lib.thumbnail(broken_id) is None
 
-    pid = lib.catalog.photo_by_path(str(next(iter(made)))).id
+    pid = lib.photo_by_path(str(next(iter(made)))).id
     thumb = lib.thumbnail(pid)
     assert thumb is not None
     first = thumb.read_bytes()

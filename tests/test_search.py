@@ -52,6 +52,19 @@ def test_parse_text(text, positive, negative):
     assert parse_text(text) == (positive, negative)
 
 
+def test_a_query_is_parsed_once_and_knows_what_it_needs():
+    """`terms` (the text's words and every negative term) is parsed once per query; browsing
+    needs no model, words or an image do, and a stored photo needs no encoder."""
+    q = Query(text="beach -people", negative=("people", "car"))
+    assert q.terms == ("beach", ("people", "car")) and q.terms is q.terms
+    assert q.needs_model and q.needs_encoder
+    assert not Query(year=2021).needs_model and not Query().needs_encoder
+    assert Query(text="-people").needs_model  # only exclusions still encode the terms
+    like = Query(like_photo_id=7)
+    assert like.needs_model and not like.needs_encoder
+    assert Query(like_photo_id=7, region=(0, 0, 5, 5)).needs_encoder  # a region is encoded
+
+
 # -- part 1: exact top-k on synthetic vectors --------------------------------------------------
 
 N = 20_000
