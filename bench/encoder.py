@@ -94,17 +94,17 @@ def text_latency(enc: Any, queries: list[str], repeats: int) -> tuple[dict, dict
     """Single-query latency through Encoder.encode_text (the app's path), and of the same
     session fed each query's full context (what every query cost before the token axis was
     dynamic), interleaved so both see the same machine load."""
-    full = [np.asarray(enc._get_tokenizer().encode([q])) for q in queries]  # [1, context] each
+    full = [enc.text_ids([q], trim=False) for q in queries]  # [1, context] each
     for q, ids in zip(queries, full, strict=True):  # warm up every shape either path uses
         enc.encode_text([q])
-        enc._run("text", ids)
+        enc.encode_ids(ids)
     app, before = [], []
     for _ in range(max(1, repeats)):
         for q, ids in zip(queries, full, strict=True):
             t0 = time.perf_counter()
             enc.encode_text([q])
             t1 = time.perf_counter()
-            enc._run("text", ids)
+            enc.encode_ids(ids)
             app.append(t1 - t0)
             before.append(time.perf_counter() - t1)
     return stats_ms(app), stats_ms(before)

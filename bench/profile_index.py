@@ -172,7 +172,7 @@ def _indexer(**values: Any) -> Callable[[Library], Callable[[], None]]:
 @contextmanager
 def session_entries(entries: dict[str, str]) -> Iterator[None]:
     """Sessions the encoder creates meanwhile get these onnxruntime config entries, set last
-    (over whatever Encoder._create chose)."""
+    (over whatever the Encoder chose)."""
     real = encoder_mod.ort.InferenceSession
 
     def create(path: str, sess_options: Any = None, **kwargs: Any) -> Any:
@@ -194,8 +194,8 @@ def _session_config(**entries: str) -> Callable[[Library], Callable[[], None]]:
         enc = lib.encoder
         assert enc is not None
         with session_entries(entries):
-            enc._sessions.pop("image", None)
-            enc._session("image")
+            enc.release("image")
+            enc.load("image")
         return lambda: None
 
     return apply
@@ -327,7 +327,7 @@ def run_bare(model_dir: Path, pixels: np.ndarray, batch: int, **config: str) -> 
     enc = Encoder(model_dir, device="cpu")
     try:
         with session_entries(config):  # the same route as the library variants
-            enc._session("image")
+            enc.load("image")
         enc.encode_pixels(pixels[:batch])
         with Window() as w:
             for s in range(0, len(pixels), batch):

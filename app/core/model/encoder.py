@@ -166,15 +166,20 @@ class Encoder:
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Texts to float32 [N, D], unit length, in the same space as the images."""
-        return self._run("text", self.text_ids(texts))
+        return self.encode_ids(self.text_ids(texts))
 
-    def text_ids(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Token ids [N, C] (from `text_ids`) to float32 [N, D], unit length."""
+        return self._run("text", ids)
+
+    def text_ids(self, texts: Sequence[str], *, trim: bool = True) -> np.ndarray:
         """The int64 token ids the text graph gets for `texts`: [N, context_length], or cut to
-        the longest text (see trim_token_ids) when the graph has a dynamic token axis."""
+        the longest text (see trim_token_ids) when the graph has a dynamic token axis and `trim`
+        (bench/encoder.py compares with the full context)."""
         if isinstance(texts, str):
             texts = [texts]
         ids = self._get_tokenizer().encode(texts)
-        if len(ids) == 0:
+        if len(ids) == 0 or not trim:
             return ids
         shape = self._session("text").get_inputs()[0].shape
         if len(shape) == 2 and not isinstance(shape[1], int):  # e.g. "tokens" (or None)
@@ -288,6 +293,11 @@ class Encoder:
             relative(path, self.model_dir),
         )
         return session
+
+    def load(self, tower: str) -> None:
+        """Create the tower's session now rather than at first use (a warm-up; after `release`,
+        sessions made with other onnxruntime options, as bench/profile_index.py does)."""
+        self._session(tower)
 
     def release(self, tower: str) -> bool:
         """Free one tower's session (its weights leave memory); the next use loads it again.
