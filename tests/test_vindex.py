@@ -23,8 +23,9 @@ import pytest
 
 from app.core import durable
 from app.core.catalog.catalog import Catalog
-from app.core.index import vindex, vstore
-from app.core.index.vindex import INDEX_AUX, INDEX_BIN, INDEX_JSON, VectorIndex
+from app.core.index import vfiles, vindex, vstore
+from app.core.index.vfiles import INDEX_AUX, INDEX_BIN, INDEX_JSON
+from app.core.index.vindex import VectorIndex
 from app.core.photos.metadata import PhotoMeta
 
 MODEL = "synthetic-model"
@@ -220,8 +221,8 @@ def _damage(idx: Path, damage: str) -> None:
         json_path.write_text("{not json")
     elif damage == "old_format":
         text = json_path.read_text()
-        assert f'"format": {vindex.FORMAT_VERSION}' in text
-        json_path.write_text(text.replace(f'"format": {vindex.FORMAT_VERSION}', '"format": 0'))
+        assert f'"format": {vfiles.FORMAT_VERSION}' in text
+        json_path.write_text(text.replace(f'"format": {vfiles.FORMAT_VERSION}', '"format": 0'))
     elif damage == "delete_segment":
         segments[0].unlink()
     elif damage == "flip_segment":
@@ -372,10 +373,10 @@ def test_crash_between_the_renames_reads_as_torn(library, tmp_path, monkeypatch,
             raise KeyboardInterrupt("killed")  # the process dies here
         real_replace(src, dst)
 
-    monkeypatch.setattr(vindex.os, "replace", dying_replace)
+    monkeypatch.setattr(vfiles.os, "replace", dying_replace)
     with pytest.raises(KeyboardInterrupt):
         vi.save(catalog.generation(MODEL))
-    monkeypatch.setattr(vindex.os, "replace", real_replace)
+    monkeypatch.setattr(vfiles.os, "replace", real_replace)
     order = [INDEX_BIN, INDEX_AUX, INDEX_JSON]
     assert calls == order[: order.index(dies_at) + 1]
     left = tmp_path / "idx" / f"{dies_at}.{os.getpid()}.tmp"
@@ -396,7 +397,7 @@ def test_crash_before_any_rename_keeps_the_old_index(library, tmp_path, monkeypa
     def dying_replace(src: object, dst: object) -> None:
         raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(vindex.os, "replace", dying_replace)
+    monkeypatch.setattr(vfiles.os, "replace", dying_replace)
     with pytest.raises(KeyboardInterrupt):
         vi.save(catalog.generation(MODEL))
     monkeypatch.undo()

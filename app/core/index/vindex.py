@@ -31,7 +31,8 @@ Why each part (bench/RESULTS.md, sessions 2 and 3; 2-core machine, 512-d model):
 The one over-fetch loop of filtered and floored queries is `search_growing`; what is fetched is
 settled by its caller (search.ranking), so filters stay exact.
 
-Over 400 lines: one class, because its two locks span the graph, the rows and their saves.
+Its files are read and written by `vfiles`, the projection is `projection`. Over 400 lines:
+one class, because its two locks span the graph, the rows, rebuilds and saves.
 
 Locking: queries take a short lock; adds, removals and saves are serialised by a second one, so
 long work (a graph rebuild or compaction, writing a save) runs beside queries on the old graph,
@@ -40,12 +41,9 @@ which is swapped in only when done.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -53,9 +51,14 @@ from typing import Any, Protocol, TypeVar
 import hnswlib
 import numpy as np
 
-from app.core.durable import crc32_file, fsync_dir, fsync_file
 from app.core.index.projection import Projection
-from app.core.index.vstore import RowStore, StoreError, remove_unused
+from app.core.index.vfiles import (
+    Unusable,
+    read_saved,
+    remove_dead_temp_files,
+    write_saved,
+)
+from app.core.index.vstore import RowStore
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +66,6 @@ T = TypeVar("T")
 Hits = tuple[np.ndarray, np.ndarray]  # (ids int64, scores float32), best first
 Settled = tuple[T, bool]  # an answer, and whether it is final
 
-FORMAT_VERSION = 3  # 3: reduced graphs hold lifted projections (Projection)
-INDEX_BIN = "index.bin"
-INDEX_AUX = "index.aux"  # photo-to-row map of the full vectors, and the graph's projection
-INDEX_JSON = "index.json"
-TMP_SUFFIX = ".tmp"  # temp files are "index.bin.<pid>.tmp": two processes never share one
 
 M = 16  # graph degree: recall@10 >= 0.97 on clustered CLIP-like vectors at ef 100
 # A reduced graph (only ever >= REDUCE_AT photos) is denser: at a million synthetic photos, 1000
@@ -134,10 +132,6 @@ class EmbeddingSource(Protocol):
     def filter_ids(self) -> np.ndarray: ...
 
 
-class _Unusable(Exception):
-    """The saved index cannot be used; the message says why (for the log)."""
-
-
 def normalise(vectors: np.ndarray) -> np.ndarray:
     """Unit-length float32 rows (zero rows stay zero)."""
     v = np.asarray(vectors, dtype=np.float32)
@@ -182,12 +176,12 @@ class VectorIndex:
         from another model, torn, corrupt or behind the catalog; saves any repair."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        _remove_dead_temp_files(directory)
+        remove_dead_temp_files(directory)
         generation = catalog.generation(model_id)  # read first: later changes look stale
         count = catalog.count_indexed(model_id)
         try:
             vi = cls._load(directory, model_id, dim)
-        except _Unusable as why:
+        except Unusable as why:
             log.info("Rebuilding the vector index in %s from the catalog: %s", directory, why)
             vi = cls.build(directory, model_id, dim, catalog)
             vi.save(generation)
@@ -218,64 +212,9 @@ class VectorIndex:
 
     @classmethod
     def _load(cls, directory: Path, model_id: str, dim: int) -> VectorIndex:
-        meta_path, bin_path, aux_path = (
-            directory / INDEX_JSON,
-            directory / INDEX_BIN,
-            directory / INDEX_AUX,
-        )
-        if not meta_path.is_file():
-            raise _Unusable(f"{meta_path.name} is missing")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            fmt, saved_model, saved_dim = meta["format"], meta["model_id"], meta["dim"]
-            if fmt != FORMAT_VERSION:
-                raise _Unusable(f"it has format {fmt}, this version writes {FORMAT_VERSION}")
-            generation, count = int(meta["generation"]), int(meta["count"])
-            deleted = np.array(sorted(meta["deleted_ids"]), dtype=np.int64)
-            graph_dim, capacity = int(meta["graph_dim"]), int(meta["capacity"])
-            files = {name: (int(meta[f"{key}_size"]), int(meta[f"{key}_crc32"]))
-                     for name, key in ((INDEX_BIN, "bin"), (INDEX_AUX, "aux"))}  # fmt: skip
-            manifest = list(meta["segments"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise _Unusable(f"{meta_path.name} is unreadable ({e})") from e
-        if saved_model != model_id or saved_dim != dim:
-            raise _Unusable(f"it belongs to model {saved_model} ({saved_dim}-d), not {model_id}")
-        # Never hand hnswlib a file we did not write whole: it trusts the bytes it reads.
-        for name, (size, crc) in files.items():
-            path = directory / name
-            if not path.is_file():
-                raise _Unusable(f"{name} is missing")
-            actual = path.stat().st_size
-            if actual != size:
-                raise _Unusable(f"{name} has {actual} bytes, {size} were saved (torn write)")
-            if crc32_file(path) != crc:
-                raise _Unusable(f"{name} does not match its checksum (corrupt or torn)")
-        try:
-            with open(aux_path, "rb") as f:
-                ids, rows = np.load(f), np.load(f)
-                mean, basis = np.load(f), np.load(f)
-        except (OSError, ValueError, EOFError) as e:
-            raise _Unusable(f"{INDEX_AUX} is unreadable ({e})") from e
-        fitted_on = int(meta.get("projection_fitted_on", 0))
-        projection = Projection(mean, basis, fitted_on) if basis.size else None
-        if graph_dim != (projection.dim if projection else dim):
-            raise _Unusable(f"its graph is {graph_dim}-d, its projection does not match")
-        try:
-            store = RowStore.load(directory, dim, manifest, ids, rows)
-        except (StoreError, TypeError, ValueError) as e:
-            raise _Unusable(f"its full vectors are unusable ({e})") from e
-        graph = hnswlib.Index(space="ip", dim=graph_dim)
-        try:
-            graph.load_index(str(bin_path), max_elements=capacity)
-        except (RuntimeError, ValueError, MemoryError) as e:
-            store.close()
-            raise _Unusable(f"hnswlib could not load {INDEX_BIN} ({e})") from e
-        labels = np.sort(np.asarray(graph.get_ids_list(), dtype=np.int64))
-        live = np.setdiff1d(labels, deleted, assume_unique=True)
-        if len(live) != count or not np.array_equal(live, store.ids):
-            store.close()
-            raise _Unusable(f"its graph and full vectors disagree ({len(live)} vs {len(store)})")
-        return cls(directory, model_id, dim, graph, store, projection, deleted, generation)
+        saved = read_saved(directory, model_id, dim)
+        return cls(directory, model_id, dim, saved.graph, saved.store, saved.projection,
+                   saved.deleted, saved.generation)  # fmt: skip
 
     def _spot_check(self, catalog: EmbeddingSource) -> str | None:
         """Compare a few stored rows with the catalog: None when they agree, else why not."""
@@ -629,26 +568,13 @@ class VectorIndex:
     # -- saving --------------------------------------------------------------------------------
 
     def save(self, generation: int) -> None:
-        """Write index.bin, index.aux and then index.json atomically (temp file, fsync,
-        rename), recording the catalog generation the contents match. The full vectors' segment
-        files are flushed first and never change; index.json goes last and carries the others'
-        sizes and checksums and the segment list, so a kill between renames reads as torn."""
-        directory = self.directory
-        bin_tmp = _temp_path(directory, INDEX_BIN)
-        aux_tmp = _temp_path(directory, INDEX_AUX)
-        json_tmp = _temp_path(directory, INDEX_JSON)
-        with self._write:  # no changes meanwhile; queries go on (saving only reads the graph)
+        """Write the index's files atomically (`vfiles.write_saved`), recording the catalog
+        generation the contents match; queries go on meanwhile (saving only reads the graph)."""
+        with self._write:  # no changes meanwhile
             with self._lock:
                 self._store.flush()
             graph, store, projection = self._require(), self._store, self._proj
-            graph.save_index(str(bin_tmp))
-            with open(aux_tmp, "wb") as f:
-                np.save(f, store.ids)
-                np.save(f, store.rows)
-                np.save(f, projection.mean if projection else np.empty(0, np.float32))
-                np.save(f, projection.basis if projection else np.empty((0, 0), np.float32))
             meta: dict[str, Any] = {
-                "format": FORMAT_VERSION,
                 "model_id": self.model_id,
                 "dim": self.dim,
                 "graph_dim": self.graph_dim,
@@ -663,21 +589,9 @@ class VectorIndex:
                 "segments": store.manifest(),
                 "projection_fitted_on": projection.fitted_on if projection else 0,
             }
-            for path, key in ((bin_tmp, "bin"), (aux_tmp, "aux")):
-                fsync_file(path)
-                meta[f"{key}_size"] = path.stat().st_size
-                meta[f"{key}_crc32"] = crc32_file(path)
-            with open(json_tmp, "w", encoding="utf-8") as f:
-                json.dump(meta, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(bin_tmp, directory / INDEX_BIN)
-            os.replace(aux_tmp, directory / INDEX_AUX)
-            os.replace(json_tmp, directory / INDEX_JSON)
-            fsync_dir(directory)
+            write_saved(self.directory, graph, store, projection, meta)
             self._generation = int(generation)
             self._dirty = False
-            remove_unused(directory, store.file_names(), _process_alive)
 
     @property
     def dirty(self) -> bool:
@@ -749,29 +663,3 @@ def _read_catalog(
         ids, vectors = catalog.embeddings(model_id, all_ids[i : i + READ_CHUNK])
         if len(ids):
             yield ids, vectors
-
-
-def _temp_path(directory: Path, name: str, pid: int | None = None) -> Path:
-    return directory / f"{name}.{os.getpid() if pid is None else pid}{TMP_SUFFIX}"
-
-
-def _remove_dead_temp_files(directory: Path) -> None:
-    """Delete temp files left by saves that were killed half-way (this process's, or those of
-    processes no longer running); another live process may be mid-save with its own."""
-    for path in directory.glob(f"index.*{TMP_SUFFIX}"):
-        pid_text = path.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1]
-        pid = int(pid_text) if pid_text.isdigit() else None
-        if pid is None or pid == os.getpid() or not _process_alive(pid, path):
-            path.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int, temp: Path) -> bool:
-    if os.name != "posix":  # no cheap check: a save never takes an hour
-        return time.time() - temp.stat().st_mtime < 3600
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
