@@ -365,7 +365,15 @@ class SearchEngine:
     def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
         by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
         return [
-            Hit(p.id, p.path, float(by_id[p.id]), p.capture_time, p.capture_source)
+            Hit(
+                p.id,
+                p.path,
+                float(by_id[p.id]),
+                p.capture_time,
+                p.capture_source,
+                p.width,
+                p.height,
+            )
             for p in self.catalog.photos(ids)
         ]
 

@@ -112,6 +112,8 @@ class Hit:
     score: float
     capture_time: datetime | None
     capture_source: str | None = None  # where the date came from; "file_mtime": a guess
+    width: int | None = None  # as displayed (EXIF rotation applied), for the timeline's rows
+    height: int | None = None
 
 
 @dataclass(frozen=True)
