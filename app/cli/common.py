@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.api import Paths, UserError
 
 if TYPE_CHECKING:
-    pass
+    from app.core.api import Folder, Library
 
 EXIT_USER = 1
 EXIT_USAGE = 2
@@ -185,7 +185,7 @@ def command(fn: Callable[[argparse.Namespace, Paths], int]) -> Callable[..., int
 @contextmanager
 def open_library(
     args: argparse.Namespace, paths: Paths, *, need_model: bool = False
-) -> Iterator[Any]:
+) -> Iterator[Library]:
     from app.core.api import Library
 
     options = vars(args)  # `folders` has no model options: it never runs the model
@@ -242,7 +242,7 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def folder_dict(f: Any) -> dict[str, Any]:
+def folder_dict(f: Folder) -> dict[str, Any]:
     return {"id": f.id, "path": str(f.path), "available": f.available, "photo_count": f.photo_count}
 
 

@@ -30,7 +30,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from app.cli import search_cmd, status_cmd
 from app.cli.common import (
@@ -50,6 +51,9 @@ from app.cli.common import (
 )
 from app.cli.progress import ProgressLine, format_duration
 from app.core.api import Paths, UserError
+
+if TYPE_CHECKING:
+    from app.core.api import ChangeSummary, IndexProgress, IndexReport, Library
 
 # Re-exported: the exit codes and argument types tests and callers know from here.
 __all__ = [
@@ -176,7 +180,7 @@ class _Interrupts:
     def __init__(self, cancel: Callable[[], None]) -> None:
         self._cancel = cancel
         self.count = 0
-        self._old: Any = None
+        self._old: Callable[[int, FrameType | None], object] | int | None = None
 
     def __enter__(self) -> _Interrupts:
         if threading.current_thread() is threading.main_thread():
@@ -187,7 +191,7 @@ class _Interrupts:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
 
-    def _handle(self, signum: int, frame: Any) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
         if self.count > 1:
             raise KeyboardInterrupt
@@ -195,14 +199,14 @@ class _Interrupts:
         self._cancel()
 
 
-def run_index(lib: Any, folders: list[Path] | None) -> tuple[Any, bool]:
+def run_index(lib: Library, folders: list[Path] | None) -> tuple[IndexReport | None, bool]:
     """Index with a progress line; returns (report, interrupted)."""
     from app.core.api import JobCancelled, JobControl
 
     control = JobControl()
     bar = ProgressLine()
 
-    def progress(p: Any) -> None:
+    def progress(p: IndexProgress) -> None:
         bar.update(
             p.done,
             p.total,
@@ -225,7 +229,7 @@ def run_index(lib: Any, folders: list[Path] | None) -> tuple[Any, bool]:
     return report, interrupted
 
 
-def describe_report(r: Any) -> str:
+def describe_report(r: IndexReport) -> str:
     parts = [
         f"{r.added} new",
         f"{r.updated} changed",
@@ -255,6 +259,7 @@ def cmd_index(args: argparse.Namespace, paths: Paths) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    assert report is not None  # a run that was not interrupted reports
     print(f"Indexed: {describe_report(report)}")
     for root in report.unavailable:
         print(f"{root} is unavailable (drive unplugged or folder missing); its photos are kept.")
@@ -266,7 +271,7 @@ def cmd_index(args: argparse.Namespace, paths: Paths) -> int:
     return 0
 
 
-def describe_change(c: Any) -> str:
+def describe_change(c: ChangeSummary) -> str:
     parts = [
         f"{n} {what}"
         for n, what in (
@@ -296,9 +301,10 @@ def cmd_watch(args: argparse.Namespace, paths: Paths) -> int:
                 "Stopped before watching. Run `photoseek watch` again to resume.", file=sys.stderr
             )
             return EXIT_INTERRUPTED
+        assert report is not None  # a run that was not interrupted reports
         print(f"Up to date: {describe_report(report)}")
 
-        def on_change(c: Any) -> None:
+        def on_change(c: ChangeSummary) -> None:
             print(f"{time.strftime('%H:%M:%S')}  {describe_change(c)}", flush=True)
 
         watcher = lib.watch(  # already running
