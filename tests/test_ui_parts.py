@@ -1,5 +1,5 @@
 """Widgets that need no library: the delegate, the search bar, the filters, settings, the
-preview's coordinate mapping, the empty-state choice."""
+empty-state choice. (The viewer's coordinate mapping is in test_ui_viewer.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QMimeData, QRect, QRectF, QSize, Qt, QThreadPool, QUrl
+from PySide6.QtCore import QMimeData, QRect, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPalette, QPixmap, QPixmapCache
 from PySide6.QtWidgets import QStyleOptionViewItem
 from qt_helpers import press, strict_qt_fixture, type_text  # noqa: F401
@@ -17,7 +17,6 @@ from app.core.search.query import Hit
 from app.ui.empty_state import Facts, state_for
 from app.ui.filters import FilterBar
 from app.ui.image_query import from_mime
-from app.ui.preview import fitted_rect, load_display_image, widget_to_image_rect
 from app.ui.results_model import ResultsModel, thumb_key
 from app.ui.search_bar import DEBOUNCE_MS, SearchBar
 from app.ui.settings import UiSettings
@@ -198,38 +197,6 @@ def test_settings_round_trip_and_reject_garbage(tmp_path):
     )
     bad = UiSettings(tmp_path / "bad.ini")
     assert (bad.thumb_size, bad.month, bad.order) == (176, None, "relevance")
-
-
-# -- preview mapping ---------------------------------------------------------------------------
-
-
-def test_fitted_rect_centres_and_keeps_aspect():
-    shown = fitted_rect(QSize(400, 200), QRect(0, 0, 200, 200))
-    assert shown == QRectF(0, 50, 200, 100)
-
-
-def test_selection_maps_to_original_pixels():
-    shown = QRectF(0, 50, 200, 100)  # a 4000 x 2000 photo drawn at 1/20
-    box = widget_to_image_rect(QRect(10, 60, 50, 20), shown, QSize(4000, 2000))
-    assert box == (200, 200, 1000, 400)
-    # a selection spilling over the letterbox is clipped to the photo
-    assert widget_to_image_rect(QRect(150, 0, 100, 100), shown, QSize(4000, 2000)) == (
-        3000,
-        0,
-        1000,
-        1000,
-    )
-    assert widget_to_image_rect(QRect(0, 0, 50, 40), shown, QSize(4000, 2000)) is None
-
-
-def test_display_image_reports_the_rotated_original_size(tmp_path):
-    path = tmp_path / "turned.jpg"
-    exif = Image.Exif()
-    exif[0x0112] = 6  # stored landscape, shown portrait
-    Image.new("RGB", (3000, 1000), (10, 200, 10)).save(path, exif=exif)
-    image, original = load_display_image(path, max_side=600)
-    assert original == QSize(1000, 3000)
-    assert image.width() < image.height() and max(image.width(), image.height()) <= 600
 
 
 # -- empty states ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ micro CLIP (tests/microclip.py) through onnxruntime, photos with EXIF dates acro
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import re
@@ -24,7 +23,6 @@ from PySide6.QtGui import (
     QImage,
     QWheelEvent,
 )
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from qt_helpers import press, shape_photos, strict_qt_fixture, type_text  # noqa: F401
 
@@ -32,7 +30,6 @@ from app.core.library import Library
 from app.core.model.info import MANIFEST
 from app.core.paths import Paths
 from app.ui.main_window import MainWindow
-from app.ui.preview import PreviewDialog
 from app.ui.results_model import ResultsModel
 from app.ui.search_controller import Outcome
 
@@ -82,7 +79,15 @@ def make_window(qtbot, paths: Paths, library: Library | None, **kwargs) -> MainW
 @pytest.fixture
 def window(qtbot, paths: Paths, indexed_library: Library) -> Iterator[MainWindow]:
     win = make_window(qtbot, paths, indexed_library)
-    qtbot.waitUntil(lambda: win.model.total() == 32 and not win.indexer.running, timeout=30_000)
+    qtbot.waitUntil(
+        lambda: (
+            win.model.total() == 32
+            and not win.indexer.running
+            and not win.searcher.busy()
+            and win.model.generation == win.searcher.generation  # the last search is shown
+        ),
+        timeout=30_000,
+    )
     yield win
     win.close()
 
@@ -362,56 +367,6 @@ def test_context_menu_offers_and_runs_the_file_actions(qtbot, window, opened_url
     assert window.search_bar.image().label == f"Like {path.name}"
     assert names(window, 1) == [path.name]
     QGuiApplication.clipboard().clear()
-
-
-def test_keyboard_enter_opens_the_preview_and_delete_deletes_nothing(qtbot, window):
-    window.grid.setFocus()
-    window.grid.setCurrentIndex(window.model.index(0, 0))
-    press(window.grid, Qt.Key.Key_Right)
-    assert window.grid.currentIndex().row() == 1
-    path = Path(window.grid.currentIndex().data(ResultsModel.PathRole))
-    press(window.grid, Qt.Key.Key_Delete)
-    assert path.exists() and window.model.total() == 32
-    assert "never deletes" in window.statusBar().currentMessage()
-    press(window.grid, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), PreviewDialog))
-    dialog = QApplication.activeModalWidget()
-    assert dialog.path == path
-    qtbot.waitUntil(lambda: dialog.details["Camera"].text() == "PhotoSeek Test Camera")
-    assert "96 × 96 px" in dialog.details["Size"].text()
-    assert "file date" not in dialog.details["Taken"].text()  # the photo records its date
-    photo = window.library.photo(window.grid.currentIndex().data(ResultsModel.PhotoIdRole))
-    dialog._details_loaded(dataclasses.replace(photo, capture_source="file_mtime"))
-    assert dialog.details["Taken"].text().endswith("(file date: no capture date in the photo)")
-    dialog.reject()
-
-
-def test_dragging_a_box_in_the_preview_searches_for_that_region(qtbot, window):
-    dialog = window.user_actions.open_preview(window.model.index(0, 0))
-    view = dialog.view
-    view.resize(400, 400)
-    qtbot.waitUntil(lambda: view.shown_rect().width() > 0)
-    shown = view.shown_rect()  # a 96 px photo drawn fitted into the view
-    start = QPoint(
-        int(shown.left() + shown.width() * 0.25), int(shown.top() + shown.height() * 0.25)
-    )
-    end = QPoint(int(shown.left() + shown.width() * 0.75), int(shown.top() + shown.height() * 0.75))
-    before = window.searcher.generation
-    QTest.mousePress(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(view, end)
-    QTest.mouseRelease(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
-    qtbot.waitUntil(
-        lambda: (
-            window.searcher.generation > before
-            and not window.searcher.busy()
-            and window.model.generation == window.searcher.generation
-        )
-    )
-    query = window.search_bar.image()
-    assert query.label.startswith("Part of ") and query.like_photo_id is not None
-    x, y, w, h = query.region
-    assert 20 <= x <= 28 and 20 <= y <= 28 and 44 <= w <= 52 and 44 <= h <= 52
-    assert window.empty_state_key() in (None, "no-results")
 
 
 def test_thumbnail_size_follows_slider_and_ctrl_wheel(qtbot, window):

@@ -18,7 +18,7 @@ from app.ui.first_run import FirstRunDialog
 from app.ui.folders_dialog import FolderList, FoldersDialog
 from app.ui.image_query import ImageQuery
 from app.ui.models_dialog import ModelsDialog
-from app.ui.preview import PreviewDialog
+from app.ui.viewer import ResultSequence, ViewerDialog
 from app.ui.results_model import ResultsModel
 from app.ui.skipped_dialog import SkippedDialog
 
@@ -239,14 +239,14 @@ class WindowActions(QObject):
         menu.addAction(theme.icon("copy"), "Copy Path", self.copy_selected_paths)
         return menu
 
-    def open_preview(self, index: QModelIndex) -> PreviewDialog | None:
+    def open_preview(self, index: QModelIndex) -> ViewerDialog | None:
         library = self.window.library
         if not index.isValid() or library is None:
             return None
-        dialog = PreviewDialog(
+        dialog = ViewerDialog(
             library,
-            int(index.data(ResultsModel.PhotoIdRole)),
-            index.data(ResultsModel.PathRole),
+            ResultSequence(self.window.model, self.window.grid),
+            index.row(),
             self.window.pool,
             self.window,
         )
@@ -260,13 +260,13 @@ class WindowActions(QObject):
         dialog.open()
         return dialog
 
-    def _similar_from_preview(self, dialog: PreviewDialog, photo_id: int) -> None:
+    def _similar_from_preview(self, dialog: ViewerDialog, photo_id: int) -> None:
         dialog.accept()
         self.find_similar(photo_id, dialog.path.name)
 
     def _region_search(
         self,
-        dialog: PreviewDialog,
+        dialog: ViewerDialog,
         photo_id: int,
         path: str,
         box: tuple[int, int, int, int],

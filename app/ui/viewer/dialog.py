@@ -1,0 +1,382 @@
+"""The viewer window: one photo of the results at a time, stepped through in the grid's order, with
+zoom, full screen, a metadata panel, region search and Find Similar.
+
+Keys: Left/Right (or Page Up/Down) step, Home/End jump to the ends; F or 0 fits, 1 shows 100 %,
++ and - zoom; F11 toggles full screen; I toggles the details; R toggles the region tool, Enter
+searches the box, Esc takes the box away, then leaves full screen, then closes; Space closes, as
+it opened the viewer from the grid. A region search, like Find Similar, closes the viewer and
+shows its results in the grid, with the box's crop in the search bar: the results are the grid's,
+and the order the viewer steps through would otherwise change under the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QImage, QKeyEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.api import Library, Photo, UserError
+from app.ui import theme
+from app.ui.results_model import thumb_key
+from app.ui.viewer.canvas import BACKDROP, FULL_SCREEN_BACKDROP, WHEEL_STEP
+from app.ui.viewer.info import InfoPanel
+from app.ui.viewer.loader import PhotoLoader
+from app.ui.viewer.region import RegionCanvas
+from app.ui.viewer.sequence import ResultSequence
+from app.ui.workers import Worker, run_in_thread
+
+K = Qt.Key
+
+
+class ViewerDialog(QDialog):
+    """Emits `region_search(photo_id, path, box, crop)`, `find_similar(photo_id)`,
+    `open_file(path)` and `show_in_folder(path)` for the window to act on."""
+
+    region_search = Signal(int, str, tuple, QImage)
+    find_similar = Signal(int)
+    open_file = Signal(str)
+    show_in_folder = Signal(str)
+
+    def __init__(
+        self,
+        library: Library,
+        photos: ResultSequence,
+        row: int,
+        pool: QThreadPool,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.photos = photos
+        if photos.parent() is None:
+            photos.setParent(self)  # it listens to the results only while the viewer is open
+        self.pool = pool
+        self.row = -1
+        self.photo_id = -1
+        self.path = Path()
+        self._details: Worker | None = None
+        self.setAccessibleName("Photo viewer")
+        self.setSizeGripEnabled(True)
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry()
+        self.resize(min(1280, int(avail.width() * 0.9)), min(880, int(avail.height() * 0.9)))
+        side = max(screen.size().width(), screen.size().height()) * screen.devicePixelRatio()
+        self.loader = PhotoLoader(pool, int(side), self)
+        self.loader.loaded.connect(self._image_loaded)
+        self.loader.failed.connect(self._image_failed)
+
+        self.canvas = RegionCanvas(self)
+        self.canvas.zoom_changed.connect(self._show_zoom)
+        self.canvas.region_changed.connect(self._region_changed)
+        self.canvas.search_requested.connect(self.search_region)
+        self.canvas.needs_full.connect(self._load_full)
+        self.info = InfoPanel(self)
+        self.details = self.info.details
+        self.toolbar = QToolBar(self)
+        self._build_toolbar()
+
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        body.addWidget(self.canvas, 1)
+        body.addWidget(self.info)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)
+        layout.addLayout(body, 1)
+        self.photos.reset.connect(self._results_replaced)
+        self.finished.connect(lambda _r: self._stop())
+        self.go_to(row)
+
+    # -- the toolbar -----------------------------------------------------------------------------
+
+    def _act(
+        self, text: str, icon: str, tip: str, slot: Callable[[], object], *, label: bool = False
+    ) -> QAction:
+        act = QAction(theme.icon(icon), text, self)
+        act.setToolTip(tip)
+        act.triggered.connect(lambda _checked=False: slot())
+        self.toolbar.addAction(act)
+        button = self.toolbar.widgetForAction(act)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        if label and isinstance(button, QToolButton):
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        return act
+
+    def _build_toolbar(self) -> None:
+        bar = self.toolbar
+        bar.setMovable(False)
+        bar.setIconSize(QSize(20, 20))
+        bar.setAccessibleName("Viewer tools")
+        self.previous_action = self._act(
+            "Previous", "previous", "Previous photo (Left arrow)", self.previous
+        )
+        self.next_action = self._act("Next", "next", "Next photo (Right arrow)", self.next)
+        self.position = QLabel(self)
+        self.position.setMinimumWidth(90)
+        self.position.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.position.setAccessibleName("Position in the results")
+        bar.addWidget(self.position)
+        bar.addSeparator()
+        self.fit_action = self._act("Fit", "zoom-fit", "Fit the window (F or 0)", self.canvas.fit)
+        self._act(
+            "Zoom Out", "zoom-out", "Zoom out (-)", lambda: self.canvas.zoom_by(1 / WHEEL_STEP)
+        )
+        self.zoom_label = QLabel(self)
+        self.zoom_label.setMinimumWidth(64)
+        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.zoom_label.setAccessibleName("Zoom")
+        bar.addWidget(self.zoom_label)
+        self._act("Zoom In", "zoom-in", "Zoom in (+)", lambda: self.canvas.zoom_by(WHEEL_STEP))
+        self.actual_action = self._act(
+            "100%",
+            "zoom-large",
+            "Actual size: one photo pixel per screen pixel (1)",
+            lambda: self.canvas.set_zoom(1.0),
+        )
+        bar.addSeparator()
+        self.region_action = self._act(
+            "Select Region",
+            "region",
+            "Draw a box over part of the photo to search for it (R, or Shift+drag)",
+            self.toggle_region_tool,
+            label=True,
+        )
+        self.region_action.setCheckable(True)
+        self.search_action = self._act(
+            "Search Region",
+            "search",
+            "Find the boxed part in other photos (Enter)",
+            self.search_region,
+            label=True,
+        )
+        self.search_action.setEnabled(False)
+        self.similar_action = self._act(
+            "Find Similar",
+            "similar",
+            "Photos that look like this one (Ctrl+Shift+F)",
+            lambda: self.find_similar.emit(self.photo_id),
+            label=True,
+        )
+        spacer = QWidget(self)
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self._act(
+            "Open", "open", "Open in the default app", lambda: self.open_file.emit(str(self.path))
+        )
+        self._act(
+            "Show in Folder",
+            "folder",
+            "Show the file in its folder",
+            lambda: self.show_in_folder.emit(str(self.path)),
+        )
+        self.info_action = self._act(
+            "Details", "info", "Show or hide the details (I)", self.toggle_info
+        )
+        self.info_action.setCheckable(True)
+        self.info_action.setChecked(True)
+        self.full_action = self._act(
+            "Full Screen", "fullscreen", "Full screen (F11)", self.toggle_full_screen
+        )
+        self.full_action.setCheckable(True)
+
+    # -- stepping through the results -------------------------------------------------------------
+
+    def go_to(self, row: int) -> None:
+        count = self.photos.count()
+        if count == 0:
+            return
+        row = max(0, min(row, count - 1))
+        forward = row >= self.row
+        self.row = row
+        self.photo_id, path = self.photos.item(row)
+        self.path = Path(path)
+        self.photos.select(row)
+        self.setWindowTitle(f"{self.path.name} — PhotoSeek")
+        self._show_position()
+        self.info.show_file(self.path)
+        cached = self.loader.cached(self.photo_id)
+        if cached is not None:
+            self.canvas.set_image(*cached)
+        else:
+            self.canvas.set_placeholder(theme.cached_pixmap(thumb_key(self.photo_id)))
+            self.loader.request(self.photo_id, self.path)
+        self._read_ahead(forward)
+        self._load_details()
+
+    def _read_ahead(self, forward: bool) -> None:
+        """Decode the neighbours now: two ahead in the direction of travel, one behind."""
+        step = 1 if forward else -1
+        rows = [self.row + step, self.row + 2 * step, self.row - step]
+        rows = [r for r in rows if 0 <= r < self.photos.count()]
+        wanted = {self.photo_id}
+        for r in rows:
+            photo_id, path = self.photos.item(r)
+            wanted.add(photo_id)
+            self.loader.request(photo_id, Path(path), soon=True)
+        self.loader.keep_only(wanted)
+
+    def next(self) -> None:
+        self.go_to(self.row + 1)
+
+    def previous(self) -> None:
+        self.go_to(self.row - 1)
+
+    def _show_position(self) -> None:
+        count = self.photos.count()
+        self.position.setText(f"{self.row + 1:,} of {count:,}")
+        self.previous_action.setEnabled(self.row > 0)
+        self.next_action.setEnabled(self.row < count - 1)
+
+    def _results_replaced(self) -> None:
+        """A new result list: find this photo in it; if it left, the next step starts nearby."""
+        row = self.photos.row_of(self.photo_id)
+        if row is not None:
+            self.row = row
+            self.photos.select(row)
+        elif self.photos.count():
+            self.row = min(self.row, self.photos.count() - 1)
+        self._show_position()
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    def _image_loaded(self, photo_id: int, image: QImage, original: QSize, full: bool) -> None:
+        if photo_id != self.photo_id:
+            return  # a neighbour read ahead, now in the cache
+        if full:
+            self.canvas.upgrade(image)
+        elif not self.canvas.has_image():
+            self.canvas.set_image(image, original)
+
+    def _image_failed(self, photo_id: int, message: str) -> None:
+        if photo_id == self.photo_id:
+            self.canvas.set_message(f"This photo cannot be shown.\n{message}")
+
+    def _load_full(self) -> None:
+        self.loader.request(self.photo_id, self.path, full=True)
+
+    def _load_details(self) -> None:
+        if self._details is not None:
+            self._details.cancel()
+        photo_id = self.photo_id
+        self._details = run_in_thread(
+            lambda: self.library.photo(photo_id),
+            on_result=lambda photo: self._details_loaded(photo_id, photo),
+            on_error=self._details_failed,
+            pool=self.pool,
+            owner=self,
+        )
+
+    def _details_loaded(self, photo_id: int, photo: Photo | None) -> None:
+        if photo_id == self.photo_id:
+            self.info.show_photo(photo)
+
+    def _details_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, (UserError, OSError)):
+            raise exc
+        self.info.show_error(str(exc))
+
+    def _stop(self) -> None:
+        self.loader.cancel()
+        if self._details is not None:
+            self._details.cancel()
+
+    # -- zoom, region, panels ----------------------------------------------------------------------
+
+    def _show_zoom(self) -> None:
+        canvas = self.canvas
+        percent = f"{canvas.zoom() * 100:.0f}%" if canvas.has_image() else ""
+        self.zoom_label.setText(percent)
+        self.zoom_label.setToolTip("Fitted to the window" if canvas.is_fit() else "")
+        self.fit_action.setEnabled(not canvas.is_fit())
+
+    def toggle_region_tool(self) -> None:
+        self.canvas.region_tool = not self.canvas.region_tool
+        self.region_action.setChecked(self.canvas.region_tool)
+
+    def _region_changed(self) -> None:
+        self.search_action.setEnabled(self.canvas.region() is not None)
+
+    def search_region(self) -> None:
+        box = self.canvas.region_box()
+        if box is not None:
+            self.region_search.emit(self.photo_id, str(self.path), box, self.canvas.region_crop())
+
+    def toggle_info(self) -> None:
+        self.info.setVisible(not self.info.isVisible())
+        self.info_action.setChecked(self.info.isVisible())
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+        full = self.isFullScreen()
+        self.full_action.setChecked(full)
+        self.full_action.setIcon(theme.icon("fullscreen-exit" if full else "fullscreen"))
+        self.canvas.set_backdrop(FULL_SCREEN_BACKDROP if full else BACKDROP)
+
+    # -- keys --------------------------------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+        keys: dict[int, Callable[[], object]] = {
+            K.Key_Right: self.next,
+            K.Key_PageDown: self.next,
+            K.Key_Left: self.previous,
+            K.Key_PageUp: self.previous,
+            K.Key_Home: lambda: self.go_to(0),
+            K.Key_End: lambda: self.go_to(self.photos.count() - 1),
+            K.Key_F: self.canvas.fit,
+            K.Key_0: self.canvas.fit,
+            K.Key_1: lambda: self.canvas.set_zoom(1.0),
+            K.Key_Plus: lambda: self.canvas.zoom_by(WHEEL_STEP),
+            K.Key_Equal: lambda: self.canvas.zoom_by(WHEEL_STEP),
+            K.Key_Minus: lambda: self.canvas.zoom_by(1 / WHEEL_STEP),
+            K.Key_F11: self.toggle_full_screen,
+            K.Key_I: self.toggle_info,
+            K.Key_R: self.toggle_region_tool,
+            K.Key_Return: self.search_region,
+            K.Key_Enter: self.search_region,
+            K.Key_Space: self.reject,
+            K.Key_Escape: self.escape,
+        }
+        if key == K.Key_F and event.modifiers() & ctrl_shift == ctrl_shift:
+            self.find_similar.emit(self.photo_id)
+        elif key in keys and not event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            keys[key]()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def escape(self) -> None:
+        """Esc undoes one thing at a time: the box, then full screen, then the viewer itself."""
+        if self.canvas.region() is not None:
+            self.canvas.set_region(None)
+        elif self.isFullScreen():
+            self.toggle_full_screen()
+        else:
+            self.reject()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.canvas.setFocus()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._stop()
+        super().closeEvent(event)

@@ -1,0 +1,124 @@
+"""The viewer's metadata panel: when the photo was taken and where that date comes from, its pixel
+and file size, the camera, and where the file is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+
+from app.core.api import GUESSED_SOURCES, Photo
+from app.ui.results_model import format_date
+
+PANEL_WIDTH = 270
+GUESS_NOTE = " (file date: no capture date in the photo)"
+
+# Where a capture date was read from, as the panel names it (`Photo.capture_source`).
+DATE_SOURCES = {
+    "exif_original": "the camera (EXIF, date taken)",
+    "exif_digitized": "the camera (EXIF, date digitized)",
+    "exif_datetime": "EXIF (date last changed)",
+    "xmp": "XMP metadata",
+    "iptc": "IPTC metadata",
+    "gps_utc": "the GPS time in the photo",
+    "file_mtime": "the file's modification time: the photo records no capture date",
+}
+ROWS = ("Taken", "Date from", "Pixels", "File size", "Camera", "Folder")
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+def taken_text(photo: Photo) -> str:
+    """ "4 May 2021, 09:30", with a note when the date is only the file's."""
+    when = format_date(photo.capture_time)
+    if photo.capture_time is not None:
+        when += f", {photo.capture_time:%H:%M}"
+        if photo.capture_offset:
+            when += f" (UTC{photo.capture_offset})"
+        if photo.capture_source in GUESSED_SOURCES:
+            when += GUESS_NOTE
+    return when
+
+
+def source_text(photo: Photo) -> str:
+    if photo.capture_time is None or photo.capture_source is None:
+        return "No date in the photo or the file"
+    return DATE_SOURCES.get(photo.capture_source, photo.capture_source)
+
+
+class InfoPanel(QWidget):
+    """`details[row]` is the label showing that row (see ROWS)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Photo details")
+        self.setFixedWidth(PANEL_WIDTH)
+        self.name = QLabel(self)
+        self.name.setTextFormat(Qt.TextFormat.PlainText)
+        self.name.setWordWrap(True)
+        font = self.name.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        self.name.setFont(font)
+        self.details: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for key in ROWS:
+            label = QLabel("…", self)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the viewer's keys stay the viewer's
+            label.setWordWrap(True)
+            label.setAccessibleName(key)
+            self.details[key] = label
+            form.addRow(f"{key}:", label)
+        hint = QLabel(
+            "Shift+drag over the photo (or use Select Region) to find that part in other "
+            "photos. Drag the box or its handles to adjust it, then press Enter.",
+            self,
+        )
+        hint.setWordWrap(True)
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 14, 14, 14)
+        layout.addWidget(self.name)
+        layout.addSpacing(6)
+        layout.addLayout(form)
+        layout.addSpacing(12)
+        layout.addWidget(hint)
+        layout.addStretch(1)
+
+    def show_file(self, path: Path) -> None:
+        """A new photo: its name and folder now, the rest once the library answers."""
+        self.name.setText(path.name)
+        for label in self.details.values():
+            label.setText("…")
+        self.details["Folder"].setText(str(path.parent))
+        self.details["Folder"].setToolTip(str(path))
+
+    def show_photo(self, photo: Photo | None) -> None:
+        if photo is None:
+            self.details["Taken"].setText("Not in the library any more")
+            return
+        self.details["Taken"].setText(taken_text(photo))
+        self.details["Date from"].setText(source_text(photo))
+        w, h = photo.width, photo.height
+        pixels = f"{w} × {h} px" if w and h else "Unknown"
+        if w and h and w * h >= 1_000_000:
+            pixels += f" ({w * h / 1e6:.1f} MP)"
+        self.details["Pixels"].setText(pixels)
+        self.details["File size"].setText(human_size(photo.size))
+        self.details["Camera"].setText(photo.camera or "Unknown")
+
+    def show_error(self, message: str) -> None:
+        self.details["Taken"].setText(f"The details cannot be read: {message}")
