@@ -7,6 +7,8 @@ Two ways to rank, chosen per query by how many photos pass the filters:
   filtering, grown until the answer is provably the exact top-k of the index (or falling back
   to exact when the filter and the query disagree).
 Scoring (calibration, fusion, negatives, floor) lives in `fusion`, top-k selection in `ranking`.
+About 400 lines: one class, a query's whole path from filters to hits, so its cache keys and the
+exact-or-index choice read in one place.
 """
 
 from __future__ import annotations
