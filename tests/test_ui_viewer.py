@@ -384,6 +384,18 @@ def test_the_viewer_follows_its_photo_when_the_results_are_replaced(qtbot, windo
     assert dialog.position.text() == "27 of 32" and window.grid.currentIndex().row() == 26
     press(dialog.canvas, Qt.Key.Key_Right)
     assert dialog.photo_id == hits[4].photo_id
+    shown = dialog.photo_id  # now a search without it: it stays, Next shows its successor
+    others = [h for h in reversed(hits) if h.photo_id != shown]
+    window.model.set_hits(others, window.model.generation + 1)
+    assert dialog.photo_id == shown and dialog.position.text() == "Not in the results"
+    assert dialog.previous_action.isEnabled() and dialog.next_action.isEnabled()
+    dialog.next()
+    assert dialog.photo_id == others[dialog.row].photo_id and dialog.row == 27
+    assert dialog.position.text() == "28 of 31"
+    QTest.mouseClick(dialog.canvas, Qt.MouseButton.BackButton)  # the mouse's back button
+    assert dialog.row == 26
+    QTest.mouseClick(dialog.canvas, Qt.MouseButton.ForwardButton)
+    assert dialog.row == 27
     dialog.reject()
 
 

@@ -7,11 +7,12 @@ the photo on its own; past what the screen-sized copy holds, `needs_full` asks f
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, QSizeF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, QSizeF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
     QMouseEvent,
+    QNativeGestureEvent,
     QPainter,
     QPaintEvent,
     QPixmap,
@@ -240,6 +241,14 @@ class PhotoCanvas(QWidget):
         if delta and self._pixmap is not None:
             self.zoom_by(WHEEL_STEP ** (delta / 120), event.position())
         event.accept()
+
+    def event(self, event: QEvent) -> bool:
+        """A touchpad's pinch zooms about the fingers."""
+        pinch = Qt.NativeGestureType.ZoomNativeGesture
+        if isinstance(event, QNativeGestureEvent) and event.gestureType() == pinch:
+            self.zoom_by(1.0 + event.value(), event.position())
+            return True
+        return super().event(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -15,7 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QImage, QKeyEvent, QShowEvent
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QGuiApplication,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -67,6 +75,7 @@ class ViewerDialog(QDialog):
         self.photo_id = -1
         self.path = Path()
         self._details: Worker | None = None
+        self._orphan = False  # the photo shown left the results (a new search, a folder removed)
         self.setAccessibleName("Photo viewer")
         self.setSizeGripEnabled(True)
         screen = self.screen() or QGuiApplication.primaryScreen()
@@ -106,14 +115,17 @@ class ViewerDialog(QDialog):
     def _act(
         self, text: str, icon: str, tip: str, slot: Callable[[], object], *, label: bool = False
     ) -> QAction:
-        act = QAction(theme.icon(icon), text, self)
+        act = QAction(theme.icon(icon), text, self) if icon else QAction(text, self)
         act.setToolTip(tip)
         act.triggered.connect(lambda _checked=False: slot())
         self.toolbar.addAction(act)
         button = self.toolbar.widgetForAction(act)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        if label and isinstance(button, QToolButton):
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        if isinstance(button, QToolButton) and (label or not icon):
+            style = Qt.ToolButtonStyle
+            button.setToolButtonStyle(
+                style.ToolButtonTextBesideIcon if icon else style.ToolButtonTextOnly
+            )
         return act
 
     def _build_toolbar(self) -> None:
@@ -131,22 +143,22 @@ class ViewerDialog(QDialog):
         self.position.setAccessibleName("Position in the results")
         bar.addWidget(self.position)
         bar.addSeparator()
-        self.fit_action = self._act("Fit", "zoom-fit", "Fit the window (F or 0)", self.canvas.fit)
+        self.fit_action = self._act("Fit", "", "Fit the window (F or 0)", self.canvas.fit)
+        self.actual_action = self._act(
+            "100%",
+            "",
+            "Actual size: one photo pixel per screen pixel (1)",
+            lambda: self.canvas.set_zoom(1.0),
+        )
         self._act(
             "Zoom Out", "zoom-out", "Zoom out (-)", lambda: self.canvas.zoom_by(1 / WHEEL_STEP)
         )
         self.zoom_label = QLabel(self)
-        self.zoom_label.setMinimumWidth(64)
+        self.zoom_label.setMinimumWidth(56)
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.zoom_label.setAccessibleName("Zoom")
         bar.addWidget(self.zoom_label)
         self._act("Zoom In", "zoom-in", "Zoom in (+)", lambda: self.canvas.zoom_by(WHEEL_STEP))
-        self.actual_action = self._act(
-            "100%",
-            "zoom-large",
-            "Actual size: one photo pixel per screen pixel (1)",
-            lambda: self.canvas.set_zoom(1.0),
-        )
         bar.addSeparator()
         self.region_action = self._act(
             "Select Region",
@@ -202,6 +214,7 @@ class ViewerDialog(QDialog):
         row = max(0, min(row, count - 1))
         forward = row >= self.row
         self.row = row
+        self._orphan = False
         self.photo_id, path = self.photos.item(row)
         self.path = Path(path)
         self.photos.select(row)
@@ -230,25 +243,30 @@ class ViewerDialog(QDialog):
         self.loader.keep_only(wanted)
 
     def next(self) -> None:
-        self.go_to(self.row + 1)
+        self.go_to(self.row if self._orphan else self.row + 1)
 
     def previous(self) -> None:
         self.go_to(self.row - 1)
 
     def _show_position(self) -> None:
         count = self.photos.count()
+        if self._orphan:
+            self.position.setText("Not in the results")
+            self.previous_action.setEnabled(0 < self.row <= count)
+            self.next_action.setEnabled(self.row < count)
+            return
         self.position.setText(f"{self.row + 1:,} of {count:,}")
         self.previous_action.setEnabled(self.row > 0)
         self.next_action.setEnabled(self.row < count - 1)
 
     def _results_replaced(self) -> None:
-        """A new result list: find this photo in it; if it left, the next step starts nearby."""
+        """A new result list: find this photo in it. If it left, it stays on screen, and Next
+        shows the photo that took its place."""
         row = self.photos.row_of(self.photo_id)
+        self._orphan = row is None
         if row is not None:
             self.row = row
             self.photos.select(row)
-        elif self.photos.count():
-            self.row = min(self.row, self.photos.count() - 1)
         self._show_position()
 
     # -- loading -----------------------------------------------------------------------------------
@@ -372,6 +390,15 @@ class ViewerDialog(QDialog):
             self.toggle_full_screen()
         else:
             self.reject()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """The mouse's back and forward buttons step, as in a browser."""
+        if event.button() == Qt.MouseButton.BackButton:
+            self.previous()
+        elif event.button() == Qt.MouseButton.ForwardButton:
+            self.next()
+        else:
+            super().mousePressEvent(event)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 DISPLAY_MAX_SIDE = 2048  # when the screen is not known
 FULL_MAX_SIDE = 8192  # 8192 x 6144 x 4 bytes stays under QImageReader's allocation limit
-CACHED = 5  # screen-sized copies kept: the photo shown, the way back and two ahead
+CACHED = 4  # screen-sized copies kept: the photo shown, one back and two ahead
 NOW, SOON = 20, 5  # pool priorities: the photo shown before neighbours, neighbours before thumbs
 
 
