@@ -312,7 +312,8 @@ def test_a_bug_is_one_line_and_its_traceback_goes_to_the_log(
     import argparse
 
     from app.cli import run_command
-    from app.cli.faults import EXIT_BUG, LOG_FILE
+    from app.cli.faults import EXIT_BUG
+    from app.core.logs import LOG_NAME
     from app.core.paths import Paths
 
     def broken(args: argparse.Namespace, paths: Paths) -> int:
@@ -321,7 +322,7 @@ def test_a_bug_is_one_line_and_its_traceback_goes_to_the_log(
     paths = Paths.at(tmp_path / "home")
     code = run_command(argparse.Namespace(func=broken), paths)
     err = capsys.readouterr().err
-    log_file = paths.logs / LOG_FILE
+    log_file = paths.logs / LOG_NAME
     assert code == EXIT_BUG and len(err.splitlines()) == 1 and "Traceback" not in err
     assert "internal error" in err and str(log_file) in err
     assert "Traceback" in log_file.read_text() and "def broken" not in err

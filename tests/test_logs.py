@@ -34,7 +34,7 @@ def test_a_cli_command_writes_the_same_log_file_as_the_window(tmp_path: Path) ->
     proc = run("-m", "app", "--data-dir", str(home), "folders", "add", str(photos))
     assert proc.returncode == 0, proc.stderr
     text = (home / "logs" / logs.LOG_NAME).read_text(encoding="utf-8")
-    assert "folders add" in text and f"added folder {photos}" in text
+    assert f"added folder {photos}" in text
     assert proc.stderr == ""  # the log's INFO lines stay out of the terminal
 
 
@@ -43,6 +43,7 @@ def test_a_native_crash_leaves_its_stack_in_the_log_folder(tmp_path: Path) -> No
         "import faulthandler, sys\n"
         "from pathlib import Path\n"
         "from app.core.logs import setup_logging\n"
+        "Path(sys.argv[1]).mkdir()  # the window makes its folders first (Paths.ensure)\n"
         "setup_logging(Path(sys.argv[1]))\n"
         "faulthandler._sigsegv()\n"
     )
@@ -52,16 +53,22 @@ def test_a_native_crash_leaves_its_stack_in_the_log_folder(tmp_path: Path) -> No
     assert "Segmentation fault" in native and "<string>" in native
 
 
-def test_an_unusable_log_folder_never_stops_a_command(tmp_path: Path) -> None:
-    """A file lies where the log folder should be (works as root too, unlike a chmod)."""
+def test_a_file_where_the_log_folder_should_be_is_one_line_naming_it(tmp_path: Path) -> None:
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "logs").write_text("not a folder")
     assert logs.setup_logging(tmp_path / "home" / "logs") is None
     photos = tmp_path / "photos"
     photos.mkdir()
     proc = run("-m", "app", "--data-dir", str(tmp_path / "home"), "folders", "add", str(photos))
-    assert proc.returncode == 0, proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert str(tmp_path / "home" / "logs") in proc.stderr and "Move that file away" in proc.stderr
+
+
+def test_a_refused_command_leaves_no_data_folder(tmp_path: Path) -> None:
+    """The log folder is made by the first record written, not by setting up logging."""
+    proc = run("-m", "app", "--data-dir", str(tmp_path / "home"), "search")
+    assert proc.returncode == 2 and not (tmp_path / "home").exists()
 
 
 def test_setup_is_idempotent_and_keeps_one_log_file(tmp_path: Path) -> None:

@@ -107,7 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     setup_logging(paths.logs)
-    log.info("photoseek %s: %s", __version__, " ".join(sys.argv[1:] if argv is None else argv))
     return run_command(args, paths)
 
 
