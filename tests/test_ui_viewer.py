@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import test_ui_window
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, QSizeF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, QSizeF, Qt, QThreadPool
 from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -20,7 +20,7 @@ from test_ui_window import names, wait_for_search
 from app.ui.results_model import ResultsModel
 from app.ui.viewer import ViewerDialog
 from app.ui.viewer import geometry as geo
-from app.ui.viewer.loader import load_display_image
+from app.ui.viewer.loader import PhotoLoader, load_display_image
 from app.ui.viewer.region import RegionCanvas
 
 # The window over a real library, as test_ui_window builds it (its fixtures, shared).
@@ -221,6 +221,31 @@ def test_shift_drag_draws_on_a_zoomed_photo_and_the_box_stays_on_its_part(qtbot)
     assert (crop.width(), crop.height()) == (200, 120)
 
 
+def test_the_loader_decodes_in_workers_reads_ahead_and_upgrades(qtbot, tmp_path):
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (3000, 2000), (200, 30, 30)).save(path, quality=80)
+    loader = PhotoLoader(QThreadPool.globalInstance(), display_side=600)
+    got: list[tuple[int, QSize, QSize, bool]] = []
+    loader.loaded.connect(
+        lambda pid, image, original, full: got.append((pid, image.size(), original, full))
+    )
+    loader.request(7, path)
+    assert loader.cached(7) is None  # nothing decoded on the GUI thread
+    qtbot.waitUntil(lambda: len(got) == 1)
+    assert got[0] == (7, QSize(600, 400), QSize(3000, 2000), False)
+    assert loader.cached(7) is not None
+    loader.request(7, path)  # cached: no second decode
+    loader.request(7, path, full=True)
+    qtbot.waitUntil(lambda: len(got) == 2)
+    assert got[1] == (7, QSize(3000, 2000), QSize(3000, 2000), True)
+    missing = tmp_path / "gone.jpg"
+    failed: list[tuple[int, str]] = []
+    loader.failed.connect(lambda pid, message: failed.append((pid, message)))
+    loader.request(8, missing)
+    qtbot.waitUntil(lambda: bool(failed))
+    assert failed[0][0] == 8 and "gone.jpg" in failed[0][1]
+
+
 # -- the viewer over the window ----------------------------------------------------------------
 
 
@@ -259,6 +284,11 @@ def test_keyboard_enter_opens_the_viewer_and_delete_deletes_nothing(qtbot, windo
     assert dialog.canvas.is_fit() and dialog.canvas.shown_rect().size() == QSizeF(96, 96)
     press(dialog.canvas, Qt.Key.Key_I)
     assert not dialog.info.isVisible() and not dialog.info_action.isChecked()
+    again = ViewerDialog(window.library, dialog.photos, 0, window.pool, window)
+    assert again.info.isHidden()  # the next viewer remembers
+    again.toggle_info()
+    again.reject()
+    assert dialog.info.isHidden() and ViewerDialog.info_shown
     press(dialog.canvas, Qt.Key.Key_I)
     assert dialog.info.isVisible()
     press(dialog.canvas, Qt.Key.Key_Escape)
@@ -299,6 +329,7 @@ def test_zoom_keys_and_full_screen_then_escape_one_step_at_a_time(qtbot, window)
     dialog = open_viewer(qtbot, window, 0)
     canvas = dialog.canvas
     assert canvas.is_fit() and dialog.zoom_label.text() == "100%"
+    assert not dialog.actual_action.isEnabled()  # a 96 px photo already shows at 100 %
     press(canvas, Qt.Key.Key_Plus)
     assert canvas.zoom() == pytest.approx(1.25) and dialog.zoom_label.text() == "125%"
     press(canvas, Qt.Key.Key_1)
@@ -306,6 +337,10 @@ def test_zoom_keys_and_full_screen_then_escape_one_step_at_a_time(qtbot, window)
     press(canvas, Qt.Key.Key_Plus)
     press(canvas, Qt.Key.Key_F)
     assert canvas.is_fit() and not dialog.fit_action.isEnabled()
+    press(canvas, Qt.Key.Key_R)  # the region tool: a plain drag draws even when zoomed in
+    assert canvas.region_tool and dialog.region_action.isChecked()
+    dialog.region_action.trigger()
+    assert not canvas.region_tool and not dialog.region_action.isChecked()
     press(canvas, Qt.Key.Key_F11)
     assert dialog.isFullScreen() and dialog.full_action.isChecked()
     canvas.set_region(QRectF(10, 10, 40, 40))
@@ -347,6 +382,20 @@ def test_a_box_is_adjusted_then_searched_with_enter(qtbot, window):
     assert query.label.startswith("Part of ") and query.region == (20, 20, 50, 40)
     assert query.thumb is not None and query.thumb.size() == QSize(50, 40)
     assert window.empty_state_key() in (None, "no-results")
+
+
+def test_a_narrow_viewer_keeps_every_tool_on_its_bar(qtbot, window):
+    dialog = open_viewer(qtbot, window, 0)
+    dialog.resize(1200, 700)
+    assert dialog._labelled[0].toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+    dialog.resize(800, 600)
+    assert all(
+        b.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly for b in dialog._labelled
+    )
+    bar = dialog.toolbar
+    assert bar.sizeHint().width() <= 800
+    qtbot.waitUntil(lambda: bar.widgetForAction(dialog.full_action).isVisible())
+    dialog.reject()
 
 
 def test_the_search_button_under_the_box_searches_too(qtbot, window):

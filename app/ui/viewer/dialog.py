@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QImage,
     QKeyEvent,
     QMouseEvent,
+    QResizeEvent,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -46,11 +47,14 @@ from app.ui.viewer.sequence import ResultSequence
 from app.ui.workers import Worker, run_in_thread
 
 K = Qt.Key
+COMPACT_BELOW = 1040  # window width under which the toolbar shows icons only
 
 
 class ViewerDialog(QDialog):
     """Emits `region_search(photo_id, path, box, crop)`, `find_similar(photo_id)`,
     `open_file(path)` and `show_in_folder(path)` for the window to act on."""
+
+    info_shown = True  # the details panel, shown or hidden as the user last left it
 
     region_search = Signal(int, str, tuple, QImage)
     find_similar = Signal(int)
@@ -94,6 +98,7 @@ class ViewerDialog(QDialog):
         self.info = InfoPanel(self)
         self.details = self.info.details
         self.toolbar = QToolBar(self)
+        self._labelled: list[QToolButton] = []  # buttons that lose their text when narrow
         self._build_toolbar()
 
         body = QHBoxLayout()
@@ -121,12 +126,22 @@ class ViewerDialog(QDialog):
         self.toolbar.addAction(act)
         button = self.toolbar.widgetForAction(act)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        if isinstance(button, QToolButton) and (label or not icon):
-            style = Qt.ToolButtonStyle
-            button.setToolButtonStyle(
-                style.ToolButtonTextBesideIcon if icon else style.ToolButtonTextOnly
-            )
+        if isinstance(button, QToolButton) and not icon:
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        elif isinstance(button, QToolButton) and label:
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            self._labelled.append(button)
         return act
+
+    def _fit_toolbar(self) -> None:
+        """In a narrow window the labelled buttons show only their icons, so that every tool
+        stays on the bar rather than behind its overflow arrow."""
+        style = Qt.ToolButtonStyle
+        compact = self.width() < COMPACT_BELOW
+        for button in self._labelled:
+            button.setToolButtonStyle(
+                style.ToolButtonIconOnly if compact else style.ToolButtonTextBesideIcon
+            )
 
     def _build_toolbar(self) -> None:
         bar = self.toolbar
@@ -138,14 +153,14 @@ class ViewerDialog(QDialog):
         )
         self.next_action = self._act("Next", "next", "Next photo (Right arrow)", self.next)
         self.position = QLabel(self)
-        self.position.setMinimumWidth(90)
+        self.position.setMinimumWidth(84)
         self.position.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.position.setAccessibleName("Position in the results")
         bar.addWidget(self.position)
         bar.addSeparator()
         self.fit_action = self._act("Fit", "", "Fit the window (F or 0)", self.canvas.fit)
         self.actual_action = self._act(
-            "100%",
+            "1:1",
             "",
             "Actual size: one photo pixel per screen pixel (1)",
             lambda: self.canvas.set_zoom(1.0),
@@ -199,7 +214,7 @@ class ViewerDialog(QDialog):
             "Details", "info", "Show or hide the details (I)", self.toggle_info
         )
         self.info_action.setCheckable(True)
-        self.info_action.setChecked(True)
+        self._show_info()
         self.full_action = self._act(
             "Full Screen", "fullscreen", "Full screen (F11)", self.toggle_full_screen
         )
@@ -320,6 +335,7 @@ class ViewerDialog(QDialog):
         self.zoom_label.setText(percent)
         self.zoom_label.setToolTip("Fitted to the window" if canvas.is_fit() else "")
         self.fit_action.setEnabled(not canvas.is_fit())
+        self.actual_action.setEnabled(canvas.has_image() and abs(canvas.zoom() - 1.0) > 1e-6)
 
     def toggle_region_tool(self) -> None:
         self.canvas.region_tool = not self.canvas.region_tool
@@ -334,8 +350,12 @@ class ViewerDialog(QDialog):
             self.region_search.emit(self.photo_id, str(self.path), box, self.canvas.region_crop())
 
     def toggle_info(self) -> None:
-        self.info.setVisible(not self.info.isVisible())
-        self.info_action.setChecked(self.info.isVisible())
+        ViewerDialog.info_shown = self.info.isHidden()
+        self._show_info()
+
+    def _show_info(self) -> None:
+        self.info.setHidden(not ViewerDialog.info_shown)
+        self.info_action.setChecked(ViewerDialog.info_shown)
 
     def toggle_full_screen(self) -> None:
         if self.isFullScreen():
@@ -399,6 +419,10 @@ class ViewerDialog(QDialog):
             self.next()
         else:
             super().mousePressEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_toolbar()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
