@@ -2,8 +2,8 @@
 out of everything but the exporter (the running app must work without them).
 
 The exporter is `app/core/model/export/exporter.py` plus helper modules that only it imports (e.g.
-`export_onnx.py`): nothing outside that family may import them, so torch loads only behind
-`export.py`, which the app reaches solely through deferred imports in `model export`/`install`.
+`graphs.py`): nothing outside that family may import them, so torch loads only behind
+`exporter.py`, which the app reaches solely through deferred imports in `model export`/`install`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The catalog: PhotoSeek's source of truth for folders, photos and embeddings, in one SQLite file.
 
-Threads: every thread gets its own connection (see `catalog_db`), so the indexer can write from a
+Threads: every thread gets its own connection (see `connection`), so the indexer can write from a
 worker while the UI or CLI reads. Every method is atomic on its own; `with catalog.transaction():`
 groups several into one commit (one indexer batch: photos + embeddings + generation bump).
-Layers: `catalog_vectors` (vectors, generations) < `catalog_folders` (folders) < `Catalog`
-(photos); `catalog_schema` holds the migrations, `catalog_types` the records.
+Layers: `vectors` (vectors, generations) < `folders` (folders) < `Catalog`
+(photos); `schema` holds the migrations, `records` the records.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ SKIPPED = "skipped"
 PENDING = "pending"
 STATES = (INDEXED, SKIPPED, PENDING)
 
-# Where a photo's capture time came from, best first (see app/core/photos/metadata.py). "file_mtime" is
+# Where a photo's capture time came from, best first (see app/core/photos/dates.py). "file_mtime" is
 # a guess: the file's modification time, for a photo that records no capture date.
 CAPTURE_SOURCES = (
     "exif_original",

@@ -27,7 +27,7 @@ Migration = Sequence[str] | Callable[[sqlite3.Connection], None]
 _STATES = ", ".join(f"'{s}'" for s in STATES)
 
 # The capture sources each schema's CHECK constraint allows; a step that has shipped keeps its
-# own list (tests check that the newest equals catalog_types.CAPTURE_SOURCES).
+# own list (tests check that the newest equals records.CAPTURE_SOURCES).
 V1_SOURCES = ("exif_original", "exif_digitized", "exif_datetime", "file_mtime")
 V3_SOURCES = (
     "exif_original",

@@ -159,7 +159,7 @@ class Encoder:
         return self._run("image", pixels)
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """PIL images (e.g. from preprocess.open_image) to float32 [N, D], unit length."""
+        """PIL images (e.g. from decode.open_image) to float32 [N, D], unit length."""
         chunks = _chunks(images, self.max_batch)
         out = [self.encode_pixels(to_batch(chunk, self._info)) for chunk in chunks]
         return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)

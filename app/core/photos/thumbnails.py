@@ -77,14 +77,12 @@ class ThumbnailStore:
         """The thumbnail's path, remade from `source` when missing; None if the photo is unreadable."""
         if self.exists(photo_id):
             return self.path(photo_id)
-        from app.core.photos import (
-            decode as preprocess,  # deferred: only a regeneration needs the decoder
-        )
+        from app.core.photos import decode  # deferred: only a regeneration needs the decoder
 
         try:
-            img = preprocess.open_image(Path(source), min_side=self.size)
+            img = decode.open_image(Path(source), min_side=self.size)
             data = render_thumbnail(img, self.size)
-        except (OSError, preprocess.ImageError) as e:
+        except (OSError, decode.ImageError) as e:
             log.info("cannot make a thumbnail of %s: %s", source, e)
             return None
         return self.write(photo_id, data)
