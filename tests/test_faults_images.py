@@ -20,8 +20,7 @@ from PIL import Image, ImageFile, PngImagePlugin
 
 from app.cli.model_cmd import _progress_bar
 from app.cli.progress import ProgressLine
-from app.core.photos import decode as preprocess
-from app.core.photos import formats, metadata
+from app.core.photos import decode, formats, metadata
 from app.core.photos.decode import ImageError, open_image
 from app.core.photos.metadata import MetadataError, open_photo
 
@@ -127,7 +126,7 @@ def reason_of(path: Path) -> str | None:
     """What the indexer's path (open_photo, then decode from the same open file) says."""
     try:
         with open_photo(path, os.stat(path)) as (_, opened):
-            preprocess.decode(opened, str(path), min_side=224)
+            decode.decode(opened, str(path), min_side=224)
     except MetadataError as e:
         return e.reason
     except ImageError as e:
@@ -216,12 +215,12 @@ def test_strip_png_peak_memory_stays_bounded(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import resource
-        from app.core.photos import decode as preprocess
+        from app.core.photos import decode
         from app.core.model.info import ModelInfo
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         try:
-            preprocess.open_image({str(path)!r}, min_side=224)
-        except preprocess.ImageError as e:
+            decode.open_image({str(path)!r}, min_side=224)
+        except decode.ImageError as e:
             print("refused:", e)
         print("grew_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
         """

@@ -364,7 +364,7 @@ def test_size_and_mtime_come_from_the_given_stat(tmp_path):
 def test_open_photo_yields_the_metadata_and_the_same_file_still_to_decode(tmp_path, fmt):
     """One open serves metadata, fingerprint and pixels: the fingerprint's reads leave the
     undecoded image intact, and it decodes to what a fresh open_image gives."""
-    from app.core.photos import decode as preprocess
+    from app.core.photos import decode
 
     noise = np.random.default_rng(5).integers(0, 256, (600, 800, 3), dtype=np.uint8)
     path = tmp_path / f"photo.{fmt.lower()}"
@@ -376,9 +376,9 @@ def test_open_photo_yields_the_metadata_and_the_same_file_still_to_decode(tmp_pa
         assert meta == read_metadata(path, st)
         assert meta.fingerprint == fingerprint(path, st.st_size)
         assert (meta.width, meta.height) == (600, 800)
-        decoded = preprocess.decode(opened, str(path), min_side=64)
+        decoded = decode.decode(opened, str(path), min_side=64)
     np.testing.assert_array_equal(
-        np.asarray(decoded), np.asarray(preprocess.open_image(path, min_side=64))
+        np.asarray(decoded), np.asarray(decode.open_image(path, min_side=64))
     )
 
 
