@@ -201,8 +201,14 @@ def test_a_box_is_drawn_moved_resized_and_cleared(qtbot):
     drag(canvas, QPointF(120, 150), QPointF(60, 150))  # the left edge
     assert canvas.region_box() == (60, 110, 200, 90)
     assert changes[-1] == (60, 110, 200, 90) and len(changes) == 4
+    QTest.mousePress(canvas, LEFT, NO, QPoint(260, 150))  # the right edge, past the left one
+    QTest.mouseMove(canvas, QPoint(40, 150))
+    QTest.mouseMove(canvas, QPoint(10, 150))
+    QTest.mouseRelease(canvas, LEFT, NO, QPoint(10, 150))
+    assert canvas.region_box() == (10, 110, 50, 90)
+    assert len(changes) == 5
     QTest.mouseClick(canvas, LEFT, NO, QPoint(350, 20))  # a click beside it takes it away
-    assert canvas.region() is None and changes[-1] is None
+    assert canvas.region() is None and changes[-1] is None and len(changes) == 6
     drag(canvas, QPointF(10, 10), QPointF(15, 14))  # too small to be a box
     assert canvas.region() is None
 

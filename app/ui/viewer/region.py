@@ -203,9 +203,9 @@ class RegionCanvas(PhotoCanvas):
         elif drag.kind == "move" and drag.region is not None:
             per_px = original.width() / shown.width()
             self._region = geo.moved(drag.region, (pos - drag.start) * per_px, original)
-        elif drag.kind == "resize" and self._region is not None:
-            point = geo.to_image(pos, shown, original)
-            self._region = geo.resized(self._region, drag.handle, point, original)
+        elif drag.kind == "resize" and drag.region is not None:
+            point = geo.to_image(pos, shown, original)  # from the box as it was: flips cleanly
+            self._region = geo.resized(drag.region, drag.handle, point, original)
         drag.last = pos
         self.update()
 
