@@ -221,6 +221,10 @@ def test_shift_drag_draws_on_a_zoomed_photo_and_the_box_stays_on_its_part(qtbot)
     assert box is not None and box[2] == 200 and box[3] == 120
     canvas.fit()
     assert canvas.region_box() == box  # zooming moves the drawing, not the box
+    canvas.show()
+    below = canvas.search_button.geometry()
+    assert below.top() > canvas.region_on_screen().bottom()
+    assert abs(below.center().x() - canvas.region_on_screen().center().x()) <= 1
     on_screen = canvas.region_on_screen()
     assert on_screen.width() == pytest.approx(20) and on_screen.height() == pytest.approx(12)
     crop = canvas.region_crop()

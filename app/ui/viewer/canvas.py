@@ -142,7 +142,7 @@ class PhotoCanvas(QWidget):
         if self._zoom is not None:
             self._zoom = None
             self.zoom_changed.emit()
-            self.update()
+            self._after_view_change()
 
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to `zoom` keeping the photo's point under `anchor` (default: the centre) in place;
