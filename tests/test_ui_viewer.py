@@ -10,8 +10,18 @@ from pathlib import Path
 import pytest
 import test_ui_window
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, QSizeF, Qt, QThreadPool
-from PySide6.QtGui import QColor, QImage, QWheelEvent
+from PySide6.QtCore import (
+    QEvent,
+    QPoint,
+    QPointF,
+    QRect,
+    QRectF,
+    QSize,
+    QSizeF,
+    Qt,
+    QThreadPool,
+)
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from qt_helpers import press, strict_qt_fixture  # noqa: F401
@@ -330,6 +340,13 @@ def test_arrows_step_through_the_results_in_the_grids_order(qtbot, window):
     assert dialog.row == 0
     press(dialog.canvas, Qt.Key.Key_PageDown)
     qtbot.waitUntil(lambda: dialog.details["Camera"].text() == "PhotoSeek Test Camera")
+    held = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Space, NO, " ", True)  # auto-repeat
+    QApplication.sendEvent(dialog.canvas, held)
+    assert dialog.isVisible()
+    held = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Right, NO, "", True)
+    QApplication.sendEvent(dialog.canvas, held)
+    assert dialog.row == 2
+    press(dialog.canvas, Qt.Key.Key_Left)
     press(dialog.canvas, Qt.Key.Key_Space)  # closes, as it opened
     assert not dialog.isVisible()
     assert window.grid.currentIndex().row() == 1  # closing lands where the viewer was

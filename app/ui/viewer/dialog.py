@@ -48,6 +48,16 @@ from app.ui.workers import Worker, run_in_thread
 
 K = Qt.Key
 COMPACT_BELOW = 1040  # window width under which the toolbar shows icons only
+# Keys that act again while held: stepping and zooming.
+REPEATING = {
+    K.Key_Left,
+    K.Key_Right,
+    K.Key_PageUp,
+    K.Key_PageDown,
+    K.Key_Plus,
+    K.Key_Minus,
+    K.Key_Equal,
+}
 
 
 class ViewerDialog(QDialog):
@@ -393,7 +403,9 @@ class ViewerDialog(QDialog):
             K.Key_Space: self.reject,
             K.Key_Escape: self.escape,
         }
-        if key == K.Key_F and event.modifiers() & ctrl_shift == ctrl_shift:
+        if event.isAutoRepeat() and key not in REPEATING:
+            pass  # a held Space or Esc acts once, not again on the grid behind
+        elif key == K.Key_F and event.modifiers() & ctrl_shift == ctrl_shift:
             self.find_similar.emit(self.photo_id)
         elif key in keys and not event.modifiers() & Qt.KeyboardModifier.AltModifier:
             keys[key]()
