@@ -277,13 +277,16 @@ def test_similar_uses_library_photos_and_outside_files(library: dict, tmp_path: 
     own = next(p for p, v in library["made"].items() if v[:2] == ("green", "triangle"))
     out = json.loads(ok(cli(home, "similar", own, "--json", "--top", "3")).stdout)
     assert "like_photo_id" in out["query"]
-    assert own not in [h["path"] for h in out["hits"]]  # not itself
+    assert out["source"]["path"] == own  # pinned apart, labelled, as the window shows it
+    assert own not in [h["path"] for h in out["hits"]] and out["count"] == 3
     assert Path(out["hits"][0]["path"]).name.startswith("green_triangle_")
+    lines = ok(cli(home, "similar", own, "--top", "2")).stdout.splitlines()
+    assert len(lines) == 3 and lines[0].split()[0] == "source" and lines[0].endswith(own)
 
     outside = tmp_path / "copy.jpg"
     shutil.copy(own, outside)
     out = json.loads(ok(cli(home, "similar", outside, "--json", "--top", "1")).stdout)
-    assert out["query"] == {"image": str(outside.resolve())}
+    assert out["query"] == {"image": str(outside.resolve())} and out["source"] is None
     assert out["hits"][0]["path"] == own  # the same picture, found by encoding the file
 
     missing = cli(home, "similar", tmp_path / "nope.jpg")

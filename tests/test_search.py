@@ -193,15 +193,18 @@ def test_filtered_top_k_matches_brute_force(synthetic, name, year, month, folder
                 )  # fmt: skip
             )
             got = np.array([h.photo_id for h in result.hits], dtype=np.int64)
-            want = lib.truth(int(qid), keep, k)
+            # The photo searched from is pinned apart (result.source), inside the filters or not.
+            others = keep & (lib.all_ids != qid)
+            want = lib.truth(int(qid), others, k)
+            assert result.source is not None and result.source.photo_id == qid
             assert result.used == path
             assert result.total_candidates == keep.sum()
-            assert np.isin(got, inside).all()
-            assert len(got) == min(k, keep.sum())
+            assert np.isin(got, inside).all() and qid not in got
+            assert len(got) == min(k, others.sum())
             scores = [h.score for h in result.hits]
             assert scores == sorted(scores, reverse=True)
             if path == "exact":
-                lib.assert_exact(int(qid), keep, got, k)
+                lib.assert_exact(int(qid), others, got, k)
             recalls.append(len(set(got.tolist()) & set(want.tolist())) / len(want))
     assert np.mean(recalls) >= 0.95
     if month is not None and year is None:  # the month of every year
@@ -222,7 +225,7 @@ def test_index_path_when_the_filter_disagrees_with_the_query(synthetic):
             Query(like_photo_id=int(qid), folder=lib.folder_path(1), top_k=20, min_score=NO_FLOOR)
         )
         got = [h.photo_id for h in result.hits]
-        want = lib.truth(int(qid), keep, 20)
+        want = lib.truth(int(qid), keep & (lib.all_ids != qid), 20)
         assert len(got) == 20 and np.isin(got, lib.all_ids[keep]).all()
         recalls.append(len(set(got) & set(want.tolist())) / 20)
     assert np.mean(recalls) >= 0.95
@@ -235,7 +238,7 @@ def test_date_order_sorts_the_best_matches_newest_first(synthetic):
     result = engine.search(Query(like_photo_id=qid, order="date", top_k=25, min_score=NO_FLOOR))
     assert result.used == "exact"
     keep = lib.passing(None, None, None)
-    pool = lib.truth(qid, keep, DATE_POOL)
+    pool = lib.truth(qid, keep & (lib.all_ids != qid), DATE_POOL)
     photos = {p.id: p for p in lib.catalog.photos(pool)}
     undated = datetime.min
     newest = sorted(pool.tolist(), key=lambda i: photos[i].capture_time or undated, reverse=True)
@@ -314,6 +317,9 @@ def test_filter_sets_and_vectors_are_cached_until_the_catalog_changes(tmp_path):
         query = Query(like_photo_id=int(ids[0]), year=2021, top_k=5, min_score=NO_FLOOR)
         first = engine.search(query)
         assert first.used == "exact"
+        # ids[0] is from 2020, outside the filter, yet pinned as the photo searched from.
+        assert first.source is not None and first.source.photo_id == int(ids[0])
+        assert first.source.score >= max(h.score for h in first.hits)  # its own vector
         before = dict(counting.calls)
         second = engine.search(query)
         assert counting.calls == before  # no filter query, no vector read
@@ -517,10 +523,10 @@ def test_more_like_this_uses_the_stored_embedding(shapes):
     counting = CountingEncoder(shapes.encoder)
     engine = shapes.engine(counting)
     target = min(shapes.ids_of("green", "star"))
-    result = engine.search(Query(like_photo_id=target, top_k=PER_CLASS))
+    result = engine.search(Query(like_photo_id=target, top_k=PER_CLASS - 1))
     assert counting.calls == 0
-    assert ranked(result)[0] == target
-    assert set(ranked(result)) == shapes.ids_of("green", "star")
+    assert result.source is not None and result.source.photo_id == target  # pinned apart
+    assert set(ranked(result)) == shapes.ids_of("green", "star") - {target}
     engine.search(Query(text="a green star", like_photo_id=target, top_k=3))
     assert counting.calls == 1  # the text; still not the photo
 
@@ -539,14 +545,16 @@ def test_region_of_a_library_photo_finds_the_object(shapes):
 
     def order(region: Any) -> list[int]:
         query = Query(like_photo_id=shapes.big_id, region=region, top_k=ALL, min_score=NO_FLOOR)
-        return ranked(engine.search(query))
+        result = engine.search(query)
+        assert result.source is not None and result.source.photo_id == shapes.big_id
+        return ranked(result)  # the photo itself is pinned apart, not ranked
 
     def below(order: list[int], low: set[int], high: set[int]) -> bool:
         return min(order.index(i) for i in low) > max(order.index(i) for i in high)
 
     whole = order(None)
-    assert whole[0] == shapes.big_id  # the photo itself first
-    assert of_class(whole[1 : 2 * PER_CLASS + 1], squares) >= PER_CLASS - 1  # chance: ~0.6
+    assert shapes.big_id not in whole
+    assert of_class(whole[: 2 * PER_CLASS], squares) >= PER_CLASS - 1  # chance: ~0.6
     assert below(whole, circles, squares)
     region = order(shapes.box)
     assert of_class(region[:PER_CLASS], circles) >= PER_CLASS - 1  # chance: ~0.3

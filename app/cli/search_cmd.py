@@ -156,17 +156,14 @@ def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
         _check_indexed(lib, args)
         photo = lib.photo_by_path(target)
         if photo is not None and photo.state == "indexed":
-            # From its stored embedding: nothing is decoded or encoded. The photo itself would
-            # be the first hit; leave it out.
+            # From its stored embedding: nothing is decoded or encoded. The engine pins the
+            # photo itself apart (result.source), printed first and labelled.
             min_score, min_cosine = _floor_options(args)
             query = Query(
-                like_photo_id=photo.id,
-                top_k=args.top + 1,
-                min_score=min_score,
-                min_cosine=min_cosine,
+                like_photo_id=photo.id, top_k=args.top, min_score=min_score, min_cosine=min_cosine
             )
             result = lib.search(query)
-            hits = [h for h in result.hits if h.photo_id != photo.id][: args.top]
+            hits = result.hits
             echo: dict[str, Any] = {"like_photo_id": photo.id, "path": str(target)}
         else:
             min_score, min_cosine = _floor_options(args)
@@ -231,6 +228,16 @@ def _hit_date(hit: Hit) -> str:
     return f"{when} (file date)" if hit.capture_source in GUESSED_SOURCES else when
 
 
+def _hit_json(h: Hit) -> dict[str, Any]:
+    return {
+        "photo_id": h.photo_id,
+        "path": str(h.path),
+        "score": round(h.score, 6),
+        "capture_time": iso(h.capture_time),
+        "capture_source": h.capture_source,
+    }
+
+
 def _print_hits(
     result: SearchResult,
     hits: list[Hit],
@@ -250,16 +257,8 @@ def _print_hits(
                 "weaker": result.weaker,
                 "nearest": result.nearest,
                 "negative_terms": list(result.negative_terms),
-                "hits": [
-                    {
-                        "photo_id": h.photo_id,
-                        "path": str(h.path),
-                        "score": round(h.score, 6),
-                        "capture_time": iso(h.capture_time),
-                        "capture_source": h.capture_source,
-                    }
-                    for h in hits
-                ],
+                "source": _hit_json(result.source) if result.source else None,
+                "hits": [_hit_json(h) for h in hits],
             }
         )
         return 0
@@ -276,6 +275,10 @@ def _print_hits(
         print(f"No matching photos{hint} among {result.total_candidates}.", file=sys.stderr)
     dates = [_hit_date(h) for h in hits]
     width = max(map(len, dates), default=0)
+    if result.source is not None:  # the photo a `similar` started from: first, labelled
+        when = _hit_date(result.source)
+        width = max(width, len(when))
+        print(f"{'source':>7}  {when:<{width}}  {result.source.path}")
     for h, when in zip(hits, dates, strict=True):
         print(f"{h.score:7.3f}  {when:<{width}}  {h.path}")
     if result.weaker:

@@ -111,6 +111,7 @@ class SearchEngine:
         cosine_floor: float | None = None
         weaker = 0
         nearest = False
+        source: Hit | None = None
         used: Literal["exact", "index", "browse"]
         if not positive and query.image is None and query.like_photo_id is None:
             browse = candidates if candidates is not None else self._all_ids(generation)
@@ -126,9 +127,15 @@ class SearchEngine:
                 cosine_floor = self._cosine_floor(query, positive)
             want = query.top_k if query.order == "relevance" else max(query.top_k, DATE_POOL)
             want = max(want, query.nearest_k)
+            like = query.like_photo_id
             # Ranked without the floor, so the photos under it can be counted: the floored
             # answer is the prefix at or above it (the same photos, the same work for `want`).
-            ids, scores, used, total = self._rank(plan, candidates, generation, want, -math.inf)
+            ids, scores, used, total = self._rank(
+                plan, candidates, generation, want + (like is not None), -math.inf
+            )
+            if like is not None:
+                # Find Similar: the photo itself is pinned apart, never counted as a match.
+                ids, scores, source = self._pin_source(plan, like, ids, scores)
             above = scores >= floor
             if query.nearest_k > 0 and len(ids) and not above.any():
                 # Nothing clears the floor: the nearest photos, flagged, rather than nothing.
@@ -144,8 +151,34 @@ class SearchEngine:
         log.debug("search %r: %d hits (%d weaker) of %d in %.1f ms (%s)", query.text, len(hits),
                   weaker, total, elapsed, used)  # fmt: skip
         return SearchResult(
-            hits, total, elapsed, used, floor, positive, negatives, weaker, cosine_floor, nearest
+            hits,
+            total,
+            elapsed,
+            used,
+            floor,
+            positive,
+            negatives,
+            weaker,
+            cosine_floor,
+            nearest,
+            source,
         )
+
+    def _pin_source(
+        self, plan: Plan, photo_id: int, ids: np.ndarray, scores: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, Hit | None]:
+        """The ranking without the photo a Find Similar started from, and that photo as a Hit
+        with its own score (scored apart when the filters left it out of the ranking)."""
+        at = ids == photo_id
+        if at.any():
+            own = float(scores[at][0])
+            ids, scores = ids[~at], scores[~at]
+        else:
+            one = np.array([photo_id], dtype=np.int64)
+            _, own_scores = top_exact(plan, [self.vectors_of(one)], 1, -math.inf)
+            own = float(own_scores[0]) if len(own_scores) else 0.0
+        hits = self._hits(np.array([photo_id], dtype=np.int64), np.array([own], np.float32))
+        return ids, scores, (hits[0] if hits else None)
 
     def _check_model(self, query: Query) -> None:
         """The one check that a query needing a model has one; ModelError says how to get one."""

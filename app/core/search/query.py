@@ -126,7 +126,9 @@ class SearchResult:
     to the library or was given as `min_score`. `weaker`: how many more photos the same search
     without a floor would show (hits under the floor, up to `top_k` in all), for "Show N weaker
     matches". `nearest`: no photo cleared the floor, so `hits` are the query's `nearest_k`
-    best photos regardless of it (not close matches)."""
+    best photos regardless of it (not close matches). `source`: for a search like a library
+    photo (`like_photo_id`), that photo itself, kept out of `hits` (and of every count) so
+    the window and the CLI show it pinned first and labelled, then its lookalikes."""
 
     hits: list[Hit]
     total_candidates: int
@@ -138,6 +140,7 @@ class SearchResult:
     weaker: int = 0
     cosine_floor: float | None = None
     nearest: bool = False
+    source: Hit | None = None
 
 
 # A term is an optional "-", then a "quoted phrase" (closing quote optional) or a bare word.
