@@ -303,7 +303,7 @@ def test_keyboard_enter_opens_the_viewer_and_delete_deletes_nothing(qtbot, windo
     # a 96 px photo is shown at its own size, not blown up to the window
     assert dialog.canvas.is_fit() and dialog.canvas.shown_rect().size() == QSizeF(96, 96)
     press(dialog.canvas, Qt.Key.Key_I)
-    assert not dialog.info.isVisible() and not dialog.info_action.isChecked()
+    assert not dialog.info.isVisible() and not dialog.toolbar.info_action.isChecked()
     again = ViewerDialog(window.library, dialog.photos, 0, window.pool, window)
     assert again.info.isHidden()  # the next viewer remembers
     again.toggle_info()
@@ -318,7 +318,10 @@ def test_keyboard_enter_opens_the_viewer_and_delete_deletes_nothing(qtbot, windo
 def test_arrows_step_through_the_results_in_the_grids_order(qtbot, window):
     order = names(window)
     dialog = open_viewer(qtbot, window, 0)
-    assert dialog.position.text() == "1 of 32" and not dialog.previous_action.isEnabled()
+    assert (
+        dialog.toolbar.position.text() == "1 of 32"
+        and not dialog.toolbar.previous_action.isEnabled()
+    )
     press(dialog.canvas, Qt.Key.Key_Right)
     assert dialog.path.name == order[1] and window.grid.currentIndex().row() == 1
     assert dialog.windowTitle().startswith(order[1])
@@ -326,12 +329,12 @@ def test_arrows_step_through_the_results_in_the_grids_order(qtbot, window):
     qtbot.waitUntil(lambda: dialog.loader.cached(window.model.hit(2).photo_id) is not None)
     press(dialog.canvas, Qt.Key.Key_Right)
     assert dialog.canvas.has_image()  # read ahead: shown at once, no waiting
-    dialog.next_action.trigger()  # the on-screen button
-    assert dialog.row == 3 and dialog.position.text() == "4 of 32"
+    dialog.toolbar.next_action.trigger()  # the on-screen button
+    assert dialog.row == 3 and dialog.toolbar.position.text() == "4 of 32"
     press(dialog.canvas, Qt.Key.Key_Left)
     assert dialog.path.name == order[2]
     press(dialog.canvas, Qt.Key.Key_End)
-    assert dialog.path.name == order[31] and not dialog.next_action.isEnabled()
+    assert dialog.path.name == order[31] and not dialog.toolbar.next_action.isEnabled()
     press(dialog.canvas, Qt.Key.Key_Right)  # at the end it stays
     assert dialog.row == 31
     press(dialog.canvas, Qt.Key.Key_Home)
@@ -355,21 +358,21 @@ def test_arrows_step_through_the_results_in_the_grids_order(qtbot, window):
 def test_zoom_keys_and_full_screen_then_escape_one_step_at_a_time(qtbot, window):
     dialog = open_viewer(qtbot, window, 0)
     canvas = dialog.canvas
-    assert canvas.is_fit() and dialog.zoom_label.text() == "100%"
-    assert not dialog.actual_action.isEnabled()  # a 96 px photo already shows at 100 %
+    assert canvas.is_fit() and dialog.toolbar.zoom_label.text() == "100%"
+    assert not dialog.toolbar.actual_action.isEnabled()  # a 96 px photo already shows at 100 %
     press(canvas, Qt.Key.Key_Plus)
-    assert canvas.zoom() == pytest.approx(1.25) and dialog.zoom_label.text() == "125%"
+    assert canvas.zoom() == pytest.approx(1.25) and dialog.toolbar.zoom_label.text() == "125%"
     press(canvas, Qt.Key.Key_1)
     assert canvas.is_fit()  # 100 % is what fitting a 96 px photo already shows
     press(canvas, Qt.Key.Key_Plus)
     press(canvas, Qt.Key.Key_F)
-    assert canvas.is_fit() and not dialog.fit_action.isEnabled()
+    assert canvas.is_fit() and not dialog.toolbar.fit_action.isEnabled()
     press(canvas, Qt.Key.Key_R)  # the region tool: a plain drag draws even when zoomed in
-    assert canvas.region_tool and dialog.region_action.isChecked()
-    dialog.region_action.trigger()
-    assert not canvas.region_tool and not dialog.region_action.isChecked()
+    assert canvas.region_tool and dialog.toolbar.region_action.isChecked()
+    dialog.toolbar.region_action.trigger()
+    assert not canvas.region_tool and not dialog.toolbar.region_action.isChecked()
     press(canvas, Qt.Key.Key_F11)
-    assert dialog.isFullScreen() and dialog.full_action.isChecked()
+    assert dialog.isFullScreen() and dialog.toolbar.full_action.isChecked()
     canvas.set_region(QRectF(10, 10, 40, 40))
     press(canvas, Qt.Key.Key_Escape)  # first the box
     assert canvas.region() is None and dialog.isFullScreen()
@@ -389,7 +392,7 @@ def test_a_box_is_adjusted_then_searched_with_enter(qtbot, window):
     drag(canvas, origin + QPointF(10, 10), origin + QPointF(40, 40))
     assert canvas.region_box() == (10, 10, 30, 30)
     assert dialog.isVisible() and window.searcher.generation == before  # no search yet
-    assert dialog.search_action.isEnabled()
+    assert dialog.toolbar.search_action.isEnabled()
     drag(canvas, origin + QPointF(25, 25), origin + QPointF(35, 35))  # move it
     drag(canvas, origin + QPointF(50, 50), origin + QPointF(70, 60))  # widen it
     assert canvas.region_box() == (20, 20, 50, 40)
@@ -414,14 +417,17 @@ def test_a_box_is_adjusted_then_searched_with_enter(qtbot, window):
 def test_a_narrow_viewer_keeps_every_tool_on_its_bar(qtbot, window):
     dialog = open_viewer(qtbot, window, 0)
     dialog.resize(1200, 700)
-    assert dialog._labelled[0].toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+    assert (
+        dialog.toolbar.labelled[0].toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+    )
     dialog.resize(800, 600)
     assert all(
-        b.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly for b in dialog._labelled
+        b.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly
+        for b in dialog.toolbar.labelled
     )
     bar = dialog.toolbar
     assert bar.sizeHint().width() <= 800
-    qtbot.waitUntil(lambda: bar.widgetForAction(dialog.full_action).isVisible())
+    qtbot.waitUntil(lambda: bar.widgetForAction(dialog.toolbar.full_action).isVisible())
     dialog.reject()
 
 
@@ -445,7 +451,7 @@ def test_find_similar_from_the_viewer_is_the_context_menus(qtbot, window):
     photo_id, name = dialog.photo_id, dialog.path.name
     closed: list[int] = []
     dialog.finished.connect(closed.append)
-    wait_for_search(qtbot, window, dialog.similar_action.trigger)
+    wait_for_search(qtbot, window, dialog.toolbar.similar_action.trigger)
     assert closed
     assert window.search_bar.image().like_photo_id == photo_id
     assert window.search_bar.image().label == f"Like {name}"
@@ -457,17 +463,17 @@ def test_the_viewer_follows_its_photo_when_the_results_are_replaced(qtbot, windo
     hits = [window.model.hit(r) for r in range(window.model.total())]
     window.model.set_hits(list(reversed(hits)), window.model.generation + 1)
     assert dialog.photo_id == photo_id and dialog.row == 26
-    assert dialog.position.text() == "27 of 32" and window.grid.currentIndex().row() == 26
+    assert dialog.toolbar.position.text() == "27 of 32" and window.grid.currentIndex().row() == 26
     press(dialog.canvas, Qt.Key.Key_Right)
     assert dialog.photo_id == hits[4].photo_id
     shown = dialog.photo_id  # now a search without it: it stays, Next shows its successor
     others = [h for h in reversed(hits) if h.photo_id != shown]
     window.model.set_hits(others, window.model.generation + 1)
-    assert dialog.photo_id == shown and dialog.position.text() == "Not in the results"
-    assert dialog.previous_action.isEnabled() and dialog.next_action.isEnabled()
+    assert dialog.photo_id == shown and dialog.toolbar.position.text() == "Not in the results"
+    assert dialog.toolbar.previous_action.isEnabled() and dialog.toolbar.next_action.isEnabled()
     dialog.next()
     assert dialog.photo_id == others[dialog.row].photo_id and dialog.row == 27
-    assert dialog.position.text() == "28 of 31"
+    assert dialog.toolbar.position.text() == "28 of 31"
     QTest.mouseClick(dialog.canvas, Qt.MouseButton.BackButton)  # the mouse's back button
     assert dialog.row == 26
     QTest.mouseClick(dialog.canvas, Qt.MouseButton.ForwardButton)

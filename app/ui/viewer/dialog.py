@@ -28,10 +28,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
-    QLabel,
-    QSizePolicy,
-    QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -44,10 +40,10 @@ from app.ui.viewer.info import InfoPanel
 from app.ui.viewer.loader import PhotoLoader
 from app.ui.viewer.region import RegionCanvas
 from app.ui.viewer.sequence import ResultSequence
+from app.ui.viewer.toolbar import ViewerToolbar
 from app.ui.workers import Worker, run_in_thread
 
 K = Qt.Key
-COMPACT_BELOW = 1040  # window width under which the toolbar shows icons only
 # Keys that act again while held: stepping and zooming.
 REPEATING = {
     K.Key_Left,
@@ -107,9 +103,9 @@ class ViewerDialog(QDialog):
         self.canvas.needs_full.connect(self._load_full)
         self.info = InfoPanel(self)
         self.details = self.info.details
-        self.toolbar = QToolBar(self)
-        self._labelled: list[QToolButton] = []  # buttons that lose their text when narrow
-        self._build_toolbar()
+        self.toolbar = ViewerToolbar(self)
+        self._wire_toolbar()
+        self._show_info()
 
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
@@ -125,110 +121,25 @@ class ViewerDialog(QDialog):
         self.finished.connect(lambda _r: self._stop())
         self.go_to(row)
 
-    # -- the toolbar -----------------------------------------------------------------------------
-
-    def _act(
-        self, text: str, icon: str, tip: str, slot: Callable[[], object], *, label: bool = False
-    ) -> QAction:
-        act = QAction(theme.icon(icon), text, self) if icon else QAction(text, self)
-        act.setToolTip(tip)
-        act.triggered.connect(lambda _checked=False: slot())
-        self.toolbar.addAction(act)
-        button = self.toolbar.widgetForAction(act)
-        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        if isinstance(button, QToolButton) and not icon:
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        elif isinstance(button, QToolButton) and label:
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-            self._labelled.append(button)
-        return act
-
-    def _fit_toolbar(self) -> None:
-        """In a narrow window the labelled buttons show only their icons, so that every tool
-        stays on the bar rather than behind its overflow arrow."""
-        style = Qt.ToolButtonStyle
-        compact = self.width() < COMPACT_BELOW
-        for button in self._labelled:
-            button.setToolButtonStyle(
-                style.ToolButtonIconOnly if compact else style.ToolButtonTextBesideIcon
-            )
-
-    def _build_toolbar(self) -> None:
-        bar = self.toolbar
-        bar.setMovable(False)
-        bar.setIconSize(QSize(20, 20))
-        bar.setAccessibleName("Viewer tools")
-        self.previous_action = self._act(
-            "Previous", "previous", "Previous photo (Left arrow)", self.previous
-        )
-        self.next_action = self._act("Next", "next", "Next photo (Right arrow)", self.next)
-        self.position = QLabel(self)
-        self.position.setMinimumWidth(84)
-        self.position.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.position.setAccessibleName("Position in the results")
-        bar.addWidget(self.position)
-        bar.addSeparator()
-        self.fit_action = self._act("Fit", "", "Fit the window (F or 0)", self.canvas.fit)
-        self.actual_action = self._act(
-            "1:1",
-            "",
-            "Actual size: one photo pixel per screen pixel (1)",
-            lambda: self.canvas.set_zoom(1.0),
-        )
-        self._act(
-            "Zoom Out", "zoom-out", "Zoom out (-)", lambda: self.canvas.zoom_by(1 / WHEEL_STEP)
-        )
-        self.zoom_label = QLabel(self)
-        self.zoom_label.setMinimumWidth(56)
-        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.zoom_label.setAccessibleName("Zoom")
-        bar.addWidget(self.zoom_label)
-        self._act("Zoom In", "zoom-in", "Zoom in (+)", lambda: self.canvas.zoom_by(WHEEL_STEP))
-        bar.addSeparator()
-        self.region_action = self._act(
-            "Select Region",
-            "region",
-            "Draw a box over part of the photo to search for it (R, or Shift+drag)",
-            self.toggle_region_tool,
-            label=True,
-        )
-        self.region_action.setCheckable(True)
-        self.search_action = self._act(
-            "Search Region",
-            "search",
-            "Find the boxed part in other photos (Enter)",
-            self.search_region,
-            label=True,
-        )
-        self.search_action.setEnabled(False)
-        self.similar_action = self._act(
-            "Find Similar",
-            "similar",
-            "Photos that look like this one (Ctrl+Shift+F)",
-            lambda: self.find_similar.emit(self.photo_id),
-            label=True,
-        )
-        spacer = QWidget(self)
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        bar.addWidget(spacer)
-        self._act(
-            "Open", "open", "Open in the default app", lambda: self.open_file.emit(str(self.path))
-        )
-        self._act(
-            "Show in Folder",
-            "folder",
-            "Show the file in its folder",
-            lambda: self.show_in_folder.emit(str(self.path)),
-        )
-        self.info_action = self._act(
-            "Details", "info", "Show or hide the details (I)", self.toggle_info
-        )
-        self.info_action.setCheckable(True)
-        self._show_info()
-        self.full_action = self._act(
-            "Full Screen", "fullscreen", "Full screen (F11)", self.toggle_full_screen
-        )
-        self.full_action.setCheckable(True)
+    def _wire_toolbar(self) -> None:
+        bar, canvas = self.toolbar, self.canvas
+        slots: list[tuple[QAction, Callable[[], object]]] = [
+            (bar.previous_action, self.previous),
+            (bar.next_action, self.next),
+            (bar.fit_action, canvas.fit),
+            (bar.actual_action, lambda: canvas.set_zoom(1.0)),
+            (bar.zoom_out_action, lambda: canvas.zoom_by(1 / WHEEL_STEP)),
+            (bar.zoom_in_action, lambda: canvas.zoom_by(WHEEL_STEP)),
+            (bar.region_action, self.toggle_region_tool),
+            (bar.search_action, self.search_region),
+            (bar.similar_action, lambda: self.find_similar.emit(self.photo_id)),
+            (bar.open_action, lambda: self.open_file.emit(str(self.path))),
+            (bar.folder_action, lambda: self.show_in_folder.emit(str(self.path))),
+            (bar.info_action, self.toggle_info),
+            (bar.full_action, self.toggle_full_screen),
+        ]
+        for action, slot in slots:
+            action.triggered.connect(lambda _checked=False, slot=slot: slot())
 
     # -- stepping through the results -------------------------------------------------------------
 
@@ -276,13 +187,13 @@ class ViewerDialog(QDialog):
     def _show_position(self) -> None:
         count = self.photos.count()
         if self._orphan:
-            self.position.setText("Not in the results")
-            self.previous_action.setEnabled(0 < self.row <= count)
-            self.next_action.setEnabled(self.row < count)
+            self.toolbar.position.setText("Not in the results")
+            self.toolbar.previous_action.setEnabled(0 < self.row <= count)
+            self.toolbar.next_action.setEnabled(self.row < count)
             return
-        self.position.setText(f"{self.row + 1:,} of {count:,}")
-        self.previous_action.setEnabled(self.row > 0)
-        self.next_action.setEnabled(self.row < count - 1)
+        self.toolbar.position.setText(f"{self.row + 1:,} of {count:,}")
+        self.toolbar.previous_action.setEnabled(self.row > 0)
+        self.toolbar.next_action.setEnabled(self.row < count - 1)
 
     def _results_replaced(self) -> None:
         """A new result list: find this photo in it. If it left, it stays on screen, and Next
@@ -342,17 +253,19 @@ class ViewerDialog(QDialog):
     def _show_zoom(self) -> None:
         canvas = self.canvas
         percent = f"{canvas.zoom() * 100:.0f}%" if canvas.has_image() else ""
-        self.zoom_label.setText(percent)
-        self.zoom_label.setToolTip("Fitted to the window" if canvas.is_fit() else "")
-        self.fit_action.setEnabled(not canvas.is_fit())
-        self.actual_action.setEnabled(canvas.has_image() and abs(canvas.zoom() - 1.0) > 1e-6)
+        self.toolbar.zoom_label.setText(percent)
+        self.toolbar.zoom_label.setToolTip("Fitted to the window" if canvas.is_fit() else "")
+        self.toolbar.fit_action.setEnabled(not canvas.is_fit())
+        self.toolbar.actual_action.setEnabled(
+            canvas.has_image() and abs(canvas.zoom() - 1.0) > 1e-6
+        )
 
     def toggle_region_tool(self) -> None:
         self.canvas.region_tool = not self.canvas.region_tool
-        self.region_action.setChecked(self.canvas.region_tool)
+        self.toolbar.region_action.setChecked(self.canvas.region_tool)
 
     def _region_changed(self) -> None:
-        self.search_action.setEnabled(self.canvas.region() is not None)
+        self.toolbar.search_action.setEnabled(self.canvas.region() is not None)
 
     def search_region(self) -> None:
         box = self.canvas.region_box()
@@ -365,7 +278,7 @@ class ViewerDialog(QDialog):
 
     def _show_info(self) -> None:
         self.info.setHidden(not ViewerDialog.info_shown)
-        self.info_action.setChecked(ViewerDialog.info_shown)
+        self.toolbar.info_action.setChecked(ViewerDialog.info_shown)
 
     def toggle_full_screen(self) -> None:
         if self.isFullScreen():
@@ -373,8 +286,7 @@ class ViewerDialog(QDialog):
         else:
             self.showFullScreen()
         full = self.isFullScreen()
-        self.full_action.setChecked(full)
-        self.full_action.setIcon(theme.icon("fullscreen-exit" if full else "fullscreen"))
+        self.toolbar.show_full_screen(full)
         self.canvas.set_backdrop(FULL_SCREEN_BACKDROP if full else BACKDROP)
 
     # -- keys --------------------------------------------------------------------------------------
@@ -434,7 +346,7 @@ class ViewerDialog(QDialog):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._fit_toolbar()
+        self.toolbar.fit_width(self.width())
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
