@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import CACHE_DIR, bench_model, jpeg_bytes, machine, photo_set, write_json  # noqa: E402
+from common import CACHE_DIR, bench_model, jpeg_bytes, machine, photo_set, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_NAME = "ViT-B-32__openai"

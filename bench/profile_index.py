@@ -430,9 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     home = CACHE_DIR / "profile-index-run"
     info = Encoder(model_dir, device="cpu").info
     batch = 32
-    sample = [
-        preprocess.to_pixels(decode.open_image(f, min_side=224), info) for f in files[:batch]
-    ]
+    sample = [preprocess.to_pixels(decode.open_image(f, min_side=224), info) for f in files[:batch]]
     pixels = np.stack(sample * (-(-args.bare_images // batch)))[: args.bare_images]
     if args.bound:
         out = cpu_bound(model_dir, files, pixels, batch, args.gate, args.tries)

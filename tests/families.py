@@ -239,7 +239,7 @@ def _immich_export(module: Any, example: Any, name: str, folder: Path) -> None:
         )
 
 
-def _Tower(model: Any, which: str) -> Any:  # noqa: N802 - a class in spirit: Immich's wrapper
+def _Tower(model: Any, which: str) -> Any:
     import torch
 
     class Tower(torch.nn.Module):

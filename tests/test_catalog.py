@@ -515,7 +515,7 @@ def test_years_and_months_match_ground_truth(cat, library):
 
 
 def test_counts(cat, library):
-    folders, truth = library
+    _folders, truth = library
     n = len(truth)
     skipped = sum(1 for i in range(n) if i % 10 == 3)
     indexed = sum(t["indexed"] for t in truth)

@@ -185,7 +185,7 @@ def test_ctrl_c_cancels_cleanly_and_the_next_run_resumes(
     while line and not re.search(r"\] \d+/\d+", line):  # the first progress line of indexing
         line = proc.stderr.readline()
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _out, err = proc.communicate(timeout=120)
     err = line + err
     if proc.returncode == 0:  # finished before the signal landed: nothing to resume
         pytest.fail(f"the run ended before Ctrl+C could stop it; make it longer\n{err}")

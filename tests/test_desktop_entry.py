@@ -167,7 +167,7 @@ def test_resource_path_in_a_pyinstaller_bundle(fresh_root, tmp_path, monkeypatch
 
 def test_missing_resources_name_the_places_and_the_fix(fresh_root, tmp_path, monkeypatch):
     monkeypatch.setattr(resources, "resource_candidates", lambda: [tmp_path / "nowhere"])
-    with pytest.raises(ResourceError, match="nowhere.*reinstall PhotoSeek"):
+    with pytest.raises(ResourceError, match=r"nowhere.*reinstall PhotoSeek"):
         resource_path("icons")
 
 
@@ -330,7 +330,7 @@ def test_a_source_checkout_runs_from_its_folder(tmp_path):
 def test_unwritable_data_home_gives_a_clear_error(tmp_path):
     blocked = tmp_path / "share"
     blocked.write_text("a file where a folder should be")
-    with pytest.raises(DesktopEntryError, match="Can't write .*share"):
+    with pytest.raises(DesktopEntryError, match=r"Can't write .*share"):
         install_desktop_entry(blocked, ["/opt/photoseek"])
 
 

@@ -345,7 +345,7 @@ def test_trim_token_ids() -> None:
 
 
 def test_missing_manifest(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="photoseek.json is missing"):
+    with pytest.raises(ModelError, match=r"photoseek.json is missing"):
         Encoder(tmp_path, device="cpu")
 
 
@@ -394,7 +394,7 @@ def test_unloadable_graph_names_the_file(tiny_model_dir: Path, tmp_path: Path) -
 def test_missing_tokenizer_file(tiny_model_dir: Path, tmp_path: Path) -> None:
     model = _copy_model(tiny_model_dir, tmp_path / "m")
     (model / read_model_info(model).tokenizer["file"]).unlink()
-    with pytest.raises(ModelError, match="Tokenizer file .* is missing.*install it again"):
+    with pytest.raises(ModelError, match=r"Tokenizer file .* is missing.*install it again"):
         Encoder(model, device="cpu", threads=1)
 
 

@@ -464,12 +464,12 @@ def test_multilingual_hf_tower_matches_torch(tmp_path: Path) -> None:
             "width": 32,
             "head_width": 16,
             "patch_size": 8,
-        },  # fmt: skip
+        },
         "text_cfg": {
             "hf_model_name": str(hf_dir),
             "hf_tokenizer_name": str(hf_dir),
             "hf_pooler_type": "mean_pooler",
-        },  # fmt: skip
+        },
     }
     register(tmp_path, "tiny-xlmr-ViT", cfg)
     out = tmp_path / "out"

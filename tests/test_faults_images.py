@@ -194,7 +194,8 @@ def test_bomb_messages_quote_photoseeks_limit_not_pillows(tmp_path: Path) -> Non
     ):  # Pillow warns for the first, raises for the second
         path = tmp_path / f"{w}.png"
         path.write_bytes(png_header_only(w, h))
-        refused = pytest.raises(ImageError, open_image, path, min_side=8)
+        with pytest.raises(ImageError) as refused:
+            open_image(path, min_side=8)
         for reason in (reason_of(path) or "", str(refused.value)):
             assert "PhotoSeek's limit of 180 megapixels" in reason
             assert "360000000" not in reason and "Image size" not in reason

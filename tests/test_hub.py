@@ -177,7 +177,7 @@ def test_corrupt_file_is_refused_and_fetched_afresh_next_time(
     server: HubServer, tmp_path: Path
 ) -> None:
     server.corrupt.add("textual/model.onnx")
-    with pytest.raises(hub.HubIntegrityError, match="textual/model.onnx"):
+    with pytest.raises(hub.HubIntegrityError, match=r"textual/model.onnx"):
         download(tmp_path)
     assert not (tmp_path / "dest" / "textual/model.onnx").exists()
     server.corrupt.clear()
@@ -188,7 +188,7 @@ def test_corrupt_file_is_refused_and_fetched_afresh_next_time(
 
 def test_corrupt_git_file_is_refused(server: HubServer, tmp_path: Path) -> None:
     server.corrupt.add("textual/vocab.json")
-    with pytest.raises(hub.HubIntegrityError, match="textual/vocab.json"):
+    with pytest.raises(hub.HubIntegrityError, match=r"textual/vocab.json"):
         download(tmp_path)
 
 

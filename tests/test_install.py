@@ -175,7 +175,7 @@ def test_install_from_a_local_folder_leaves_it_untouched(paths, model):
 
 def test_damaged_local_folder_is_rejected_naming_the_file(paths, model):
     (model / "visual" / "model.onnx").write_bytes(b"changed")
-    with pytest.raises(ModelError, match="visual/model.onnx"):
+    with pytest.raises(ModelError, match=r"visual/model.onnx"):
         install(paths, source=str(model))
     assert list(paths.models.iterdir()) == []
 
@@ -248,7 +248,7 @@ def test_force_replaces_only_when_the_new_model_is_complete(paths, model, tmp_pa
     assert tree(paths.models / DEFAULT_MODEL) == old
     assert leftovers(paths) == []
 
-    with pytest.raises(ModelError, match="different model named .* already installed"):
+    with pytest.raises(ModelError, match=r"different model named .* already installed"):
         install(paths, source=str(newer))
     assert tree(paths.models / DEFAULT_MODEL) == old  # not forced: kept
     assert install(paths, source=str(model)) == paths.models / DEFAULT_MODEL  # same: no-op

@@ -220,7 +220,7 @@ def test_search_and_folder_changes_during_an_index_run(
     def run() -> None:
         try:
             reports.append(lib.index(progress=progress, control=control))
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
 
     images = encoder.images

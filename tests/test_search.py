@@ -190,7 +190,7 @@ def test_filtered_top_k_matches_brute_force(synthetic, name, year, month, folder
                     folder=folder_arg,
                     top_k=k,
                     min_score=NO_FLOOR,
-                )  # fmt: skip
+                )
             )
             got = np.array([h.photo_id for h in result.hits], dtype=np.int64)
             # The photo searched from is pinned apart (result.source), inside the filters or not.

@@ -358,7 +358,7 @@ def test_compaction_past_a_fifth_deleted(library, tmp_path, caplog):
 def test_crash_between_the_renames_reads_as_torn(library, tmp_path, monkeypatch, caplog, dies_at):
     """index.bin (and index.aux) replaced, killed before index.json: the old json no longer
     describes them."""
-    catalog, ids, vectors = library
+    catalog, _ids, _vectors = library
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     extra, _ = clustered(30, 32, np.random.default_rng(9))
     new_ids = fill_catalog(catalog, tmp_path / "photos", extra)
@@ -558,7 +558,7 @@ def test_queries_while_another_thread_adds(tmp_path):
     t.start()
     queries = 0
     while t.is_alive() or queries < 50:
-        got, scores = vi.query(vectors[queries % 100], 5)
+        got, _scores = vi.query(vectors[queries % 100], 5)
         assert len(got) == 5 and (got >= 1).all() and (got <= len(vectors)).all()
         queries += 1
     t.join()
@@ -693,7 +693,7 @@ def test_rows_that_disagree_with_the_catalog_are_caught_on_open(library, tmp_pat
 
 
 def test_replaced_vectors_leave_dead_rows_that_compaction_removes(library, tmp_path):
-    catalog, ids, vectors = library
+    catalog, ids, _vectors = library
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     first = set(p.name for p in (tmp_path / "idx").glob("vectors-*.f16"))
     rng = np.random.default_rng(24)
@@ -712,7 +712,7 @@ def test_replaced_vectors_leave_dead_rows_that_compaction_removes(library, tmp_p
 
 
 def test_many_small_saves_merge_segments(library, tmp_path):
-    catalog, ids, vectors = library
+    catalog, _ids, _vectors = library
     vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     rng = np.random.default_rng(25)
     extra = _unit(rng.standard_normal((40, 32)))

@@ -47,7 +47,9 @@ def report_bug(exc: BaseException, paths: Paths | None) -> str:
         setup_logging(paths.logs)
     log.debug("internal error", exc_info=exc)  # on the terminal only with -vv
     log_path = record_bug(exc)
-    where = f"the details are in {log_path}" if log_path else "run again with -vv to see the details"
+    where = (
+        f"the details are in {log_path}" if log_path else "run again with -vv to see the details"
+    )
     summary = str(exc).splitlines()[0] if str(exc) else ""
     return (
         f"internal error ({type(exc).__name__}: {summary}); {where}. Please report it at "

@@ -22,6 +22,7 @@ _FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 log = logging.getLogger(__name__)
 
+
 class _LogFile(logging.handlers.RotatingFileHandler):
     """The handler `setup_logging` installs: makes its folder when it first writes, turns on
     the native-crash record there, and never prints "--- Logging error ---" (a full disk or a

@@ -46,7 +46,7 @@ def connect(path: Path) -> sqlite3.Connection:
 class _ThreadConn:
     """A thread's connection and its transaction depth; dropping it closes the connection."""
 
-    __slots__ = ("conn", "depth", "__weakref__")
+    __slots__ = ("__weakref__", "conn", "depth")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn

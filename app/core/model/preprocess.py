@@ -81,6 +81,6 @@ def _center_crop_or_pad(img: Image.Image, size: int) -> Image.Image:
         img, w, h = padded, pw, ph
         if (w, h) == (size, size):
             return img
-    top = int(round((h - size) / 2.0))
-    left = int(round((w - size) / 2.0))
+    top = round((h - size) / 2.0)
+    left = round((w - size) / 2.0)
     return img.crop((left, top, left + size, top + size))

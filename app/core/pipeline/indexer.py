@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from app.core.model.encoder import Encoder
     from app.core.pipeline.changes import ChangeSet
 
-__all__ = ["Indexer", "IndexProgress", "IndexReport"]
+__all__ = ["IndexProgress", "IndexReport", "Indexer"]
 
 log = logging.getLogger(__name__)
 
