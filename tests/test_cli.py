@@ -423,6 +423,8 @@ def test_status_shows_counts_model_and_skipped_files(library: dict) -> None:
     assert "skipped files (2)" in text
     assert f"{photos / 'empty.jpg'}: {reasons['empty.jpg']}" in text
     assert "CPUExecutionProvider" in text and data["model"] in text
+    log = Path(data["log"])  # the file every command and the window write (app.core.logs)
+    assert log == home / "logs" / "photoseek.log" and log.is_file() and str(log) in text
 
 
 def test_status_without_a_model_still_works(tmp_path: Path) -> None:

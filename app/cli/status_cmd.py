@@ -12,7 +12,7 @@ from app.cli.common import (
     open_library,
     print_json,
 )
-from app.core.api import Paths
+from app.core.api import LOG_NAME, Paths
 
 SKIPPED_SHOWN = 10  # skipped files listed without --skipped
 
@@ -45,6 +45,7 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         "index_size": st.index_size,
         "data": str(paths.data),
         "cache": str(paths.cache),
+        "log": str(paths.logs / LOG_NAME),
         "folders": [folder_dict(f) for f in st.folders],
         "skipped_files": [
             {"path": str(s.path), "reason": s.reason, "when": iso(s.when)} for s in skipped
@@ -62,6 +63,7 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         ("device", f"{st.provider} (asked for {st.device})" if st.provider else None),
         ("data", paths.data),
         ("cache", paths.cache),
+        ("log", paths.logs / LOG_NAME),
     ]
     for key, value in rows:
         if value is not None:

@@ -16,7 +16,7 @@ from app.core.catalog.records import GUESSED_SOURCES, Folder, Photo
 from app.core.errors import DamagedCatalogError, StorageError, UserError, storage_fault
 from app.core.jobs import JobCancelled, JobControl
 from app.core.library import Library, LibraryStatus, ModelState, SkippedFile
-from app.core.logs import log_file, record_bug, setup_logging
+from app.core.logs import LOG_NAME, log_file, record_bug, setup_logging
 from app.core.model.catalog import CatalogEntry, default_entry, format_table, load_catalog
 from app.core.model.encoder import Encoder, available_providers
 from app.core.model.info import ModelError
@@ -63,6 +63,7 @@ __all__ = [
     "ENV_HOME",
     "GUESSED_SOURCES",
     "IMAGE_EXTENSIONS",
+    "LOG_NAME",
     "SETTING_ACTIVE",
     "SETTING_DEVICE",
     "SETTING_LANGUAGE",
