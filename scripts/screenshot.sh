@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 WORK=${PHOTOSEEK_SHOT_DIR:-build/screenshot}
 OUT=${1:-docs/screenshot.png}
-QUERY=${PHOTOSEEK_SHOT_QUERY:-a red circle}
+QUERY=${PHOTOSEEK_SHOT_QUERY-a red circle}  # "" (set but empty): browse the timeline
 SIZE=${PHOTOSEEK_SHOT_SIZE:-1280x800}
 DISPLAY_NUM=${PHOTOSEEK_SHOT_DISPLAY:-:97}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH="$PWD:$PWD/tests"

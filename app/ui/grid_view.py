@@ -1,22 +1,26 @@
-"""The thumbnail grid: an icon-mode list view with photo-app manners.
+"""The results view and its photo-app manners; the rows, headers and scrubber are timeline_view's.
 
-Arrows move, Enter or Space opens the preview, the Menu key opens the context menu, Ctrl+wheel
-zooms, and dragging a selection out hands the files to other applications. Delete does nothing:
-PhotoSeek never deletes photos. The "Show N weaker matches" cell that may end the grid acts on a
-click, Enter or Space, and has no menu.
+Arrows move (up and down to the nearest photo in the row above or below), Home/End and
+PageUp/PageDown jump, Enter or Space opens the preview, the Menu key opens the context menu,
+Ctrl+wheel zooms, dragging a selection out hands the files to other applications, dragging on
+empty space draws a selection band. Delete does nothing: PhotoSeek never deletes photos. The
+"Show N weaker matches" tile that may end a ranked list acts on a click, Enter or Space, and has
+no menu.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QResizeEvent, QWheelEvent
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QWheelEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from app.ui.results_model import ResultsModel
-from app.ui.thumb_delegate import ThumbDelegate
+from app.ui.timeline_view import TimelineView
+
+THUMB_WIDE = 1.5  # thumbnails are loaded this many row heights long: a 3:2 photo's width
 
 
-class ResultsView(QListView):
+class ResultsView(TimelineView):
     """Emits `open_requested(index)`, `menu_requested(index, global_pos)`, `zoom(steps)`."""
 
     open_requested = Signal(QModelIndex)
@@ -26,58 +30,33 @@ class ResultsView(QListView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setMovement(QListView.Movement.Static)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(True)
-        self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.SinglePass)
-        self.setSpacing(0)
-        # Always there, so the column count does not flip as the scroll bar comes and goes.
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setSelectionRectVisible(True)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.verticalScrollBar().setSingleStep(24)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
-        self.setMouseTracking(True)
         self.setFrameShape(QListView.Shape.NoFrame)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAccessibleName("Photos")
         self.setAccessibleDescription(
             "Search results. Arrow keys move, Enter opens a preview, the menu key shows actions."
         )
-        self.delegate = ThumbDelegate(self)
-        self.setItemDelegate(self.delegate)
-        self.delegate.sizeHintChanged.connect(lambda _i: self._update_grid())
         self.doubleClicked.connect(self._open)
         self.clicked.connect(self._clicked)
-        self._update_grid()
 
     def set_thumb_size(self, size: int) -> None:
+        """Zoom: rows `size` high; the photo at the top stays there, the current one in view."""
         current = self.currentIndex()
+        shown = current.isValid() and self.viewport().rect().intersects(self.visualRect(current))
         self.delegate.set_thumb_size(size)
-        if current.isValid():
+        if shown:
             self.scrollTo(current)
 
-    def _update_grid(self) -> None:
-        """Cells share the full width: as many columns as fit, the spare pixels spread evenly."""
-        cell = self.delegate.cell_size(self.font())
-        width = self.viewport().width() - 1
-        columns = max(1, width // cell.width())
-        grid = QSize(max(cell.width(), width // columns), cell.height())
-        if grid != self.gridSize():
-            self.setGridSize(grid)
-        self.delegate.set_stretch(grid.width())
+    def thumb_side(self) -> int:
+        """The longest side thumbnails are wanted at, in logical pixels: a 3:2 photo's width at
+        the row height (the commonest shape; a panorama is rare, a portrait needs less)."""
+        return round(self.delegate.thumb_size * THUMB_WIDE)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._update_grid()
-
-    def _weaker_row(self, index: QModelIndex) -> ResultsModel | None:
+    def _weaker_row(self, index: QModelIndex | QPersistentModelIndex) -> ResultsModel | None:
         """The results model, when `index` is its "Show N weaker matches" cell."""
         model = self.model()
         return model if isinstance(model, ResultsModel) and model.is_weaker_row(index) else None

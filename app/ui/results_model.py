@@ -6,6 +6,11 @@ view only what the user scrolls to. When the search hid photos under the relevan
 list ends (once every hit is fetched) with one more row, "Show N weaker matches" (`WeakerRole`),
 which is not a photo: activating it asks, through `show_weaker_requested`, for the same search
 without the floor.
+
+A list is either ranked (a typed query, best first) or in date order (browsing, or "Newest
+first"): the view groups the latter under month headers. `aspects()` and `date_keys()` hand the
+timeline every row's shape and date at once, so it lays out 100,000 photos without 200,000
+`data()` calls.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from PySide6.QtGui import QImage, QPixmap, QPixmapCache
 from app.core.api import GUESSED_SOURCES
 from app.ui.theme import cached_pixmap
 from app.ui.thumb_loader import ThumbLoader
+from app.ui.timeline_layout import NO_DATE, clamp_aspect, date_key
 
 if TYPE_CHECKING:
     from app.core.api import Hit
@@ -51,6 +57,14 @@ def format_date(when: datetime | None) -> str:
     return f"{when.day} {when:%B %Y}" if when else "No date"
 
 
+def date_captions(when: datetime | None) -> list[str]:
+    """The date from longest to shortest ("14 September 2021", "14 Sep 2021", "Sep 2021",
+    "2021"): a narrow cell shows the longest that fits, so the year is never cut off."""
+    if when is None:
+        return ["No date"]
+    return [format_date(when), f"{when.day} {when:%b %Y}", f"{when:%b %Y}", f"{when:%Y}"]
+
+
 class ResultsModel(QAbstractListModel):
     """Hits of one search. `generation` ties rows and thumbnails to the query that made them."""
 
@@ -61,6 +75,7 @@ class ResultsModel(QAbstractListModel):
     PhotoIdRole = Qt.ItemDataRole.UserRole + 5  # int
     ThumbStateRole = Qt.ItemDataRole.UserRole + 6  # "loading" | "ready" | "missing"
     WeakerRole = Qt.ItemDataRole.UserRole + 7  # int on the "Show N weaker matches" row, else None
+    AspectRole = Qt.ItemDataRole.UserRole + 8  # float: width / height as shown, clamped
 
     show_weaker_requested = Signal(int)  # generation of the result list whose row was activated
 
@@ -76,6 +91,10 @@ class ResultsModel(QAbstractListModel):
         self._full: set[int] = set()  # thumbnails already loaded at all the resolution there is
         self._side = 256  # the size thumbnails are wanted at, in device pixels
         self._generation = 0
+        self._scored = True
+        self._by_date = False
+        self._aspects: list[float] | None = None
+        self._keys: list[int] | None = None
         self._loader = loader
         if loader is not None:
             loader.loaded.connect(self._on_loaded)
@@ -87,10 +106,17 @@ class ResultsModel(QAbstractListModel):
     def generation(self) -> int:
         return self._generation
 
-    def set_hits(self, hits: Sequence[Hit], generation: int) -> None:
-        """Show a new result list (one reset); thumbnails of the previous one stop loading."""
+    def set_hits(
+        self, hits: Sequence[Hit], generation: int, scored: bool = True, *, by_date: bool = False
+    ) -> None:
+        """Show a new result list (one reset); thumbnails of the previous one stop loading.
+        `scored`: the hits answer a query (browsing has no scores to show); `by_date`: they are
+        newest first (browsing or "Newest first"), so the view shows them as a timeline."""
         self.beginResetModel()
         self._generation = generation
+        self._scored = scored
+        self._by_date = by_date
+        self._aspects = self._keys = None
         self._hits = list(hits)
         self._row_of = {hit.photo_id: row for row, hit in enumerate(self._hits)}
         self._shown = min(BATCH, len(self._hits))
@@ -153,6 +179,26 @@ class ResultsModel(QAbstractListModel):
     def hit(self, row: int) -> Hit:
         return self._hits[row]
 
+    @property
+    def by_date(self) -> bool:
+        """The hits are newest first: the view groups them under month (or day) headers."""
+        return self._by_date
+
+    def aspects(self) -> list[float]:
+        """Every hit's width / height as shown (clamped; 1.0 when unknown), fetched or not."""
+        if self._aspects is None:
+            self._aspects = [clamp_aspect(h.width, h.height) for h in self._hits]
+        return self._aspects
+
+    def date_keys(self) -> list[int]:
+        """Every hit's date as a `date_key` (NO_DATE when it has none), fetched or not."""
+        if self._keys is None:
+            self._keys = [
+                NO_DATE if t is None else date_key(t.year, t.month, t.day)
+                for t in (h.capture_time for h in self._hits)
+            ]
+        return self._keys
+
     def row_of(self, photo_id: int) -> int | None:
         """The row of `photo_id`, fetching more rows if it is further down than the view has gone."""
         row = self._row_of.get(photo_id)
@@ -194,6 +240,7 @@ class ResultsModel(QAbstractListModel):
                 self.PhotoIdRole: QByteArray(b"photoId"),
                 self.ThumbStateRole: QByteArray(b"thumbState"),
                 self.WeakerRole: QByteArray(b"weaker"),
+                self.AspectRole: QByteArray(b"aspect"),
             }
         )
         return names
@@ -230,18 +277,21 @@ class ResultsModel(QAbstractListModel):
                 return f"{name}, {format_date(hit.capture_time)}"
             return name
         if role == Qt.ItemDataRole.ToolTipRole:
+            score = f"<br>Score {hit.score:.3f}" if self._scored else ""
             return (
                 f"<b>{html.escape(Path(hit.path).name)}</b><br>"
-                f"{format_date(hit.capture_time)}{_date_note(hit)}<br>Score {hit.score:.3f}"
+                f"{format_date(hit.capture_time)}{_date_note(hit)}{score}"
             )
         if role == self.ScoreRole:
-            return float(hit.score)
+            return float(hit.score) if self._scored else None
         if role == self.PathRole:
             return str(hit.path)
         if role == self.DateRole:
             return hit.capture_time
         if role == self.PhotoIdRole:
             return int(hit.photo_id)
+        if role == self.AspectRole:
+            return clamp_aspect(hit.width, hit.height)
         return None
 
     def _weaker_data(self, role: int) -> Any:

@@ -1,12 +1,17 @@
-"""Paints one grid cell: the thumbnail fitted in a square, a placeholder while it loads, the date.
+"""Paints one photo tile of the timeline, a section header, and the "Show N weaker matches" tile.
 
-Scaled pixmaps are cached per photo, size and device pixel ratio, so scrolling repaints copy
-pixels instead of resampling them. All colours come from the view's palette.
+A tile is the photo cropped to fill its rect (the layout gives each photo its own aspect ratio,
+so little is cut), a placeholder while it loads, a check badge when selected. In relevance order
+a one-line date caption sits under each tile; in date order the headers carry the dates.
+The drawing is a straight pixmap copy without clip paths, so a frame of 40 tiles stays cheap.
+All colours come from the view's palette.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from datetime import datetime
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -20,23 +25,48 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from app.ui.results_model import ResultsModel, format_date
+from app.ui.results_model import ResultsModel, date_captions
 from app.ui.theme import cached_pixmap, mix, tinted_pixmap
+from app.ui.timeline_layout import Header
 
 PAD = 6
 RADIUS = 6.0
 MIN_SIZE = 96
 MAX_SIZE = 320
 DEFAULT_SIZE = 176
+SELECTED_INSET = 0.07  # a selected photo shrinks by this fraction of its shorter side, per edge
+
+
+def fitting_caption(when: datetime | None, metrics: QFontMetrics, width: int) -> str:
+    """The longest form of the date that fits `width` (elided only if even the year does not)."""
+    forms = date_captions(when)
+    for text in forms:
+        if metrics.horizontalAdvance(text) <= width:
+            return text
+    return metrics.elidedText(forms[-1], Qt.TextElideMode.ElideRight, width)
+
+
+def cover_source(pixmap: QPixmap, target: QRectF) -> QRectF:
+    """The centred part of `pixmap` with `target`'s aspect ratio: drawn into `target`, it fills
+    it without distortion."""
+    pw, ph = pixmap.width(), pixmap.height()
+    if target.width() <= 0 or target.height() <= 0 or pw <= 0 or ph <= 0:
+        return QRectF(pixmap.rect())
+    want = target.width() / target.height()
+    if pw / ph > want:  # the pixmap is wider: cut its sides
+        w = ph * want
+        return QRectF((pw - w) / 2, 0, w, ph)
+    h = pw / want
+    return QRectF(0, (ph - h) / 2, pw, h)
 
 
 class ThumbDelegate(QStyledItemDelegate):
-    """Cells of `thumb_size` logical pixels (the image square) plus a one-line caption."""
+    """Tiles for rows `thumb_size` logical pixels high, with a date caption when `captions`."""
 
     def __init__(self, parent: QWidget | None = None, thumb_size: int = DEFAULT_SIZE) -> None:
         super().__init__(parent)
         self._size = thumb_size
-        self._stretch = 0  # the view's column width, when it spreads cells over its width
+        self.captions = True  # the view turns them off in date order, where headers say when
 
     @property
     def thumb_size(self) -> int:
@@ -46,27 +76,24 @@ class ThumbDelegate(QStyledItemDelegate):
         self._size = max(MIN_SIZE, min(MAX_SIZE, int(size)))
         self.sizeHintChanged.emit(QModelIndex())
 
-    def set_stretch(self, width: int) -> None:
-        """Cells as wide as `width` (the content stays centred), so clicks between thumbnails
-        still hit a cell and the spare width is shared evenly."""
-        if width != self._stretch:
-            self._stretch = width
-            self.sizeHintChanged.emit(QModelIndex())
-
     def caption_font(self, base: QFont) -> QFont:
         font = QFont(base)
         font.setPointSizeF(max(7.0, base.pointSizeF() * 0.9))
         return font
 
+    def caption_height(self, base_font: QFont) -> int:
+        """The room under each row for the dates (0 without captions)."""
+        return QFontMetrics(self.caption_font(base_font)).height() + 4 if self.captions else 0
+
     def cell_size(self, base_font: QFont) -> QSize:
+        """A square photo's cell: the nominal tile, and the "Show N weaker matches" tile."""
         caption_h = QFontMetrics(self.caption_font(base_font)).height()
         return QSize(self._size + 2 * PAD, self._size + 2 * PAD + caption_h + 2)
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
-        size = self.cell_size(option.font)
-        return QSize(max(size.width(), self._stretch), size.height())
+        return self.cell_size(option.font)
 
     def paint(
         self,
@@ -76,60 +103,114 @@ class ThumbDelegate(QStyledItemDelegate):
     ) -> None:
         palette: QPalette = option.palette
         state = option.state
-        # The view may stretch cells to fill its width; the content stays centred in them.
-        width = self.cell_size(option.font).width()
-        rect = QRect(
-            option.rect.x() + max(0, (option.rect.width() - width) // 2),
-            option.rect.y(),
-            min(width, option.rect.width()),
-            option.rect.height(),
-        )
-        cell = QRectF(rect).adjusted(1, 1, -1, -1)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-
+        rect = QRect(option.rect)
+        caption_h = self.caption_height(option.font)
+        tile = QRect(rect.x(), rect.y(), rect.width(), max(1, rect.height() - caption_h))
         selected = bool(state & QStyle.StateFlag.State_Selected)
         hovered = bool(state & QStyle.StateFlag.State_MouseOver)
-        if selected or hovered:
-            highlight = QColor(palette.color(QPalette.ColorRole.Highlight))
-            highlight.setAlphaF(0.30 if selected else 0.12)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(highlight)
-            painter.drawRoundedRect(cell, RADIUS + 2, RADIUS + 2)
-
-        square = QRect(rect.x() + PAD, rect.y() + PAD, self._size, self._size)
+        painter.save()
         if index.data(ResultsModel.WeakerRole):
-            self._paint_weaker(painter, square, palette, str(index.data()), hovered)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            self._paint_weaker(painter, tile, palette, str(index.data()), hovered)
             painter.restore()
             return
+        image = QRectF(tile)
+        if selected:
+            base = palette.color(QPalette.ColorRole.Base)
+            painter.fillRect(tile, mix(base, palette.color(QPalette.ColorRole.Highlight), 0.25))
+            inset = SELECTED_INSET * min(tile.width(), tile.height())
+            image = image.adjusted(inset, inset, -inset, -inset)
         pixmap = index.data(ResultsModel.ThumbnailRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
-            self._paint_image(painter, square, pixmap)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawPixmap(image, pixmap, cover_source(pixmap, image))
         else:
             missing = index.data(ResultsModel.ThumbStateRole) == "missing"
-            self._paint_placeholder(painter, square, palette, missing)
+            self._paint_placeholder(painter, image.toRect(), palette, missing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if selected or hovered:
+            self._paint_check(painter, QRectF(tile), palette, selected)
+        if state & QStyle.StateFlag.State_HasFocus:
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(tile).adjusted(1, 1, -1, -1))
+        if caption_h:
+            self._paint_caption(painter, option, rect, tile, index)
+        painter.restore()
 
+    def _paint_caption(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        rect: QRect,
+        tile: QRect,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        palette: QPalette = option.palette
         caption = QRect(
-            square.left(),
-            square.bottom() + 3,
-            square.width(),
-            option.rect.bottom() - square.bottom() - 3,
+            rect.left() + 2, tile.bottom() + 1, rect.width() - 4, rect.bottom() - tile.bottom()
         )
         font = self.caption_font(option.font)
         painter.setFont(font)
         text_color = palette.color(QPalette.ColorRole.Text)
         painter.setPen(mix(text_color, palette.color(QPalette.ColorRole.Base), 0.35))
-        text = format_date(index.data(ResultsModel.DateRole))
-        text = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, caption.width())
+        text = fitting_caption(
+            index.data(ResultsModel.DateRole), QFontMetrics(font), caption.width()
+        )
         painter.drawText(
             caption, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), text
         )
 
-        if state & QStyle.StateFlag.State_HasFocus:
-            pen_color = palette.color(QPalette.ColorRole.Highlight)
-            painter.setPen(pen_color)
+    def _paint_check(
+        self, painter: QPainter, tile: QRectF, palette: QPalette, selected: bool
+    ) -> None:
+        """The corner badge: an outlined circle on hover (it selects), filled with a tick when
+        selected, as photo apps mark a selection."""
+        d = max(14.0, min(24.0, min(tile.width(), tile.height()) * 0.14))
+        circle = QRectF(tile.left() + 6, tile.top() + 6, d, d)
+        white = QColor(255, 255, 255)
+        if selected:
+            painter.setPen(QPen(white, 1.5))
+            painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
+            painter.drawEllipse(circle)
+            tick = QPainterPath(QPointF(circle.left() + d * 0.28, circle.top() + d * 0.52))
+            tick.lineTo(circle.left() + d * 0.44, circle.top() + d * 0.68)
+            tick.lineTo(circle.left() + d * 0.74, circle.top() + d * 0.34)
+            painter.setPen(QPen(white, max(1.5, d / 10)))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(cell.adjusted(0.5, 0.5, -0.5, -0.5), RADIUS + 2, RADIUS + 2)
+            painter.drawPath(tick)
+        else:
+            painter.setPen(QPen(QColor(255, 255, 255, 230), 1.5))
+            painter.setBrush(QColor(0, 0, 0, 50))
+            painter.drawEllipse(circle)
+
+    def paint_header(
+        self, painter: QPainter, rect: QRect, header: Header, palette: QPalette, font: QFont
+    ) -> None:
+        """A section title ("July 2019", or "Sunday 14 July 2019") and its photo count."""
+        title = QFont(font)
+        title.setBold(True)
+        title.setPointSizeF(font.pointSizeF() * (1.05 if header.by_day else 1.25))
+        text_rect = rect.adjusted(PAD + 2, 0, -PAD - 2, 0)
+        align = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
+        metrics = QFontMetrics(title)
+        baseline_room = text_rect.adjusted(0, 0, 0, -max(4, rect.height() // 6))
+        painter.save()
+        painter.setFont(title)
+        painter.setPen(palette.color(QPalette.ColorRole.Text))
+        text = metrics.elidedText(header.text, Qt.TextElideMode.ElideRight, text_rect.width())
+        painter.drawText(baseline_room, align, text)
+        count = header.end - header.first
+        note = f"{count:,} photo{'s' if count != 1 else ''}"
+        room = text_rect.width() - metrics.horizontalAdvance(text) - 16
+        small = QFont(font)
+        small.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+        if QFontMetrics(small).horizontalAdvance(note) <= room:
+            painter.setFont(small)
+            text_color = palette.color(QPalette.ColorRole.Text)
+            painter.setPen(mix(text_color, palette.color(QPalette.ColorRole.Base), 0.45))
+            note_rect = baseline_room.adjusted(metrics.horizontalAdvance(text) + 12, 0, 0, 0)
+            painter.drawText(note_rect, align, note)
         painter.restore()
 
     def _paint_weaker(
@@ -146,31 +227,13 @@ class ThumbDelegate(QStyledItemDelegate):
         flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
         painter.drawText(square.adjusted(12, 12, -12, -12), int(flags), text)
 
-    def _paint_image(self, painter: QPainter, square: QRect, pixmap: QPixmap) -> None:
-        """Fit the pixmap (loaded at about the cell's device size, so mostly a plain copy) into
-        the square: centred across, resting on its bottom edge so the date sits right under it."""
-        pw, ph = pixmap.width(), pixmap.height()
-        scale = min(square.width() / pw, square.height() / ph)
-        w, h = pw * scale, ph * scale
-        target = QRectF(
-            square.x() + (square.width() - w) / 2, square.y() + square.height() - h, w, h
-        )
-        path = QPainterPath()
-        path.addRoundedRect(target, RADIUS, RADIUS)
-        painter.setClipPath(path)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
-        painter.setClipping(False)
-
     def _paint_placeholder(
         self, painter: QPainter, square: QRect, palette: QPalette, missing: bool
     ) -> None:
         base = palette.color(QPalette.ColorRole.Base)
         text = palette.color(QPalette.ColorRole.Text)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(mix(base, text, 0.07))
-        painter.drawRoundedRect(QRectF(square), RADIUS, RADIUS)
-        side = max(16, square.width() // 4)
+        painter.fillRect(square, mix(base, text, 0.07))
+        side = max(16, min(square.width(), square.height()) // 4)
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
         name = "warning" if missing else "photo"
         color = mix(base, text, 0.3)
