@@ -263,7 +263,7 @@ class MainWindow(QMainWindow):
 
     def _apply_thumb_size(self, size: int) -> None:
         self.grid.set_thumb_size(size)
-        self.model.set_thumb_side(round(size * self.devicePixelRatioF()))
+        self.model.set_thumb_side(round(self.grid.thumb_side() * self.devicePixelRatioF()))
 
     # -- searching ------------------------------------------------------------------------------
 

@@ -81,7 +81,12 @@ class SearchPresenter(QObject):
         spec = outcome.spec
         current = self.window.grid.currentIndex()
         keep = current.data(ResultsModel.PhotoIdRole) if current.isValid() else None
-        self.window.model.set_hits(result.hits, outcome.generation)
+        self.window.model.set_hits(
+            result.hits,
+            outcome.generation,
+            scored=not spec.browsing,
+            by_date=spec.browsing or spec.order == "date",  # a timeline, under month headers
+        )
         if keep is not None:
             row = self.window.model.row_of(keep)
             if row is not None:
