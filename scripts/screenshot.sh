@@ -7,7 +7,8 @@
 # capture is turned into PNG with numpy and Pillow. Everything it builds lives in build/screenshot
 # (git-ignored); the model is reused from the test cache when it is there.
 #
-#   scripts/screenshot.sh [OUT.png]      PHOTOSEEK_SHOT_QUERY="a red circle" to change the query,
+#   scripts/screenshot.sh [OUT.png]      PHOTOSEEK_SHOT_QUERY="a red circle" to change the query
+#                                        ("" browses: the timeline, as docs/screenshot.png shows),
 #                                        PHOTOSEEK_SHOT_THEME=dark for a dark system palette,
 #                                        PHOTOSEEK_SHOT_FLOOR=0.9 to give the model a relevance
 #                                        floor, PHOTOSEEK_SHOT_END=1 to show the end of the grid
@@ -31,7 +32,7 @@ echo "1/3 sample library in $WORK"
 QT_QPA_PLATFORM=offscreen "$PY" - "$WORK" <<'PYTHON'
 import shutil
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +66,10 @@ if not pictures.is_dir():
     pairs = microclip.all_pairs()
     for i in range(240):
         color, shape = pairs[int(rng.integers(len(pairs)))] if i % 10 else ("red", "circle")
-        when = datetime(2018 + i % 7, 1 + (i * 7) % 12, 1 + (i * 11) % 28, 8 + i % 10, (i * 13) % 60)
-        w, h = (640, 480) if i % 3 else (480, 640)
+        # 20 outings of 12 photos over six years, as a camera roll has them (the timeline's months)
+        outing = datetime(2024, 11, 20, 9) - timedelta(days=(i // 12) * 107)
+        when = outing - timedelta(days=(i % 12) // 5, minutes=(i % 12) * 37 + (i * 13) % 60)
+        w, h = (800, 450) if i % 7 == 3 else (640, 480) if i % 3 else (480, 640)
         img = microclip.make_shape_image(color, shape, (w, h), rng)
         exif = Image.Exif()
         stamp = when.strftime("%Y:%m:%d %H:%M:%S")
