@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="more log output on stderr (-vv for debug)",
     )
+    parser.add_argument(
+        "--similar",
+        metavar="PHOTO",
+        default=None,
+        help="open the window searching for photos like PHOTO (also: `photoseek PHOTO`); "
+        "an open window takes the request",
+    )
     menu = parser.add_mutually_exclusive_group()
     menu.add_argument(
         "--install-desktop-entry",
@@ -79,7 +86,7 @@ def resolve_paths(args: argparse.Namespace) -> Paths:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(_photo_as_similar(parser, argv))
     if extra:
         # `search -people`: a query word that excludes looks like an option to argparse.
         if getattr(args, "command", None) == "search" and all(_is_word(w) for w in extra):
@@ -103,11 +110,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     if not getattr(args, "func", None):
         if args.command is None and not os.environ.get("PHOTOSEEK_NO_GUI"):
-            return launch_gui(paths)
+            similar = Path(args.similar).expanduser().resolve() if args.similar else None
+            return launch_gui(paths, similar)
         parser.print_help()
         return 2
     setup_logging(paths.logs)
     return run_command(args, paths)
+
+
+def _photo_as_similar(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> list[str]:
+    """`photoseek IMG.jpg` (a file manager's "Open With"): the same as `--similar IMG.jpg`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            commands |= set(action.choices)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("--data-dir", "--similar"):
+            i += 2
+            continue
+        if arg.startswith("-"):
+            i += 1
+            continue
+        if arg not in commands and Path(arg).is_file():
+            return [*args[:i], "--similar", arg, *args[i + 1 :]]
+        break
+    return args
 
 
 def _is_word(arg: str) -> bool:
@@ -165,11 +195,11 @@ def desktop_menu(args: argparse.Namespace) -> int:
     return 0
 
 
-def launch_gui(paths: Paths) -> int:
-    """`photoseek` with no command opens the desktop window."""
+def launch_gui(paths: Paths, similar: Path | None = None) -> int:
+    """`photoseek` with no command opens the desktop window (or raises the open one)."""
     try:
         from app.ui.main import run_gui
     except ModuleNotFoundError as e:
         print(f"photoseek: the desktop window is not available ({e}).", file=sys.stderr)
         return 2
-    return run_gui(paths)
+    return run_gui(paths, similar=similar)

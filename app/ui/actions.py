@@ -9,18 +9,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence
+from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt
+from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
+from app.core.api import Folder, UserError
 from app.ui import file_actions, theme
+from app.ui.file_actions import choose_photo
 from app.ui.first_run import FirstRunDialog
-from app.ui.folders_dialog import FolderList, FoldersDialog
-from app.ui.image_query import ImageQuery
+from app.ui.folders_dialog import FolderList, FoldersDialog, choose_folder
+from app.ui.image_query import ImageQuery, is_image_path
 from app.ui.models_dialog import ModelsDialog
-from app.ui.viewer import ResultSequence, ViewerDialog
+from app.ui.preferences import PreferencesDialog
 from app.ui.results_model import ResultsModel
 from app.ui.skipped_dialog import SkippedDialog
+from app.ui.viewer import ResultSequence, ViewerDialog
+from app.ui.workers import run_in_thread
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -36,6 +40,10 @@ class WindowActions(QObject):
         super().__init__(window)
         self.window = window
         self.models_dialog: ModelsDialog | None = None  # the one open Models dialog
+        self.preferences: PreferencesDialog | None = None  # the one open Preferences dialog
+        # The system pickers; tests put their answer here.
+        self.choose_folder: Callable[[QWidget], Path | None] = choose_folder
+        self.choose_photo: Callable[[QWidget], Path | None] = choose_photo
 
     # -- menus ------------------------------------------------------------------------------------
 
@@ -71,6 +79,7 @@ class WindowActions(QObject):
         edit = bar.addMenu("&Edit")
         action(edit, "&Find", w.focus_search, [QKeySequence.StandardKey.Find, "Ctrl+L"], "search")
         action(edit, "&Paste Image to Search", w.search.paste_image, QKeySequence.StandardKey.Paste)
+        action(edit, "Search by P&hoto…", self.search_by_photo, "Ctrl+Shift+P", "photo")
         edit.addSeparator()
         self.copy_action = action(
             edit, "&Copy Path", self.copy_selected_paths, "Ctrl+Shift+C", "copy"
@@ -78,6 +87,9 @@ class WindowActions(QObject):
         self.similar_action = action(
             edit, "Find &Similar", self.find_similar_selected, "Ctrl+Shift+F", "similar"
         )
+        edit.addSeparator()
+        prefs = action(edit, "Pr&eferences…", self.show_preferences, "Ctrl+,")
+        prefs.setMenuRole(QAction.MenuRole.PreferencesRole)  # the app menu on macOS
 
         view = bar.addMenu("&View")
         action(
@@ -127,23 +139,44 @@ class WindowActions(QObject):
     # -- dialogs ----------------------------------------------------------------------------------
 
     def add_folder(self) -> None:
-        dialog = self.manage_folders()
-        if dialog is not None:
-            dialog.folders.add()
+        """File > Add Folder: the folder picker, then indexing starts (no dialog stays open)."""
+        library = self.window.library
+        path = self.choose_folder(self.window) if library is not None else None
+        if library is None or path is None:
+            return
+        run_in_thread(
+            lambda: library.add_folder(path),
+            on_result=self._folder_added,
+            on_error=self._folder_failed,
+            pool=self.window.pool,
+        )
+
+    def _folder_added(self, folder: Folder) -> None:
+        self.window.statusBar().showMessage(f"Added {folder.path}; finding its photos…", 6000)
+        self.window.session.folder_added(str(folder.path))
+
+    def _folder_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, (UserError, OSError)):
+            raise exc
+        self.tell("The folder was not added", str(exc))
 
     def manage_folders(self) -> FoldersDialog | None:
         library = self.window.library
         if library is None:
             return None
         dialog = FoldersDialog(library, self.window.pool, self.window)
-        self._wire_folders(dialog.folders)
+        self.wire_folders(dialog.folders)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
-    def _wire_folders(self, folders: FolderList) -> None:
+    def wire_folders(self, folders: FolderList) -> None:
+        """A folder list in a dialog: its changes reach the session; its counts follow indexing."""
         folders.added.connect(self.window.session.folder_added)
         folders.removed.connect(self.window.session.folder_removed)
+        indexer = self.window.indexer
+        for signal in (indexer.progress, indexer.finished, indexer.library_changed):
+            signal.connect(folders.refresh_soon)
 
     def show_welcome(self) -> FirstRunDialog | None:
         library = self.window.library
@@ -199,6 +232,27 @@ class WindowActions(QObject):
         dialog.open()
         return dialog
 
+    def show_preferences(self) -> PreferencesDialog:
+        """Edit > Preferences: the one open Preferences dialog, raised."""
+        dialog = self.preferences
+        if dialog is None:
+            dialog = PreferencesDialog(self.window)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.destroyed.connect(lambda *_: setattr(self, "preferences", None))
+            self.preferences = dialog
+            dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def tell(self, title: str, text: str) -> QMessageBox:
+        """A message the user can read and copy, without blocking the window."""
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, parent=self.window)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
     def about(self) -> None:
         from app import __version__
 
@@ -210,7 +264,15 @@ class WindowActions(QObject):
         )
 
     def open_logs(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.window.paths.logs)))
+        logs = self.window.paths.logs
+        logs.mkdir(parents=True, exist_ok=True)
+        if not file_actions.open_folder(logs):
+            file_actions.copy_paths([logs])
+            self.tell(
+                "Log Folder",
+                f"No file manager could open the log folder. It is {logs} (the path is on the "
+                "clipboard); the log file there is photoseek.log.",
+            )
 
     # -- the selected photos ----------------------------------------------------------------------
 
@@ -283,6 +345,20 @@ class WindowActions(QObject):
         )
         self.window.search.search_by_image(query)
 
+    def search_by_photo(self) -> None:
+        """Edit > Search by Photo: pick a photo file and find photos like it."""
+        path = self.choose_photo(self.window)
+        if path is not None:
+            self.search_like_file(path)
+
+    def search_like_file(self, path: Path) -> None:
+        """Find photos like the photo file `path` (picked, or handed over by another launch)."""
+        if not path.is_file() or not is_image_path(path):
+            what = "is not a photo PhotoSeek can read" if path.is_file() else "was not found"
+            self.window.statusBar().showMessage(f"{path} {what}.", 8000)
+            return
+        self.window.search.search_by_image(ImageQuery(label=path.name, path=path))
+
     def find_similar(self, photo_id: int, name: str) -> None:
         self.window.search.search_by_image(ImageQuery(label=f"Like {name}", like_photo_id=photo_id))
 
@@ -305,20 +381,10 @@ class WindowActions(QObject):
 
     def open_path(self, path: Path) -> None:
         if not file_actions.open_file(path):
-            self._file_problem(path)
+            self.tell("PhotoSeek", file_actions.open_failed_message(path))
 
     def show_path(self, path: Path) -> None:
         if not file_actions.show_in_folder(path):
-            self._file_problem(path)
-
-    def _file_problem(self, path: Path) -> None:
-        parent: QWidget = self.window
-        if path.exists():
-            QMessageBox.information(
-                parent,
-                "PhotoSeek",
-                f"No application could open {path.name}. Open it from your "
-                f"file manager instead; it is in {path.parent}.",
-            )
-        else:
-            QMessageBox.information(parent, "PhotoSeek", file_actions.missing_message(path))
+            if path.exists():
+                file_actions.copy_paths([path])
+            self.tell("PhotoSeek", file_actions.show_failed_message(path))

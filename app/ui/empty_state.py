@@ -29,6 +29,7 @@ class EmptyStatePage(QWidget):
     """Centred icon, title, explanation and buttons, in the palette's colours."""
 
     action = Signal(str)  # the key of the button pressed
+    shown = Signal(str)  # the key of a state as it is shown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,6 +87,7 @@ class EmptyStatePage(QWidget):
             button.clicked.connect(lambda _checked=False, k=key: self.action.emit(k))
             self.buttons.addWidget(button)
         self.buttons.addStretch(1)
+        self.shown.emit(state.key)
 
     def _button(self, i: int) -> QWidget | None:
         item = self.buttons.itemAt(i)

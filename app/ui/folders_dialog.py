@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -30,6 +30,8 @@ from app.ui import theme
 from app.ui.workers import run_in_thread
 
 log = logging.getLogger(__name__)
+
+REFRESH_MS = 1000  # while indexing, the photo counts are read again at most this often
 
 
 def describe_folder(folder: Folder) -> str:
@@ -67,6 +69,8 @@ class FolderList(QWidget):
         super().__init__(parent)
         self._library = library
         self._pool = pool
+        self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
         self.list = QListWidget(self)
         self.list.setAccessibleName("Watched folders")
         self.list.setIconSize(QSize(24, 24))
@@ -99,9 +103,19 @@ class FolderList(QWidget):
         return self.list.count()
 
     def refresh(self) -> None:
+        self._refresh_timer.stop()
         run_in_thread(
-            self._library.folders, on_result=self._show, on_error=self._failed, pool=self._pool
+            self._library.folders,
+            on_result=self._show,
+            on_error=self._failed,
+            pool=self._pool,
+            owner=self,
         )
+
+    def refresh_soon(self, *_args: object) -> None:
+        """The photo counts changed (indexing goes on): read them again, at most once a second."""
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
 
     def add(self) -> None:
         path = choose_folder(self.window())

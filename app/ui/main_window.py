@@ -16,15 +16,16 @@ from PySide6.QtCore import QSize, Qt, QThreadPool
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
+    QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
     QPalette,
+    QResizeEvent,
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QPushButton,
     QSlider,
     QStackedWidget,
     QVBoxLayout,
@@ -34,12 +35,14 @@ from PySide6.QtWidgets import (
 from app.core.api import Library, ModelState, Paths
 from app.ui import theme
 from app.ui.actions import ZOOM_STEP, WindowActions
+from app.ui.drop_overlay import DropOverlay
 from app.ui.empty_state import EmptyStatePage, Facts, state_for
 from app.ui.filters import FilterBar
 from app.ui.grid_view import ResultsView
 from app.ui.image_query import mime_accepts
 from app.ui.index_status import IndexStatus
 from app.ui.indexing import IndexController
+from app.ui.model_banner import ModelBanner
 from app.ui.model_manager import ModelManager, default_installer
 from app.ui.model_panel import default_offer
 from app.ui.model_watch import ModelFolderWatcher
@@ -50,8 +53,11 @@ from app.ui.search_controller import SearchController, SearchSpec
 from app.ui.searching import SearchPresenter
 from app.ui.session import LibrarySession, default_open_library
 from app.ui.settings import UiSettings
+from app.ui.status_bar import StatusBar
 from app.ui.thumb_delegate import MAX_SIZE, MIN_SIZE
 from app.ui.thumb_loader import ThumbLoader
+
+COMPACT_WIDTH = 1000  # px: narrower windows get the compact header
 
 
 class MainWindow(QMainWindow):
@@ -85,6 +91,7 @@ class MainWindow(QMainWindow):
         self.models = ModelManager(paths, self.pool, installer, self)
         self.default_model, self.model_offer = default_offer()
         self._facts = Facts(opening=True, model_offer=self.model_offer)
+        self._compact = False  # the header's narrow layout (resizeEvent)
 
         self.setWindowTitle("PhotoSeek")
         self.setWindowIcon(theme.app_icon())
@@ -118,6 +125,11 @@ class MainWindow(QMainWindow):
         return self.session.library
 
     @property
+    def facts(self) -> Facts:
+        """What the window knows for its empty states and banners (replace with `set_facts`)."""
+        return self._facts
+
+    @property
     def model_state(self) -> ModelState | None:
         return self.session.model_state
 
@@ -145,22 +157,9 @@ class MainWindow(QMainWindow):
         self.banner.linkActivated.connect(self.user_actions.empty_action)
         self.banner.hide()
 
-        self.model_banner = QWidget(self)
-        self.model_banner.setAutoFillBackground(True)
-        self.model_banner.setBackgroundRole(QPalette.ColorRole.AlternateBase)
-        self.model_banner.setAccessibleName("Search model")
-        mrow = QHBoxLayout(self.model_banner)
-        mrow.setContentsMargins(12, 6, 12, 6)
-        mrow.addWidget(theme.IconLabel("model", 20, self.model_banner))
-        self.model_banner_text = QLabel(self.model_banner)
-        self.model_banner_text.setWordWrap(True)
-        self.model_banner_text.setTextFormat(Qt.TextFormat.PlainText)
-        self.model_banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        mrow.addWidget(self.model_banner_text, 1)
-        self.model_button = QPushButton(self.model_banner)
-        self.model_button.clicked.connect(self._model_banner_clicked)
-        mrow.addWidget(self.model_button)
-        self.model_banner.hide()
+        self.model_banner = ModelBanner(self)
+        self.model_banner.clicked.connect(lambda: self.model_banner.act_for(self))
+        self.model_banner_text, self.model_button = self.model_banner.text, self.model_banner.button
 
         self.loader = ThumbLoader(lambda pid: None, parent=self)
         self.model = ResultsModel(self.loader, self)
@@ -183,6 +182,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.grid)
         self.stack.addWidget(self.empty)
+        self.drop_overlay = DropOverlay(self.stack)
 
         central = QWidget(self)
         column = QVBoxLayout(central)
@@ -194,11 +194,10 @@ class MainWindow(QMainWindow):
         column.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-        status = self.statusBar()
-        self.result_label = QLabel(self)
+        status = StatusBar(self)
+        self.setStatusBar(status)
+        self.result_label = status.summary
         self.result_label.setAccessibleName("Search results summary")
-        self.result_label.setContentsMargins(8, 0, 0, 0)
-        status.addWidget(self.result_label, 1)
         self.model_label = QLabel(self)
         self.model_label.setAccessibleName("Which model answers searches")
         self.model_label.hide()
@@ -280,6 +279,7 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if mime_accepts(event.mimeData()) and event.source() is None:
             event.acceptProposedAction()
+            self.drop_overlay.show()
         else:
             event.ignore()
 
@@ -287,7 +287,11 @@ class MainWindow(QMainWindow):
         if mime_accepts(event.mimeData()) and event.source() is None:
             event.acceptProposedAction()
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_overlay.hide()
+
     def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_overlay.hide()
         self.search.drop(event)
 
     # -- empty states and banners ---------------------------------------------------------------
@@ -337,43 +341,7 @@ class MainWindow(QMainWindow):
 
     def update_model_banner(self) -> None:
         """The one call to get a model while none answers searches (or while one downloads)."""
-        m = self.models
-        if m.busy():
-            p = m.last_progress
-            self.model_banner_text.setText(
-                f"Getting the search model {m.current}: {p.text() if p else 'starting…'}"
-            )
-            self.model_button.setText("Show Progress")
-        elif self.library is None or self._facts.has_model or self._facts.opening:
-            self.model_banner.hide()
-            return
-        elif m.last_error:
-            self.model_banner_text.setText(
-                f"The search model could not be installed: {m.last_error}"
-            )
-            self.model_button.setText("Try Again")
-        else:
-            shown = self._facts.photos + self._facts.pending
-            self.model_banner_text.setText(
-                ("Your photos are shown newest first. " if shown else "")
-                + "To search your photos by words or by an example photo, get a search model: "
-                "downloaded once, it runs on this computer."
-            )
-            self.model_button.setText(self.model_offer)
-        self.model_banner.setVisible(self.empty_state_key() != "no-model")
-
-    def _model_banner_clicked(self) -> None:
-        if self.models.busy():
-            self.user_actions.show_models_dialog()
-        elif self.models.last_error:
-            self.models.last_error = None
-            # Maybe it was installed meanwhile (`photoseek model install`); else download again
-            # (an interrupted download resumes where it stopped).
-            self.session.reload_model(
-                lambda state: None if state.serving else self.user_actions.get_model()
-            )
-        else:
-            self.user_actions.get_model()
+        self.model_banner.update_for(self)
 
     # -- closing --------------------------------------------------------------------------------
 
@@ -391,3 +359,12 @@ class MainWindow(QMainWindow):
 
     def sizeHint(self) -> QSize:
         return QSize(1180, 780)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Under COMPACT_WIDTH the header's parts give up room, so the search field keeps it."""
+        super().resizeEvent(event)
+        compact = self.width() < COMPACT_WIDTH
+        if compact != self._compact:
+            self._compact = compact
+            self.search_bar.set_compact(compact)
+            self.filters.set_compact(compact)

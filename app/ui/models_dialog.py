@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QThreadPool
-from PySide6.QtGui import QFont, QStandardItemModel
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -34,8 +32,8 @@ from PySide6.QtWidgets import (
 
 from app.core.api import ModelState, Paths
 from app.ui import theme
-from app.ui.languages import default_language, language_name
 from app.ui.model_manager import InstallProgress, ModelManager
+from app.ui.model_options import ModelOptions
 from app.ui.model_rows import ModelFacts, ModelRow, download_label, load_facts, search_note
 from app.ui.workers import run_in_thread
 
@@ -184,22 +182,9 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.message)
 
         options = QGroupBox("Options for the active model", self)
-        form = QFormLayout(options)
-        self.precision_box = QComboBox(options)
-        self.precision_box.setAccessibleName("Precision")
-        self.precision_box.addItem("fp32 (exact)", "fp32")
-        self.precision_box.addItem("int8 (about twice as fast on a CPU)", "int8")
-        self.precision_box.activated.connect(lambda _i: self._setting("precision"))
-        self.device_box = QComboBox(options)
-        self.device_box.setAccessibleName("Device")
-        self.device_box.activated.connect(lambda _i: self._setting("device"))
-        self.language_box = QComboBox(options)
-        self.language_box.setAccessibleName("Search language")
-        self.language_box.activated.connect(lambda _i: self._setting("language"))
-        self.language_label = QLabel("Search language:", options)
-        form.addRow("Precision:", self.precision_box)
-        form.addRow("Device:", self.device_box)
-        form.addRow(self.language_label, self.language_box)
+        self.options = ModelOptions(self.manager, options)
+        self.options.form.setContentsMargins(0, 0, 0, 0)
+        QVBoxLayout(options).addWidget(self.options)
         layout.addWidget(options)
 
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
@@ -268,7 +253,7 @@ class ModelsDialog(QDialog):
         if self.table.currentItem() is None and first is not None:
             self.table.setCurrentItem(first)
         self._show_note()
-        self._show_options(facts)
+        self.options.show_facts(facts)
         self._selection_changed()
         if facts.problem:
             self.show_error(facts.problem)
@@ -285,33 +270,6 @@ class ModelsDialog(QDialog):
             )
         self.note.setText(note)
         self.note.setVisible(bool(note))
-
-    def _show_options(self, facts: ModelFacts) -> None:
-        active = facts.active
-        for box in (self.precision_box, self.device_box, self.language_box):
-            box.blockSignals(True)
-        self.precision_box.setCurrentIndex(max(0, self.precision_box.findData(facts.precision)))
-        precisions = self.precision_box.model()
-        assert isinstance(precisions, QStandardItemModel)  # a QComboBox's own model
-        int8 = precisions.item(1)
-        int8.setEnabled(active is None or active.has_int8)
-        self.precision_box.setToolTip(
-            "" if active is None or active.has_int8 else "This model has no int8 variant."
-        )
-        self.device_box.clear()
-        for device in facts.devices:
-            self.device_box.addItem(device, device)
-        self.device_box.setCurrentIndex(max(0, self.device_box.findData(facts.device)))
-        self.language_box.clear()
-        codes = facts.languages or []
-        for code in sorted(codes, key=language_name):
-            self.language_box.addItem(language_name(code), code)
-        chosen = facts.language if facts.language in codes else default_language(codes)
-        self.language_box.setCurrentIndex(max(0, self.language_box.findData(chosen)))
-        self.language_box.setVisible(bool(codes))
-        self.language_label.setVisible(bool(codes))
-        for box in (self.precision_box, self.device_box, self.language_box):
-            box.blockSignals(False)
 
     # -- selection and actions ------------------------------------------------------------------
 
@@ -383,18 +341,6 @@ class ModelsDialog(QDialog):
         )
         if self._confirm(self, question):
             self.manager.remove(row.name)
-
-    def _setting(self, which: str) -> None:
-        from app.core.api import SETTING_DEVICE, SETTING_LANGUAGE, SETTING_PRECISION
-
-        box, key = {
-            "precision": (self.precision_box, SETTING_PRECISION),
-            "device": (self.device_box, SETTING_DEVICE),
-            "language": (self.language_box, SETTING_LANGUAGE),
-        }[which]
-        value = box.currentData()
-        if value:
-            self.manager.update_settings({key: value})
 
     # -- manager signals ------------------------------------------------------------------------
 

@@ -36,6 +36,8 @@ from app.ui.image_query import ImageQuery, from_mime
 
 DEBOUNCE_MS = 250
 CHIP_THUMB = 22
+MIN_EDIT_CHARS = 16  # the words typed stay readable however narrow the window
+CHIP_LABEL = 180  # the example image's name, at most this wide
 
 
 class _LineEdit(QLineEdit):
@@ -85,7 +87,7 @@ class ImageChip(QFrame):
         self.preview.setFixedSize(CHIP_THUMB, CHIP_THUMB)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.label = QLabel(self)
-        self.label.setMaximumWidth(180)
+        self.label.setMaximumWidth(CHIP_LABEL)
         self.remove = QToolButton(self)
         self.remove.setAutoRaise(True)
         self.remove.setIcon(theme.icon("close"))
@@ -102,7 +104,8 @@ class ImageChip(QFrame):
         layout.addWidget(self.remove)
 
     def show_query(self, query: ImageQuery) -> None:
-        text = self.label.fontMetrics().elidedText(query.label, Qt.TextElideMode.ElideMiddle, 180)
+        width = self.label.maximumWidth()
+        text = self.label.fontMetrics().elidedText(query.label, Qt.TextElideMode.ElideMiddle, width)
         self.label.setText(text)
         self.setToolTip(f"Searching for photos like {query.label}")
         self.setAccessibleName(f"Example image: {query.label}")
@@ -163,6 +166,7 @@ class SearchBar(QWidget):
         self.edit.setClearButtonEnabled(True)
         self.edit.setAcceptDrops(False)  # a dropped photo goes to the window: search by image
         self.edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.edit.setMinimumWidth(self.edit.fontMetrics().averageCharWidth() * MIN_EDIT_CHARS)
         self.edit.textEdited.connect(self._typed)
         self.edit.textChanged.connect(self._update_balance)
         self.edit.returnPressed.connect(self.search_now)
@@ -181,10 +185,20 @@ class SearchBar(QWidget):
         balance = QHBoxLayout(self.balance)
         balance.setContentsMargins(8, 0, 0, 0)
         balance.setSpacing(6)
-        words, image = QLabel("Words", self.balance), QLabel("Image", self.balance)
-        balance.addWidget(words)
+        self.balance_labels = (QLabel("Words", self.balance), QLabel("Image", self.balance))
+        # A narrow window shows glyphs for the two ends instead of the words.
+        self.balance_icons = (
+            theme.IconLabel("search", 14, self.balance),
+            theme.IconLabel("photo", 14, self.balance),
+        )
+        for icon in self.balance_icons:
+            icon.hide()
+        balance.addWidget(self.balance_labels[0])
+        balance.addWidget(self.balance_icons[0])
         balance.addWidget(self.weight)
-        balance.addWidget(image)
+        balance.addWidget(self.balance_icons[1])
+        balance.addWidget(self.balance_labels[1])
+        self.balance.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         self.balance.hide()
 
         layout = QHBoxLayout(self)
@@ -257,6 +271,19 @@ class SearchBar(QWidget):
     def search_now(self) -> None:
         self._timer.stop()
         self.search_requested.emit()
+
+    def set_compact(self, compact: bool) -> None:
+        """A narrow window: the image chip without its name, and glyphs instead of words at the
+        ends of the balance slider (tooltips and accessible names still say what they are)."""
+        self.chip.label.setVisible(not compact)  # the chip's tooltip still names the image
+        for label, icon in zip(self.balance_labels, self.balance_icons, strict=True):
+            label.setVisible(not compact)
+            icon.setVisible(compact)
+        self.weight.setToolTip(
+            "Words ← → Image: how much the example image counts against the words"
+            if compact
+            else "How much the example image counts against the words"
+        )
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -64,7 +64,13 @@ class SearchPresenter(QObject):
             year=self.window.filters.year(),
             month=self.window.filters.month(),
             order=self.window.filters.order(),
+            everything=self.window.settings.all_matches,
         )
+
+    def set_all_matches(self, everything: bool) -> None:
+        """Preferences: every photo best first, or close matches with the weaker on request."""
+        self.window.settings.all_matches = everything
+        self.search_now()
 
     def search_now(self) -> None:
         """Run the search the bar and filters describe (results replace the current ones)."""
@@ -101,6 +107,7 @@ class SearchPresenter(QObject):
             filter_label=self.window.filters.describe(),
             closest=result.nearest,  # nothing cleared the floor: the nearest, clearly labelled
         )
+        self.window.session.searched()
 
     def show_failure(self, _generation: int, spec: SearchSpec, exc: BaseException) -> None:
         self.window.model.clear(self.window.searcher.generation)
@@ -117,6 +124,7 @@ class SearchPresenter(QObject):
             needs_model=needs_model,
             search_error=None if needs_model else str(exc),
         )
+        self.window.session.searched()
         if needs_model:
             # a model installed meanwhile (`photoseek model install`) answers at once
             self.window.session.reload_model()

@@ -55,6 +55,8 @@ class LibrarySession(QObject):
         self.closing = False
         self._wanted_year: int | None = None
         self._wanted_month: int | None = None
+        self._searched = False  # the first search has answered
+        self._status_known = False  # the first counts are in
         self._refresh_timer = QTimer(self, interval=BROWSE_REFRESH_MS)
         self._refresh_timer.timeout.connect(self._refresh_while_indexing)
         indexer = window.indexer
@@ -92,8 +94,12 @@ class LibrarySession(QObject):
         self.library = library
         self.window.loader.set_fetch(library.thumbnail)
         self.window.searcher.set_library(library)
-        self.window.set_facts(opening=False, open_error=None, needs_model=False)
-        self.reload_years(select_year=self._wanted_year, select_month=self._wanted_month)
+        # "Opening your library…" stays until the first counts and photos are in (`_opened`):
+        # never a flash of "No photos" while they load.
+        self.window.set_facts(open_error=None, needs_model=False)
+        self.reload_years(
+            select_year=self._wanted_year, select_month=self._wanted_month, search=True
+        )
         run_in_thread(
             library.status,
             on_result=self._first_status,
@@ -112,11 +118,22 @@ class LibrarySession(QObject):
             raise exc
         self.window.set_facts(opening=False, open_error=str(exc))
 
+    def searched(self) -> None:
+        """A search has answered (the window shows its outcome): the library is open."""
+        self._searched = True
+        self._opened()
+
+    def _opened(self) -> None:
+        if self._searched and self._status_known and self.window.facts.opening:
+            self.window.set_facts(opening=False)
+
     def _failed(self, exc: BaseException) -> None:
         """A library call that is not a search: a problem the user can fix goes to the status
         line; anything else is a bug for the crash dialog."""
         if not isinstance(exc, (UserError, OSError)):
             raise exc
+        self._searched = self._status_known = True  # nothing more is coming: stop "Opening…"
+        self._opened()
         self.window.statusBar().showMessage(f"The library could not be read: {exc}", 15000)
 
     def _first_status(self, status: LibraryStatus) -> None:
@@ -138,6 +155,8 @@ class LibrarySession(QObject):
             pending=status.pending,
             has_model=status.has_model,
         )
+        self._status_known = True
+        self._opened()
 
     def refresh_facts(self) -> None:
         """Counts, folders and the date filters, after anything changed the library."""
@@ -151,7 +170,10 @@ class LibrarySession(QObject):
         )
         self.reload_years()
 
-    def reload_years(self, select_year: int | None = None, select_month: int | None = None) -> None:
+    def reload_years(
+        self, select_year: int | None = None, select_month: int | None = None, search: bool = False
+    ) -> None:
+        """Fill the date filters; search again when the selection changed (or `search`)."""
         library = self.library
         filters = self.window.filters
         YearsMonths = tuple[list[tuple[int, int]], list[tuple[int, int]], int | None]
@@ -169,7 +191,7 @@ class LibrarySession(QObject):
             before = (filters.year(), filters.month())
             filters.set_years(years, select=year)
             filters.set_months(months, select=select_month)
-            if (filters.year(), filters.month()) != before or select_year is not None:
+            if (filters.year(), filters.month()) != before or select_year is not None or search:
                 self.window.search_now()
 
         if library is not None:

@@ -96,6 +96,15 @@ class UiSettings:
     def image_weight(self, value: float) -> None:
         self._s.setValue("search/image_weight_pct", round(max(0.0, min(1.0, value)) * 100))
 
+    @property
+    def all_matches(self) -> bool:
+        """Every photo, best first (no relevance floor), instead of "Show N weaker matches"."""
+        return str(self._s.value("search/all_matches", "false")).lower() == "true"
+
+    @all_matches.setter
+    def all_matches(self, value: bool) -> None:
+        self._s.setValue("search/all_matches", "true" if value else "false")
+
     # first run
     @property
     def welcomed(self) -> bool:
