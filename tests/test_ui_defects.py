@@ -46,7 +46,7 @@ def message_boxes(window) -> list[QMessageBox]:
     return [b for b in window.findChildren(QMessageBox) if b.isVisible()]
 
 
-def test_folder_counts_follow_indexing(qtbot, window, photo_dir):
+def test_folder_counts_follow_indexing(qtbot, window, photo_dir, tmp_path):
     dialog = window.user_actions.manage_folders()
 
     def shows(text: str) -> bool:
@@ -54,8 +54,9 @@ def test_folder_counts_follow_indexing(qtbot, window, photo_dir):
         return item is not None and text in item.text()
 
     qtbot.waitUntil(lambda: shows("32 photos"), timeout=10_000)
-    more = photo_dir / "more"
-    shape_photos(more, [("red", "star", datetime(2022, 3, 4, 5, 6))] * 4, size=96)
+    made = shape_photos(tmp_path / "new", [("red", "star", datetime(2021, 3, 4, 5, 6))] * 4)
+    for photo in made:  # into a folder already watched: four more photos there
+        photo.rename(photo_dir / "2021" / f"new-{photo.name}")
     window.session.rescan()  # F5; the watcher would do the same
     qtbot.waitUntil(lambda: shows("36 photos"), timeout=30_000)
     qtbot.waitUntil(lambda: not window.indexer.running, timeout=30_000)

@@ -1,11 +1,12 @@
 """The active model's options: precision, device and (for a multilingual model) search language.
 
-One form, shown by the Models dialog and by Preferences. It shows `ModelFacts` and stores a
-change through the `ModelManager`, which reloads the model: a change applies at once.
+Three rows of a form, in the Models dialog and in Preferences. They show `ModelFacts` and store
+a change through the `ModelManager`, which reloads the model: a change applies at once.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QWidget
 
@@ -14,32 +15,35 @@ from app.ui.model_manager import ModelManager
 from app.ui.model_rows import ModelFacts
 
 
-class ModelOptions(QWidget):
-    """Precision, device and search-language boxes in a form; `show_facts` fills them."""
+class ModelOptions(QObject):
+    """Precision, device and search-language boxes added to `form` (rows of `parent`);
+    `show_facts` fills them."""
 
-    def __init__(self, manager: ModelManager, parent: QWidget | None = None) -> None:
+    def __init__(self, manager: ModelManager, parent: QWidget, form: QFormLayout) -> None:
         super().__init__(parent)
         self.manager = manager
-        form = QFormLayout(self)
-        self.form = form
-        self.precision_box = QComboBox(self)
+        self.precision_box = QComboBox(parent)
         self.precision_box.setAccessibleName("Precision")
         self.precision_box.addItem("fp32 (exact)", "fp32")
         self.precision_box.addItem("int8 (about twice as fast on a CPU)", "int8")
         self.precision_box.activated.connect(lambda _i: self._setting("precision"))
-        self.device_box = QComboBox(self)
+        self.device_box = QComboBox(parent)
         self.device_box.setAccessibleName("Device")
         self.device_box.activated.connect(lambda _i: self._setting("device"))
-        self.language_box = QComboBox(self)
+        self.language_box = QComboBox(parent)
         self.language_box.setAccessibleName("Search language")
         self.language_box.activated.connect(lambda _i: self._setting("language"))
-        self.language_label = QLabel("Search language:", self)
+        self.language_label = QLabel("Search language:", parent)
         form.addRow("Precision:", self.precision_box)
         form.addRow("Device:", self.device_box)
         form.addRow(self.language_label, self.language_box)
 
     def boxes(self) -> tuple[QComboBox, QComboBox, QComboBox]:
         return self.precision_box, self.device_box, self.language_box
+
+    def set_enabled(self, enabled: bool) -> None:
+        for box in self.boxes():
+            box.setEnabled(enabled)
 
     def show_facts(self, facts: ModelFacts) -> None:
         active = facts.active

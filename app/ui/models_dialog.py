@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -182,9 +183,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.message)
 
         options = QGroupBox("Options for the active model", self)
-        self.options = ModelOptions(self.manager, options)
-        self.options.form.setContentsMargins(0, 0, 0, 0)
-        QVBoxLayout(options).addWidget(self.options)
+        self.options = ModelOptions(self.manager, options, QFormLayout(options))
         layout.addWidget(options)
 
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)

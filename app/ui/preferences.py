@@ -46,6 +46,7 @@ MATCHES = (
 def _hint(text: str, parent: QWidget) -> QLabel:
     label = QLabel(text, parent)
     label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
     label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
     return label
 
@@ -97,12 +98,9 @@ class PreferencesDialog(QDialog):
         form.addRow("Search model:", row)
         self.model_note = _hint("", page)
         form.addRow("", self.model_note)
-        self.options = ModelOptions(self.main.models, page)
-        self.options.form.setContentsMargins(0, 0, 0, 0)
-        form.addRow(self.options)
+        self.options = ModelOptions(self.main.models, page, form)
         self.language_note = _hint(
-            "This model reads English only. For searches in other languages, choose a "
-            "multilingual model.",
+            "English only, with this model. For other languages, choose a multilingual model.",
             page,
         )
         form.addRow("Search language:", self.language_note)
@@ -198,7 +196,7 @@ class PreferencesDialog(QDialog):
             else "Get one with Models…: it is downloaded once and runs on this computer."
         )
         self.options.show_facts(facts)
-        self.options.setEnabled(active is not None)
+        self.options.set_enabled(active is not None)
         self.language_note.setVisible(not facts.languages)
 
     def _facts_failed(self, generation: int, exc: BaseException) -> None:
