@@ -32,9 +32,9 @@ from app.ui.single_instance import InstanceServer, LaunchRequest, claim, server_
 REPO = Path(__file__).resolve().parents[1]
 
 
-def second_launch(*args: str) -> subprocess.Popen[str]:
+def second_launch(*args: str, **environ: str) -> subprocess.Popen[str]:
     """`photoseek ARGS` in a new process, as a user's second launch would run it."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO), **environ}
     env.pop("PHOTOSEEK_NO_GUI", None)
     return subprocess.Popen(
         [sys.executable, "-m", "app", *args],
@@ -90,8 +90,10 @@ def test_the_similar_option_is_forwarded_too(qtbot, tmp_path):
     process = None
     try:
         with qtbot.waitSignal(server.requested, timeout=60_000) as got:
-            process = second_launch("--data-dir", str(home), "--similar", str(photo))
-        assert got.args[0].similar == photo
+            process = second_launch(
+                "--data-dir", str(home), "--similar", str(photo), XDG_ACTIVATION_TOKEN="launcher-7"
+            )
+        assert got.args[0] == LaunchRequest(similar=photo, activation_token="launcher-7")
         assert process.wait(timeout=60) == 0
     finally:
         server.close()

@@ -39,7 +39,7 @@ def run_gui(paths: Paths, similar: Path | None = None) -> int:
 
     log_file = setup_logging(paths.logs)
     app = create_application()
-    request = single_instance.LaunchRequest(similar=similar)
+    request = single_instance.LaunchRequest.here(similar)
     server = single_instance.claim(paths.data, request)
     if server is None:
         print("PhotoSeek is already open; its window was brought to the front.")

@@ -30,23 +30,40 @@ CONNECT_MS = 1500
 REPLY_MS = 3000
 ACK = b"ok\n"
 MAX_REQUEST = 64 * 1024
+TOKEN_VAR = "XDG_ACTIVATION_TOKEN"  # Qt's Wayland plugin activates a window with it
 
 
 @dataclass(frozen=True)
 class LaunchRequest:
-    """What a launch asks the window to do: show itself, and maybe find photos like `similar`."""
+    """What a launch asks the window to do: show itself, and maybe find photos like `similar`.
+    `activation_token`: the launcher's XDG_ACTIVATION_TOKEN, which lets a Wayland compositor
+    hand the focus to the window raised on the launch's behalf."""
 
     similar: Path | None = None
+    activation_token: str | None = None
+
+    @classmethod
+    def here(cls, similar: Path | None = None) -> LaunchRequest:
+        """This process's launch (its activation token from the environment)."""
+        return cls(similar=similar, activation_token=os.environ.get(TOKEN_VAR) or None)
 
     def to_bytes(self) -> bytes:
-        data = {"similar": str(self.similar) if self.similar else None}
+        data = {
+            "similar": str(self.similar) if self.similar else None,
+            "activation_token": self.activation_token,
+        }
         return json.dumps(data).encode() + b"\n"
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> LaunchRequest:
         data = json.loads(raw.decode())
-        similar = data.get("similar") if isinstance(data, dict) else None
-        return cls(similar=Path(similar) if isinstance(similar, str) and similar else None)
+        if not isinstance(data, dict):
+            raise ValueError("not a launch request")
+        similar, token = data.get("similar"), data.get("activation_token")
+        return cls(
+            similar=Path(similar) if isinstance(similar, str) and similar else None,
+            activation_token=token if isinstance(token, str) and token else None,
+        )
 
 
 def server_name(data_dir: Path) -> str:
@@ -153,6 +170,8 @@ def claim(data_dir: Path, request: LaunchRequest) -> InstanceServer | None:
 
 def present(window: MainWindow, request: LaunchRequest) -> None:
     """Bring `window` to the front and do what the launch asked."""
+    if request.activation_token:
+        os.environ[TOKEN_VAR] = request.activation_token  # used (and cleared) by activateWindow
     if window.isMinimized():
         window.setWindowState(window.windowState() & ~Qt.WindowState.WindowMinimized)
     window.show()
