@@ -17,10 +17,12 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
+    QPointF,
     QRect,
+    QRectF,
     Qt,
 )
-from PySide6.QtGui import QPainter, QPixmapCache
+from PySide6.QtGui import QMouseEvent, QPainter, QPixmapCache
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem, QWidget
 from qt_helpers import press, strict_qt_fixture, write_photo  # noqa: F401
@@ -175,6 +177,8 @@ def test_browsing_shows_month_headers_and_the_year_scrubber(view):
     assert tile.top() >= header.y + header.height
     assert tile.width() / tile.height() == pytest.approx(1.5, abs=0.03)  # a 3:2 photo
     assert view.scrubber.geometry().left() >= view.viewport().geometry().right()
+    browse(view, dated_hits(2))  # all in view: no scrubber, and the rows keep their width
+    assert not view.scrubber.isVisible() and view.viewport().width() == view.width() - 52
     # a photo's tooltip while browsing has its date and no score
     assert "Score" not in model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
 
@@ -267,6 +271,44 @@ def test_a_band_drawn_over_photos_selects_them(view):
     rows = sorted(i.row() for i in view.selectionModel().selectedIndexes())
     assert rows == list(range(first.start, second.stop))
     assert not view.visualRegionForSelection(view.selectionModel().selection()).isEmpty()
+
+
+def test_the_check_badge_adds_to_the_selection_and_dragging_on_a_header_draws_a_band(view):
+    model = browse(view, dated_hits(40))
+    opened: list[int] = []
+    view.open_requested.connect(lambda index: opened.append(index.row()))
+    viewport = view.viewport()
+    QTest.mouseClick(
+        viewport, Qt.MouseButton.LeftButton, pos=view.visualRect(model.index(0, 0)).center()
+    )
+    badge = view.delegate.check_rect(QRectF(view.visualRect(model.index(2, 0)))).center().toPoint()
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=badge)
+    assert selected_rows(view) == [0, 2]  # added, as Ctrl+click would
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=badge)
+    assert selected_rows(view) == [0]
+    QTest.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=badge)
+    assert opened == []  # a quick second tick is not an "open"
+    layout = view.layout_now()
+    header = layout.headers[0]
+    start = QPoint(4, header.y + header.height // 2)  # on the header: nothing under it
+    end = QPoint(viewport.width() - 4, layout.rect(layout.line_items(1).start)[1] + 5)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    for pos in (QPoint(40, start.y() + 30), end):
+        move = QMouseEvent(
+            QEvent.Type.MouseMove,
+            QPointF(pos),
+            QPointF(viewport.mapToGlobal(pos)),
+            Qt.MouseButton.NoButton,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(viewport, move)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+    assert selected_rows(view) == list(range(layout.line_items(1).stop))
+
+
+def selected_rows(view: ResultsView) -> list[int]:
+    return sorted(i.row() for i in view.selectionModel().selectedIndexes())
 
 
 def test_the_weaker_tile_ends_a_ranked_list(view):

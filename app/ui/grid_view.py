@@ -3,18 +3,37 @@
 Arrows move (up and down to the nearest photo in the row above or below), Home/End and
 PageUp/PageDown jump, Enter or Space opens the preview, the Menu key opens the context menu,
 Ctrl+wheel zooms, dragging a selection out hands the files to other applications, dragging on
-empty space draws a selection band. Delete does nothing: PhotoSeek never deletes photos. The
-"Show N weaker matches" tile that may end a ranked list acts on a click, Enter or Space, and has
-no menu.
+empty space draws a selection band, and the check badge a photo shows under the pointer adds it
+to the selection or takes it out (as Ctrl+click does). Delete does nothing: PhotoSeek never
+deletes photos. The "Show N weaker matches" tile that may end a ranked list acts on a click,
+Enter or Space, and has no menu.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QWheelEvent
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QRectF,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from app.ui.results_model import ResultsModel
+from app.ui.theme import mix
 from app.ui.timeline_view import TimelineView
 
 THUMB_WIDE = 1.5  # thumbnails are loaded this many row heights long: a 3:2 photo's width
@@ -29,6 +48,8 @@ class ResultsView(TimelineView):
     delete_pressed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        self._band_origin: QPoint | None = None  # content coordinates, while a band is drawn
+        self._band = QRect()
         super().__init__(parent)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setDragEnabled(True)
@@ -111,3 +132,66 @@ class ResultsView(TimelineView):
         if index.isValid() and self._weaker_row(index) is None:
             self.menu_requested.emit(index, pos)
             event.accept()
+
+    # -- the check badge and the selection band ---------------------------------------------------
+
+    def _on_check(self, pos: QPoint) -> QModelIndex:
+        """The photo whose check badge is under `pos` (invalid when none is)."""
+        index = self.indexAt(pos)
+        if not index.isValid() or self._weaker_row(index) is not None:
+            return QModelIndex()
+        rect = QRectF(self.visualRect(index))
+        rect.setHeight(rect.height() - self.delegate.caption_height(self.font()))
+        return index if self.delegate.check_rect(rect).contains(pos.toPointF()) else QModelIndex()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pos = event.position().toPoint()
+        checked = self._on_check(pos)
+        if checked.isValid() and event.button() == Qt.MouseButton.LeftButton:
+            flags = QItemSelectionModel.SelectionFlag
+            self.selectionModel().setCurrentIndex(checked, flags.Toggle)
+            event.accept()
+            return
+        self._band_origin = None
+        if not self.indexAt(pos).isValid():
+            self._band_origin = pos + QPoint(0, self.verticalOffset())
+        self._band = QRect()
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if self._on_check(event.position().toPoint()).isValid():
+            event.accept()  # a quick second tick on the badge is not an "open"
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        if self._band_origin is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            corner = event.position().toPoint() + QPoint(0, self.verticalOffset())
+            self._band = QRect(self._band_origin, corner).normalized()
+            self.viewport().update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        super().mouseReleaseEvent(event)
+        if self._band_origin is not None:
+            self._band_origin, self._band = None, QRect()
+            self.viewport().update()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if self._band_origin is not None:
+            self.viewport().update()  # the band is anchored to the content, not the screen
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self._band_origin is None or self._band.isNull():
+            return
+        painter = QPainter(self.viewport())
+        palette = self.palette()
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        fill = mix(palette.color(QPalette.ColorRole.Base), highlight, 0.2)
+        fill.setAlphaF(0.5)
+        painter.setPen(highlight)
+        painter.setBrush(fill)
+        painter.drawRect(self._band.translated(0, -self.verticalOffset()))
+        painter.end()

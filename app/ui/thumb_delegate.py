@@ -161,13 +161,18 @@ class ThumbDelegate(QStyledItemDelegate):
             caption, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), text
         )
 
+    def check_rect(self, tile: QRectF) -> QRectF:
+        """Where a tile's check badge is (a click there selects or deselects the photo)."""
+        d = max(14.0, min(24.0, min(tile.width(), tile.height()) * 0.14))
+        return QRectF(tile.left() + 6, tile.top() + 6, d, d)
+
     def _paint_check(
         self, painter: QPainter, tile: QRectF, palette: QPalette, selected: bool
     ) -> None:
         """The corner badge: an outlined circle on hover (it selects), filled with a tick when
         selected, as photo apps mark a selection."""
-        d = max(14.0, min(24.0, min(tile.width(), tile.height()) * 0.14))
-        circle = QRectF(tile.left() + 6, tile.top() + 6, d, d)
+        circle = self.check_rect(tile)
+        d = circle.width()
         white = QColor(255, 255, 255)
         if selected:
             painter.setPen(QPen(white, 1.5))

@@ -27,13 +27,12 @@ from PySide6.QtCore import (
     QRect,
     Qt,
 )
-from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPalette, QRegion, QResizeEvent
+from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QRegion, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyleOptionViewItem, QWidget
 
 from app.ui.results_model import ResultsModel
 from app.ui.scrubber import WIDTH as SCRUBBER_WIDTH
 from app.ui.scrubber import Scrubber
-from app.ui.theme import mix
 from app.ui.thumb_delegate import ThumbDelegate
 from app.ui.timeline_layout import Metrics, TimelineLayout, lay_out, month_label
 
@@ -67,13 +66,13 @@ class TimelineView(QListView):
         self._building = False
         self._timeline = False
         self._hover = -1
-        self._band_origin: QPoint | None = None  # content coordinates
-        self._band = QRect()
         self.delegate = ThumbDelegate(self)
         self.scrubber = Scrubber(self, self.verticalScrollBar())
         self.scrubber.label_at = self._label_at
         self.setUniformItemSizes(True)
-        self.setSelectionRectVisible(False)  # the band is drawn here, in content coordinates
+        # A band may start and end off the photos (QListView otherwise needs a photo under the
+        # pointer); grid_view draws it, as this paintEvent stands in for QListView's.
+        self.setSelectionRectVisible(True)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMouseTracking(True)
@@ -171,6 +170,7 @@ class TimelineView(QListView):
         area = self.viewport().geometry()
         self.scrubber.setGeometry(area.right() + 1, area.top(), SCRUBBER_WIDTH, area.height())
         self.scrubber.set_content(self._layout.height, self._layout.year_marks())
+        self.scrubber.setVisible(self._timeline and bar.maximum() > 0)  # nothing to jump through
 
     def _label_at(self, value: int) -> str:
         header = self.layout_now().header_at(value)
@@ -327,10 +327,7 @@ class TimelineView(QListView):
         super().selectAll()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
-        if self._band_origin is not None:
-            self.viewport().update()
-        else:
-            self.viewport().scroll(0, dy)
+        self.viewport().scroll(0, dy)  # only the rows scrolled into view get painted
 
     # -- painting ---------------------------------------------------------------------------------
 
@@ -372,16 +369,9 @@ class TimelineView(QListView):
                 state |= flag.State_HasFocus
             option.state = state
             self.delegate.paint(painter, option, index)
-        if self._band_origin is not None and not self._band.isNull():
-            highlight = palette.color(QPalette.ColorRole.Highlight)
-            fill = mix(palette.color(QPalette.ColorRole.Base), highlight, 0.2)
-            fill.setAlphaF(0.5)
-            painter.setPen(highlight)
-            painter.setBrush(fill)
-            painter.drawRect(self._band.translated(0, -offset))
         painter.end()
 
-    # -- the pointer: hover and the selection band ------------------------------------------------
+    # -- the pointer ------------------------------------------------------------------------------
 
     def _set_hover(self, row: int) -> None:
         if row == self._hover:
@@ -392,27 +382,9 @@ class TimelineView(QListView):
                 self.viewport().update(QRect(x, y - self.verticalOffset(), w, h))
         self._hover = row
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        pos = event.position().toPoint()
-        on_item = self.indexAt(pos).isValid()
-        self._band_origin = None if on_item else pos + QPoint(0, self.verticalOffset())
-        self._band = QRect()
-        super().mousePressEvent(event)
-
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        pos = event.position().toPoint()
         super().mouseMoveEvent(event)
-        self._set_hover(self.indexAt(pos).row())
-        if self._band_origin is not None and event.buttons() & Qt.MouseButton.LeftButton:
-            corner = pos + QPoint(0, self.verticalOffset())
-            self._band = QRect(self._band_origin, corner).normalized()
-            self.viewport().update()
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        super().mouseReleaseEvent(event)
-        if self._band_origin is not None:
-            self._band_origin, self._band = None, QRect()
-            self.viewport().update()
+        self._set_hover(self.indexAt(event.position().toPoint()).row())
 
     def leaveEvent(self, event: QEvent) -> None:
         self._set_hover(-1)
