@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEARCH_TOP_K = 2_000
-BROWSE_TOP_K = 10_000
+# Browsing lists the whole library for the timeline and its scrubber; 100,000 photos take ~0.75 s
+# to read in the worker and ~0.13 s to lay out (bench/RESULTS.md, Session 5).
+BROWSE_TOP_K = 200_000
 CLOSEST_K = 48  # when nothing clears the relevance floor, show this many nearest photos
 
 
