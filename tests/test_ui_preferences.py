@@ -16,7 +16,7 @@ from test_ui_window import (  # noqa: F401  (fixtures)
     wait_for_search,
 )
 
-from app.core.api import SETTING_ACTIVE, SETTING_PRECISION, read_settings
+from app.core.api import SETTING_ACTIVE, SETTING_LANGUAGE, SETTING_PRECISION, read_settings
 from app.core.library import Library
 from app.core.model.install import install_model
 from app.core.paths import Paths
@@ -50,13 +50,13 @@ def window(qtbot, two_models, photo_dir):
     win.close()
 
 
-def open_preferences(qtbot, window) -> PreferencesDialog:
+def open_preferences(qtbot, window, models: int = 2) -> PreferencesDialog:
     action = next(a for a in window.actions() if a.text() == "Pr&eferences…")
     assert action.shortcut().toString() == "Ctrl+,"
     action.trigger()
     dialog = window.user_actions.preferences
     assert isinstance(dialog, PreferencesDialog) and dialog.isVisible()
-    qtbot.waitUntil(lambda: dialog.facts is not None and dialog.model_box.count() == 2)
+    qtbot.waitUntil(lambda: dialog.facts is not None and dialog.model_box.count() == models)
     return dialog
 
 
@@ -136,3 +136,35 @@ def test_showing_every_match_applies_to_the_search_on_screen(qtbot, window, path
     wait_for_search(qtbot, window, lambda: pick(dialog.matches_box, False))
     assert not window.last_spec.everything and window.model.total() == before
     dialog.close()
+
+
+def test_a_multilingual_model_offers_its_search_languages(
+    qtbot, paths, photo_dir, family_model_dir, strict_qt
+):
+    strict_qt.allow(r"No pretrained weights loaded")  # open_clip, when the fixture is first built
+    install_model(paths, "nllb-tiny", source=family_model_dir("nllb"), calibrate=False)
+    library = Library.open(paths, device="cpu")
+    library.add_folder(photo_dir)
+    window = make_window(qtbot, paths, library)
+    try:
+        qtbot.waitUntil(
+            lambda: window.model_state is not None and not window.indexer.running, timeout=60_000
+        )
+        # the window chose the UI language's code for the model (English here) on its own
+        qtbot.waitUntil(lambda: bool(read_settings(paths).get(SETTING_LANGUAGE)), timeout=15_000)
+        dialog = open_preferences(qtbot, window, models=1)
+        box = dialog.options.language_box
+        qtbot.waitUntil(lambda: box.count() > 1, timeout=15_000)
+        assert box.isVisibleTo(dialog) and not dialog.language_note.isVisibleTo(dialog)
+        assert box.currentData() == read_settings(paths)[SETTING_LANGUAGE]
+        other = next(box.itemData(i) for i in range(box.count()) if i != box.currentIndex())
+        reloads: list[object] = []
+        window.session.model_state_changed.connect(reloads.append)
+        pick(box, other)
+        qtbot.waitUntil(lambda: read_settings(paths).get(SETTING_LANGUAGE) == other)
+        qtbot.waitUntil(lambda: bool(reloads), timeout=15_000)  # the model took it up at once
+        qtbot.waitUntil(lambda: box.currentData() == other, timeout=15_000)
+        qtbot.waitUntil(lambda: not window.indexer.running, timeout=60_000)
+        dialog.close()
+    finally:
+        window.close()
