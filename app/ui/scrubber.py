@@ -1,16 +1,17 @@
 """The date scrubber along the timeline's right edge: years as landmarks, click or drag to jump.
 
-Positions are fractions of the scroll range (0: the newest photos at the top, 1: the end), so
-the scrubber knows nothing of rows or pixels of content; the view turns a fraction into a scroll
-value and names the month there. While the pointer is over it or dragging, a bubble to its left
-shows that month ("July 2019"), as Google Photos and Immich do.
+It drives the view's scroll bar: a position on it is a fraction of the bar's range (0: the
+newest photos at the top, 1: the end), so it knows nothing of rows; the view hands it the year
+landmarks and names the month at a scroll value. While the pointer is over it or dragging, a
+bubble to its left shows that month ("July 2019"), as Google Photos and Immich do. Keyboard
+users have PageUp/PageDown/Home/End in the view itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import (
     QEnterEvent,
     QFont,
@@ -66,9 +67,7 @@ class Bubble(QWidget):
 
 class Scrubber(QWidget):
     """Drives the scroll `bar` it is given: a click or drag sets its value, and `label_at(value)`
-    names the month there for the bubble. Emits `jump_requested(fraction)` as it jumps."""
-
-    jump_requested = Signal(float)
+    names the month there for the bubble."""
 
     def __init__(self, parent: QWidget, bar: QScrollBar) -> None:
         super().__init__(parent)
@@ -77,7 +76,6 @@ class Scrubber(QWidget):
         self.setMouseTracking(True)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setAccessibleName("Timeline scrubber")
-        self.setToolTip("")
         self._marks: list[tuple[float, str]] = []
         self._position = 0.0
         self._span = 1.0
@@ -102,7 +100,6 @@ class Scrubber(QWidget):
     def jump(self, fraction: float) -> None:
         """Scroll to `fraction` of the way down (0: the top, 1: the end)."""
         self._bar.setValue(round(min(1.0, max(0.0, fraction)) * self._bar.maximum()))
-        self.jump_requested.emit(fraction)
 
     def set_marks(self, marks: Sequence[tuple[float, str]]) -> None:
         """(fraction, label) landmarks, e.g. where each year starts, top to bottom."""
@@ -194,6 +191,8 @@ class Scrubber(QWidget):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         self._dragging = False
+        if not self.rect().contains(event.position().toPoint()):
+            self.leaveEvent(event)  # the drag ended off the scrubber
         event.accept()
 
     def enterEvent(self, event: QEnterEvent) -> None:
