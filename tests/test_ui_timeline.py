@@ -26,6 +26,15 @@ from PySide6.QtGui import QMouseEvent, QPainter, QPixmapCache
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem, QWidget
 from qt_helpers import press, strict_qt_fixture, write_photo  # noqa: F401
+from test_ui_window import (  # noqa: F401 - the window fixture and what it needs
+    YEARS,
+    indexed_library,
+    paths,
+    photo_dir,
+    pick,
+    wait_for_search,
+    window,
+)
 
 from app.core.api import Hit
 from app.core.library import Library
@@ -350,3 +359,25 @@ def test_browsing_a_library_gives_each_photo_its_shape(tmp_path: Path, encoder, 
         assert model.date_keys() == [date_key(2022, 5, 1), date_key(2021, 8, 3)]
     finally:
         lib.close()
+
+
+# -- the window ----------------------------------------------------------------------------------
+
+
+def test_the_window_browses_as_a_timeline_and_ranks_a_query_in_plain_rows(qtbot, window):  # noqa: F811
+    """Browsing and "Newest first" group by month under the scrubber's years; a ranked query
+    has rows without headers; the rows keep the photos' own shapes (here all square)."""
+    grid = window.grid
+    layout = grid.layout_now()
+    assert grid.timeline and layout.headers
+    years = {h.key // 10000 for h in layout.headers}
+    assert years == set(YEARS)
+    assert [label for _f, label in grid.scrubber.marks()] == [
+        str(y) for y in sorted(YEARS, reverse=True)
+    ]
+    first = grid.visualRect(window.model.index(0, 0))
+    assert first.width() == first.height()  # the test photos are square
+    wait_for_search(qtbot, window, lambda: window.search_bar.set_text("a green triangle"))
+    assert not grid.timeline and not grid.layout_now().headers
+    wait_for_search(qtbot, window, lambda: pick(window.filters.order_box, "date"))
+    assert grid.timeline and grid.layout_now().headers
