@@ -268,3 +268,25 @@ def test_a_narrow_window_keeps_the_search_field_readable(qtbot, window, photo_di
     window.resize(1280, 800)
     qtbot.waitUntil(lambda: bar.balance_labels[0].isVisible())
     assert bar.chip.label.isVisible()
+
+
+def test_find_similar_pins_the_photo_it_searched_from(qtbot, window):
+    """The source photo comes first, labelled, with no score, and is not counted as a match;
+    its lookalikes follow (the engine keeps it apart: the CLI prints it the same way)."""
+    hit = window.model.hit(5)
+    name = Path(hit.path).name
+    wait_for_search(qtbot, window, lambda: window.user_actions.find_similar(hit.photo_id, name))
+    first = window.model.index(0, 0)
+    assert first.data(ResultsModel.PhotoIdRole) == hit.photo_id
+    assert first.data(ResultsModel.SourceRole) is True
+    assert first.data(ResultsModel.ScoreRole) is None
+    assert "Searched from" in first.data(Qt.ItemDataRole.ToolTipRole)
+    assert "searched from" in first.data(Qt.ItemDataRole.AccessibleTextRole)
+    second = window.model.index(1, 0)
+    assert second.data(ResultsModel.SourceRole) is False
+    assert second.data(ResultsModel.ScoreRole) is not None
+    assert hit.photo_id not in [
+        window.model.hit(r).photo_id for r in range(1, window.model.total())
+    ]
+    matches = window.model.total() - 1
+    assert window.result_label.text().startswith(f"{matches} match")

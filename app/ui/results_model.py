@@ -57,6 +57,9 @@ def format_date(when: datetime | None) -> str:
     return f"{when.day} {when:%B %Y}" if when else "No date"
 
 
+SOURCE_TEXT = "Searched from"
+
+
 def date_captions(when: datetime | None) -> list[str]:
     """The date from longest to shortest ("14 September 2021", "14 Sep 2021", "Sep 2021",
     "2021"): a narrow cell shows the longest that fits, so the year is never cut off."""
@@ -76,6 +79,7 @@ class ResultsModel(QAbstractListModel):
     ThumbStateRole = Qt.ItemDataRole.UserRole + 6  # "loading" | "ready" | "missing"
     WeakerRole = Qt.ItemDataRole.UserRole + 7  # int on the "Show N weaker matches" row, else None
     AspectRole = Qt.ItemDataRole.UserRole + 8  # float: width / height as shown, clamped
+    SourceRole = Qt.ItemDataRole.UserRole + 9  # True on the photo a Find Similar searched from
 
     show_weaker_requested = Signal(int)  # generation of the result list whose row was activated
 
@@ -92,6 +96,7 @@ class ResultsModel(QAbstractListModel):
         self._side = 256  # the size thumbnails are wanted at, in device pixels
         self._generation = 0
         self._scored = True
+        self._source: int | None = None  # the photo searched from, pinned as the first row
         self._by_date = False
         self._aspects: list[float] | None = None
         self._keys: list[int] | None = None
@@ -107,17 +112,25 @@ class ResultsModel(QAbstractListModel):
         return self._generation
 
     def set_hits(
-        self, hits: Sequence[Hit], generation: int, scored: bool = True, *, by_date: bool = False
+        self,
+        hits: Sequence[Hit],
+        generation: int,
+        scored: bool = True,
+        *,
+        by_date: bool = False,
+        source: Hit | None = None,
     ) -> None:
         """Show a new result list (one reset); thumbnails of the previous one stop loading.
         `scored`: the hits answer a query (browsing has no scores to show); `by_date`: they are
-        newest first (browsing or "Newest first"), so the view shows them as a timeline."""
+        newest first (browsing or "Newest first"), so the view shows them as a timeline;
+        `source`: the photo a Find Similar searched from, pinned first and labelled so."""
         self.beginResetModel()
         self._generation = generation
         self._scored = scored
         self._by_date = by_date
         self._aspects = self._keys = None
-        self._hits = list(hits)
+        self._source = source.photo_id if source is not None else None
+        self._hits = [source, *hits] if source is not None else list(hits)
         self._row_of = {hit.photo_id: row for row, hit in enumerate(self._hits)}
         self._shown = min(BATCH, len(self._hits))
         self._weaker = 0
@@ -241,6 +254,7 @@ class ResultsModel(QAbstractListModel):
                 self.ThumbStateRole: QByteArray(b"thumbState"),
                 self.WeakerRole: QByteArray(b"weaker"),
                 self.AspectRole: QByteArray(b"aspect"),
+                self.SourceRole: QByteArray(b"source"),
             }
         )
         return names
@@ -274,16 +288,22 @@ class ResultsModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             name = Path(hit.path).name
             if role == Qt.ItemDataRole.AccessibleTextRole:
-                return f"{name}, {format_date(hit.capture_time)}"
+                pinned = f", {SOURCE_TEXT.lower()}" if hit.photo_id == self._source else ""
+                return f"{name}, {format_date(hit.capture_time)}{pinned}"
             return name
+        source = hit.photo_id == self._source
+        if role == self.SourceRole:
+            return source
         if role == Qt.ItemDataRole.ToolTipRole:
             score = f"<br>Score {hit.score:.3f}" if self._scored else ""
+            if source:
+                score = f"<br>{SOURCE_TEXT}: the photos after it look like it"
             return (
                 f"<b>{html.escape(Path(hit.path).name)}</b><br>"
                 f"{format_date(hit.capture_time)}{_date_note(hit)}{score}"
             )
         if role == self.ScoreRole:
-            return float(hit.score) if self._scored else None
+            return float(hit.score) if self._scored and not source else None
         if role == self.PathRole:
             return str(hit.path)
         if role == self.DateRole:

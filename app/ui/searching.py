@@ -87,11 +87,13 @@ class SearchPresenter(QObject):
         spec = outcome.spec
         current = self.window.grid.currentIndex()
         keep = current.data(ResultsModel.PhotoIdRole) if current.isValid() else None
+        by_date = spec.browsing or spec.order == "date"  # a timeline, under month headers
         self.window.model.set_hits(
             result.hits,
             outcome.generation,
             scored=not spec.browsing,
-            by_date=spec.browsing or spec.order == "date",  # a timeline, under month headers
+            by_date=by_date,
+            source=None if by_date else result.source,  # Find Similar's photo, pinned first
         )
         if keep is not None:
             row = self.window.model.row_of(keep)

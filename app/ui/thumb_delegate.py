@@ -25,7 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from app.ui.results_model import ResultsModel, date_captions
+from app.ui.results_model import SOURCE_TEXT, ResultsModel, date_captions
 from app.ui.theme import cached_pixmap, mix, tinted_pixmap
 from app.ui.timeline_layout import Header
 
@@ -157,6 +157,11 @@ class ThumbDelegate(QStyledItemDelegate):
         text = fitting_caption(
             index.data(ResultsModel.DateRole), QFontMetrics(font), caption.width()
         )
+        if index.data(ResultsModel.SourceRole):  # the photo a Find Similar searched from
+            painter.setPen(palette.color(QPalette.ColorRole.Link))
+            text = QFontMetrics(font).elidedText(
+                SOURCE_TEXT, Qt.TextElideMode.ElideRight, caption.width()
+            )
         painter.drawText(
             caption, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), text
         )
