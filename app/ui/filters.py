@@ -22,9 +22,6 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
-COMPACT_CHARS = 7
-
-
 class FilterBar(QWidget):
     """Emits `changed` when the month or order changes by the user's hand, and `year_changed`
     when the year does: the window then fetches that year's months (`set_months`) and searches."""
@@ -59,16 +56,6 @@ class FilterBar(QWidget):
         for box in (self.year_box, self.month_box, self.order_box):
             box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
             layout.addWidget(box)
-
-    def set_compact(self, compact: bool) -> None:
-        """A narrow window: the boxes show fewer characters (the full text is in their lists)."""
-        for box in (self.year_box, self.month_box, self.order_box):
-            box.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-                if compact
-                else QComboBox.SizeAdjustPolicy.AdjustToContents
-            )
-            box.setMinimumContentsLength(COMPACT_CHARS)
 
     # -- reading ----------------------------------------------------------------------------------
 
