@@ -10,11 +10,12 @@ import socket
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDir
-from qt_helpers import strict_qt_fixture  # noqa: F401
+from qt_helpers import shape_photos, strict_qt_fixture  # noqa: F401
 from test_ui_window import (  # noqa: F401  (fixtures)
     indexed_library,
     make_window,
@@ -27,6 +28,7 @@ from test_ui_window import (  # noqa: F401  (fixtures)
 from app.core.library import Library
 from app.core.paths import Paths
 from app.ui import single_instance
+from app.ui.image_query import ImageQuery
 from app.ui.single_instance import InstanceServer, LaunchRequest, claim, server_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,3 +178,48 @@ def test_a_new_library_goes_from_opening_to_add_folders(qtbot, paths, tiny_model
         assert seen == ["no-folders"]
     finally:
         window.close()
+
+
+def test_a_first_launch_with_a_photo_opens_searching_like_it(qtbot, tmp_path, monkeypatch):
+    """`photoseek PHOTO` with no window open: the window opens with PHOTO as the example."""
+    import logging
+
+    from PySide6.QtCore import QTimer, qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+
+    from app.cli import main as cli_main
+    from app.ui.main_window import MainWindow
+
+    monkeypatch.delenv("PHOTOSEEK_NO_GUI", raising=False)
+    photo = shape_photos(tmp_path / "elsewhere", [("red", "circle", datetime(2020, 5, 6))])[0]
+    home = tmp_path / "home"
+    seen: dict[str, object] = {}
+    saved_hooks = sys.excepthook, threading.excepthook
+    saved_level = logging.getLogger().level
+
+    def look_and_close() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+        window = next((w for w in windows if isinstance(w, MainWindow)), None)
+        if window is None or window.library is None or window.searcher.busy():
+            QTimer.singleShot(50, look_and_close)
+            return
+        seen["image"] = window.search_bar.image()
+        for w in windows:
+            w.close()
+
+    QTimer.singleShot(0, look_and_close)
+    try:
+        code = cli_main(["--data-dir", str(home), str(photo)])
+    finally:
+        sys.excepthook, threading.excepthook = saved_hooks
+        qInstallMessageHandler(None)
+        root = logging.getLogger()
+        for handler in [
+            h for h in root.handlers if str(tmp_path) in getattr(h, "baseFilename", "")
+        ]:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(saved_level)
+    assert code == 0
+    image = seen["image"]
+    assert isinstance(image, ImageQuery) and image.path == photo.resolve()
