@@ -220,7 +220,7 @@ def test_switching_models_keeps_search_answering(
     paths,
     photo_dir,
     tiny_model_dir,
-    second_model_dir,  # noqa: F811
+    second_model_dir,
 ):
     install_model(paths, "micro-a", source=tiny_model_dir, calibrate=False)
     install_model(paths, "micro-b", source=second_model_dir, calibrate=False)

@@ -60,7 +60,7 @@ class StatusBar(QStatusBar):
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.clearMessage)
 
-    def showMessage(self, text: str, timeout: int | None = 0) -> None:  # noqa: N802 (Qt's name)
+    def showMessage(self, text: str, timeout: int | None = 0) -> None:  # Qt's own name
         """Show `text` instead of the summary, for `timeout` ms (0: until replaced)."""
         self.message.setText(text)
         self.summary.setVisible(not text)
@@ -71,8 +71,8 @@ class StatusBar(QStatusBar):
             self._timer.stop()
         self.messageChanged.emit(text)
 
-    def clearMessage(self) -> None:  # noqa: N802
+    def clearMessage(self) -> None:
         self.showMessage("")
 
-    def currentMessage(self) -> str:  # noqa: N802
+    def currentMessage(self) -> str:
         return self.message.text()

@@ -48,7 +48,7 @@ class Worker(QRunnable):
         relay = self.relay
         try:
             value = self._fn(relay.progress.emit) if self._with_progress else self._fn()
-        except BaseException as e:  # noqa: BLE001 - every failure goes back to the GUI thread
+        except BaseException as e:  # every failure goes back to the GUI thread
             relay.error.emit(e)
         else:
             relay.result.emit(value)
