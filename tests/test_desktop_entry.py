@@ -104,6 +104,13 @@ def parse_exec(value: str) -> list[str]:
     return [a.replace("%%", "%") for a in args]
 
 
+def launch_command(value: str, file: str | None = None) -> list[str]:
+    """What a launcher runs for an Exec value: its %f replaced by the file opened with the app,
+    or dropped when none is (Desktop Entry spec, "The Exec key")."""
+    args = parse_exec(value)
+    return [file if a == "%f" else a for a in args if a != "%f" or file is not None]
+
+
 def run_cli(*args: str, data_home: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PHOTOSEEK_HOME"}
     env["XDG_DATA_HOME"] = str(data_home)
@@ -257,9 +264,11 @@ def test_install_and_uninstall_through_the_cli(tmp_path):
     assert str(desktop) in proc.stdout
     validate_desktop(desktop)
 
-    # The menu entry starts this PhotoSeek: run its Exec line, from anywhere.
+    # The menu entry starts this PhotoSeek: run its Exec line, from anywhere. "Open With
+    # PhotoSeek" on a photo in a file manager passes it on (%f): the window finds its lookalikes.
     entry = read_entry(desktop)
-    command = parse_exec(entry["Exec"])
+    assert parse_exec(entry["Exec"])[-1] == "%f" and "image/jpeg;" in entry["MimeType"]
+    command = launch_command(entry["Exec"])
     assert Path(command[0]).is_absolute() and os.access(command[0], os.X_OK)
     started = subprocess.run(
         [*command, "--version"], cwd=entry.get("Path", str(tmp_path)),
@@ -292,7 +301,7 @@ def test_data_dir_is_passed_on_to_the_menu_entry(tmp_path):
     proc = run_cli("--data-dir", str(tmp_path / "lib"), "--install-desktop-entry",
                    data_home=data_home)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    command = parse_exec(read_entry(data_home / "applications" / DESKTOP_ID)["Exec"])
+    command = launch_command(read_entry(data_home / "applications" / DESKTOP_ID)["Exec"])
     assert command[-2:] == ["--data-dir", str((tmp_path / "lib").resolve())]
 
 
@@ -305,7 +314,7 @@ def test_a_command_with_the_flag_is_a_usage_error(tmp_path):
 def test_reinstall_replaces_our_own_entry(tmp_path):
     install_desktop_entry(tmp_path, ["/old/photoseek"])
     entry = install_desktop_entry(tmp_path, ["/new place/photoseek"])
-    assert parse_exec(read_entry(entry.desktop_file)["Exec"]) == ["/new place/photoseek"]
+    assert launch_command(read_entry(entry.desktop_file)["Exec"]) == ["/new place/photoseek"]
     leftovers = [p.name for p in (tmp_path / "applications").iterdir()]
     assert leftovers == [DESKTOP_ID]  # no temporary files left behind
 

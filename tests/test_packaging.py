@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from hubserver import HubServer, closed_port_endpoint
 from microclip import make_shape_image
-from test_desktop_entry import parse_exec, read_entry, validate_desktop
+from test_desktop_entry import launch_command, read_entry, validate_desktop
 from test_model_hub import published
 
 import app
@@ -87,7 +87,7 @@ def install_menu_entry(photoseek: Path, data_home: Path, env: dict) -> list[str]
     run([photoseek, "--install-desktop-entry"], env={**env, "XDG_DATA_HOME": str(data_home)})
     desktop = data_home / "applications" / "photoseek.desktop"
     validate_desktop(desktop)
-    command = parse_exec(read_entry(desktop)["Exec"])
+    command = launch_command(read_entry(desktop)["Exec"])
     assert len(list((data_home / "icons" / "hicolor").glob("*/apps/photoseek.*"))) >= 8
     started = run([*command, "--version"], env=env, cwd=data_home)
     assert started.stdout.strip() == f"photoseek {app.__version__}"
