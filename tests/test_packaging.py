@@ -219,7 +219,7 @@ def test_bundle_has_no_torch_and_only_the_qt_it_uses(bundle: Bundle, tmp_path: P
     assert not present & set(EXPORT_STACK), present & set(EXPORT_STACK)
     assert not [p for p in bundle.folder.rglob("*torch*")]
     qt = {p.name.split(".")[0] for p in (inside / "PySide6").glob("Qt*.*") if p.is_file()}
-    assert qt == {"QtCore", "QtGui", "QtWidgets", "QtSvg"}
+    assert qt == {"QtCore", "QtGui", "QtWidgets", "QtSvg", "QtNetwork", "QtDBus"}
 
 
 @pytest.mark.slow
