@@ -508,7 +508,7 @@ class Library:
             try:
                 # ...and one indexing process per data folder (searches never wait for it).
                 with writer_lock(self.paths.data, cancelled=lambda: control.cancelled) as waited:
-                    if waited:  # another process wrote vectors meanwhile: take them up
+                    if waited or self._indexes_behind():  # another process indexed: take it up
                         self._reopen_indexes()
                     yield
             except TimeoutError as e:
@@ -518,6 +518,17 @@ class Library:
         finally:
             with self._state_lock:
                 self._controls.discard(control)
+
+    def _indexes_behind(self) -> bool:
+        """Whether the catalog moved on since our saved indexes were opened or saved: another
+        process indexed meanwhile, perhaps finishing before this run asked for the lock."""
+        with self._model_lock:
+            return any(
+                not m.vindex.dirty
+                and m.vindex.generation != self.catalog.generation(m.vindex.model_id)
+                for m in (self._target, self._serving)
+                if m is not None
+            )
 
     def _reopen_indexes(self) -> None:
         """Reopen each model's vector index from disk and the catalog (after another process
