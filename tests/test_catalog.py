@@ -146,7 +146,7 @@ def v3_catalog_with_roots(db_path: Path, tmp_path: Path) -> tuple[list[int], dic
 def test_v4_moves_the_folder_roots_into_the_catalog_and_removes_the_file(db_path, tmp_path):
     ids, roots = v3_catalog_with_roots(db_path, tmp_path)
     with Catalog(db_path) as cat:
-        assert cat.schema_version == len(MIGRATIONS) == 4
+        assert cat.schema_version == len(MIGRATIONS) == 5
         for fid in ids:
             assert cat.folder_root(fid) == tuple(roots[str(fid)])
         assert cat.folder_root(999) is None
@@ -169,7 +169,7 @@ def test_v4_with_a_damaged_or_missing_roots_file_knows_no_roots(db_path, tmp_pat
     v3_catalog_with_roots(other, tmp_path / "other")
     (other.parent / ROOTS_FILE).unlink()
     with Catalog(other) as cat:
-        assert cat.schema_version == 4 and cat.folder_root(ids[0]) is None
+        assert cat.schema_version == len(MIGRATIONS) and cat.folder_root(ids[0]) is None
 
 
 def test_v4_killed_midway_keeps_the_file_and_runs_again(db_path, tmp_path):
@@ -676,3 +676,117 @@ def test_close_closes_every_connection(db_path):
     with pytest.raises(RuntimeError, match="closed"):
         cat.counts()
     cat.close()  # twice is fine
+
+
+# -- schema 5: videos, their moments and the moments' vectors -------------------------------
+
+
+def video(path: Path | str, duration_ms: int = 10_000, **kw) -> PhotoMeta:
+    return meta(path, kind="video", duration_ms=duration_ms, capture_source="video_apple", **kw)
+
+
+def test_v5_migrates_a_v4_catalog_keeping_photos_ids_and_vectors(db_path, tmp_path):
+    folder = photo_dir(tmp_path, "a")
+    with Catalog(db_path, migrations=MIGRATIONS[:4]) as old:
+        assert old.schema_version == 4
+        fid = old.add_folder(folder).id
+        conn = old.db.conn
+        ids = [
+            conn.execute(
+                "INSERT INTO photos (folder_id, path, size, mtime_ns, state, year, month) "
+                "VALUES (?, ?, 1, 1, 'pending', 2020, 1)",
+                (fid, str(folder / f"{k}.jpg")),
+            ).lastrowid
+            for k in range(3)
+        ]
+        old.put_embeddings(MODEL, ids, vectors(ids))
+        conn.execute("DELETE FROM photos WHERE id = ?", (ids[-1],))
+        with pytest.raises(sqlite3.IntegrityError):  # the v4 CHECK refuses the video sources
+            conn.execute("UPDATE photos SET capture_source = 'video_apple'")
+        gen = old.generation(MODEL)
+    with Catalog(db_path) as cat:
+        assert cat.schema_version == len(MIGRATIONS) == 5
+        got = cat.photos(ids)
+        assert [p.id for p in got] == ids[:2] and {p.kind for p in got} == {"photo"}
+        assert all(p.duration_ms is None for p in got)
+        assert np.array_equal(cat.embeddings(MODEL)[1], vectors(ids)[:2])
+        assert cat.generation(MODEL) == gen
+        conn = cat.db.conn
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("UPDATE photos SET kind = 'audio'")
+        new = cat.upsert_photos([video(folder / "v.mp4")])[0]
+        assert new > ids[-1]  # the AUTOINCREMENT counter survived the rebuild
+        v = cat.photo(new)
+        assert v is not None and (v.kind, v.duration_ms, v.capture_source) == (
+            "video",
+            10_000,
+            "video_apple",
+        )
+
+
+def moment_vecs(n: int, seed: int, dim: int = 8) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = rng.random((n, dim)).astype(np.float32)
+    return list(out / np.linalg.norm(out, axis=1, keepdims=True))
+
+
+def test_put_moments_stores_times_vectors_and_the_mean_in_one_bump(cat, tmp_path):
+    from app.core.catalog.records import MOMENT_BASE, is_moment, moment_label
+
+    folder = photo_dir(tmp_path, "a")
+    cat.add_folder(folder)
+    pid, vid = cat.upsert_photos([meta(folder / "p.jpg"), video(folder / "v.mp4")])
+    cat.put_embeddings(MODEL, [pid], vectors([pid]))
+    gen = cat.generation(MODEL)
+    vecs = moment_vecs(3, 1)
+    cat.put_moments(vid, MODEL, [(0, vecs[0]), (2000, vecs[1]), (4000, vecs[2])])
+    assert cat.generation(MODEL) == gen + 1  # one bump for moments and mean together
+    assert cat.photo(vid).state == "indexed"
+    mean = np.mean(vecs, axis=0)
+    assert np.allclose(cat.embedding(vid, MODEL), mean / np.linalg.norm(mean))
+    labels, got = cat.moment_vectors(MODEL)
+    assert len(labels) == 3 and all(is_moment(int(lb)) for lb in labels)
+    assert not is_moment(vid) and moment_label(1) == MOMENT_BASE + 1
+    assert np.array_equal(got, np.stack(vecs))
+    assert np.array_equal(cat.moment_labels([vid, pid]), labels)
+    times = cat.moment_times(labels)
+    assert [times[int(lb)] for lb in labels] == [(vid, 0), (vid, 2000), (vid, 4000)]
+    one, v1 = cat.moment_vectors(MODEL, [labels[2], pid, labels[0]])
+    assert one.tolist() == [labels[2], labels[0]] and np.array_equal(v1[1], vecs[0])
+    assert cat.count_moments(MODEL) == 3 and cat.count_indexed(MODEL) == 2
+    # The filters give item labels: photos, videos and the videos' moments.
+    assert cat.filter_ids().tolist() == [pid, vid, *labels.tolist()]
+    assert cat.filter_ids(kind="photo").tolist() == [pid]
+    assert cat.filter_ids(kind="video").tolist() == [vid, *labels.tolist()]
+    assert cat.filter_ids(year=1999).tolist() == []
+    assert cat.years() == [(2020, 2)] and cat.counts()["photos"] == 2
+    # Re-sampled: times no model keeps go, kept times keep their label.
+    cat.put_moments(vid, MODEL, [(2000, vecs[0]), (6000, vecs[2])])
+    again, _ = cat.moment_vectors(MODEL)
+    assert len(again) == 2 and again[0] == labels[1] and again[1] > labels[2]
+    assert cat.generation(MODEL) == gen + 2
+
+
+def test_deleting_or_changing_a_video_removes_its_moments_and_bumps(cat, tmp_path):
+    folder = photo_dir(tmp_path, "a")
+    cat.add_folder(folder)
+    vid, other = cat.upsert_photos([video(folder / "v.mp4"), video(folder / "w.mp4")])
+    cat.put_moments(vid, MODEL, list(zip([0, 1000], moment_vecs(2, 2), strict=True))))
+    cat.put_moments(vid, OTHER, list(zip([0, 1000], moment_vecs(2, 3), strict=True))))
+    cat.put_moments(other, MODEL, list(zip([0], moment_vecs(1, 4), strict=True))))
+    labels = cat.moment_labels([vid])
+    assert len(labels) == 2  # shared by both models
+    gens = cat.generation(MODEL), cat.generation(OTHER)
+    assert cat.delete_photos([vid]) == 1
+    assert (cat.generation(MODEL), cat.generation(OTHER)) == (gens[0] + 1, gens[1] + 1)
+    assert cat.moment_times(labels) == {} and len(cat.moment_labels([vid])) == 0
+    assert cat.count_moments(OTHER) == 0 and cat.count_moments(MODEL) == 1
+    # A changed file (new fingerprint) loses its moments with its vectors.
+    gen = cat.generation(MODEL)
+    cat.upsert_photos([video(folder / "w.mp4", fingerprint="changed")])
+    assert cat.count_moments(MODEL) == 0 and cat.generation(MODEL) == gen + 1
+    assert cat.photo(other).state == "pending"
+    with pytest.raises(ValueError):
+        cat.put_moments(other, MODEL, [])

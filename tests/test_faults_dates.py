@@ -18,7 +18,7 @@ from PIL import Image, TiffImagePlugin
 
 from app.core.catalog.catalog import Catalog
 from app.core.catalog.records import CAPTURE_SOURCES
-from app.core.catalog.schema import MIGRATIONS, V3_SOURCES
+from app.core.catalog.schema import MIGRATIONS, V5_SOURCES
 from app.core.photos.dates import parse_xmp_date
 from app.core.photos.metadata import PhotoMeta, read_metadata
 
@@ -252,7 +252,7 @@ def test_parse_xmp_date(text, expected):
 
 
 def test_newest_capture_sources_are_the_schemas():
-    assert V3_SOURCES == CAPTURE_SOURCES
+    assert V5_SOURCES == CAPTURE_SOURCES
 
 
 def test_v3_migrates_a_v2_catalog_keeping_photos_ids_and_vectors(tmp_path):
@@ -263,9 +263,18 @@ def test_v3_migrates_a_v2_catalog_keeping_photos_ids_and_vectors(tmp_path):
         assert old.schema_version == 2
         old.add_folder(folder)
         metas = [read(jpeg(folder / f"{k}.jpg")) for k in range(3)]
-        ids = old.upsert_photos(metas)
+        ids = [  # as the v2 code wrote them (today's upsert_photos writes v5 columns)
+            old.db.conn.execute(
+                "INSERT INTO photos (folder_id, path, size, mtime_ns, fingerprint, width, height, "
+                "capture_time, capture_source, year, month) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (m.path, m.size, m.mtime_ns, m.fingerprint, m.width, m.height,
+                 m.capture_time.isoformat() if m.capture_time else None, m.capture_source,
+                 m.year, m.month),
+            ).lastrowid
+            for m in metas
+        ]  # fmt: skip
         old.put_embeddings("model-a", ids, np.eye(3, 8, dtype=np.float32))
-        old.delete_photos([ids[-1]])  # the counter stays above the ids left
+        old.db.conn.execute("DELETE FROM photos WHERE id = ?", (ids[-1],))  # counter stays above
         with pytest.raises(sqlite3.IntegrityError):  # the v2 CHECK refuses the new sources
             old.db.conn.execute("UPDATE photos SET capture_source = 'xmp'")
         before = old.db.conn.execute("SELECT * FROM photos ORDER BY id").fetchall()

@@ -3,8 +3,9 @@
 Threads: every thread gets its own connection (see `connection`), so the indexer can write from a
 worker while the UI or CLI reads. Every method is atomic on its own; `with catalog.transaction():`
 groups several into one commit (one indexer batch: photos + embeddings + generation bump).
-Layers: `vectors` (vectors, generations) < `folders` (folders) < `Catalog`
-(photos); `schema` holds the migrations, `records` the records.
+Layers: `vectors` (vectors, generations) < `moments` (videos' moments) < `folders` (folders) <
+`Catalog` (photos and videos); `schema` holds the migrations, `records` the records. Over 400
+lines because the item reads and writes share their SQL helpers and belong together.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from app.core.catalog.connection import Database, connect
 from app.core.catalog.folders import FolderMixin
 from app.core.catalog.records import (
     INDEXED,
+    KINDS,
+    MOMENT_BASE,
     PENDING,
     PHOTO_COLUMNS,
     SKIPPED,
@@ -153,10 +156,13 @@ class Catalog(FolderMixin):
         folder: int | Path | str | None = None,
         *,
         pending: bool = False,
+        kind: str | None = None,
     ) -> np.ndarray:
-        """Ids (int64, ascending) of indexed photos passing every given filter. `month` alone
-        means that month in every year; `folder` is a folder id or any path (photos under it).
-        `pending`: also photos catalogued but not encoded (browsing before a model exists)."""
+        """Item labels (int64, ascending) passing every given filter: ids of indexed photos and
+        videos, then the moment labels of those videos. `month` alone means that month in every
+        year; `folder` is a folder id or any path (items under it); `kind` "photo" or "video"
+        (None: both). `pending`: also items catalogued but not encoded (browsing before a model
+        exists)."""
         where: list[str] = [_states_sql(pending)]
         args: list[object] = list(_states(pending))
         if year is not None:
@@ -169,9 +175,24 @@ class Catalog(FolderMixin):
             clause, extra = self._folder_clause(folder)
             where.append(clause)
             args.extend(extra)
-        sql = f"SELECT id FROM photos WHERE {' AND '.join(where)} ORDER BY id"
-        rows = self.db.conn.execute(sql, args).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if kind is not None:
+            if kind not in KINDS:
+                raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+            where.append("kind = ?")
+            args.append(kind)
+        cond = " AND ".join(where)
+        conn = self.db.conn
+        rows = conn.execute(f"SELECT id FROM photos WHERE {cond} ORDER BY id", args).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if kind == "photo":
+            return ids
+        moments = conn.execute(
+            f"SELECT m.id FROM moments m WHERE m.photo_id IN "
+            f"(SELECT id FROM photos WHERE kind = 'video' AND {cond}) ORDER BY m.id",
+            args,
+        ).fetchall()
+        labels = np.fromiter((r[0] for r in moments), dtype=np.int64, count=len(moments))
+        return np.concatenate([ids, labels + MOMENT_BASE]) if len(labels) else ids
 
     def _folder_clause(self, folder: int | Path | str) -> tuple[str, list[object]]:
         if isinstance(folder, (int, np.integer)):
@@ -294,6 +315,8 @@ class Catalog(FolderMixin):
                     m.month,
                     m.camera_make,
                     m.camera_model,
+                    m.kind,
+                    m.duration_ms,
                 )
                 row = conn.execute(
                     "SELECT id, fingerprint, state FROM photos WHERE path = ?", (db_path(m.path),)
@@ -302,8 +325,8 @@ class Catalog(FolderMixin):
                     cur = conn.execute(
                         "INSERT INTO photos (folder_id, size, mtime_ns, fingerprint, width, "
                         "height, capture_time, capture_offset, capture_source, year, month, "
-                        "camera_make, camera_model, path, state) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "camera_make, camera_model, kind, duration_ms, path, state) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (*values, db_path(m.path), PENDING),
                     )
                     ids.append(int(cur.lastrowid or 0))
@@ -317,7 +340,8 @@ class Catalog(FolderMixin):
                     "UPDATE photos SET folder_id = ?, size = ?, mtime_ns = ?, fingerprint = ?, "
                     "width = ?, height = ?, capture_time = ?, capture_offset = ?, "
                     "capture_source = ?, year = ?, month = ?, camera_make = ?, "
-                    "camera_model = ?, state = ?, skip_reason = NULL WHERE id = ?",
+                    "camera_model = ?, kind = ?, duration_ms = ?, state = ?, skip_reason = NULL "
+                    "WHERE id = ?",
                     (*values, state, pid),
                 )
                 ids.append(pid)
@@ -372,7 +396,8 @@ class Catalog(FolderMixin):
                 raise ValueError(f"no photo with id {photo_id} to move to {new_path}")
 
     def delete_photos(self, ids: Sequence[int] | np.ndarray) -> int:
-        """Forget photos (their files are untouched) and their vectors; returns how many."""
+        """Forget photos and videos (their files are untouched), their vectors and a video's
+        moments; returns how many. `moment_labels(ids)` first tells the index what to drop."""
         with self.transaction() as conn:
             return self._delete(conn, as_int_list(ids))
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from app.core.catalog.moments import MomentStore
 from app.core.catalog.records import (
     INDEXED,
     Folder,
@@ -18,7 +19,6 @@ from app.core.catalog.records import (
     from_db_path,
     from_epoch,
 )
-from app.core.catalog.vectors import VectorStore
 from app.core.paths import folder_prefix, is_under
 
 ABSORBED = "absorbed:"  # meta key prefix: folder id -> JSON list of the folder paths it absorbed
@@ -51,7 +51,7 @@ def _folder(row: tuple[Any, ...]) -> Folder:
     )
 
 
-class FolderMixin(VectorStore):
+class FolderMixin(MomentStore):
     """Folder methods of `Catalog`."""
 
     def folders(self) -> list[Folder]:

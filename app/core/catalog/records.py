@@ -16,7 +16,9 @@ PENDING = "pending"
 STATES = (INDEXED, SKIPPED, PENDING)
 
 # Where a photo's capture time came from, best first (see app/core/photos/dates.py). "file_mtime" is
-# a guess: the file's modification time, for a photo that records no capture date.
+# a guess: the file's modification time, for a photo or video that records no capture date.
+# Videos: "video_container" (QuickTime/MP4 creation_time, Matroska DATE), "video_apple"
+# (com.apple.quicktime.creationdate, with its offset).
 CAPTURE_SOURCES = (
     "exif_original",
     "exif_digitized",
@@ -25,8 +27,27 @@ CAPTURE_SOURCES = (
     "gps_utc",
     "exif_datetime",
     "file_mtime",
+    "video_container",
+    "video_apple",
 )
 GUESSED_SOURCES = frozenset({"file_mtime"})
+
+
+KINDS = ("photo", "video")
+
+# Vector index labels: a photo or video is its photo id; a video's moment is MOMENT_BASE + its
+# moment id. Photo ids never reach 2**40, so the two ranges never meet.
+MOMENT_BASE = 1 << 40
+
+
+def is_moment(label: int) -> bool:
+    """Whether an index label stands for a video's moment rather than a photo or video."""
+    return int(label) >= MOMENT_BASE
+
+
+def moment_label(moment_id: int) -> int:
+    """The index label of the moment with this id."""
+    return MOMENT_BASE + int(moment_id)
 
 
 class CatalogError(UserError):
@@ -72,6 +93,12 @@ class Photo:
     skip_reason: str | None
     fingerprint: str | None = None
     indexed_at: datetime | None = None
+    kind: str = "photo"
+    duration_ms: int | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == "video"
 
     @property
     def camera(self) -> str | None:
@@ -95,7 +122,7 @@ class FileState(NamedTuple):
 PHOTO_COLUMNS = (
     "id, path, folder_id, size, mtime_ns, width, height, capture_time, capture_offset, "
     "capture_source, year, month, camera_make, camera_model, state, skip_reason, fingerprint, "
-    "indexed_at"
+    "indexed_at, kind, duration_ms"
 )
 
 
@@ -120,6 +147,8 @@ def photo_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Photo:
         reason,
         fp,
         indexed_at,
+        kind,
+        duration_ms,
     ) = row
     return Photo(
         id=pid,
@@ -140,6 +169,8 @@ def photo_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Photo:
         skip_reason=reason,
         fingerprint=fp,
         indexed_at=from_epoch(indexed_at),
+        kind=kind,
+        duration_ms=duration_ms,
     )
 
 

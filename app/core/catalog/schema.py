@@ -38,10 +38,18 @@ V3_SOURCES = (
     "exif_datetime",
     "file_mtime",
 )
+V5_SOURCES = (*V3_SOURCES, "video_container", "video_apple")
 
 
-def _photos_table(name: str, sources: Sequence[str]) -> str:
+def _photos_table(name: str, sources: Sequence[str], *, videos: bool = False) -> str:
     allowed = ", ".join(f"'{s}'" for s in sources)
+    kind = (
+        """,
+        kind TEXT NOT NULL DEFAULT 'photo' CHECK (kind IN ('photo', 'video')),
+        duration_ms INTEGER"""
+        if videos
+        else ""
+    )
     return f"""CREATE TABLE {name} (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
@@ -60,7 +68,7 @@ def _photos_table(name: str, sources: Sequence[str]) -> str:
         camera_model TEXT,
         state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ({_STATES})),
         skip_reason TEXT,
-        indexed_at REAL
+        indexed_at REAL{kind}
     )"""
 
 
@@ -105,19 +113,27 @@ def v3_more_capture_sources(conn: sqlite3.Connection) -> None:
     migration's transaction, and dropping `photos` would cascade into `embeddings`, so the
     embeddings wait in a table without a foreign key meanwhile.
     """
+    _rebuild_photos(conn, _photos_table("photos_v3", V3_SOURCES), "photos_v3")
+
+
+def _rebuild_photos(conn: sqlite3.Connection, create: str, temp: str) -> None:
+    """Rebuild `photos` as `create` (a CREATE TABLE of `temp`), keeping its rows, ids, indexes,
+    AUTOINCREMENT counter and the embeddings that reference it (see v3)."""
     schema = "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type"
     indexes = [r[0] for r in conn.execute(schema + " DESC", ("photos",)) if "INDEX" in r[0]]
     embeddings = [r[0] for r in conn.execute(schema + " DESC", ("embeddings",))]
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'photos'").fetchone()
     seq = int(row[0]) if row else 0
     columns = ", ".join(r[1] for r in conn.execute("PRAGMA table_info(photos)"))
-    conn.execute(_photos_table("photos_v3", V3_SOURCES))
-    conn.execute(f"INSERT INTO photos_v3 ({columns}) SELECT {columns} FROM photos")
-    conn.execute("CREATE TABLE embeddings_v3 AS SELECT photo_id, model_id, vector FROM embeddings")
+    conn.execute(create)
+    conn.execute(f"INSERT INTO {temp} ({columns}) SELECT {columns} FROM photos")
+    conn.execute(
+        f"CREATE TABLE {temp}_embeddings AS SELECT photo_id, model_id, vector FROM embeddings"
+    )
     conn.execute("DROP TABLE embeddings")
     conn.execute("DROP TABLE photos")
-    conn.execute("ALTER TABLE photos_v3 RENAME TO photos")
-    conn.execute("DELETE FROM sqlite_sequence WHERE name IN ('photos', 'photos_v3')")
+    conn.execute(f"ALTER TABLE {temp} RENAME TO photos")
+    conn.execute(f"DELETE FROM sqlite_sequence WHERE name IN ('photos', '{temp}')")
     conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('photos', ?)", (seq,))
     for sql in indexes:
         conn.execute(sql)
@@ -125,9 +141,9 @@ def v3_more_capture_sources(conn: sqlite3.Connection) -> None:
         conn.execute(sql)
     conn.execute(
         "INSERT INTO embeddings (photo_id, model_id, vector) "
-        "SELECT photo_id, model_id, vector FROM embeddings_v3"
+        f"SELECT photo_id, model_id, vector FROM {temp}_embeddings"
     )
-    conn.execute("DROP TABLE embeddings_v3")
+    conn.execute(f"DROP TABLE {temp}_embeddings")
     problems = conn.execute("PRAGMA foreign_key_check").fetchall()
     if problems:
         raise sqlite3.IntegrityError(f"foreign keys broken by the rebuild: {problems[:3]}")
@@ -159,6 +175,31 @@ def v4_folder_roots(conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE folders SET root_dev = ?, root_ino = ? WHERE id = ?", rows)
 
 
+def v5_videos(conn: sqlite3.Connection) -> None:
+    """v5: videos. `photos` gains `kind` ('photo' | 'video') and `duration_ms`, and the capture
+    sources "video_container" and "video_apple" (a CHECK change: rebuilt as in v3). A video's
+    sampled times live in `moments`, their vectors per model in `moment_vectors`; both go with
+    their video (ON DELETE CASCADE)."""
+    _rebuild_photos(conn, _photos_table("photos_v5", V5_SOURCES, videos=True), "photos_v5")
+    conn.execute(
+        """CREATE TABLE moments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        t_ms INTEGER NOT NULL,
+        UNIQUE (photo_id, t_ms)
+    )"""
+    )
+    conn.execute(
+        """CREATE TABLE moment_vectors (
+        moment_id INTEGER NOT NULL REFERENCES moments(id) ON DELETE CASCADE,
+        model_id TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (moment_id, model_id)
+    )"""
+    )
+    conn.execute("CREATE INDEX moment_vectors_model ON moment_vectors(model_id, moment_id)")
+
+
 def roots_file(conn: sqlite3.Connection) -> Path | None:
     """Where the pre-4 folder_roots.json of this catalog lies (None for an in-memory one)."""
     main = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "")
@@ -181,6 +222,7 @@ MIGRATIONS: list[Migration] = [
     V2_CAPTURE_ORDER,
     v3_more_capture_sources,
     v4_folder_roots,
+    v5_videos,
 ]
 
 

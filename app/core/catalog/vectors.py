@@ -1,4 +1,4 @@
-"""Stored vectors per (photo, model) and the per-model generation counter (base of `Catalog`).
+"""Stored vectors per (photo or video, model) and the per-model generation counter (base of `Catalog`).
 
 `generation(model_id)` changes in the same transaction as every change to that model's set of
 stored vectors (added, replaced or removed), and only then: a vector index saved at generation g
@@ -72,6 +72,11 @@ class VectorStore:
         found: set[str] = set()
         for part in chunks(ids):
             sql = f"SELECT DISTINCT model_id FROM embeddings WHERE photo_id IN ({marks(len(part))})"
+            found.update(r[0] for r in conn.execute(sql, part))
+            sql = (
+                "SELECT DISTINCT v.model_id FROM moments m JOIN moment_vectors v "
+                f"ON v.moment_id = m.id WHERE m.photo_id IN ({marks(len(part))})"
+            )
             found.update(r[0] for r in conn.execute(sql, part))
         return found
 
@@ -164,6 +169,7 @@ class VectorStore:
         if models:
             for part in chunks(ids):
                 conn.execute(f"DELETE FROM embeddings WHERE photo_id IN ({marks(len(part))})", part)
+                conn.execute(f"DELETE FROM moments WHERE photo_id IN ({marks(len(part))})", part)
         return models
 
 

@@ -68,6 +68,8 @@ class PhotoMeta:
     camera_model: str | None
     format: str = ""
     folder_id: int | None = None
+    kind: str = "photo"  # "photo" | "video"
+    duration_ms: int | None = None  # videos only
 
     @property
     def year(self) -> int | None:
