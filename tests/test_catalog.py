@@ -773,9 +773,9 @@ def test_deleting_or_changing_a_video_removes_its_moments_and_bumps(cat, tmp_pat
     folder = photo_dir(tmp_path, "a")
     cat.add_folder(folder)
     vid, other = cat.upsert_photos([video(folder / "v.mp4"), video(folder / "w.mp4")])
-    cat.put_moments(vid, MODEL, list(zip([0, 1000], moment_vecs(2, 2), strict=True))))
-    cat.put_moments(vid, OTHER, list(zip([0, 1000], moment_vecs(2, 3), strict=True))))
-    cat.put_moments(other, MODEL, list(zip([0], moment_vecs(1, 4), strict=True))))
+    cat.put_moments(vid, MODEL, list(zip([0, 1000], moment_vecs(2, 2), strict=True)))
+    cat.put_moments(vid, OTHER, list(zip([0, 1000], moment_vecs(2, 3), strict=True)))
+    cat.put_moments(other, MODEL, list(zip([0], moment_vecs(1, 4), strict=True)))
     labels = cat.moment_labels([vid])
     assert len(labels) == 2  # shared by both models
     gens = cat.generation(MODEL), cat.generation(OTHER)
