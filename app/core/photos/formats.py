@@ -1,4 +1,4 @@
-"""Which files are photos, which formats PhotoSeek opens, its size limits, and the skip reason
+"""Which files are photos and videos, which formats PhotoSeek opens, its size limits, and the skip reason
 for a file Pillow cannot open or decode (said in words a user can act on)."""
 
 from __future__ import annotations
@@ -37,12 +37,18 @@ IMAGE_EXTENSIONS = frozenset(
         ".mpo",
     }
 )
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".mkv", ".webm", ".avi"})
 # Pillow format ids we accept, whatever the extension says ("JPEG" also yields "MPO").
 
 
 def is_photo_name(name: str) -> bool:
     """A file name a photo may have: not hidden (no leading dot), an image's extension."""
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def is_video_name(name: str) -> bool:
+    """A file name a video may have: not hidden (no leading dot), a video's extension."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
 
 
 FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "HEIF", "AVIF", "MPO")
