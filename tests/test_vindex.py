@@ -115,14 +115,58 @@ def fill_catalog(
     return ids
 
 
+def fill_videos(
+    catalog: Catalog,
+    root: Path,
+    moments: Sequence[Sequence[tuple[int, np.ndarray]]],
+    *,
+    model_id: str = MODEL,
+    dates: Sequence[datetime | None] | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Catalogue one video per list of (t_ms, vector) moments (files need not exist) and store
+    its moments; returns (video ids, the moment labels of each in time order)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if catalog.folder(root) is None:
+        catalog.add_folder(root)
+    batch = uuid.uuid4().hex[:8]
+    metas = [
+        PhotoMeta(
+            path=str(root / f"{batch}-{i}.mp4"),
+            size=5000 + i,
+            mtime_ns=1,
+            fingerprint=f"v{batch}-{i}",
+            width=1280,
+            height=720,
+            capture_time=dates[i] if dates is not None else None,
+            capture_offset=None,
+            capture_source="video_container" if dates is not None else "file_mtime",
+            camera_make=None,
+            camera_model=None,
+            kind="video",
+            duration_ms=max(t for t, _ in ms) + 1000,
+        )
+        for i, ms in enumerate(moments)
+    ]
+    ids = np.asarray(catalog.upsert_photos(metas), dtype=np.int64)
+    labels = []
+    for vid, ms in zip(ids.tolist(), moments, strict=True):
+        catalog.put_moments(vid, model_id, ms)
+        got = catalog.moment_labels([vid])
+        times = catalog.moment_times(got)
+        labels.append(np.array(sorted(got.tolist(), key=lambda lb: times[lb][1]), np.int64))
+    return ids, labels
+
+
 def index_contents(vi: VectorIndex) -> tuple[np.ndarray, np.ndarray]:
     ids = vi.ids()
     return ids, vi.vectors(ids)
 
 
 def assert_matches_catalog(vi: VectorIndex, catalog: Catalog) -> None:
-    """The index holds exactly the catalog's vectors for the model."""
+    """The index holds exactly the catalog's vectors for the model (items and moments)."""
     want_ids, want = catalog.embeddings(vi.model_id)
+    m_ids, m_vecs = catalog.moment_vectors(vi.model_id)
+    want_ids, want = np.concatenate([want_ids, m_ids]), np.concatenate([want, m_vecs])
     ids, got = index_contents(vi)
     np.testing.assert_array_equal(ids, want_ids)
     np.testing.assert_allclose(got, want, atol=5e-4)  # the index keeps float16 rows
@@ -759,3 +803,59 @@ def test_removing_every_photo_compacts_to_an_empty_store(library, tmp_path):
     vi.save(catalog.generation(MODEL))
     again = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
     assert len(again) == 0
+
+
+# -- videos: moment labels (MOMENT_BASE + moment id) beside photo ids ---------------------------
+
+
+def test_labels_above_2_to_the_41_round_trip_through_graph_and_rows(tmp_path):
+    from app.core.index.labels import MOMENT_BASE
+
+    vectors, _ = clustered(40, 32, np.random.default_rng(9))
+    labels = np.array([*range(1, 21), *(2 * MOMENT_BASE + k for k in range(20))], np.int64)
+    vi = VectorIndex.empty(tmp_path / "idx", MODEL, 32, capacity=40)
+    vi.add(labels, vectors)
+    for i in (3, 25, 39):
+        got, scores = vi.query(vectors[i], 1)
+        assert got[0] == labels[i] and scores[0] == pytest.approx(1.0, abs=1e-3)
+    assert vi.remove(labels[30:]) == 10
+    vi.save(1)
+    vi.close()
+    again = VectorIndex._load(tmp_path / "idx", MODEL, 32)
+    np.testing.assert_array_equal(np.sort(again.ids()), labels[:30])
+    np.testing.assert_allclose(again.vectors(labels[25:30]), vectors[25:30], atol=5e-4)
+    got, _ = again.query(vectors[28], 1, filter_ids=labels[20:30])
+    assert got[0] == labels[28]
+    again.close()
+
+
+def test_the_index_holds_moments_and_follows_their_removal(library, tmp_path, caplog):
+    catalog, ids, _ = library
+    rng = np.random.default_rng(4)
+    scenes, _ = clustered(6, 32, rng)
+    vids, labels = fill_videos(
+        catalog,
+        tmp_path / "videos",
+        [
+            [(0, scenes[0]), (2000, scenes[1]), (4000, scenes[2])],
+            [(0, scenes[3]), (500, scenes[4])],
+        ],
+    )
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert len(vi) == len(ids) + 2 + 5
+    assert_matches_catalog(vi, catalog)
+    got, _ = vi.query(scenes[1], 1)
+    assert got[0] == labels[0][1]
+    vi.close()
+    caplog.set_level(logging.INFO, logger="app.core.index.vindex")
+    catalog.put_moments(int(vids[1]), MODEL, [(0, scenes[5])])  # re-sampled: one moment left
+    catalog.delete_photos([vids[0]])
+    vi = VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog)
+    assert "stale" in reasons(caplog)
+    assert_matches_catalog(vi, catalog)
+    assert not vi.contains(labels[0]).any() and not vi.contains([vids[0]]).any()
+    assert len(vi) == len(ids) + 1 + 1
+    vi.close()
+    caplog.clear()
+    VectorIndex.open(tmp_path / "idx", MODEL, 32, catalog).close()
+    assert reasons(caplog) == ""  # its count (photos, videos, moments) agrees: loaded as saved

@@ -9,6 +9,9 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from app.core.errors import UserError
+from app.core.index.labels import MOMENT_BASE as MOMENT_BASE  # the index labels, re-exported
+from app.core.index.labels import is_moment as is_moment
+from app.core.index.labels import moment_label as moment_label
 
 INDEXED = "indexed"
 SKIPPED = "skipped"
@@ -34,20 +37,6 @@ GUESSED_SOURCES = frozenset({"file_mtime"})
 
 
 KINDS = ("photo", "video")
-
-# Vector index labels: a photo or video is its photo id; a video's moment is MOMENT_BASE + its
-# moment id. Photo ids never reach 2**40, so the two ranges never meet.
-MOMENT_BASE = 1 << 40
-
-
-def is_moment(label: int) -> bool:
-    """Whether an index label stands for a video's moment rather than a photo or video."""
-    return int(label) >= MOMENT_BASE
-
-
-def moment_label(moment_id: int) -> int:
-    """The index label of the moment with this id."""
-    return MOMENT_BASE + int(moment_id)
 
 
 class CatalogError(UserError):

@@ -51,6 +51,7 @@ from typing import Any, Protocol, TypeVar
 import hnswlib
 import numpy as np
 
+from app.core.index.labels import MOMENT_BASE
 from app.core.index.projection import Projection
 from app.core.index.vfiles import (
     Unusable,
@@ -119,17 +120,48 @@ OVERFETCH_GROWTH = 4
 
 
 class EmbeddingSource(Protocol):
-    """What the index needs from the catalog."""
+    """What the index needs from the catalog: photos' and videos' vectors (labelled by photo
+    id) and videos' moment vectors (labelled MOMENT_BASE + moment id)."""
 
     def generation(self, model_id: str) -> int: ...
 
     def count_indexed(self, model_id: str) -> int: ...
 
+    def count_moments(self, model_id: str) -> int: ...
+
     def embeddings(
         self, model_id: str, ids: Sequence[int] | np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def moment_vectors(
+        self, model_id: str, labels: Sequence[int] | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
     def filter_ids(self) -> np.ndarray: ...
+
+
+def _count(catalog: EmbeddingSource, model_id: str) -> int:
+    """How many labelled vectors the index of `model_id` should hold: items and moments."""
+    return catalog.count_indexed(model_id) + catalog.count_moments(model_id)
+
+
+def _vectors(
+    catalog: EmbeddingSource, model_id: str, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, vectors) of every item and moment of `model_id`, or of those of `labels` that
+    the catalog has: items first, then moments."""
+    if labels is None:
+        parts = [catalog.embeddings(model_id), catalog.moment_vectors(model_id)]
+    else:
+        labels = np.asarray(labels, dtype=np.int64)
+        moments = labels >= MOMENT_BASE
+        parts = [catalog.embeddings(model_id, labels[~moments])]
+        if moments.any():
+            parts.append(catalog.moment_vectors(model_id, labels[moments]))
+    parts = [p for p in parts if len(p[0])] or parts[:1]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
@@ -178,7 +210,7 @@ class VectorIndex:
         directory.mkdir(parents=True, exist_ok=True)
         remove_dead_temp_files(directory)
         generation = catalog.generation(model_id)  # read first: later changes look stale
-        count = catalog.count_indexed(model_id)
+        count = _count(catalog, model_id)
         try:
             vi = cls._load(directory, model_id, dim)
         except Unusable as why:
@@ -222,7 +254,7 @@ class VectorIndex:
         if len(ids) == 0:
             return None
         picks = ids[_evenly(len(ids), SPOT_CHECK)]
-        got_ids, truth = catalog.embeddings(self.model_id, np.unique(picks))
+        got_ids, truth = _vectors(catalog, self.model_id, np.unique(picks))
         if len(got_ids) == 0:
             return "none of its photos are in the catalog"
         diff = np.abs(self._store.get(got_ids) - normalise(truth)).max()
@@ -236,19 +268,19 @@ class VectorIndex:
     ) -> VectorIndex:
         """A fresh index of every vector the catalog stores for `model_id` (not saved)."""
         generation = catalog.generation(model_id)  # before reading: later changes look stale
-        expected = catalog.count_indexed(model_id)
+        expected = _count(catalog, model_id)
         projection = None
         if _reduces(dim, expected):
             all_ids = catalog.filter_ids()
             picks = all_ids[_evenly(len(all_ids), PCA_SAMPLE)]
-            sample = catalog.embeddings(model_id, picks)[1]
+            sample = _vectors(catalog, model_id, picks)[1]
             projection = Projection.fit(sample, GRAPH_DIM_MAX, expected)
         vi = cls.empty(directory, model_id, dim, capacity=expected, projection=projection)
         for ids, vectors in _read_catalog(catalog, model_id, expected):
             vi.add(ids, vectors)
         if len(vi) < expected:  # vectors of photos the listing missed: read them all at once
             log.warning("Catalog listing gave %d of %d vectors; reading all", len(vi), expected)
-            vi.add(*catalog.embeddings(model_id))
+            vi.add(*_vectors(catalog, model_id))
         vi._generation = generation
         return vi
 
@@ -532,7 +564,7 @@ class VectorIndex:
     def _sync(self, catalog: EmbeddingSource) -> VectorIndex:
         """Bring a stale index in line with the catalog: add what is new, drop what is gone,
         replace vectors that changed. Rebuilds instead when much of it changed."""
-        expected = catalog.count_indexed(self.model_id)
+        expected = _count(catalog, self.model_id)
         limit = SYNC_MAX_RATIO * max(expected, len(self), 1)
         seen: list[np.ndarray] = []
         changed = 0
@@ -656,10 +688,10 @@ def _read_catalog(
     """The catalog's vectors for `model_id` in chunks of READ_CHUNK, so a million never sit in
     memory twice."""
     if expected <= READ_CHUNK:
-        yield catalog.embeddings(model_id)
+        yield _vectors(catalog, model_id)
         return
     all_ids = catalog.filter_ids()
     for i in range(0, len(all_ids), READ_CHUNK):
-        ids, vectors = catalog.embeddings(model_id, all_ids[i : i + READ_CHUNK])
+        ids, vectors = _vectors(catalog, model_id, all_ids[i : i + READ_CHUNK])
         if len(ids):
             yield ids, vectors
