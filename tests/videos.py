@@ -25,15 +25,18 @@ def write_video(
     rotation: int = 0,
     audio: bool = False,
     bit_rate: int | None = None,
+    gop: int | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
-    """Encode RGB uint8 frames (all one size) into `path`; `metadata` goes on the container."""
-    with av.open(str(path), "w") as out:
+    """Encode RGB uint8 frames (all one size) into `path`; `metadata` goes on the container,
+    `options` to the muxer (movflags=use_metadata_tags keeps Apple's com.apple.* keys)."""
+    with av.open(str(path), "w", options=options or {}) as out:
         for key, value in (metadata or {}).items():
             out.metadata[key] = value
         stream = None
         for index, rgb in enumerate(frames):
             if stream is None:
-                stream = out.add_stream(codec, rate=fps)
+                stream = out.add_stream(codec, rate=fps, options={"g": str(gop)} if gop else {})
                 stream.height, stream.width = rgb.shape[:2]
                 stream.pix_fmt = "yuv420p"
                 if bit_rate:
@@ -69,12 +72,16 @@ def scene_video(path: Path, scenes: Sequence[Scene], **kwargs: object) -> Path:
 
 
 def noise_frames(count: int, size: tuple[int, int], seed: int = 0) -> Iterable[np.ndarray]:
-    """Slowly drifting smooth colour fields: compressible, but not a still picture."""
+    """One smooth colour field with a small square that brightens frame by frame: compressible
+    and never a still picture, yet no scene change anywhere."""
     w, h = size
     rng = np.random.default_rng(seed)
     base = np.asarray(Image.fromarray(rng.integers(0, 255, (9, 16, 3), np.uint8)).resize((w, h)))
+    side = max(2, min(w, h) // 8)
     for i in range(count):
-        yield np.roll(base, i * 4, axis=1)
+        frame = base.copy()
+        frame[:side, :side] = (i * 7) % 256
+        yield frame
 
 
 def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
