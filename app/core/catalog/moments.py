@@ -87,6 +87,8 @@ class MomentStore(VectorStore):
                     )
                     found.update(conn.execute(sql, (model_id, *part)))
                 rows = [(m, found[m]) for m in dict.fromkeys(wanted) if m in found]
+        if not rows:  # also a model with no vectors yet (no dimension known)
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
         out_ids = np.fromiter((r[0] + MOMENT_BASE for r in rows), dtype=np.int64, count=len(rows))
         out = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
         return out_ids, out.copy()
