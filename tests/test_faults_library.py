@@ -192,9 +192,11 @@ def test_a_lost_catalog_is_reported_once_and_the_photos_come_back(
         assert lib.catalog_lost == 0 and "were indexed" not in caplog.text
 
 
-def test_videos_links_pipes_are_listed_as_skipped_with_a_reason(
+def test_broken_videos_links_pipes_are_listed_as_skipped_with_a_reason(
     lib: Library, tmp_path: Path
 ) -> None:
+    """Videos are indexed like photos: these two (a header and nothing more) are skipped with
+    the decoder's reason; links and pipes are left out by the scan, with theirs."""
     photos = tmp_path / "photos"
     made = make_folder(photos)
     (photos / "trip" / "clip.mp4").write_bytes(b"\0\0\0\x18ftypmp42")
@@ -205,9 +207,11 @@ def test_videos_links_pipes_are_listed_as_skipped_with_a_reason(
     lib.add_folder(photos)
     report = lib.index()
     assert report.added == len(made)
+    assert report.skipped == 2  # the two videos
+    broken = "damaged or incomplete video (truncated, or still being written)"
     expected = {
-        photos / "trip" / "clip.mp4": "video: not indexed yet",
-        photos / "home" / "IMG_1.MOV": "video: not indexed yet",
+        photos / "trip" / "clip.mp4": broken,
+        photos / "home" / "IMG_1.MOV": broken,
         photos / "trip" / "gone.jpg": "broken link",
         photos / "trip" / "gone": "broken link",
         photos / "home" / "pipe.jpg": "not a regular file",

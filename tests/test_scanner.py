@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from app.core.catalog.catalog import Catalog
-from app.core.photos.formats import IMAGE_EXTENSIONS
+from app.core.photos.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from app.core.photos.metadata import fingerprint, read_metadata
 from app.core.pipeline.scanner import (
     FolderUnavailableError,
@@ -43,13 +43,14 @@ def found_paths(root: Path, **kw) -> list[str]:
 # -- walk ------------------------------------------------------------------------------------
 
 
-def test_walk_finds_photos_and_skips_hidden_system_and_other_files(tmp_path):
+def test_walk_finds_photos_and_videos_and_skips_hidden_system_and_other_files(tmp_path):
     root = tmp_path / "pics"
     wanted = ["a.jpg", "B.JPG", "c.Png", "sub/d.heic", "sub/deep/e.webp", "sub/deep/f.tiff"]
+    wanted += ["clip.mp4", "sub/IMG_1.MOV", "sub/deep/g.webm"]
     for i, rel in enumerate(wanted):  # the walk goes by name: content is not read
         photo(root / rel, i)
     unwanted = [
-        "notes.txt", "clip.mp4", "sub/README", ".hidden.jpg", "._a.jpg", ".git/x.jpg",
+        "notes.txt", "sub/README", ".clip.mp4", ".hidden.jpg", "._a.jpg", ".git/x.jpg",
         ".hidden_dir/e.jpg", "$RECYCLE.BIN/f.jpg", "System Volume Information/g.jpg",
         "@eaDir/a.jpg/SYNOPHOTO_THUMB_XL.jpg", ".Trash-1000/files/i.jpg", "lost+found/j.jpg",
         "node_modules/k.jpg", ".thumbnails/large/l.jpg", "Catalog Previews.lrdata/0/m.jpg",
@@ -61,8 +62,7 @@ def test_walk_finds_photos_and_skips_hidden_system_and_other_files(tmp_path):
     problems: list[ScanProblem] = []
     files = list(walk(root, problems))
     assert sorted(os.path.relpath(f.path, root) for f in files) == sorted(wanted)
-    # a video is left out with a reason the user sees (Library.skipped), never a read error
-    assert problems == [ScanProblem(str(root / "clip.mp4"), "video: not indexed yet", False)]
+    assert problems == []  # videos are found like photos, never left out
     for f in files:
         st = os.stat(f.path)
         assert (f.size, f.mtime_ns) == (st.st_size, st.st_mtime_ns)
@@ -71,10 +71,9 @@ def test_walk_finds_photos_and_skips_hidden_system_and_other_files(tmp_path):
 def test_walk_and_is_relevant_apply_one_rule(tmp_path):
     """What the watcher passes on (is_relevant) is exactly what a full scan finds (walk)."""
     root = tmp_path / "pics"
-    names = [f"x{ext}" for ext in sorted(IMAGE_EXTENSIONS)] + [
-        f"x{ext.upper()}" for ext in sorted(IMAGE_EXTENSIONS)
-    ]
-    names += ["notes.txt", "clip.mp4", ".hidden.jpg", "noext", "jpg"]
+    media = sorted(IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
+    names = [f"x{ext}" for ext in media] + [f"x{ext.upper()}" for ext in media]
+    names += ["notes.txt", ".clip.mp4", ".hidden.jpg", "noext", "jpg"]
     folders = ["", "sub", ".git", "@eaDir", "Lib.lrdata", "$RECYCLE.BIN", "a/.cache", "a/b"]
     every = [Path(root, d, n) for d in folders for n in names]
     for i, path in enumerate(every):
@@ -82,7 +81,7 @@ def test_walk_and_is_relevant_apply_one_rule(tmp_path):
         path.write_bytes(b"x" * (i + 1))
     found = {Path(f.path) for f in walk(root)}
     assert found == {p for p in every if is_relevant(root, p, False)}
-    assert len(found) == 2 * len(IMAGE_EXTENSIONS) * 3  # "", "sub" and "a/b"
+    assert len(found) == 2 * len(media) * 3  # "", "sub" and "a/b"
     for d in folders:
         assert is_relevant(root, root / d, True) == (Path(d).name in ("", "sub", "b"))
 

@@ -24,12 +24,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PIL import Image
+
 from app.core.catalog.catalog import Catalog
-from app.core.catalog.records import INDEXED, PENDING, SKIPPED, Folder, FolderError, Photo
+from app.core.catalog.records import (
+    INDEXED,
+    PENDING,
+    SKIPPED,
+    Folder,
+    FolderError,
+    Photo,
+    from_db_path,
+    from_epoch,
+)
 from app.core.errors import UserError
 from app.core.index.vindex import VectorIndex
 from app.core.jobs import JobCancelled, JobControl
 from app.core.paths import Paths, is_under
+from app.core.photos import decode, video
 from app.core.photos.thumbnails import ThumbnailStore
 from app.core.pipeline.indexer import Indexer, IndexProgress, IndexReport
 from app.core.pipeline.scanner import is_relevant
@@ -304,12 +316,13 @@ class Library:
             for child in kept:
                 self.indexer.roots.remember(child.id, Path(child.path))
             ids = [s.photo_id for s in self.catalog.folder_files(folder.id).values()]
+            labels = [*ids, *self.catalog.moment_labels(ids).tolist()]  # videos' moments too
             self.catalog.remove_folder(folder.id)
             self.indexer.forgotten.add(folder.id)
             self.indexer.notes.forget(folder.id)
             for m in {id(m): m for m in (self._target, self._serving) if m}.values():
                 if ids:
-                    m.vindex.remove(ids)
+                    m.vindex.remove(labels)
                     m.vindex.save(self.catalog.generation(m.vindex.model_id))
             self.thumbs.remove(ids)
         log.info("removed folder %s (%d photos forgotten)", folder.path, len(ids))
@@ -352,9 +365,33 @@ class Library:
             return None
         return self.thumbs.ensure(photo_id, Path(photo.path))
 
+    def frame(self, photo_id: int, t_ms: int, max_side: int) -> Image.Image:
+        """The picture of a video at `t_ms` (a photo: the photo itself), upright, long side at
+        most `max_side`, for the viewer and for searching a region of it. Raises UserError
+        (VideoError, ImageError) naming the file when it cannot be read."""
+        photo = self.catalog.photo(photo_id)
+        if photo is None:
+            raise UserError(f"Nothing with id {photo_id} is in the library (any more).")
+        if photo.is_video:
+            return video.frame_at(photo.path, t_ms, max_side=max_side)
+        img = decode.open_image(Path(photo.path), min_side=max_side)
+        img.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+        return img
+
+    def partly_indexed(self) -> list[SkippedFile]:
+        """Videos indexed only in part (cut short by the per-video deadline, or damaged
+        midway), each with how far and why, by path. They are searchable up to there."""
+        rows = self.catalog.db.conn.execute(
+            "SELECT path, skip_reason, indexed_at FROM photos WHERE state = ? AND kind = "
+            "'video' AND skip_reason IS NOT NULL ORDER BY path",
+            (INDEXED,),
+        ).fetchall()
+        return [SkippedFile(Path(from_db_path(p)), r, from_epoch(t)) for p, r, t in rows]
+
     def skipped(self) -> list[SkippedFile]:
-        """Files that could not be indexed, and files and folders the scan left out (videos,
-        broken links, pipes, unreadable folders), each with its reason, by path."""
+        """Files that could not be indexed, and files and folders the scan left out (broken
+        links, pipes, unreadable folders), each with its reason, by path (videos indexed in
+        part: `partly_indexed`)."""
         out = [
             SkippedFile(Path(p.path), p.skip_reason or "unreadable", p.indexed_at)
             for p in self.catalog.skipped_photos()

@@ -1,7 +1,7 @@
 """Small JPEG previews (~256 px long side) in our own cache, keyed by photo id, never beside photos.
 
-The indexer renders them from the image it already decoded for the encoder; a missing one is
-remade from the photo on demand. They are a cache: losing any of them costs only a re-decode.
+The indexer renders them from the image it already decoded for the encoder (a video's: its
+poster frame); a missing one is remade from the photo or video on demand. They are a cache: losing any of them costs only a re-decode.
 """
 
 from __future__ import annotations
@@ -74,15 +74,21 @@ class ThumbnailStore:
                 log.debug("could not remove thumbnail %s: %s", pid, e)
 
     def ensure(self, photo_id: int, source: Path) -> Path | None:
-        """The thumbnail's path, remade from `source` when missing; None if the photo is unreadable."""
+        """The thumbnail's path, remade from `source` when missing; None if it is unreadable."""
         if self.exists(photo_id):
             return self.path(photo_id)
-        from app.core.photos import decode  # deferred: only a regeneration needs the decoder
+        # deferred: only a regeneration needs the decoders
+        from app.core.photos import decode, video
+        from app.core.photos.formats import is_video_name
 
         try:
-            img = decode.open_image(Path(source), min_side=self.size)
+            if is_video_name(Path(source).name):
+                got = video.sample(Path(source), min_side=self.size, max_frames=3, deadline_s=10)
+                img = video.poster(got).image
+            else:
+                img = decode.open_image(Path(source), min_side=self.size)
             data = render_thumbnail(img, self.size)
-        except (OSError, decode.ImageError) as e:
+        except (OSError, decode.ImageError, video.VideoError) as e:
             log.info("cannot make a thumbnail of %s: %s", source, e)
             return None
         return self.write(photo_id, data)

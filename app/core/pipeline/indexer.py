@@ -25,6 +25,7 @@ from app.core.pipeline.ingest import (
     ExecutorFactory,
     Ingest,
     IngestSettings,
+    VideoSampling,
     decoder_pool,
 )
 from app.core.pipeline.notes import NOTES_FILE, ScanNotes
@@ -51,8 +52,9 @@ class Indexer:
 
     `encoder` None catalogues photos (metadata, thumbnails) without vectors; they stay pending
     until a run with a model encodes them. Not thread-safe: run one at a time (Library locks).
-    `decoder` (the per-photo decode stage) and `executor` (the pool it runs on) may be swapped
-    between runs, e.g. by a benchmark.
+    `decoder` (the per-file decode stage) and `executor` (the pool it runs on) may be swapped
+    between runs, e.g. by a benchmark; `sampling` (how videos are sampled, their deadline) may
+    be changed between runs.
     """
 
     def __init__(
@@ -88,7 +90,8 @@ class Indexer:
         self._clock = clock
         self.encoder: Encoder | None = None
         self.index: VectorIndex | None = None
-        self.decoder: DecodeFn = Decoder(None, THUMB_SIZE, self.forgotten)
+        self.sampling = VideoSampling()
+        self.decoder: DecodeFn = Decoder(None, THUMB_SIZE, self.forgotten, self.sampling)
         self.set_model(encoder, index)
 
     def set_model(self, encoder: Encoder | None, index: VectorIndex | None) -> None:
@@ -100,7 +103,7 @@ class Indexer:
         self.index = index
         info = encoder.info if encoder is not None else None
         self.min_side = max(info.image_size if info is not None else 0, THUMB_SIZE)
-        self.decoder = Decoder(info, self.min_side, self.forgotten)
+        self.decoder = Decoder(info, self.min_side, self.forgotten, self.sampling)
 
     def is_own_path(self, path: str) -> bool:
         """True for PhotoSeek's own files (a data folder may lie inside a photo folder)."""

@@ -1,21 +1,20 @@
 """Decode -> encode -> commit: the second half of an indexing run, for the work reconcile found.
 
-A pool of decoder threads runs a few batches ahead of the encoder (`Decoder` is the per-photo
-stage: headers, one decode, the thumbnail, the model's pixels); each batch is encoded, then
-written in ONE catalog transaction (photos + vectors + generation bump), then added to the index
-and the thumbnail cache. One unreadable photo is recorded as skipped with its reason, never stops
-the run.
+A pool of decoder threads runs a few batches ahead of the encoder (`decoding.Decoder` is the
+per-file stage: a photo's pixels, a video's sampled frames); each batch (photos and videos'
+frames together, `batch_size` images or a little more) is encoded, then written in ONE catalog
+transaction (photos, videos, their moments, vectors, generation bump), then added to the index
+(a photo or video by its id, each moment by its label) and the thumbnail cache. One unreadable
+file is recorded as skipped with its reason, never stops the run.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,98 +22,41 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.core.jobs import JobControl, RateMeter
-from app.core.model import preprocess
-from app.core.photos import decode, metadata
-from app.core.photos.thumbnails import ThumbnailStore, render_thumbnail
+from app.core.photos.thumbnails import ThumbnailStore
+from app.core.pipeline.decoding import (
+    Decoded,
+    DecodeFn,
+    Decoder,
+    ExecutorFactory,
+    VideoSampling,
+    Work,
+    decoder_pool,
+)
 from app.core.pipeline.report import IndexProgress, IndexReport
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from app.core.catalog.catalog import Catalog
     from app.core.index.vindex import VectorIndex
     from app.core.model.encoder import Encoder
-    from app.core.model.info import ModelInfo
+
+__all__ = [
+    "DecodeFn",
+    "Decoded",
+    "Decoder",
+    "ExecutorFactory",
+    "Ingest",
+    "IngestSettings",
+    "VideoSampling",
+    "Work",
+    "decoder_pool",
+]
 
 log = logging.getLogger(__name__)
 
-DecodeFn = Callable[["Work"], "Decoded"]
-ExecutorFactory = Callable[[int], Executor]  # number of decoder threads -> a pool
-
-
-@dataclass
-class Work:
-    """One file to process. kind: "new", "update" (content changed or retry), "meta" (touched,
-    vectors still valid: headers only) or "pending" (catalogued, lacks this model's vector)."""
-
-    path: str
-    folder_id: int
-    kind: str
-    stat: os.stat_result | None = None
-    photo_id: int | None = None
-    fingerprint: str | None = None
-
-
-@dataclass
-class Decoded:
-    """What the decode stage made of one `Work`: metadata, pixels and thumbnail, or why not."""
-
-    work: Work
-    meta: metadata.PhotoMeta | None = None
-    pixels: np.ndarray | None = None
-    thumb: bytes | None = None
-    error: str | None = None  # why the file is skipped
-    gone: bool = False  # vanished since the scan: the next scan removes it
-
-
-def decoder_pool(threads: int) -> Executor:
-    """The default pool the decode stage runs on."""
-    return ThreadPoolExecutor(threads, thread_name_prefix="photoseek-decode")
-
-
-class Decoder:
-    """The decode stage, one photo at a time, on any thread: headers, one decode, the thumbnail
-    and the model's pixels (`model` None: catalogue without pixels). Work of a folder in
-    `forgotten` (removed while the run goes on) comes back `gone`."""
-
-    def __init__(self, model: ModelInfo | None, min_side: int, forgotten: set[int]) -> None:
-        self.model = model
-        self.min_side = min_side
-        self.forgotten = forgotten
-
-    def __call__(self, w: Work) -> Decoded:
-        if w.folder_id in self.forgotten:
-            return Decoded(w, gone=True)
-        try:
-            st = w.stat if w.stat is not None else os.stat(w.path)
-            if w.kind == "pending":  # catalogued already: pixels only
-                return self.pixels(w, None, decode.open_image(w.path, min_side=self.min_side))
-            # One open and one header parse for metadata, fingerprint and pixels.
-            with metadata.open_photo(w.path, st, fp=w.fingerprint) as (meta, opened):
-                meta = dataclasses.replace(meta, folder_id=w.folder_id)
-                if w.kind == "meta":
-                    return Decoded(w, meta)
-                img = decode.decode(opened, w.path, min_side=self.min_side)
-            return self.pixels(w, meta, img)
-        except metadata.MetadataError as e:
-            return Decoded(w, error=e.reason)
-        except decode.ImageError as e:
-            return Decoded(w, error=strip_name(str(e), w.path))
-        except FileNotFoundError:
-            return Decoded(w, gone=True)
-        except MemoryError:
-            return Decoded(w, error="not enough memory to decode this image")
-        except Exception as e:  # one bad file must never stop the run
-            log.exception("unexpected error reading %s", w.path)
-            return Decoded(w, error=f"unexpected error while reading ({type(e).__name__}: {e})")
-
-    def pixels(self, w: Work, meta: metadata.PhotoMeta | None, img: Image.Image) -> Decoded:
-        """The thumbnail and the model's input from one decoded image."""
-        thumb = render_thumbnail(img)
-        pixels = None
-        if self.model is not None:
-            pixels = preprocess.to_pixels(img, self.model)
-        return Decoded(w, meta, pixels, thumb)
+# How many images a video still being decoded is counted as when the decoder pool fills its
+# queue: bounds the frames held in memory (`max_frames` pixels per video) while several videos
+# decode at once.
+VIDEO_PREFETCH_WEIGHT = 16
 
 
 @dataclass
@@ -123,7 +65,7 @@ class IngestSettings:
 
     batch_size: int
     decoders: int
-    prefetch: int  # photos decoded ahead of the encoder
+    prefetch: int  # images decoded ahead of the encoder (a video counts as several)
     save_interval_s: float
 
 
@@ -177,21 +119,28 @@ class Ingest:
         meter = RateMeter(clock=self.clock)
         last_save = self.clock()
         emit(IndexProgress("indexing", 0, total))
-        queue: deque[Future[Decoded]] = deque()
+        queue: deque[tuple[Future[Decoded], int]] = deque()
+        queued = 0  # the weight of what is queued (see VIDEO_PREFETCH_WEIGHT)
         items = iter(work)
         batch: list[Decoded] = []
+        rows = 0  # images in `batch`
         pool = self.executor(self.settings.decoders)
         try:
             while True:
-                while len(queue) < self.settings.prefetch:
+                while queued < self.settings.prefetch:
                     nxt = next(items, None)
                     if nxt is None:
                         break
-                    queue.append(pool.submit(self.decoder, nxt))
+                    weight = VIDEO_PREFETCH_WEIGHT if nxt.is_video else 1
+                    queue.append((pool.submit(self.decoder, nxt), weight))
+                    queued += weight
                 if not queue:
                     break
-                batch.append(queue.popleft().result())
-                if len(batch) < batch_size and queue:
+                fut, weight = queue.popleft()
+                queued -= weight
+                batch.append(fut.result())
+                rows += max(1, batch[-1].rows)
+                if rows < batch_size and queue:
                     continue
                 control.checkpoint(on_pause=meter.pause)
                 meter.resume()
@@ -209,7 +158,7 @@ class Ingest:
                         report.skipped,
                     )
                 )
-                batch = []
+                batch, rows = [], 0
                 if (
                     self.index is not None
                     and self.index.dirty
@@ -218,7 +167,7 @@ class Ingest:
                     self.save_index()
                     last_save = self.clock()
         finally:
-            for fut in queue:
+            for fut, _ in queue:
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -229,19 +178,22 @@ class Ingest:
         ok = [d for d in batch if d.error is None and not d.gone]
         bad = [d for d in batch if d.error is not None]
         to_encode = [d for d in ok if d.pixels is not None]
-        vectors = None
+        vectors: list[np.ndarray] = []
         if to_encode and self.encoder is not None:
-            vectors = self.encoder.encode_pixels(
-                np.stack([d.pixels for d in to_encode if d.pixels is not None])
-            )
-            report.encoded += len(to_encode)
+            stacked = np.concatenate([_rows(d) for d in to_encode])
+            flat = self.encoder.encode_pixels(stacked)
+            ends = np.cumsum([d.rows for d in to_encode])
+            vectors = np.split(flat, ends[:-1])
+            report.encoded += len(flat)
+            report.frames += sum(d.rows for d in to_encode if d.times is not None)
+        else:
+            to_encode = []
         with self.lock:
             if self.forgotten:  # again: one may have gone while this batch was encoded
                 keep = [
                     i for i, d in enumerate(to_encode) if d.work.folder_id not in self.forgotten
                 ]
-                if vectors is not None and len(keep) != len(to_encode):
-                    vectors = vectors[keep]
+                vectors = [vectors[i] for i in keep]
                 to_encode = [to_encode[i] for i in keep]
                 ok = [d for d in ok if d.work.folder_id not in self.forgotten]
                 bad = [d for d in bad if d.work.folder_id not in self.forgotten]
@@ -252,13 +204,18 @@ class Ingest:
         ok: list[Decoded],
         bad: list[Decoded],
         to_encode: list[Decoded],
-        vectors: np.ndarray | None,
+        vectors: list[np.ndarray],
         report: IndexReport,
     ) -> None:
-        """One batch into the catalog (one transaction), then the index and the thumbnails."""
+        """One batch into the catalog (one transaction), then the index and the thumbnails.
+
+        `vectors[i]` are `to_encode[i]`'s: one row for a photo, one per moment for a video."""
         ids: dict[int, int] = {}  # id(decoded) -> photo id
         dropped: list[int] = []
-        with self.catalog.transaction():
+        known = [d.work.photo_id for d in (*ok, *bad) if d.work.photo_id is not None]
+        # A re-sampled, changed or now unreadable video's old moments leave the index.
+        stale = self.catalog.moment_labels(known) if known and self.index is not None else None
+        with self.catalog.transaction() as conn:
             with_meta = [d for d in ok if d.meta is not None]
             if with_meta:
                 got = self.catalog.upsert_photos([d.meta for d in with_meta if d.meta])
@@ -266,9 +223,25 @@ class Ingest:
             for d in ok:
                 if d.meta is None and d.work.photo_id is not None:
                     ids[id(d)] = d.work.photo_id
-            if vectors is not None and to_encode:
+            photos = [(d, v) for d, v in zip(to_encode, vectors, strict=True) if d.times is None]
+            if photos:
                 assert self.model_id is not None
-                self.catalog.put_embeddings(self.model_id, [ids[id(d)] for d in to_encode], vectors)
+                self.catalog.put_embeddings(
+                    self.model_id,
+                    [ids[id(d)] for d, _ in photos],
+                    np.stack([v[0] for _, v in photos]),
+                )
+            for d, v in zip(to_encode, vectors, strict=True):
+                if d.times is not None:
+                    assert self.model_id is not None
+                    self.catalog.put_moments(
+                        ids[id(d)], self.model_id, list(zip(d.times, v, strict=True))
+                    )
+            for d in ok:  # why a video was indexed in part (upsert cleared any old note)
+                if d.note is not None:
+                    conn.execute(
+                        "UPDATE photos SET skip_reason = ? WHERE id = ?", (d.note, ids[id(d)])
+                    )
             for d in bad:
                 w = d.work
                 size, mtime = (w.stat.st_size, w.stat.st_mtime_ns) if w.stat else (0, 0)
@@ -284,8 +257,30 @@ class Ingest:
         # 32-photo batch (passive: never waits for readers), against ~1 s of decoding and encoding.
         self.catalog.checkpoint()
         if self.index is not None:
-            if vectors is not None and to_encode:
-                self.index.add(np.asarray([ids[id(d)] for d in to_encode], dtype=np.int64), vectors)
+            if stale is not None and len(stale):
+                self.index.remove(stale)
+            if photos:
+                self.index.add(
+                    np.asarray([ids[id(d)] for d, _ in photos], dtype=np.int64),
+                    np.stack([v[0] for _, v in photos]),
+                )
+            videos = [ids[id(d)] for d in to_encode if d.times is not None]
+            if videos:
+                assert self.model_id is not None
+                self.index.add(
+                    np.asarray(videos, dtype=np.int64),
+                    np.stack(
+                        [
+                            self._mean(v)
+                            for d, v in zip(to_encode, vectors, strict=True)
+                            if d.times is not None
+                        ]
+                    ),
+                )
+                labels, vecs = self.catalog.moment_vectors(
+                    self.model_id, self.catalog.moment_labels(videos)
+                )
+                self.index.add(labels, vecs)
             if dropped:
                 self.index.remove(np.asarray(dropped, dtype=np.int64))
         for d in ok:
@@ -298,12 +293,18 @@ class Ingest:
                 report.added += 1
             else:
                 report.updated += 1
+            if d.note is not None:
+                report.partial += 1
         report.skipped += len(bad)
 
+    @staticmethod
+    def _mean(vectors: np.ndarray) -> np.ndarray:
+        """A video's vector: its frames' mean, unit length (as `Catalog.put_moments` stores it)."""
+        mean: np.ndarray = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
-def strip_name(message: str, path: str) -> str:
-    """preprocess errors start with the file name; the catalog stores the reason alone."""
-    for prefix in (f"{path}: ", f"{Path(path)}: "):
-        if message.startswith(prefix):
-            return message[len(prefix) :].rstrip(".")
-    return message
+
+def _rows(d: Decoded) -> np.ndarray:
+    """The encoder's rows of one item: [1, 3, S, S] for a photo, [N, 3, S, S] for a video."""
+    assert d.pixels is not None
+    return d.pixels if d.times is not None else d.pixels[None]

@@ -347,7 +347,8 @@ class Reconciler:
 
     # -- applying moves and deletions --------------------------------------------------------
     def apply_moves(self, plan: Plan, report: IndexReport) -> None:
-        """Moved and renamed photos keep their id and vectors: the index is not touched."""
+        """Moved and renamed photos and videos keep their id and vectors (a video its moments
+        too): the index is not touched."""
         if not plan.diff.moved:
             return
         with self.lock, self.catalog.transaction():
@@ -364,9 +365,10 @@ class Reconciler:
         if not ids:
             return
         with self.lock:
+            moments = self.catalog.moment_labels(ids)  # a deleted video's moments go with it
             self.catalog.delete_photos(ids)
             if self.index is not None:
-                self.index.remove(np.asarray(ids, dtype=np.int64))
+                self.index.remove(np.concatenate([np.asarray(ids, dtype=np.int64), moments]))
             self.thumbs.remove(ids)
         report.deleted += len(ids)
 

@@ -30,7 +30,9 @@ class IndexReport:
     skipped: int = 0
     unchanged: int = 0
     still_skipped: int = 0  # files skipped before and unchanged since (not retried)
-    encoded: int = 0
+    encoded: int = 0  # images encoded: photos and videos' frames
+    frames: int = 0  # of which videos' frames
+    partial: int = 0  # videos indexed in part (cut short by the deadline or damage; see why)
     elapsed_s: float = 0.0
     cancelled: bool = False
     unavailable: list[Path] = field(default_factory=list)

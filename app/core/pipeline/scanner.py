@@ -1,4 +1,4 @@
-"""Find photo files under a folder and compare them with what the catalog knows.
+"""Find photo and video files under a folder and compare them with what the catalog knows.
 
 A rescan of an unchanged library is one `os.scandir` pass plus dictionary lookups: a file with
 the same size and mtime is unchanged and never opened. Only files whose size or mtime differ, and
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from app.core.catalog.records import SKIPPED, FileState
 from app.core.errors import UserError
 from app.core.paths import folder_prefix
-from app.core.photos.formats import IMAGE_EXTENSIONS, is_photo_name
+from app.core.photos.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_photo_name, is_video_name
 from app.core.photos.metadata import fingerprint
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class FolderUnavailableError(UserError):
 
 
 class FoundFile(NamedTuple):
-    """A photo file seen by the walk, with the stat taken then (symlinks followed)."""
+    """A photo or video file seen by the walk, with the stat taken then (symlinks followed)."""
 
     path: str
     stat: os.stat_result
@@ -63,8 +63,7 @@ class FoundFile(NamedTuple):
 
 
 # Left out, and listed as skipped so the user knows why they are not in the library.
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".mkv", ".webm", ".avi"})
-VIDEO = "video: not indexed yet"
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 BROKEN_LINK = "broken link"
 NOT_REGULAR = "not a regular file"
 FOLDER_UNREADABLE = "folder not readable"
@@ -74,7 +73,7 @@ TOO_LONG = "path too long"
 class ScanProblem(NamedTuple):
     """A folder or file the walk could not read or left out, and why (for the user to see).
     `unreadable`: a read error, so what the catalog knows there is kept as it is; False for
-    files that are never photos (videos, pipes, devices)."""
+    files that are never photos or videos (pipes, devices, broken links)."""
 
     path: str
     reason: str
@@ -100,14 +99,14 @@ def is_skipped_dir(name: str) -> bool:
 
 def is_relevant(root: Path, path: Path, is_dir: bool) -> bool:
     """Whether a walk of `root` would include `path` (by its name alone: no hidden or system
-    folder on the way, and for a file a photo's name; see `walk`)."""
+    folder on the way, and for a file a photo's or video's name; see `walk`)."""
     try:
         parts = path.relative_to(root).parts
     except ValueError:
         return False
     if any(is_skipped_dir(name) for name in (parts if is_dir else parts[:-1])):
         return False
-    return is_dir or (bool(parts) and is_photo_name(parts[-1]))
+    return is_dir or (bool(parts) and (is_photo_name(parts[-1]) or is_video_name(parts[-1])))
 
 
 def walk(
@@ -116,10 +115,11 @@ def walk(
     *,
     exclude: Iterable[Path | str] = (),
 ) -> Iterator[FoundFile]:
-    """Yield every photo file under `root`, iteratively, in no particular order.
+    """Yield every photo and video file under `root`, iteratively, in no particular order.
 
     Skips hidden (dot-prefixed, or hidden/system on Windows) files and folders, system folders,
-    folders in `exclude` (PhotoSeek's own data), and files whose extension is not an image's.
+    folders in `exclude` (PhotoSeek's own data), and files whose extension is neither an image's
+    nor a video's.
     Follows a folder symlink only the first time it reaches that real folder, so a loop ends.
     Unreadable folders and files are appended to `problems` and never raise, except the root:
     if it cannot be listed, raises `FolderUnavailableError` (so nothing looks deleted).
@@ -184,10 +184,8 @@ def walk(
                     pending.append((entry.path, None))
                     continue
                 ext = os.path.splitext(name)[1].lower()
-                if ext not in IMAGE_EXTENSIONS:
-                    if ext in VIDEO_EXTENSIONS:
-                        left_out(entry.path, VIDEO)
-                    elif entry.is_symlink() and not os.path.exists(entry.path):
+                if ext not in MEDIA_EXTENSIONS:
+                    if entry.is_symlink() and not os.path.exists(entry.path):
                         left_out(entry.path, BROKEN_LINK)
                     continue
                 try:
@@ -201,7 +199,7 @@ def walk(
                     continue
                 if stat_mod.S_ISREG(fst.st_mode):
                     yield FoundFile(entry.path, fst)
-                else:  # a pipe, socket or device named like a photo
+                else:  # a pipe, socket or device named like a photo or video
                     left_out(entry.path, NOT_REGULAR)
 
 

@@ -1,0 +1,200 @@
+"""The decode stage of an index run, one file at a time on a pool thread: headers, one decode,
+the thumbnail and the model's pixels of a photo; a video's sampled frames (`video.sample`, with
+its per-file deadline), their pixels and its poster frame's thumbnail.
+
+One unreadable file comes back with the reason it is skipped, never an exception: the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.core.model import preprocess
+from app.core.photos import decode, metadata, video
+from app.core.photos.formats import is_video_name
+from app.core.photos.thumbnails import render_thumbnail
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from app.core.model.info import ModelInfo
+
+log = logging.getLogger(__name__)
+
+DecodeFn = Callable[["Work"], "Decoded"]
+ExecutorFactory = Callable[[int], Executor]  # number of decoder threads -> a pool
+
+
+@dataclass
+class Work:
+    """One file to process. kind: "new", "update" (content changed or retry), "meta" (touched,
+    vectors still valid: headers only) or "pending" (catalogued, lacks this model's vector)."""
+
+    path: str
+    folder_id: int
+    kind: str
+    stat: os.stat_result | None = None
+    photo_id: int | None = None
+    fingerprint: str | None = None
+
+    @property
+    def is_video(self) -> bool:
+        return is_video_name(os.path.basename(self.path))
+
+
+@dataclass
+class Decoded:
+    """What the decode stage made of one `Work`: metadata, pixels and thumbnail, or why not.
+
+    A photo's `pixels` are one image [3, S, S]; a video's are its sampled frames [N, 3, S, S],
+    taken at `times` (ms). `note` says why a video was indexed only in part."""
+
+    work: Work
+    meta: metadata.PhotoMeta | None = None
+    pixels: np.ndarray | None = None
+    thumb: bytes | None = None
+    error: str | None = None  # why the file is skipped
+    gone: bool = False  # vanished since the scan: the next scan removes it
+    times: list[int] | None = None  # a video's sampled times, one per row of `pixels`
+    note: str | None = None  # a video indexed in part: why
+
+    @property
+    def rows(self) -> int:
+        """How many images this item gives the encoder."""
+        if self.pixels is None:
+            return 0
+        return len(self.times) if self.times is not None else 1
+
+
+def decoder_pool(threads: int) -> Executor:
+    """The default pool the decode stage runs on."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="photoseek-decode")
+
+
+@dataclass
+class VideoSampling:
+    """How videos are sampled (see `video.sample`); the Indexer's, read at each video."""
+
+    every_s: float = 2.0
+    max_frames: int = 48
+    deadline_s: float = 60.0
+
+
+class Decoder:
+    """The decode stage, one file at a time, on any thread: headers, one decode, the thumbnail
+    and the model's pixels (`model` None: catalogue without pixels). Work of a folder in
+    `forgotten` (removed while the run goes on) comes back `gone`."""
+
+    def __init__(
+        self,
+        model: ModelInfo | None,
+        min_side: int,
+        forgotten: set[int],
+        sampling: VideoSampling | None = None,
+    ) -> None:
+        self.model = model
+        self.min_side = min_side
+        self.forgotten = forgotten
+        self.sampling = sampling or VideoSampling()
+
+    def __call__(self, w: Work) -> Decoded:
+        if w.folder_id in self.forgotten:
+            return Decoded(w, gone=True)
+        try:
+            st = w.stat if w.stat is not None else os.stat(w.path)
+            if w.is_video:
+                return self.video(w, st)
+            if w.kind == "pending":  # catalogued already: pixels only
+                return self.pixels(w, None, decode.open_image(w.path, min_side=self.min_side))
+            # One open and one header parse for metadata, fingerprint and pixels.
+            with metadata.open_photo(w.path, st, fp=w.fingerprint) as (meta, opened):
+                meta = dataclasses.replace(meta, folder_id=w.folder_id)
+                if w.kind == "meta":
+                    return Decoded(w, meta)
+                img = decode.decode(opened, w.path, min_side=self.min_side)
+            return self.pixels(w, meta, img)
+        except metadata.MetadataError as e:
+            return Decoded(w, error=e.reason)
+        except video.VideoError as e:
+            return Decoded(w, error=e.reason)
+        except decode.ImageError as e:
+            return Decoded(w, error=strip_name(str(e), w.path))
+        except FileNotFoundError:
+            return Decoded(w, gone=True)
+        except MemoryError:
+            return Decoded(w, error="not enough memory to decode this file")
+        except Exception as e:  # one bad file must never stop the run
+            log.exception("unexpected error reading %s", w.path)
+            return Decoded(w, error=f"unexpected error while reading ({type(e).__name__}: {e})")
+
+    def pixels(self, w: Work, meta: metadata.PhotoMeta | None, img: Image.Image) -> Decoded:
+        """The thumbnail and the model's input from one decoded image."""
+        thumb = render_thumbnail(img)
+        pixels = None
+        if self.model is not None:
+            pixels = preprocess.to_pixels(img, self.model)
+        return Decoded(w, meta, pixels, thumb)
+
+    def video(self, w: Work, st: os.stat_result) -> Decoded:
+        """Headers only for a touched video; else its sampled frames, their pixels and the
+        poster frame's thumbnail. A sample cut short (deadline, damage midway) is kept."""
+        if w.kind == "meta":
+            return Decoded(w, dataclasses.replace(video.probe(w.path, st), folder_id=w.folder_id))
+        s = self.sampling
+        got = video.sample(
+            w.path,
+            min_side=self.min_side,
+            every_s=s.every_s,
+            max_frames=s.max_frames,
+            deadline_s=s.deadline_s,
+        )
+        meta = dataclasses.replace(got.meta, folder_id=w.folder_id)
+        thumb = render_thumbnail(video.poster(got).image)
+        pixels = None
+        if self.model is not None:
+            model = self.model
+            pixels = np.stack([preprocess.to_pixels(f.image, model) for f in got.frames])
+        note = partly(got) if got.reason else None
+        if note:
+            log.info("partly indexed %s: %s", w.path, note)
+        return Decoded(
+            w,
+            None if w.kind == "pending" else meta,
+            pixels,
+            thumb,
+            times=[f.t_ms for f in got.frames],
+            note=note,
+        )
+
+
+def partly(sampled: video.VideoSample) -> str:
+    """Why and how far a video was indexed in part, e.g. "indexed up to 3:12 of 1:00:00:
+    stopped after 60 s (the per-video time limit)"."""
+    last = sampled.frames[-1].t_ms if sampled.frames else 0
+    total = sampled.meta.duration_ms
+    span = f"up to {clock(last)}" + (f" of {clock(total)}" if total else "")
+    return f"indexed {span}: {sampled.reason}"
+
+
+def clock(ms: int) -> str:
+    """A time in a video as people write it: 0:07, 3:12, 1:02:03."""
+    s = max(0, int(ms)) // 1000
+    h, m, sec = s // 3600, s // 60 % 60, s % 60
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def strip_name(message: str, path: str) -> str:
+    """preprocess errors start with the file name; the catalog stores the reason alone."""
+    for prefix in (f"{path}: ", f"{Path(path)}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :].rstrip(".")
+    return message
