@@ -7,7 +7,9 @@ Two ways to rank, chosen per query by how many photos pass the filters:
   filtering, grown until the answer is provably the exact top-k of the index (or falling back
   to exact when the filter and the query disagree).
 Scoring (calibration, fusion, negatives, floor) lives in `fusion`, top-k selection in `ranking`.
-About 400 lines: one class, a query's whole path from filters to hits, so its cache keys and the
+Videos: the index ranks labels (photos, videos' means, videos' moments); `moments` collapses
+them into items, each video once at its best moment.
+About 500 lines: one class, a query's whole path from filters to hits, so its cache keys and the
 exact-or-index choice read in one place.
 """
 
@@ -25,10 +27,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from PIL import Image
 
+from app.core.index.labels import MOMENT_BASE
 from app.core.index.vindex import VectorIndex
 from app.core.model.info import ModelError
 from app.core.photos.decode import crop_region, open_image
 from app.core.search.fusion import Part, Plan, Reference, make_part
+from app.core.search.moments import Items, group, item_count, items_of
 from app.core.search.query import Hit, Query, QueryError, SearchResult
 from app.core.search.ranking import ArrayCache, Vectors, digest, top_exact, top_from_index
 
@@ -117,9 +121,9 @@ class SearchEngine:
             browse = candidates if candidates is not None else self._all_ids(generation)
             if negatives:
                 browse = self._without(self._plan(query, "", negatives), browse, generation)
-            ids = self._newest(browse, generation)[: query.top_k]
+            ids = self._newest(browse, generation)[: query.top_k]  # items only, never moments
             hits = self._hits(ids, np.zeros(len(ids), dtype=np.float32))
-            total, used = len(browse), "browse"
+            total, used = item_count(browse), "browse"
         else:
             plan = self._plan(query, positive, negatives)
             floor = query.min_score if query.min_score is not None else plan.floor
@@ -130,9 +134,10 @@ class SearchEngine:
             like = query.like_photo_id
             # Ranked without the floor, so the photos under it can be counted: the floored
             # answer is the prefix at or above it (the same photos, the same work for `want`).
-            ids, scores, used, total = self._rank(
-                plan, candidates, generation, want + (like is not None), -math.inf
+            items, used, total = self._rank_items(
+                plan, candidates, generation, want + (like is not None)
             )
+            ids, scores = items.ids, items.scores
             if like is not None:
                 # Find Similar: the photo itself is pinned apart, never counted as a match.
                 ids, scores, source = self._pin_source(plan, like, ids, scores)
@@ -140,10 +145,10 @@ class SearchEngine:
             if query.nearest_k > 0 and len(ids) and not above.any():
                 # Nothing clears the floor: the nearest photos, flagged, rather than nothing.
                 nearest = True
-                hits = self._hits(ids[: query.nearest_k], scores[: query.nearest_k])
+                hits = self._hits(ids[: query.nearest_k], scores[: query.nearest_k], items)
             else:
                 weaker = min(query.top_k, len(ids)) - min(query.top_k, int(above.sum()))
-                hits = self._hits(ids[above], scores[above])
+                hits = self._hits(ids[above], scores[above], items, floor)
             if query.order == "date":
                 hits.sort(key=_newest_first)
             hits = hits[: query.nearest_k if nearest else query.top_k]
@@ -163,6 +168,23 @@ class SearchEngine:
             nearest,
             source,
         )
+
+    def _rank_items(
+        self, plan: Plan, candidates: np.ndarray | None, generation: int | None, want: int
+    ) -> tuple[Items, Literal["exact", "index"], int]:
+        """The best `want` items (photos, videos at their best label), how they were ranked,
+        and how many items passed the filters. A video's moments take several labels, so the
+        ranking widens until `want` items come out or nothing is left."""
+        fetch = want
+        while True:
+            ids, scores, used, _ = self._rank(plan, candidates, generation, fetch, -math.inf)
+            items = group(ids, scores, self.catalog.moment_times)
+            if len(items.ids) >= want or len(ids) < fetch:
+                break
+            fetch *= 4
+        if candidates is not None:
+            return items, used, item_count(candidates)
+        return items, used, self._item_total(self._require_model())
 
     def _pin_source(
         self, plan: Plan, photo_id: int, ids: np.ndarray, scores: np.ndarray
@@ -229,7 +251,10 @@ class SearchEngine:
     def _image_vector(self, query: Query, model_id: str) -> np.ndarray | None:
         """The query image's embedding: a stored one for a library photo (no encoding), else
         the encoded image or region."""
-        if query.like_photo_id is not None and query.region is None:
+        if query.like_photo_id is not None and query.like_moment_ms is not None:
+            if query.region is None:
+                return self._moment_vector(query.like_photo_id, query.like_moment_ms, model_id)
+        elif query.like_photo_id is not None and query.region is None:
             vec = self.catalog.embedding(query.like_photo_id, model_id)
             if vec is None:
                 raise QueryError(
@@ -242,6 +267,11 @@ class SearchEngine:
             if photo is None:
                 raise QueryError(f"There is no photo {query.like_photo_id} in the library.")
             source: Path | bytes | Image.Image = Path(photo.path)
+            if photo.kind == "video":  # a region on one of its frames
+                from app.core.photos.video import frame_at
+
+                at = query.like_moment_ms or 0
+                source = frame_at(photo.path, at, max_side=max(photo.width or 0, 4096))
         elif query.image is not None:
             source = query.image
         else:
@@ -254,6 +284,19 @@ class SearchEngine:
         if query.region is not None:
             img = crop_region(img, query.region)
         return np.asarray(encoder.encode_images([img])[0], dtype=np.float32)
+
+    def _moment_vector(self, video_id: int, t_ms: int, model_id: str) -> np.ndarray:
+        """The stored vector of the video's sampled moment nearest to `t_ms`."""
+        labels = self.catalog.moment_labels([video_id])
+        times = self.catalog.moment_times(labels)
+        got_ids, vectors = self.catalog.moment_vectors(model_id, labels)
+        if not len(got_ids):
+            raise QueryError(
+                f"Video {video_id} has no indexed moments yet, so there is nothing to compare "
+                "with; index its folder first."
+            )
+        nearest = int(np.argmin([abs(times[int(lb)][1] - t_ms) for lb in got_ids]))
+        return np.asarray(vectors[nearest], dtype=np.float32)
 
     def _require_encoder(self) -> Encoder:
         assert self.encoder is not None, "checked by _check_model"
@@ -283,6 +326,15 @@ class SearchEngine:
         key = ("count", model_id, self.catalog.generation(model_id))
         got = self._cache.get(key)
         if got is None:
+            got = self.catalog.count_indexed(model_id) + self.catalog.count_moments(model_id)
+            self._cache.put(key, got, 64)
+        return int(got)
+
+    def _item_total(self, model_id: str) -> int:
+        """Photos and videos with a vector for the model (moments not counted)."""
+        key = ("items", model_id, self.catalog.generation(model_id))
+        got = self._cache.get(key)
+        if got is None:
             got = self.catalog.count_indexed(model_id)
             self._cache.put(key, got, 64)
         return int(got)
@@ -294,12 +346,16 @@ class SearchEngine:
         sets are cached per generation; folder sets are not (moves do not bump it)."""
         if not query.has_filters:
             return None
-        key = ("filter", query.year, query.month, generation)
+        key = ("filter", query.year, query.month, query.kind, generation)
         cacheable = query.folder is None and generation is not None
         got = self._cache.get(key) if cacheable else None
         if got is None:
             got = self.catalog.filter_ids(
-                year=query.year, month=query.month, folder=query.folder, pending=self._browse_only
+                year=query.year,
+                month=query.month,
+                folder=query.folder,
+                pending=self._browse_only,
+                kind=None if query.kind == "all" else query.kind,
             )
             if cacheable:
                 self._cache.put(key, got, got.nbytes)
@@ -367,23 +423,35 @@ class SearchEngine:
         model_id = self._require_model()
         index = self.index
         if index is None or index.model_id != model_id:
-            return self.catalog.embeddings(model_id, ids)
+            return self._stored(model_id, ids)
         got_ids, vectors = index.vectors_of(ids)
         if len(got_ids) == len(ids):
             return got_ids, vectors
         missing = np.asarray(ids, dtype=np.int64)[~index.contains(ids)]
-        more_ids, more = self.catalog.embeddings(model_id, missing)
+        more_ids, more = self._stored(model_id, missing)
         if not len(more_ids):
             return got_ids, vectors
         return np.concatenate([got_ids, more_ids]), np.concatenate([vectors, more])
 
+    def _stored(self, model_id: str, ids: np.ndarray) -> Vectors:
+        """The catalog's vectors of these labels: items' embeddings, then moments' vectors."""
+        ids = np.asarray(ids, dtype=np.int64)
+        moment = ids >= MOMENT_BASE
+        got = self.catalog.embeddings(model_id, ids[~moment])
+        if not moment.any():
+            return got
+        more = self.catalog.moment_vectors(model_id, ids[moment])
+        return np.concatenate([got[0], more[0]]), np.concatenate([got[1], more[1]])
+
     def _without(self, plan: Plan, ids: np.ndarray, generation: int | None) -> np.ndarray:
-        """`ids` minus the photos that match any negative term (a search of only "-word"s
-        browses everything else)."""
+        """`ids` minus the photos and videos that match any negative term (a video when its
+        mean or any of its moments does; a search of only "-word"s browses everything else)."""
         drop: list[np.ndarray] = []
         for got_ids, vectors in self._vectors(ids, generation):
             drop.append(got_ids[plan.matches_negative(vectors)])
-        return np.setdiff1d(ids, np.concatenate(drop)) if drop else ids
+        if not drop:
+            return ids
+        return np.setdiff1d(ids, items_of(np.concatenate(drop), self.catalog.moment_times))
 
     # -- results -------------------------------------------------------------------------------
 
@@ -397,8 +465,17 @@ class SearchEngine:
                 self._cache.put(key, got, got.nbytes)
         return np.asarray(got)
 
-    def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    def _hits(
+        self,
+        ids: np.ndarray,
+        scores: np.ndarray,
+        items: Items | None = None,
+        floor: float = -math.inf,
+    ) -> list[Hit]:
+        """Hits for items; a video's best moment and its moments above `floor` from `items`."""
         by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+        best = items.best_ms if items else {}
+        moments = items.moments if items else {}
         return [
             Hit(
                 p.id,
@@ -408,6 +485,10 @@ class SearchEngine:
                 p.capture_source,
                 p.width,
                 p.height,
+                p.kind,
+                p.duration_ms,
+                best.get(p.id),
+                tuple((t, sc) for t, sc in moments.get(p.id, ()) if sc >= floor),
             )
             for p in self.catalog.photos(ids)
         ]

@@ -15,6 +15,7 @@ from PIL import Image
 from app.core.errors import UserError
 
 ORDERS = ("relevance", "date")
+KINDS = ("all", "photo", "video")
 DEFAULT_TOP_K = 100
 
 Region = tuple[float, float, float, float]  # x, y, w, h in pixels of the EXIF-rotated photo
@@ -35,7 +36,9 @@ class Query:
     part must reach (text-image for the text, image-image for an image); `min_score` replaces
     it with a fused score (see `fusion`), and `min_score=-inf` shows everything. `nearest_k`:
     when no photo clears the floor, return up to this many best photos anyway (flagged
-    `SearchResult.nearest`) rather than nothing; 0 turns that off."""
+    `SearchResult.nearest`) rather than nothing; 0 turns that off. `kind`: photos, videos or
+    both; `like_moment_ms` with a video's `like_photo_id`: search like that moment (the
+    nearest sampled one) rather than the whole video."""
 
     text: str | None = None
     image: Path | bytes | Image.Image | None = None
@@ -51,6 +54,8 @@ class Query:
     min_score: float | None = None
     min_cosine: float | None = None
     nearest_k: int = 0
+    kind: Literal["all", "photo", "video"] = "all"
+    like_moment_ms: int | None = None
 
     @cached_property
     def terms(self) -> tuple[str, tuple[str, ...]]:
@@ -77,7 +82,8 @@ class Query:
 
     @property
     def has_filters(self) -> bool:
-        return self.year is not None or self.month is not None or self.folder is not None
+        dated = self.year is not None or self.month is not None
+        return dated or self.folder is not None or self.kind != "all"
 
     def validate(self) -> None:
         """Raise QueryError for values no search can honour."""
@@ -89,6 +95,10 @@ class Query:
             raise QueryError(f"top_k must be at least 1, not {self.top_k}.")
         if self.nearest_k < 0:
             raise QueryError(f"nearest_k must be 0 or more, not {self.nearest_k}.")
+        if self.kind not in KINDS:
+            raise QueryError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}.")
+        if self.like_moment_ms is not None and self.like_photo_id is None:
+            raise QueryError("A moment to search like needs the video it is in (like_photo_id).")
         if self.month is not None and not 1 <= self.month <= 12:
             raise QueryError(f"month must be 1 to 12, not {self.month}.")
         if self.image is not None and self.like_photo_id is not None:
@@ -105,7 +115,10 @@ class Query:
 @dataclass(frozen=True)
 class Hit:
     """One result. `score` is the fused relevance: about 1 where a photo is as close to the
-    query as this library's best 1 %, 0 for a typical photo (see `fusion`); 0.0 when browsing."""
+    query as this library's best 1 %, 0 for a typical photo (see `fusion`); 0.0 when browsing.
+    A video (`kind` "video") appears once: `moment_ms` is its best-matching moment (None when
+    browsing or when its frames' mean matched best), `moments` every moment of it above the
+    floor among those ranked, (t_ms, score) best first."""
 
     photo_id: int
     path: str
@@ -114,6 +127,10 @@ class Hit:
     capture_source: str | None = None  # where the date came from; "file_mtime": a guess
     width: int | None = None  # as displayed (EXIF rotation applied), for the timeline's rows
     height: int | None = None
+    kind: str = "photo"
+    duration_ms: int | None = None
+    moment_ms: int | None = None
+    moments: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)
