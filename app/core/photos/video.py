@@ -42,6 +42,10 @@ av.logging.set_level(None)  # FFmpeg prints nothing; failures surface as excepti
 SCENE_DIFF = 0.06
 MAX_BAD_PACKETS = 25  # damaged packets in a row that end a video
 TINY = 32  # side of the grey thumbnails compared for scene changes
+# 8-bit pixel formats whose first plane is the luma (grey) picture.
+_LUMA_FIRST = frozenset(
+    {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
+)
 _AV_ERRORS = (av.error.FFmpegError, ValueError, OverflowError, MemoryError, IndexError)
 
 
@@ -340,7 +344,7 @@ def _scan_samples(
         if index and time.monotonic() > stop_at:  # the first frame is always worth its time
             raise _Deadline
         t = frame.time - start if frame.time is not None and frame.time >= start else index / rate
-        tiny = frame.reformat(width=TINY, height=TINY, format="gray").to_ndarray()
+        tiny = _tiny_grey(frame)
         changed = previous is not None and _difference(previous, tiny) > SCENE_DIFF
         if changed or t - last_t >= every_s - 1e-6:
             last_t, previous = t, tiny
@@ -381,6 +385,20 @@ def _start_s(stream: av.video.stream.VideoStream) -> float:
     if stream.start_time and stream.time_base:
         return max(0.0, float(stream.start_time * stream.time_base))
     return 0.0
+
+
+def _tiny_grey(frame: av.video.frame.VideoFrame) -> np.ndarray:
+    """The frame in TINY x TINY grey blocks: block means of its luma plane (every 4th pixel)
+    where the format has one, since swscale to 32 px costs as much as decoding a 4K frame."""
+    if frame.format.name in _LUMA_FIRST:
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        sparse = luma[: frame.height : 4, : frame.width : 4]  # a pan must not look like a cut
+        by, bx = sparse.shape[0] // TINY, sparse.shape[1] // TINY
+        if by and bx:
+            blocks = sparse[: by * TINY, : bx * TINY].reshape(TINY, by, TINY, bx)
+            return blocks.mean(axis=(1, 3), dtype=np.float32).astype(np.uint8)
+    return frame.reformat(width=TINY, height=TINY, format="gray").to_ndarray()
 
 
 def _difference(a: np.ndarray, b: np.ndarray) -> float:
