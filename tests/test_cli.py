@@ -5,6 +5,7 @@ through `photoseek model install --from`. Checks output, --json and the document
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -24,6 +25,7 @@ import pytest
 from microclip import make_shape_image
 from PIL import Image
 
+from app.cli.common import format_moment, parse_moment
 from app.cli.library_cmd import (
     EXIT_INTERRUPTED,
     EXIT_NO_MODEL,
@@ -496,6 +498,11 @@ def test_watch_prints_changes_until_ctrl_c(tmp_path: Path, tiny_model_dir: Path)
 
 
 def test_argument_parsers() -> None:
+    assert parse_moment("0:12") == 12_000 and parse_moment("1:02:03.5") == 3_723_500
+    assert parse_moment("7.25") == 7250 and format_moment(12_900) == "0:12"
+    assert format_moment(3_723_000) == "1:02:03"
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_moment("a:b")
     assert parse_year("2021") == 2021
     assert parse_month("07") == 7 and parse_month("Sept") == 9 and parse_month("dec") == 12
     assert parse_region("10,20,30.5,40") == (10, 20, 30, 40)
@@ -503,3 +510,57 @@ def test_argument_parsers() -> None:
     line = render(5, 10, 2.5, 2.0, "/photos/a/very/long/path/to/IMG_0042.jpg", width=80)
     assert len(line) <= 80 and "5/10" in line and "2.5 photos/s" in line and "0:02" in line
     assert line.endswith("IMG_0042.jpg")
+
+
+# -- videos (#14): moments written straight into the catalog ---------------------------------
+
+
+def test_search_and_similar_show_a_video_at_its_moment(tmp_path: Path, tiny_model_dir: Path):
+    """A video whose moment at 0:12 holds the red circle's vector: `--type` filters exactly,
+    the moment follows the path, --json carries kind, duration and moments, `similar --at`."""
+    from app.core.catalog.catalog import Catalog
+    from app.core.photos.metadata import PhotoMeta
+
+    home, photos = tmp_path / "home", tmp_path / "photos"
+    photos.mkdir()
+    for k, (color, shape) in enumerate([("red", "circle"), ("blue", "square")]):
+        (photos / f"{color}_{shape}.jpg").write_bytes(jpeg(color, shape, seed=k))
+    ok(cli(home, "model", "install", "--from", tiny_model_dir))
+    ok(cli(home, "folders", "add", photos))
+    ok(cli(home, "index"))
+    clip = photos / "clip.mp4"
+    clip.write_bytes(b"not decoded here")
+    with Catalog(home / "data" / "catalog.sqlite3") as cat:
+        (model,) = cat.models()
+        red = cat.photo_by_path(photos.resolve() / "red_circle.jpg")
+        blue = cat.photo_by_path(photos.resolve() / "blue_square.jpg")
+        meta = PhotoMeta(
+            path=str(clip.resolve()), size=16, mtime_ns=1, fingerprint="clip", width=64,
+            height=48, capture_time=None, capture_offset=None, capture_source="file_mtime",
+            camera_make=None, camera_model=None, kind="video", duration_ms=20_000,
+        )  # fmt: skip
+        (vid,) = cat.upsert_photos([meta])
+        moments = [(0, cat.embedding(blue.id, model)), (12_000, cat.embedding(red.id, model))]
+        cat.put_moments(vid, model, moments)
+
+    out = json.loads(ok(cli(home, "search", "a red circle", "--all", "--json")).stdout)
+    video = next(h for h in out["hits"] if h["kind"] == "video")
+    assert [h["path"] for h in out["hits"]].count(str(clip.resolve())) == 1
+    assert (video["duration_ms"], video["moment_ms"]) == (20_000, 12_000)
+    assert video["moments"][0][0] == 12_000 and out["query"]["type"] == "all"
+    only = hits_of(cli(home, "search", "a red circle", "--all", "--json", "--type", "video"))
+    assert [h["path"] for h in only] == [str(clip.resolve())]
+    photos_only = hits_of(cli(home, "search", "a red circle", "--all", "--json", "--type", "photo"))
+    assert {h["kind"] for h in photos_only} == {"photo"} and len(photos_only) == 2
+    lines = ok(cli(home, "search", "a red circle", "--all", "--type", "video")).stdout.splitlines()
+    assert lines[0].endswith(f"{clip.resolve()}  0:12")
+    browse = hits_of(cli(home, "search", "--type", "video", "--json"))
+    assert [(h["kind"], h["moment_ms"]) for h in browse] == [("video", None)]
+
+    near = json.loads(ok(cli(home, "similar", clip, "--at", "0:11", "--json", "--all")).stdout)
+    assert near["source"]["path"] == str(clip.resolve()) and near["query"]["at_ms"] == 11_000
+    assert near["hits"][0]["path"] == str(photos.resolve() / "red_circle.jpg")
+    refused = cli(home, "similar", photos / "red_circle.jpg", "--at", "0:12")
+    assert refused.returncode == EXIT_USAGE and "--at" in refused.stderr
+    bad = cli(home, "search", "x", "--type", "audio")
+    assert bad.returncode == EXIT_USAGE

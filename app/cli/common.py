@@ -111,7 +111,37 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def parse_moment(text: str) -> int:
+    """A time in a video ("0:12", "1:02:03", "12.5" seconds) as milliseconds."""
+    try:
+        parts = [float(x) for x in text.strip().split(":")]
+    except ValueError:
+        parts = []
+    if not 1 <= len(parts) <= 3 or any(x < 0 or not math.isfinite(x) for x in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time: use 0:12, 1:02:03 or 12.5")
+    seconds = 0.0
+    for x in parts:
+        seconds = seconds * 60 + x
+    return round(seconds * 1000)
+
+
+def format_moment(ms: int) -> str:
+    """A time in a video as people write it: "0:12", "1:02:03"."""
+    s = max(0, int(ms)) // 1000
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
+
 # ---------------------------------------------------------------- options
+
+
+def type_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--type",
+        choices=("photo", "video", "all"),
+        default="all",
+        help="only photos, only videos, or both (default)",
+    )
 
 
 def model_options(p: argparse.ArgumentParser) -> None:

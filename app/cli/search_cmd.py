@@ -12,9 +12,11 @@ from app.cli.common import (
     EXIT_USAGE,
     command,
     finite,
+    format_moment,
     iso,
     model_options,
     open_library,
+    parse_moment,
     parse_month,
     parse_region,
     parse_weight,
@@ -22,6 +24,7 @@ from app.cli.common import (
     print_json,
     resolve,
     result_options,
+    type_option,
 )
 from app.core.api import GUESSED_SOURCES, Paths, UserError
 
@@ -69,12 +72,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="only photos in this watched folder",
     )
     p.add_argument("--order", choices=("relevance", "date"), default="relevance")
+    type_option(p)
     result_options(p)
     model_options(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("similar", help="photos that look like this one (a library photo or a file)")
     p.add_argument("photo", type=Path, metavar="PHOTO")
+    p.add_argument(
+        "--at",
+        type=parse_moment,
+        default=None,
+        metavar="TIME",
+        help="for a video: like the moment at TIME (0:12) rather than the whole video",
+    )
+    type_option(p)
     result_options(p)
     model_options(p)
     p.set_defaults(func=cmd_similar)
@@ -105,6 +117,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         and args.year is None
         and args.month is None
         and args.folder is None
+        and args.type == "all"
     ):
         raise UserError(
             'Nothing to search for: give some text ("a red car"), --image FILE, '
@@ -130,6 +143,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
             nearest_k=args.top if min_score is None and min_cosine is None else 0,
             min_score=min_score,
             min_cosine=min_cosine,
+            kind=args.type,
         )
         result = lib.search(query)
     echo = {
@@ -141,6 +155,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         "month": args.month,
         "folder": str(folder) if folder else None,
         "order": args.order,
+        "type": args.type,
         "top": args.top,
     }
     return _print_hits(result, result.hits, args, echo)
@@ -155,19 +170,37 @@ def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
     with open_library(args, paths) as lib:  # no model: lib.search raises ModelError (exit 3)
         _check_indexed(lib, args)
         photo = lib.photo_by_path(target)
+        if args.at is not None and (photo is None or photo.kind != "video"):
+            raise UserError(
+                f"--at picks a moment of a video in the library; {target} is not one.",
+                exit_code=EXIT_USAGE,
+            )
         if photo is not None and photo.state == "indexed":
             # From its stored embedding: nothing is decoded or encoded. The engine pins the
             # photo itself apart (result.source), printed first and labelled.
             min_score, min_cosine = _floor_options(args)
             query = Query(
-                like_photo_id=photo.id, top_k=args.top, min_score=min_score, min_cosine=min_cosine
+                like_photo_id=photo.id,
+                like_moment_ms=args.at,
+                top_k=args.top,
+                min_score=min_score,
+                min_cosine=min_cosine,
+                kind=args.type,
             )
             result = lib.search(query)
             hits = result.hits
             echo: dict[str, Any] = {"like_photo_id": photo.id, "path": str(target)}
+            if args.at is not None:
+                echo["at_ms"] = args.at
         else:
             min_score, min_cosine = _floor_options(args)
-            query = Query(image=target, top_k=args.top, min_score=min_score, min_cosine=min_cosine)
+            query = Query(
+                image=target,
+                top_k=args.top,
+                min_score=min_score,
+                min_cosine=min_cosine,
+                kind=args.type,
+            )
             result = lib.search(query)
             hits = result.hits
             echo = {"image": str(target)}
@@ -235,7 +268,16 @@ def _hit_json(h: Hit) -> dict[str, Any]:
         "score": round(h.score, 6),
         "capture_time": iso(h.capture_time),
         "capture_source": h.capture_source,
+        "kind": h.kind,
+        "duration_ms": h.duration_ms,
+        "moment_ms": h.moment_ms,
+        "moments": [[t, round(score, 6)] for t, score in h.moments],
     }
+
+
+def _hit_path(h: Hit) -> str:
+    """The path, and for a video the moment that matched ("0:12")."""
+    return f"{h.path}  {format_moment(h.moment_ms)}" if h.moment_ms is not None else str(h.path)
 
 
 def _print_hits(
@@ -280,7 +322,7 @@ def _print_hits(
         width = max(width, len(when))
         print(f"{'source':>7}  {when:<{width}}  {result.source.path}")
     for h, when in zip(hits, dates, strict=True):
-        print(f"{h.score:7.3f}  {when:<{width}}  {h.path}")
+        print(f"{h.score:7.3f}  {when:<{width}}  {_hit_path(h)}")
     if result.weaker:
         n = result.weaker
         print(

@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from app.core import desktop_entry
-from app.core.catalog.records import GUESSED_SOURCES, Folder, Photo
+from app.core.catalog.records import (
+    GUESSED_SOURCES,
+    MOMENT_BASE,
+    Folder,
+    Photo,
+    is_moment,
+    moment_label,
+)
 from app.core.errors import DamagedCatalogError, StorageError, UserError, storage_fault
 from app.core.jobs import JobCancelled, JobControl
 from app.core.library import Library, LibraryStatus, ModelState, SkippedFile
@@ -64,6 +71,7 @@ __all__ = [
     "GUESSED_SOURCES",
     "IMAGE_EXTENSIONS",
     "LOG_NAME",
+    "MOMENT_BASE",
     "SETTING_ACTIVE",
     "SETTING_DEVICE",
     "SETTING_LANGUAGE",
@@ -99,10 +107,12 @@ __all__ = [
     "format_table",
     "install_model",
     "installed_models",
+    "is_moment",
     "load_catalog",
     "log_file",
     "migrate_installed",
     "model_languages",
+    "moment_label",
     "read_settings",
     "record_bug",
     "remove_model",
