@@ -145,10 +145,10 @@ class Decoder:
         return Decoded(w, meta, pixels, thumb)
 
     def video(self, w: Work, st: os.stat_result) -> Decoded:
-        """Headers only for a touched video; else its sampled frames, their pixels and the
-        poster frame's thumbnail. A sample cut short (deadline, damage midway) is kept."""
-        if w.kind == "meta":
-            return Decoded(w, dataclasses.replace(video.probe(w.path, st), folder_id=w.folder_id))
+        """The sampled frames, their pixels and the poster frame's thumbnail. A sample cut
+        short (deadline, damage midway) is kept, with why. A touched video (same content) is
+        sampled again too: an earlier sample may have been cut short, and one costs at most
+        `max_frames` decodes."""
         s = self.sampling
         got = video.sample(
             w.path,
@@ -163,12 +163,12 @@ class Decoder:
         if self.model is not None:
             model = self.model
             pixels = np.stack([preprocess.to_pixels(f.image, model) for f in got.frames])
-        note = partly(got) if got.reason else None
+        note = partly(got, self.sampling)
         if note:
             log.info("partly indexed %s: %s", w.path, note)
         return Decoded(
             w,
-            None if w.kind == "pending" else meta,
+            None if w.kind == "pending" else meta,  # pending: catalogued already
             pixels,
             thumb,
             times=[f.t_ms for f in got.frames],
@@ -176,13 +176,27 @@ class Decoder:
         )
 
 
-def partly(sampled: video.VideoSample) -> str:
+ENDS_EARLY = "the video ends early (truncated, or still being written)"
+KEYFRAME_SLACK_MS = 10_000  # a long video is sampled at keyframes, which may lie this far apart
+
+
+def partly(sampled: video.VideoSample, sampling: VideoSampling) -> str | None:
     """Why and how far a video was indexed in part, e.g. "indexed up to 3:12 of 1:00:00:
-    stopped after 60 s (the per-video time limit)"."""
+    stopped after 60 s (the per-video time limit)"; None when its samples reach its end. A
+    video whose frames stop well before the duration its header gives was cut off (a copy
+    that broke off, a recording still going)."""
     last = sampled.frames[-1].t_ms if sampled.frames else 0
     total = sampled.meta.duration_ms
+    reason = sampled.reason
+    if reason is None and total:
+        spacing_ms = 1000 * max(sampling.every_s, total / 1000 / max(1, sampling.max_frames))
+        seeks = total / 1000 / sampling.every_s > sampling.max_frames
+        if total - last > 2 * spacing_ms + (KEYFRAME_SLACK_MS if seeks else 0):
+            reason = ENDS_EARLY
+    if reason is None:
+        return None
     span = f"up to {clock(last)}" + (f" of {clock(total)}" if total else "")
-    return f"indexed {span}: {sampled.reason}"
+    return f"indexed {span}: {reason}"
 
 
 def clock(ms: int) -> str:
