@@ -9,6 +9,7 @@ import math
 from datetime import datetime
 from pathlib import Path
 
+import microclip
 import numpy as np
 import pytest
 from test_vindex import MODEL, clustered, fill_catalog, fill_videos
@@ -16,6 +17,7 @@ from test_vindex import MODEL, clustered, fill_catalog, fill_videos
 from app.core.catalog.catalog import Catalog
 from app.core.catalog.records import MOMENT_BASE
 from app.core.index.vindex import VectorIndex
+from app.core.model.encoder import Encoder
 from app.core.search.engine import Query, QueryError, SearchEngine
 
 DIM = 32
@@ -124,3 +126,30 @@ def test_browsing_lists_photos_and_videos_newest_first_never_moments(setup):
     assert ids[-1] == lib.b  # undated last
     assert all(h.moment_ms is None and h.moments == () for h in got.hits)
     assert {h.kind for h in got.hits} == {"photo", "video"}
+
+
+def test_a_text_query_finds_the_moment_it_describes(tiny_model_dir: Path, tmp_path: Path):
+    """The micro CLIP encodes photos of three classes and a video's frames (a green triangle at
+    0 s, a red circle at 6 s, a yellow star at 12 s): words find the video at their moment."""
+    rng = np.random.default_rng(3)
+    with Encoder(tiny_model_dir, device="cpu") as encoder:
+        classes = [("blue", "square"), ("green", "triangle"), ("yellow", "star")]
+        images = [microclip.make_shape_image(c, s, 64, rng) for c, s in classes * 3]
+        frames = [("green", "triangle"), ("red", "circle"), ("yellow", "star")]
+        shots = [microclip.make_shape_image(c, s, 64, rng) for c, s in frames]
+        catalog = Catalog(tmp_path / "data" / "catalog.sqlite3")
+        model = encoder.model_id
+        fill_catalog(catalog, tmp_path / "p", encoder.encode_images(images), model_id=model)
+        vecs = encoder.encode_images(shots)
+        (vid,), _ = fill_videos(
+            catalog, tmp_path / "v", [list(zip((0, 6000, 12_000), vecs, strict=True))],
+            model_id=model,
+        )  # fmt: skip
+        index = VectorIndex.open(tmp_path / "idx", model, vecs.shape[1], catalog)
+        engine = SearchEngine(encoder, catalog, index)
+        red = engine.search(Query(text="a red circle", min_score=-math.inf, top_k=5))
+        assert (red.hits[0].photo_id, red.hits[0].moment_ms) == (vid, 6000)
+        star = engine.search(Query(text="a yellow star", kind="video", min_score=-math.inf))
+        assert [(h.photo_id, h.moment_ms) for h in star.hits] == [(vid, 12_000)]
+        index.close()
+        catalog.close()
