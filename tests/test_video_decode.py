@@ -152,6 +152,15 @@ def test_scene_change_is_picked_up_between_intervals(tmp_path: Path) -> None:
     assert poster(got).t_ms == 3000
 
 
+def test_a_strobe_stays_within_the_cap(tmp_path: Path) -> None:
+    """Every frame a scene change: the frames kept along the way stay bounded too."""
+    black, white = np.zeros((36, 64, 3), np.uint8), np.full((36, 64, 3), 255, np.uint8)
+    path = write_video(tmp_path / "strobe.mp4", [black, white] * 50, fps=10)
+    got = sample(path, min_side=32, every_s=10.0, max_frames=4)
+    times = [f.t_ms for f in got.frames]
+    assert len(times) == 4 and times == sorted(times) and times[0] == 0 and times[-1] > 7000
+
+
 def test_deadline_keeps_the_frames_so_far(tmp_path: Path) -> None:
     path = write_video(tmp_path / "a.mp4", noise_frames(100, (64, 36)), fps=10)
     got = sample(path, min_side=32, every_s=1.0, deadline_s=0.0)

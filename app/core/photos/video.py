@@ -109,6 +109,8 @@ def sample(
                 picks = _scan_samples(container, stream, every_s, min_side, stop_at)
             for frame in picks:
                 frames.append(frame)
+                if len(frames) >= 2 * max_frames:  # a strobe is all scene changes: stay bounded
+                    frames = _spread(frames, max_frames)
         except _Deadline:
             reason = f"stopped after {deadline_s:g} s (the per-video time limit)"
         except _AV_ERRORS as e:
