@@ -21,7 +21,7 @@ from app.ui.folders_dialog import FolderList, FoldersDialog, choose_folder
 from app.ui.image_query import ImageQuery, is_image_path
 from app.ui.models_dialog import ModelsDialog
 from app.ui.preferences import PreferencesDialog
-from app.ui.results_model import ResultsModel
+from app.ui.results_model import ResultsModel, format_time
 from app.ui.skipped_dialog import SkippedDialog
 from app.ui.viewer import ResultSequence, ViewerDialog
 from app.ui.workers import run_in_thread
@@ -289,6 +289,7 @@ class WindowActions(QObject):
     def build_context_menu(self, index: QModelIndex) -> QMenu:
         pid = int(index.data(ResultsModel.PhotoIdRole))
         path = Path(index.data(ResultsModel.PathRole))
+        moment = index.data(ResultsModel.MomentRole)
         menu = QMenu(self.window)
         menu.setAccessibleName("Photo actions")
         menu.addAction(theme.icon("photo"), "Preview", lambda: self.open_preview(index))
@@ -296,7 +297,7 @@ class WindowActions(QObject):
         menu.addAction(theme.icon("folder"), "Show in Folder", lambda: self.show_path(path))
         menu.addSeparator()
         menu.addAction(
-            theme.icon("similar"), "Find Similar", lambda: self.find_similar(pid, path.name)
+            theme.icon("similar"), "Find Similar", lambda: self.find_similar(pid, path.name, moment)
         )
         menu.addAction(theme.icon("copy"), "Copy Path", self.copy_selected_paths)
         return menu
@@ -317,6 +318,11 @@ class WindowActions(QObject):
         dialog.region_search.connect(
             lambda pid, path, box, crop: self._region_search(dialog, pid, path, box, crop)
         )
+        dialog.similar_moment.connect(lambda pid, t: self._similar_moment(dialog, pid, t))
+        dialog.frame_search.connect(
+            lambda label, frame, box, crop: self._frame_search(dialog, label, frame, box, crop)
+        )
+        dialog.open_player.connect(lambda p, t: self.open_in_player(Path(p), t))
         dialog.open_file.connect(lambda p: self.open_path(Path(p)))
         dialog.show_in_folder.connect(lambda p: self.show_path(Path(p)))
         dialog.open()
@@ -325,6 +331,34 @@ class WindowActions(QObject):
     def _similar_from_preview(self, dialog: ViewerDialog, photo_id: int) -> None:
         dialog.accept()
         self.find_similar(photo_id, dialog.path.name)
+
+    def _similar_moment(self, dialog: ViewerDialog, photo_id: int, t_ms: int) -> None:
+        dialog.accept()
+        self.find_similar(photo_id, dialog.path.name, t_ms)
+
+    def _frame_search(
+        self,
+        dialog: ViewerDialog,
+        label: str,
+        frame: QImage,
+        box: tuple[int, int, int, int] | None,
+        crop: QImage,
+    ) -> None:
+        """A video's frame searched as an image: a box on it, or the whole frame."""
+        dialog.accept()
+        thumb = None if crop.isNull() else crop
+        self.window.search.search_by_image(
+            ImageQuery(label=label, pixels=frame, region=box, thumb=thumb)
+        )
+
+    def open_in_player(self, path: Path, t_ms: int) -> None:
+        """A video in the system's player (with sound), from `t_ms` where the player can."""
+        if not file_actions.open_in_player(path, t_ms):
+            self.tell("PhotoSeek", file_actions.open_failed_message(path))
+        elif t_ms >= 1000:
+            self.window.statusBar().showMessage(
+                f"Opened {path.name}; the moment is at {format_time(t_ms)}.", 8000
+            )
 
     def _region_search(
         self,
@@ -359,14 +393,18 @@ class WindowActions(QObject):
             return
         self.window.search.search_by_image(ImageQuery(label=path.name, path=path))
 
-    def find_similar(self, photo_id: int, name: str) -> None:
-        self.window.search.search_by_image(ImageQuery(label=f"Like {name}", like_photo_id=photo_id))
+    def find_similar(self, photo_id: int, name: str, moment_ms: int | None = None) -> None:
+        """Photos like this one; for a video found at a moment, like that moment."""
+        label = f"Like {name}" if moment_ms is None else f"Like {name} at {format_time(moment_ms)}"
+        self.window.search.search_by_image(
+            ImageQuery(label=label, like_photo_id=photo_id, like_moment_ms=moment_ms)
+        )
 
     def find_similar_selected(self) -> None:
         rows = self.selected_rows()
         if rows:
             hit = self.window.model.hit(rows[0])
-            self.find_similar(hit.photo_id, Path(hit.path).name)
+            self.find_similar(hit.photo_id, Path(hit.path).name, hit.moment_ms)
 
     def copy_selected_paths(self) -> None:
         rows = self.selected_rows()

@@ -144,6 +144,7 @@ class Facts:
     browsing: bool = True  # no words and no image
     query_label: str = ""  # the words, or the example image's name
     filter_label: str = ""  # "in May 2021"
+    kind: str = "all"  # the photos / videos filter: "all", "photo" or "video"
     needs_model: bool = False  # the last search failed for want of a model
     search_error: str | None = None  # a search failed with a message the user can act on
     closest: bool = False  # the results are the nearest photos, none a close match
@@ -196,12 +197,14 @@ def state_for(f: Facts) -> EmptyState | None:
             f.search_error,
             (("Clear Search", "clear-search"),),
         )
-    if f.browsing and f.filter_label:
+    noun = "videos" if f.kind == "video" else "photos"
+    if f.browsing and (f.filter_label or f.kind != "all"):
+        other = "Try another date." if f.kind == "all" else "Try another date, or show both."
         return EmptyState(
             "no-results",
-            "calendar",
-            f"No photos taken {f.filter_label}",
-            (progress + " More may appear soon.") if f.indexing else "Try another date.",
+            "calendar" if f.filter_label else "photo",
+            f"No {noun} taken {f.filter_label}" if f.filter_label else f"No {noun} here",
+            (progress + " More may appear soon.") if f.indexing else other,
             (("Clear Filters", "clear-filters"),),
         )
     if f.browsing and f.indexing:
@@ -226,8 +229,9 @@ def state_for(f: Facts) -> EmptyState | None:
     if f.indexing:
         body = f"{progress} Indexing is still under way, so more photos may match soon."
     actions: tuple[tuple[str, str], ...] = (("Clear Search", "clear-search"),)
-    if f.filter_label:
-        body += " The date filter may be hiding matches."
+    if f.filter_label or f.kind != "all":
+        what = "date filter" if f.kind == "all" else f"{noun}-only filter"
+        body += f" The {what} may be hiding matches."
         actions = (("Clear Filters", "clear-filters"), ("Clear Search", "clear-search"))
     return EmptyState(
         "no-results", "no-results", f"No matches for “{f.query_label}”{where}", body, actions

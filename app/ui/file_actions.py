@@ -7,8 +7,9 @@ None of these change the file; a photo to search by is picked here too. Opening 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, QUrl
@@ -23,6 +24,29 @@ def open_file(path: Path) -> bool:
     if not path.exists():
         return False
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+# Players that take a start time on their command line: (program, arguments before the file).
+PLAYERS: tuple[tuple[str, Callable[[float], list[str]]], ...] = (
+    ("mpv", lambda s: [f"--start={s:.2f}"]),
+    ("vlc", lambda s: [f"--start-time={s:.2f}"]),
+    ("celluloid", lambda s: [f"--mpv-start={s:.2f}"]),
+    ("mplayer", lambda s: ["-ss", f"{s:.2f}"]),
+)
+
+
+def open_in_player(path: Path, t_ms: int = 0) -> bool:
+    """Play a video from `t_ms` in a player that takes a start time (mpv, VLC, Celluloid,
+    MPlayer) when one is installed, else in the default app (from the start); False when the
+    file is gone or nothing opened it."""
+    if not path.exists():
+        return False
+    if t_ms > 0:
+        for program, arguments in PLAYERS:
+            found = shutil.which(program)
+            if found and QProcess.startDetached(found, [*arguments(t_ms / 1000), str(path)])[0]:
+                return True
+    return open_file(path)
 
 
 def show_in_folder(path: Path) -> bool:

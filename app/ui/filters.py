@@ -1,4 +1,5 @@
-"""Year and month selectors (only dates present in the library, with counts) and the sort order.
+"""Year and month selectors (only dates present in the library, with counts), photos / videos /
+both, and the sort order.
 
 The bar holds no library: the window feeds it `set_years`/`set_months` from a worker and
 listens to `changed` (any filter) and `year_changed` (to fetch that year's months).
@@ -16,6 +17,13 @@ from app.ui import theme
 
 ANY_YEAR = "Any year"
 ANY_MONTH = "Any month"
+# What the kind box offers: (label, Query.kind, icon).
+KINDS = (
+    ("Photos and videos", "all", "photo"),
+    ("Photos", "photo", "photo"),
+    ("Videos", "video", "play"),
+)
+Kind = Literal["all", "photo", "video"]
 
 
 def _count(n: int) -> str:
@@ -39,6 +47,12 @@ class FilterBar(QWidget):
         self.month_box.setAccessibleName("Month taken")
         self.month_box.setToolTip("Only photos taken in this month")
         self.month_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.kind_box = QComboBox(self)
+        self.kind_box.setAccessibleName("Photos or videos")
+        self.kind_box.setToolTip("Show photos, videos, or both")
+        self.kind_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        for label, kind, icon in KINDS:
+            self.kind_box.addItem(theme.icon(icon), label, kind)
         self.order_box = QComboBox(self)
         self.order_box.setAccessibleName("Sort results")
         self.order_box.addItem(theme.icon("sort"), "Best match", "relevance")
@@ -50,10 +64,11 @@ class FilterBar(QWidget):
         self.year_box.currentIndexChanged.connect(self._year_picked)
         self.month_box.currentIndexChanged.connect(self._month_picked)
         self.order_box.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self.kind_box.currentIndexChanged.connect(lambda _i: self.changed.emit())
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
-        for box in (self.year_box, self.month_box, self.order_box):
+        for box in (self.year_box, self.month_box, self.kind_box, self.order_box):
             box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
             layout.addWidget(box)
 
@@ -70,8 +85,17 @@ class FilterBar(QWidget):
     def order(self) -> Literal["relevance", "date"]:
         return "date" if self.order_box.currentData() == "date" else "relevance"
 
+    def kind(self) -> Kind:
+        """What the grid lists: "photo", "video" or "all" (both), as `Query.kind` takes it."""
+        value = self.kind_box.currentData()
+        return "photo" if value == "photo" else "video" if value == "video" else "all"
+
     def is_filtered(self) -> bool:
-        return self.year() is not None or self.month() is not None
+        return self.year() is not None or self.month() is not None or self.kind() != "all"
+
+    def noun(self) -> str:
+        """What the grid lists, as the empty states name it: "videos", or "photos"."""
+        return "videos" if self.kind() == "video" else "photos"
 
     def describe(self) -> str:
         """ "in May 2021", "in 2021", "" — for status and empty-state messages."""
@@ -115,14 +139,19 @@ class FilterBar(QWidget):
         self.order_box.setCurrentIndex(max(self.order_box.findData(order), 0))
         self.order_box.blockSignals(False)
 
+    def set_kind(self, kind: str) -> None:
+        self.kind_box.blockSignals(True)
+        self.kind_box.setCurrentIndex(max(self.kind_box.findData(kind), 0))
+        self.kind_box.blockSignals(False)
+
     def set_order_enabled(self, enabled: bool) -> None:
         """With nothing to rank (no words, no image) the grid is always newest first."""
         self.order_box.setEnabled(enabled)
 
     def clear_filters(self) -> None:
-        """Back to any year and any month; emits `year_changed(None)`."""
+        """Back to any year, any month, photos and videos; emits `year_changed(None)`."""
         self._wanted_month = None
-        for box in (self.year_box, self.month_box):
+        for box in (self.year_box, self.month_box, self.kind_box):
             box.blockSignals(True)
             box.setCurrentIndex(0)
             box.blockSignals(False)

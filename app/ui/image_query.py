@@ -1,7 +1,7 @@
 """The example image of a lookalike search, as the search bar shows it and the engine takes it.
 
 It comes from a dropped or pasted file, pasted pixels, a region of a photo, or a photo already in
-the library ("Find similar"). Reading what the user dropped happens here; nothing is decoded on
+the library ("Find similar"), or a moment of a video in the library. Reading what the user dropped happens here; nothing is decoded on
 the GUI thread: pasted pixels are encoded for the engine by the search worker.
 """
 
@@ -28,6 +28,7 @@ class ImageQuery:
     path: Path | None = None
     pixels: QImage | None = field(default=None, compare=False, repr=False)
     like_photo_id: int | None = None
+    like_moment_ms: int | None = None  # with a video's like_photo_id: that moment of it
     region: tuple[int, int, int, int] | None = None  # x, y, w, h in the rotated image's pixels
     token: int = field(default_factory=lambda: next(_tokens))  # tells two pastes apart
     thumb: QImage | None = field(default=None, compare=False, repr=False)  # for the chip
@@ -101,3 +102,25 @@ def mime_accepts(mime: QMimeData) -> bool:
 
 def file_url(path: Path) -> QUrl:
     return QUrl.fromLocalFile(str(path))
+
+
+Box = tuple[int, int, int, int]
+
+
+def fit_region(image: QImage, box: Box | None) -> tuple[QImage, Box | None]:
+    """`image` no larger than the engine is sent (MAX_PASTED_SIDE) and `box` on it, scaled alike:
+    a video frame searched as pixels keeps its box on the same part."""
+    side = max(image.width(), image.height())
+    if side <= MAX_PASTED_SIDE:
+        return image, box
+    scaled = image.scaled(
+        MAX_PASTED_SIDE,
+        MAX_PASTED_SIDE,
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    if box is None:
+        return scaled, None
+    f = scaled.width() / image.width()
+    x, y, w, h = box
+    return scaled, (round(x * f), round(y * f), max(1, round(w * f)), max(1, round(h * f)))

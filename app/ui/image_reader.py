@@ -4,9 +4,13 @@ thread (QImage, not QPixmap, is safe off the GUI thread)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QImageIOHandler, QImageReader
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 
 def read_scaled(path: Path, max_side: int) -> tuple[QImage, QSize]:
@@ -30,3 +34,11 @@ def read_scaled(path: Path, max_side: int) -> tuple[QImage, QSize]:
 def read_image(path: Path, max_side: int) -> QImage:
     """`path` decoded (EXIF-rotated) with its long side at most `max_side` where it can be."""
     return read_scaled(path, max_side)[0]
+
+
+def qimage_from_pil(picture: PILImage) -> QImage:
+    """A decoded video frame (PIL, RGB) as a QImage that owns its pixels (safe off the GUI thread)."""
+    rgb = picture.convert("RGB")
+    data = rgb.tobytes()
+    image = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
+    return image.copy()

@@ -225,7 +225,8 @@ class MainWindow(QMainWindow):
 
         QWidget.setTabOrder(self.search_bar.edit, self.filters.year_box)
         QWidget.setTabOrder(self.filters.year_box, self.filters.month_box)
-        QWidget.setTabOrder(self.filters.month_box, self.filters.order_box)
+        QWidget.setTabOrder(self.filters.month_box, self.filters.kind_box)
+        QWidget.setTabOrder(self.filters.kind_box, self.filters.order_box)
         QWidget.setTabOrder(self.filters.order_box, self.grid)
 
     def _restore_settings(self) -> None:
@@ -239,6 +240,7 @@ class MainWindow(QMainWindow):
         self.zoom_slider.setValue(s.thumb_size)
         self._apply_thumb_size(s.thumb_size)
         self.filters.set_order(s.order)
+        self.filters.set_kind(s.kind)
         self.search_bar.set_image_weight(s.image_weight)
 
     def _save_settings(self) -> None:
@@ -248,6 +250,7 @@ class MainWindow(QMainWindow):
         s.thumb_size = self.grid.delegate.thumb_size
         s.year, s.month = self.filters.year(), self.filters.month()
         s.order = self.filters.order()
+        s.kind = self.filters.kind()
         s.image_weight = self.search_bar.image_weight()
         s.sync()
 

@@ -48,8 +48,19 @@ PIXMAP_CACHE_KB = 256 * 1024
 Index = QModelIndex | QPersistentModelIndex
 
 
-def thumb_key(photo_id: int) -> str:
-    return f"photoseek-thumb-{photo_id}"
+def thumb_key(photo_id: int, moment_ms: int | None = None) -> str:
+    """The pixmap cache's key for a photo's thumbnail, or for a video's frame at `moment_ms`."""
+    if moment_ms is None:
+        return f"photoseek-thumb-{photo_id}"
+    return f"photoseek-thumb-{photo_id}@{moment_ms}"
+
+
+def format_time(ms: int | None) -> str:
+    """A time in a video as players show it: "0:07", "12:05", "1:02:09"."""
+    seconds = max(0, int(ms or 0) // 1000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def format_date(when: datetime | None) -> str:
@@ -80,6 +91,9 @@ class ResultsModel(QAbstractListModel):
     WeakerRole = Qt.ItemDataRole.UserRole + 7  # int on the "Show N weaker matches" row, else None
     AspectRole = Qt.ItemDataRole.UserRole + 8  # float: width / height as shown, clamped
     SourceRole = Qt.ItemDataRole.UserRole + 9  # True on the photo a Find Similar searched from
+    KindRole = Qt.ItemDataRole.UserRole + 10  # "photo" | "video"
+    DurationRole = Qt.ItemDataRole.UserRole + 11  # int ms for a video, else None
+    MomentRole = Qt.ItemDataRole.UserRole + 12  # int ms: the video's best-matching moment, or None
 
     show_weaker_requested = Signal(int)  # generation of the result list whose row was activated
 
@@ -89,10 +103,11 @@ class ResultsModel(QAbstractListModel):
             QPixmapCache.setCacheLimit(PIXMAP_CACHE_KB)
         self._hits: list[Hit] = []
         self._row_of: dict[int, int] = {}
+        self._moment_of: dict[int, int] = {}  # video id -> the moment its cell shows (ms)
         self._shown = 0
         self._weaker = 0  # photos under the floor the search hid: the extra row offers them
         self._missing: set[int] = set()
-        self._full: set[int] = set()  # thumbnails already loaded at all the resolution there is
+        self._full: set[str] = set()  # thumbnails (keys) loaded at all the resolution there is
         self._side = 256  # the size thumbnails are wanted at, in device pixels
         self._generation = 0
         self._scored = True
@@ -132,11 +147,13 @@ class ResultsModel(QAbstractListModel):
         self._source = source.photo_id if source is not None else None
         self._hits = [source, *hits] if source is not None else list(hits)
         self._row_of = {hit.photo_id: row for row, hit in enumerate(self._hits)}
+        self._moment_of = {h.photo_id: h.moment_ms for h in self._hits if h.moment_ms is not None}
         self._shown = min(BATCH, len(self._hits))
         self._weaker = 0
         self._missing = set()
         if self._loader is not None:
             self._loader.set_generation(generation)
+            self._loader.set_moments(self._moment_of)
         self.endResetModel()
 
     def clear(self, generation: int) -> None:
@@ -255,6 +272,9 @@ class ResultsModel(QAbstractListModel):
                 self.WeakerRole: QByteArray(b"weaker"),
                 self.AspectRole: QByteArray(b"aspect"),
                 self.SourceRole: QByteArray(b"source"),
+                self.KindRole: QByteArray(b"kind"),
+                self.DurationRole: QByteArray(b"duration"),
+                self.MomentRole: QByteArray(b"moment"),
             }
         )
         return names
@@ -284,13 +304,19 @@ class ResultsModel(QAbstractListModel):
         if role == self.ThumbStateRole:
             if hit.photo_id in self._missing:
                 return "missing"
-            return "ready" if cached_pixmap(thumb_key(hit.photo_id)) else "loading"
+            return "ready" if cached_pixmap(self.cache_key(hit.photo_id)) else "loading"
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             name = Path(hit.path).name
             if role == Qt.ItemDataRole.AccessibleTextRole:
                 pinned = f", {SOURCE_TEXT.lower()}" if hit.photo_id == self._source else ""
-                return f"{name}, {format_date(hit.capture_time)}{pinned}"
+                return f"{name}, {format_date(hit.capture_time)}{_video_note(hit)}{pinned}"
             return name
+        if role == self.KindRole:
+            return hit.kind
+        if role == self.DurationRole:
+            return hit.duration_ms if hit.kind == "video" else None
+        if role == self.MomentRole:
+            return hit.moment_ms if hit.kind == "video" else None
         source = hit.photo_id == self._source
         if role == self.SourceRole:
             return source
@@ -300,7 +326,7 @@ class ResultsModel(QAbstractListModel):
                 score = f"<br>{SOURCE_TEXT}: the photos after it look like it"
             return (
                 f"<b>{html.escape(Path(hit.path).name)}</b><br>"
-                f"{format_date(hit.capture_time)}{_date_note(hit)}{score}"
+                f"{format_date(hit.capture_time)}{_date_note(hit)}{_video_note(hit)}{score}"
             )
         if role == self.ScoreRole:
             return float(hit.score) if self._scored and not source else None
@@ -343,14 +369,20 @@ class ResultsModel(QAbstractListModel):
 
     # -- thumbnails ------------------------------------------------------------------------------
 
+    def cache_key(self, photo_id: int) -> str:
+        """Where this list's picture of `photo_id` is cached: a video found at a moment shows
+        that moment's frame, anything else its thumbnail (a video's poster)."""
+        return thumb_key(photo_id, self._moment_of.get(photo_id))
+
     def _thumbnail(self, photo_id: int) -> QPixmap | None:
         """The cached thumbnail (possibly smaller than wanted), asking for a load if need be."""
-        pixmap = cached_pixmap(thumb_key(photo_id))
+        key = self.cache_key(photo_id)
+        pixmap = cached_pixmap(key)
         loader = self._loader
         if loader is None or photo_id in self._missing or loader.is_pending(photo_id):
             return pixmap
         if pixmap is None or (
-            max(pixmap.width(), pixmap.height()) < self._side and photo_id not in self._full
+            max(pixmap.width(), pixmap.height()) < self._side and key not in self._full
         ):
             loader.request(photo_id)
         return pixmap
@@ -358,9 +390,10 @@ class ResultsModel(QAbstractListModel):
     def _on_loaded(self, generation: int, photo_id: int, image: QImage, full: bool) -> None:
         if generation != self._generation:
             return  # a thumbnail for a result list the user has already replaced
-        QPixmapCache.insert(thumb_key(photo_id), QPixmap.fromImage(image))
+        key = self.cache_key(photo_id)
+        QPixmapCache.insert(key, QPixmap.fromImage(image))
         if full:
-            self._full.add(photo_id)
+            self._full.add(key)
         self._changed(photo_id)
 
     def _on_failed(self, generation: int, photo_id: int) -> None:
@@ -373,6 +406,14 @@ class ResultsModel(QAbstractListModel):
         if row is not None and row < self._shown:
             index = self.index(row, 0)
             self.dataChanged.emit(index, index, [self.ThumbnailRole, self.ThumbStateRole])
+
+
+def _video_note(hit: Hit) -> str:
+    """ ", video 0:42, best at 0:12" for a video; nothing for a photo."""
+    if hit.kind != "video":
+        return ""
+    note = f", video {format_time(hit.duration_ms)}" if hit.duration_ms else ", video"
+    return note + (f", best at {format_time(hit.moment_ms)}" if hit.moment_ms is not None else "")
 
 
 def _date_note(hit: Hit) -> str:

@@ -43,6 +43,7 @@ class SearchSpec:
     year: int | None = None
     month: int | None = None
     order: Literal["relevance", "date"] = "relevance"
+    kind: Literal["all", "photo", "video"] = "all"
     everything: bool = False  # no relevance floor: the user asked for the weaker matches too
 
     @property
@@ -62,8 +63,10 @@ def build_query(spec: SearchSpec) -> Query:
         image_weight=spec.image_weight if (image is not None and spec.text) else 1.0,
         region=image.region if image is not None else None,
         like_photo_id=image.like_photo_id if image is not None else None,
+        like_moment_ms=image.like_moment_ms if image is not None else None,
         year=spec.year,
         month=spec.month,
+        kind=spec.kind,
         order="date" if spec.browsing else spec.order,
         top_k=BROWSE_TOP_K if spec.browsing else SEARCH_TOP_K,
         min_score=float("-inf") if spec.everything else None,

@@ -28,14 +28,22 @@ def describe_result(outcome: Outcome) -> str:
     if result.nearest:
         return f"No close matches · the {n:,} nearest · {ms:.0f} ms"
     if outcome.spec.browsing:
-        text = (
-            f"{n:,} photo{'s' if n != 1 else ''}"
-            if n >= total
-            else f"Newest {n:,} of {total:,} photos"
-        )
+        videos = sum(1 for h in result.hits if h.kind == "video")
+        what = plural(n - videos, "photo") if not videos else counted(n - videos, videos)
+        text = what if n >= total else f"Newest {n:,} of {total:,} photos"
     else:
         text = f"{n:,} match{'es' if n != 1 else ''}"
     return f"{text} · {ms:.0f} ms"
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' if n != 1 else ''}"
+
+
+def counted(photos: int, videos: int) -> str:
+    """ "30 photos and 2 videos", "1 video": what a browse lists, by kind."""
+    parts = [plural(photos, "photo")] if photos else []
+    return " and ".join([*parts, plural(videos, "video")])
 
 
 def query_label(spec: SearchSpec) -> str:
@@ -64,6 +72,7 @@ class SearchPresenter(QObject):
             year=self.window.filters.year(),
             month=self.window.filters.month(),
             order=self.window.filters.order(),
+            kind=self.window.filters.kind(),
             everything=self.window.settings.all_matches,
         )
 
@@ -107,6 +116,7 @@ class SearchPresenter(QObject):
             browsing=spec.browsing,
             query_label=query_label(spec),
             filter_label=self.window.filters.describe(),
+            kind=spec.kind,
             closest=result.nearest,  # nothing cleared the floor: the nearest, clearly labelled
         )
         self.window.session.searched()
@@ -123,6 +133,7 @@ class SearchPresenter(QObject):
             browsing=spec.browsing,
             query_label=query_label(spec),
             filter_label=self.window.filters.describe(),
+            kind=spec.kind,
             needs_model=needs_model,
             search_error=None if needs_model else str(exc),
         )

@@ -92,7 +92,7 @@ class LibrarySession(QObject):
             library.close()
             return
         self.library = library
-        self.window.loader.set_fetch(library.thumbnail)
+        self.window.loader.set_fetch(library.thumbnail, library.frame)
         self.window.searcher.set_library(library)
         # "Opening your library…" stays until the first counts and photos are in (`_opened`):
         # never a flash of "No photos" while they load.

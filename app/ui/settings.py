@@ -14,6 +14,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from app.ui.thumb_delegate import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
 
 ORDERS = ("relevance", "date")
+KINDS = ("all", "photo", "video")
 
 
 class UiSettings:
@@ -87,6 +88,16 @@ class UiSettings:
     @order.setter
     def order(self, value: str) -> None:
         self._s.setValue("filters/order", value if value in ORDERS else "relevance")
+
+    @property
+    def kind(self) -> str:
+        """Photos and videos ("all"), photos only or videos only."""
+        value = self._s.value("filters/kind", "all")
+        return value if value in KINDS else "all"
+
+    @kind.setter
+    def kind(self, value: str) -> None:
+        self._s.setValue("filters/kind", value if value in KINDS else "all")
 
     @property
     def image_weight(self) -> float:

@@ -1,7 +1,8 @@
 """Paints one photo tile of the timeline, a section header, and the "Show N weaker matches" tile.
 
 A tile is the photo cropped to fill its rect (the layout gives each photo its own aspect ratio,
-so little is cut), a placeholder while it loads, a check badge when selected. In relevance order
+so little is cut), a placeholder while it loads, a check badge when selected; a video carries a
+play mark with its length and, as a search hit, the time of the moment that matched. In relevance order
 a one-line date caption sits under each tile; in date order the headers carry the dates.
 The drawing is a straight pixmap copy without clip paths, so a frame of 40 tiles stays cheap.
 All colours come from the view's palette.
@@ -25,7 +26,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from app.ui.results_model import SOURCE_TEXT, ResultsModel, date_captions
+from app.ui.results_model import SOURCE_TEXT, ResultsModel, date_captions, format_time
 from app.ui.theme import cached_pixmap, mix, tinted_pixmap
 from app.ui.timeline_layout import Header
 
@@ -128,6 +129,14 @@ class ThumbDelegate(QStyledItemDelegate):
             missing = index.data(ResultsModel.ThumbStateRole) == "missing"
             self._paint_placeholder(painter, image.toRect(), palette, missing)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if index.data(ResultsModel.KindRole) == "video":
+            self._paint_video(
+                painter,
+                image,
+                option.font,
+                index.data(ResultsModel.DurationRole),
+                index.data(ResultsModel.MomentRole),
+            )
         if selected or hovered:
             self._paint_check(painter, QRectF(tile), palette, selected)
         if state & QStyle.StateFlag.State_HasFocus:
@@ -165,6 +174,49 @@ class ThumbDelegate(QStyledItemDelegate):
         painter.drawText(
             caption, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), text
         )
+
+    def _paint_video(
+        self,
+        painter: QPainter,
+        image: QRectF,
+        base_font: QFont,
+        duration_ms: int | None,
+        moment_ms: int | None,
+    ) -> None:
+        """A video's badges over its picture: a play mark and its length at the top right, and
+        for a search hit the moment shown ("0:12", the frame that matched) at the bottom left."""
+        font = self.caption_font(base_font)
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        h = metrics.height() + 4
+        if image.width() < 3 * h or image.height() < 2 * h:
+            return  # too small a tile to carry badges
+        length = format_time(duration_ms) if duration_ms else ""
+        w = h + (metrics.horizontalAdvance(length) + 4 if length else 0)
+        pill = QRectF(image.right() - w - 5, image.top() + 5, w, h)
+        self._paint_pill(painter, pill, QColor(0, 0, 0, 150))
+        triangle = QPainterPath(QPointF(pill.left() + h * 0.36, pill.top() + h * 0.26))
+        triangle.lineTo(pill.left() + h * 0.36, pill.bottom() - h * 0.26)
+        triangle.lineTo(pill.left() + h * 0.76, pill.center().y())
+        triangle.closeSubpath()
+        painter.fillPath(triangle, QColor(255, 255, 255))
+        if length:
+            text = pill.adjusted(h - 2, 0, -4, 0)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(text, int(Qt.AlignmentFlag.AlignVCenter), length)
+        if moment_ms is not None:
+            at = format_time(moment_ms)
+            w = metrics.horizontalAdvance(at) + 12
+            pill = QRectF(image.left() + 5, image.bottom() - h - 5, w, h)
+            self._paint_pill(painter, pill, QColor(26, 115, 232, 220))
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(pill, int(Qt.AlignmentFlag.AlignCenter), at)
+
+    def _paint_pill(self, painter: QPainter, rect: QRectF, color: QColor) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
 
     def check_rect(self, tile: QRectF) -> QRectF:
         """Where a tile's check badge is (a click there selects or deselects the photo)."""

@@ -3,7 +3,9 @@
 Requests go on a stack that a few long-lived workers drain, newest first, so the rows on screen
 load before the ones the user has scrolled past and asking costs the GUI thread almost nothing.
 Each image carries the generation of the result list that asked for it; images for a list the
-user has already replaced are dropped (TagStudio's render cutoff).
+user has already replaced are dropped (TagStudio's render cutoff). A video found at a moment shows
+that moment's frame (`set_moments`), decoded by `frame(photo_id, t_ms, side)`; browsing shows its
+poster, the thumbnail the library keeps.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from app.ui.image_reader import read_image
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+from app.core.api import UserError
+from app.ui.image_reader import qimage_from_pil, read_image
 from app.ui.workers import run_in_thread
 
 log = logging.getLogger(__name__)
@@ -26,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 512  # beyond this, the oldest requests (long scrolled past) are forgotten
 BATCH_S = 0.03  # a worker hands over what it decoded at most this often
 Fetch = Callable[[int], Path | None]
+FrameFetch = Callable[[int, int, int], "PILImage | Path | None"]  # photo id, t_ms, max side
 Loaded = tuple[int, int, "QImage | None", bool]  # generation, photo id, image, full resolution
 
 
@@ -45,6 +53,21 @@ def load_thumbnail(fetch: Fetch, photo_id: int, side: int) -> tuple[QImage | Non
     return image, max(image.width(), image.height()) < side
 
 
+def load_frame(
+    frame: FrameFetch, photo_id: int, t_ms: int, side: int
+) -> tuple[QImage | None, bool]:
+    """(the video's frame at `t_ms`, no larger than `side`; whether it is all there is)."""
+    picture = frame(photo_id, t_ms, side)
+    if picture is None:
+        return None, True
+    image = read_image(picture, side) if isinstance(picture, Path) else qimage_from_pil(picture)
+    return image, max(image.width(), image.height()) < side
+
+
+def no_frame(_photo_id: int, _t_ms: int, _side: int) -> None:
+    return None
+
+
 class ThumbLoader(QObject):
     """Loads thumbnails with `fetch(photo_id) -> Path | None` (e.g. `Library.thumbnail`)."""
 
@@ -61,6 +84,8 @@ class ThumbLoader(QObject):
         self._lock = threading.Lock()  # guards the stack, fetch, side and generation
         self._stack: OrderedDict[int, int] = OrderedDict()  # photo id -> generation, newest last
         self._fetch = fetch
+        self._frame: FrameFetch = no_frame
+        self._moments: dict[int, int] = {}  # photo id -> the moment (ms) its cell shows
         self._side = max_side
         self._generation = 0
         self._wanted: set[int] = set()  # asked for in this generation and not arrived (GUI side)
@@ -70,11 +95,18 @@ class ThumbLoader(QObject):
     def generation(self) -> int:
         return self._generation
 
-    def set_fetch(self, fetch: Fetch) -> None:
-        """Load from another source (a reopened library); pending requests are dropped."""
+    def set_fetch(self, fetch: Fetch, frame: FrameFetch | None = None) -> None:
+        """Load from another source (a reopened library); pending requests are dropped.
+        `frame(photo_id, t_ms, side)` decodes a video's frame (e.g. `Library.frame`)."""
         with self._lock:
             self._fetch = fetch
+            self._frame = frame or no_frame
         self.set_generation(self._generation + 1)
+
+    def set_moments(self, moments: dict[int, int]) -> None:
+        """The videos of the current list that show a moment's frame instead of their poster."""
+        with self._lock:
+            self._moments = dict(moments)
 
     def set_max_side(self, side: int) -> None:
         """Scale later loads to `side` pixels (the grid's cell in device pixels)."""
@@ -132,10 +164,14 @@ class ThumbLoader(QObject):
                 if not self._stack:
                     break
                 photo_id, generation = self._stack.popitem(last=True)
-                fetch, side = self._fetch, self._side
+                fetch, frame, side = self._fetch, self._frame, self._side
+                moment = self._moments.get(photo_id)
             try:
-                image, full = load_thumbnail(fetch, photo_id, side)
-            except (OSError, ValueError) as e:
+                if moment is None:
+                    image, full = load_thumbnail(fetch, photo_id, side)
+                else:
+                    image, full = load_frame(frame, photo_id, moment, side)
+            except (OSError, ValueError, UserError) as e:  # UserError: an undecodable video
                 log.info("no thumbnail for photo %s: %s", photo_id, e)
                 image, full = None, True
             batch.append((generation, photo_id, image, full))

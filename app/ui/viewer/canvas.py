@@ -96,6 +96,10 @@ class PhotoCanvas(QWidget):
     def set_message(self, message: str) -> None:
         self.set_placeholder(None, message)
 
+    def image(self) -> QImage:
+        """The picture shown (the screen-sized copy), or a null image while there is none."""
+        return self._pixmap.toImage() if self._pixmap is not None else QImage()
+
     def has_image(self) -> bool:
         return self._pixmap is not None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QObject, Signal
 from PySide6.QtWidgets import QAbstractItemView
 
+from app.core.api import Hit
 from app.ui.results_model import ResultsModel
 
 
@@ -32,6 +33,10 @@ class ResultSequence(QObject):
         """(photo id, path) of the photo at `row`."""
         hit = self.model.hit(row)
         return int(hit.photo_id), str(hit.path)
+
+    def hit(self, row: int) -> Hit:
+        """The search's hit at `row` (kind, a video's moments)."""
+        return self.model.hit(row)
 
     def row_of(self, photo_id: int) -> int | None:
         return self.model.row_of(photo_id)
