@@ -306,8 +306,11 @@ def _capture(
             if when.tzinfo is not None:
                 when = when.astimezone(timezone.utc)
             return when.replace(tzinfo=None), "+00:00", "video_container"
-    local = datetime.fromtimestamp(mtime_ns / 1e9)
-    return local, format_offset(local.astimezone()), "file_mtime"
+    try:
+        local = datetime.fromtimestamp(mtime_ns / 1e9).astimezone()
+    except (OverflowError, OSError, ValueError):  # a nonsense mtime, as for photos
+        return None, None, "file_mtime"
+    return local.replace(tzinfo=None), format_offset(local), "file_mtime"
 
 
 def _parse(value: str | None) -> datetime | None:
