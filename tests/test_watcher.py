@@ -217,6 +217,44 @@ def test_watch_waits_for_a_growing_file_and_coalesces_a_storm(
         watcher.stop()
 
 
+def test_watch_waits_until_a_video_being_written_stands_still(
+    lib: Library, encoder: CountingEncoder, tmp_path: Path, no_leaked_threads: None
+) -> None:
+    """A video recorded or copied in bursts, with pauses longer than the quiet time: it is
+    indexed once, whole, after it stopped growing (one rule for photos and videos)."""
+    from tests.videos import scene_frames, write_video
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    lib.add_folder(videos)
+    lib.index()
+    made = write_video(
+        tmp_path / "made.mp4",
+        scene_frames([(3, "blue", "square"), (2, "red", "circle"), (3, "green", "star")]),
+    )
+    data = made.read_bytes()
+    summaries: list[ChangeSummary] = []
+    watcher = lib.watch(on_change=summaries.append)
+    try:
+        target = videos / "recording.mp4"
+        with open(target, "wb") as f:
+            for i in range(4):
+                f.write(data[i * len(data) // 4 : (i + 1) * len(data) // 4])
+                f.flush()
+                os.fsync(f.fileno())
+                if i < 3:
+                    time.sleep(2.4)  # longer than the quiet time, shorter than standing still
+                    assert summaries == [], "indexed while it was still being written"
+        wait_until(lambda: sum(s.added for s in summaries) == 1, "the finished video is added")
+        video = lib.catalog.photo_by_path(str(target))
+        assert video is not None and video.kind == "video" and video.size == len(data)
+        assert video.state == "indexed" and video.skip_reason is None
+        assert sum(s.skipped for s in summaries) == 0 and lib.partly_indexed() == []
+        assert encoder.calls == 1  # sampled and encoded once, complete
+    finally:
+        watcher.stop()
+
+
 def test_polling_watch_and_a_folder_that_goes_away(
     lib: Library, encoder: CountingEncoder, tmp_path: Path, no_leaked_threads: None
 ) -> None:

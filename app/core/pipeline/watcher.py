@@ -1,8 +1,10 @@
 """Folder watching: watchdog events, debounced and coalesced, applied through the indexer.
 
-Events only say *where* something changed. Each touched file waits until its size and mtime are
-the same at two checks about a second apart (so a file still being copied is not read half
-written), then everything that settled is handed over in one `ChangeSet`. Renames are passed as
+Events only say *where* something changed. Each touched file, photo or video alike, waits until
+no event came for `quiet_s` and its size and mtime are the same at two checks `stable_s` apart:
+it stood still for about three seconds (so a file still being copied, or a video still being
+recorded, is not read half written), then everything that settled is handed over in one
+`ChangeSet`. Renames are passed as
 hints (`moves`) so the catalog can move a photo without re-encoding it. Folder roots are checked
 every few seconds: a root that vanished or changed device is reported, and rescanned on return.
 
@@ -154,7 +156,7 @@ class Watcher:
         on_error: Callable[[str], None] | None = None,
         relevant: Callable[[Path, Path, bool], bool] | None = None,
         quiet_s: float = 1.0,
-        stable_s: float = 1.0,
+        stable_s: float = 2.0,
         max_wait_s: float = 10.0,
         check_roots_s: float = 2.0,
         poll_interval_s: float = 5.0,
