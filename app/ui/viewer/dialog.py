@@ -1,15 +1,19 @@
 """The viewer window: one photo of the results at a time, stepped through in the grid's order, with
 zoom, full screen, a metadata panel, region search and Find Similar. A video shows the frame of
-the moment that matched, its other matching moments a click away under it (video_bar.py), and
-plays silently from the moment shown (playback.py) or in the system's player with sound; region
-search and Find Similar work on the frame shown.
+the moment that matched, its other matching moments a click away under it, and plays silently
+from the moment shown or in the system's player with sound (video.py); region search and Find
+Similar work on the frame shown.
 
 Keys: Left/Right (or Page Up/Down) step, Home/End jump to the ends; F or 0 fits, 1 shows 100 %,
 + and - zoom; F11 toggles full screen; I toggles the details; R toggles the region tool, Enter
 searches the box, Esc takes the box away, then leaves full screen, then closes; Space closes, as
-it opened the viewer from the grid; P plays or pauses a video. A region search, like Find Similar, closes the viewer and
-shows its results in the grid, with the box's crop in the search bar: the results are the grid's,
-and the order the viewer steps through would otherwise change under the user.
+it opened the viewer from the grid; P plays or pauses a video. A region search, like Find
+Similar, closes the viewer and shows its results in the grid, with the box's crop in the search
+bar: the results are the grid's, and the order the viewer steps through would otherwise change
+under the user.
+
+Over 400 lines: the window's stepping, keys and tool wiring read best in one place; drawing,
+decoding, the details, the toolbar and videos live in the modules beside it.
 """
 
 from __future__ import annotations
@@ -35,10 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import Hit, Library, Photo, UserError
+from app.core.api import Library, Photo, UserError
 from app.ui import theme
 from app.ui.image_query import fit_region
-from app.ui.image_reader import qimage_from_pil
 from app.ui.results_model import format_time, thumb_key
 from app.ui.viewer.canvas import BACKDROP, FULL_SCREEN_BACKDROP, WHEEL_STEP
 from app.ui.viewer.info import InfoPanel
@@ -47,12 +50,12 @@ from app.ui.viewer.playback import FramePlayer
 from app.ui.viewer.region import RegionCanvas
 from app.ui.viewer.sequence import ResultSequence
 from app.ui.viewer.toolbar import ViewerToolbar
+from app.ui.viewer.video import VideoView
 from app.ui.viewer.video_bar import VideoBar
 from app.ui.workers import Worker, run_in_thread
 
 K = Qt.Key
 FRAME_SIDE = 1920  # a video's frames are decoded no larger than this (and the screen)
-POSTER_MS = 1000  # a video opened without a moment shows this far in (openings are often black)
 # Keys that act again while held: stepping and zooming.
 REPEATING = {
     K.Key_Left,
@@ -100,11 +103,6 @@ class ViewerDialog(QDialog):
         self.path = Path()
         self._details: Worker | None = None
         self._orphan = False  # the photo shown left the results (a new search, a folder removed)
-        self.hit: Hit | None = None
-        self.moment_ms: int | None = None  # a video: the time of the frame shown
-        self._moments: set[int] = set()  # a video: the moments the search matched
-        self._frames: dict[tuple[int, int], QImage] = {}  # decoded frames, (video, t_ms)
-        self._frame_worker: Worker | None = None
         self.setAccessibleName("Photo viewer")
         self.setSizeGripEnabled(True)
         screen = self.screen() or QGuiApplication.primaryScreen()
@@ -114,10 +112,6 @@ class ViewerDialog(QDialog):
         self.loader = PhotoLoader(pool, int(side), self)
         self.loader.loaded.connect(self._image_loaded)
         self.loader.failed.connect(self._image_failed)
-        self.frame_side = min(FRAME_SIDE, int(side))
-        self.player = FramePlayer(pool, self.frame_side, self)
-        self.player.frame.connect(self._play_frame)
-        self.player.stopped.connect(self._play_stopped)
 
         self.canvas = RegionCanvas(self)
         self.canvas.zoom_changed.connect(self._show_zoom)
@@ -131,11 +125,10 @@ class ViewerDialog(QDialog):
         self._show_info()
         self.video_bar = VideoBar(self)
         self.video_bar.hide()
-        self.video_bar.moment_picked.connect(self.show_moment)
-        self.video_bar.play_toggled.connect(self.toggle_play)
-        self.player.failed.connect(self.video_bar.time_label.setText)
+        side = min(FRAME_SIDE, int(side))
+        self.video = VideoView(library, self.canvas, self.video_bar, pool, side, self)
         self.video_bar.open_player.connect(
-            lambda: self.open_player.emit(str(self.path), self._position())
+            lambda: self.open_player.emit(str(self.path), self.video.position())
         )
 
         body = QHBoxLayout()
@@ -183,19 +176,17 @@ class ViewerDialog(QDialog):
         forward = row >= self.row
         self.row = row
         self._orphan = False
-        self.player.stop()
-        self.hit = self.photos.hit(row)
+        hit = self.photos.hit(row)
         self.photo_id, path = self.photos.item(row)
         self.path = Path(path)
         self.photos.select(row)
         self.setWindowTitle(f"{self.path.name} — PhotoSeek")
         self._show_position()
         self.info.show_file(self.path)
-        self.video_bar.setVisible(self.is_video())
-        if self.is_video():
-            self._show_video(self.hit)
+        if hit.kind == "video":
+            self.video.show(hit)
         else:
-            self.moment_ms = None
+            self.video.clear()
             cached = self.loader.cached(self.photo_id)
             if cached is not None:
                 self.canvas.set_image(*cached)
@@ -285,9 +276,7 @@ class ViewerDialog(QDialog):
         self.info.show_error(str(exc))
 
     def _stop(self) -> None:
-        self.player.stop()
-        if self._frame_worker is not None:
-            self._frame_worker.cancel()
+        self.video.stop()
         self.loader.cancel()
         if self._details is not None:
             self._details.cancel()
@@ -317,7 +306,7 @@ class ViewerDialog(QDialog):
             return
         if self.is_video():  # the frame is the image: its pixels are searched, with the box
             frame, fitted = fit_region(self.canvas.image(), box)
-            label = f"Part of {self.path.name} at {format_time(self._position())}"
+            label = f"Part of {self.path.name} at {format_time(self.video.position())}"
             self.frame_search.emit(label, frame, fitted, self.canvas.region_crop())
         else:
             self.region_search.emit(self.photo_id, str(self.path), box, self.canvas.region_crop())
@@ -325,10 +314,10 @@ class ViewerDialog(QDialog):
     def similar(self) -> None:
         """Find Similar: like this photo; for a video, like the moment shown (a matched moment's
         vector, or the frame's pixels once playing moved it), or like the whole video."""
-        t_ms = self._position()
+        t_ms = self.video.position()
         if not self.is_video():
             self.find_similar.emit(self.photo_id)
-        elif t_ms in self._moments:
+        elif t_ms in self.video.moments:
             self.similar_moment.emit(self.photo_id, t_ms)
         elif self.canvas.has_image() and self.moment_ms is not None:
             frame, _ = fit_region(self.canvas.image(), None)
@@ -340,87 +329,19 @@ class ViewerDialog(QDialog):
     # -- videos ------------------------------------------------------------------------------------
 
     def is_video(self) -> bool:
-        return self.hit is not None and self.hit.kind == "video"
+        return self.video.active()
 
-    def _position(self) -> int:
-        return self.player.position if self.player.playing() else (self.moment_ms or 0)
+    @property
+    def moment_ms(self) -> int | None:
+        """A video: the time of the frame shown, once chosen (a moment, or where it paused)."""
+        return self.video.moment_ms
 
-    def _show_video(self, hit: Hit) -> None:
-        moments = list(hit.moments)
-        self._moments = {t for t, _ in moments}
-        start = hit.moment_ms if hit.moment_ms is not None else (moments[0][0] if moments else None)
-        if start is None:  # browsing: a frame past the opening, as the poster is
-            start = min(POSTER_MS, max(0, (hit.duration_ms or 0) - 1))
-            self.moment_ms = None
-        self.video_bar.set_video(hit.duration_ms, moments, start)
-        self._show_frame(start, hit.moment_ms is not None or bool(moments))
-
-    def show_moment(self, t_ms: int) -> None:
-        """Show the video's frame at `t_ms` (a moment of the strip); playing stops."""
-        if self.is_video():
-            self.player.stop()
-            self._show_frame(t_ms, True)
-
-    def _show_frame(self, t_ms: int, chosen: bool) -> None:
-        self.moment_ms = t_ms if chosen else None
-        self.video_bar.show_time(t_ms)
-        key = (self.photo_id, t_ms)
-        cached = self._frames.get(key)
-        if cached is not None:
-            self.canvas.set_image(cached, cached.size())
-            return
-        pixmap = theme.cached_pixmap(thumb_key(self.photo_id, t_ms))
-        self.canvas.set_placeholder(pixmap or theme.cached_pixmap(thumb_key(self.photo_id)))
-        if self._frame_worker is not None:
-            self._frame_worker.cancel()
-        library, photo_id, side = self.library, self.photo_id, self.frame_side
-        self._frame_worker = run_in_thread(
-            lambda: qimage_from_pil(library.frame(photo_id, t_ms, side)),
-            on_result=lambda image: self._frame_loaded(key, image),
-            on_error=lambda exc: self._frame_failed(key, exc),
-            pool=self.pool,
-            priority=20,
-            owner=self,
-        )
-
-    def _frame_loaded(self, key: tuple[int, int], image: QImage) -> None:
-        self._frames[key] = image
-        while len(self._frames) > 12:
-            self._frames.pop(next(iter(self._frames)))
-        shown = (self.photo_id, self.moment_ms if self.moment_ms is not None else key[1])
-        if key == shown and not self.player.playing():
-            self.canvas.set_image(image, image.size())
-
-    def _frame_failed(self, key: tuple[int, int], exc: BaseException) -> None:
-        if not isinstance(exc, (UserError, OSError)):
-            raise exc
-        if key[0] == self.photo_id:
-            self.canvas.set_message(f"This video cannot be shown.\n{exc}")
+    @property
+    def player(self) -> FramePlayer:
+        return self.video.player
 
     def toggle_play(self) -> None:
-        """Play silently from the frame shown, or pause where it is."""
-        if not self.is_video():
-            return
-        if self.player.playing():
-            self.player.stop()
-        else:
-            self.canvas.set_region(None)
-            self.player.play(self.path, self._position())
-            self.video_bar.show_playing(True)
-
-    def _play_frame(self, t_ms: int, image: QImage) -> None:
-        if not self.canvas.has_image() or self.canvas.original_size() != image.size():
-            self.canvas.set_image(image, image.size())
-        else:
-            self.canvas.upgrade(image)
-        self.video_bar.show_time(t_ms)
-
-    def _play_stopped(self, t_ms: int) -> None:
-        """Paused (or at the end): the frame shown is where Find Similar and the box start."""
-        self.video_bar.show_playing(False)
-        if self.is_video():
-            self.moment_ms = t_ms
-            self.video_bar.show_time(t_ms)
+        self.video.toggle_play()
 
     def toggle_info(self) -> None:
         ViewerDialog.info_shown = self.info.isHidden()
