@@ -75,6 +75,9 @@ def test_like_a_photo_finds_the_video_once_at_the_right_moment(setup):
         (t for t, _ in top.moments), key=lambda t: -dict(top.moments)[t]
     )
     assert got.total_candidates == 302 + 2  # photos and videos, not moments
+    one = engine.search(Query(like_photo_id=lib.near1, top_k=1, min_score=-math.inf))
+    assert one.hits[0].photo_id == lib.a  # every moment listed, not only those ranked
+    assert sorted(t for t, _ in one.hits[0].moments) == [0, 2000, 4000]
     photo = next(h for h in got.hits if h.photo_id not in (lib.a, lib.b))
     assert (photo.kind, photo.moment_ms, photo.moments) == ("photo", None, ())
 

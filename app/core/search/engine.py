@@ -145,9 +145,14 @@ class SearchEngine:
             if query.nearest_k > 0 and len(ids) and not above.any():
                 # Nothing clears the floor: the nearest photos, flagged, rather than nothing.
                 nearest = True
-                hits = self._hits(ids[: query.nearest_k], scores[: query.nearest_k], items)
+                near = slice(None, query.nearest_k)
+                hits = self._hits(
+                    ids[near], scores[near], self._with_moments(plan, items, ids[near])
+                )
             else:
                 weaker = min(query.top_k, len(ids)) - min(query.top_k, int(above.sum()))
+                shown = ids[above][: query.top_k]
+                items = self._with_moments(plan, items, shown)
                 hits = self._hits(ids[above], scores[above], items, floor)
             if query.order == "date":
                 hits.sort(key=_newest_first)
@@ -185,6 +190,21 @@ class SearchEngine:
         if candidates is not None:
             return items, used, item_count(candidates)
         return items, used, self._item_total(self._require_model())
+
+    def _with_moments(self, plan: Plan, items: Items, ids: np.ndarray) -> Items:
+        """`items` with every moment of the videos among `ids` scored (the ranking holds only
+        the moments that made its cut), so a hit lists all its matching moments."""
+        labels = self.catalog.moment_labels(ids)
+        if not len(labels):
+            return items
+        scored, scores = top_exact(plan, [self.vectors_of(labels)], len(labels), -math.inf)
+        times = self.catalog.moment_times(scored)
+        moments: dict[int, list[tuple[int, float]]] = {}
+        for label, score in zip(scored.tolist(), scores.tolist(), strict=True):
+            if label in times:
+                video, t_ms = times[label]
+                moments.setdefault(video, []).append((t_ms, float(score)))
+        return Items(items.ids, items.scores, items.best_ms, {**items.moments, **moments})
 
     def _pin_source(
         self, plan: Plan, photo_id: int, ids: np.ndarray, scores: np.ndarray
