@@ -9,7 +9,7 @@ Two ways to rank, chosen per query by how many photos pass the filters:
 Scoring (calibration, fusion, negatives, floor) lives in `fusion`, top-k selection in `ranking`.
 Videos: the index ranks labels (photos, videos' means, videos' moments); `moments` collapses
 them into items, each video once at its best moment.
-About 500 lines: one class, a query's whole path from filters to hits, so its cache keys and the
+About 540 lines: one class, a query's whole path from filters to hits, so its cache keys and the
 exact-or-index choice read in one place.
 """
 
