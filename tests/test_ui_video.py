@@ -224,6 +224,9 @@ def test_the_viewer_shows_the_frame_of_the_moment_and_every_matching_moment(qtbo
     assert dialog.moment_ms == hit.moment_ms
     qtbot.waitUntil(lambda: redness(dialog.canvas.image()) > 0.2, timeout=10_000)
     assert dialog.canvas.original_size() == dialog.canvas.image().size()  # the frame is the image
+    qtbot.waitUntil(lambda: dialog.details["Length"].text() == "0:08")
+    assert dialog.details["Date from"].text() == "the video's creation time (its container)"
+    assert dialog.details["Pixels"].text() == "160 × 96 px"
     bar = dialog.video_bar
     assert bar.moments() == sorted(t for t, _ in hit.moments)  # in time order
     best = bar.buttons[hit.moment_ms]

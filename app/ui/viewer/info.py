@@ -1,5 +1,5 @@
-"""The viewer's metadata panel: when the photo was taken and where that date comes from, its pixel
-and file size, the camera, and where the file is."""
+"""The viewer's metadata panel: when the photo was taken and where that date comes from, a video's
+length, its pixel and file size, the camera, and where the file is."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from app.core.api import GUESSED_SOURCES, Photo
-from app.ui.results_model import format_date
+from app.ui.results_model import format_date, format_time
 
 PANEL_WIDTH = 270
 GUESS_NOTE = " (file date: no capture date in the photo)"
@@ -24,8 +24,10 @@ DATE_SOURCES = {
     "iptc": "IPTC metadata",
     "gps_utc": "the GPS time in the photo",
     "file_mtime": "the file's modification time: the photo records no capture date",
+    "video_container": "the video's creation time (its container)",
+    "video_apple": "the video's creation date (Apple QuickTime)",
 }
-ROWS = ("Taken", "Date from", "Pixels", "File size", "Camera", "Folder")
+ROWS = ("Taken", "Date from", "Length", "Pixels", "File size", "Camera", "Folder")
 
 
 def human_size(n: int) -> str:
@@ -70,7 +72,7 @@ class InfoPanel(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.1)
         self.name.setFont(font)
         self.details: dict[str, QLabel] = {}
-        form = QFormLayout()
+        form = self.form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for key in ROWS:
@@ -82,6 +84,7 @@ class InfoPanel(QWidget):
             label.setAccessibleName(key)
             self.details[key] = label
             form.addRow(f"{key}:", label)
+        form.setRowVisible(self.details["Length"], False)  # videos only
         hint = QLabel(
             "Shift+drag over the photo (or use Select Region) to find that part in other "
             "photos. Drag the box or its handles to adjust it, then press Enter.",
@@ -117,6 +120,9 @@ class InfoPanel(QWidget):
         if w and h and w * h >= 1_000_000:
             pixels += f" ({w * h / 1e6:.1f} MP)"
         self.details["Pixels"].setText(pixels)
+        video = photo.kind == "video"
+        self.form.setRowVisible(self.details["Length"], video)
+        self.details["Length"].setText(format_time(photo.duration_ms) if video else "")
         self.details["File size"].setText(human_size(photo.size))
         self.details["Camera"].setText(photo.camera or "Unknown")
 

@@ -42,6 +42,9 @@ class VideoBar(QWidget):
         self.play_button.setToolTip("Play from this moment, without sound (P)")
         self.play_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.play_button.clicked.connect(self.play_toggled)
+        self.play_button.setText("Pause")  # as wide as its wider word: the bar never shifts
+        self.play_button.setMinimumWidth(self.play_button.sizeHint().width())
+        self.play_button.setText("Play")
         self.time_label = QLabel(self)
         self.time_label.setAccessibleName("Time in the video")
         self.time_label.setMinimumWidth(96)
