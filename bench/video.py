@@ -4,6 +4,10 @@ Seconds of video sampled per second of wall time and frames sampled per minute o
 synthetic 1080p and 4K clips (a photo-like scene panning slowly, a cut every 5 s), the cost of
 a one-hour video (keyframe every 2 s), and `open_image` of a 12 MP JPEG. The videos are
 generated once into bench/out/cache/videos-v1/. `--quick`: shorter clips, fewer repeats.
+
+`--index`: end to end through `Library.index` with the bench model (ViT-B/32, random weights):
+12 MP photos alone, videos alone, and both in one folder, each from a fresh data folder, in one
+run: photos per second, seconds of video per second, frames embedded per minute of footage.
 """
 
 from __future__ import annotations
@@ -106,10 +110,108 @@ def measure_photo(repeats: int) -> dict[str, Any]:
     return {"file": path.name, "wall_s": statistics.median(walls)}
 
 
+def index_folder(home: Path, folder: Path, model_dir: Path) -> dict[str, Any]:
+    """One `Library.index` of `folder` from a fresh data folder; what it did and how fast."""
+    import shutil
+
+    from app.core.library import Library
+    from app.core.paths import Paths
+
+    shutil.rmtree(home, ignore_errors=True)
+    lib = Library.open(Paths.at(home).ensure(), device="cpu", model_dir=model_dir)
+    try:
+        assert lib.encoder is not None
+        size = lib.encoder.image_size
+        lib.encoder.encode_pixels(np.zeros((1, 3, size, size), np.float32))  # session warm
+        lib.add_folder(folder)
+        started = time.perf_counter()
+        report = lib.index()
+        wall = time.perf_counter() - started
+        videos = [p for p in lib.catalog.photos(lib.catalog.filter_ids()) if p.is_video]
+    finally:
+        lib.close()
+    shutil.rmtree(home, ignore_errors=True)
+    footage_s = sum((v.duration_ms or 0) for v in videos) / 1000
+    photos = report.added - len(videos)
+    return {
+        "photos": photos,
+        "videos": len(videos),
+        "footage_s": footage_s,
+        "frames": report.frames,
+        "encoded": report.encoded,
+        "skipped": report.skipped,
+        "partial": report.partial,
+        "wall_s": wall,
+        "images_per_s": report.encoded / wall,
+        "photos_per_s": photos / wall if photos else None,
+        "video_s_per_s": footage_s / wall if videos else None,
+        "frames_per_min": report.frames / (footage_s / 60) if footage_s else None,
+    }
+
+
+def measure_index(folder: Path, clip_s: int, photos: int, repeats: int) -> list[dict[str, Any]]:
+    """Photos alone, each video alone, then all of them in one folder, through Library.index
+    (the median run by wall time of `repeats`)."""
+    import os
+
+    from bench.common import bench_model
+
+    model_dir = bench_model()
+    work = CACHE_DIR / "run-video-index"
+    jpegs = sorted((CACHE_DIR / "photos-4000x3000-v3").rglob("*.jpg"))[:photos]
+    if len(jpegs) < photos:
+        rng = np.random.default_rng(2)
+        for i in range(photos - len(jpegs)):
+            extra = folder / f"photo-12mp-{i}.jpg"
+            if not extra.exists():
+                extra.write_bytes(jpeg_bytes(photo_like_image(rng, (4000, 3000))))
+            jpegs.append(extra)
+    hd = ensure_video(folder / f"1080p-{clip_s}s.mp4", (1920, 1080), clip_s, 30, 5, 60)
+    hour = ensure_video(folder / "360p-1h.mp4", (640, 360), 3600, 2, 300, 4)
+    named = {f"p{i}.jpg": j for i, j in enumerate(jpegs)}
+    sets = {
+        f"{len(jpegs)} photos 12 MP": named,
+        f"1080p {clip_s} s video": {hd.name: hd},
+        "360p 1 h video": {hour.name: hour},
+        "all in one folder": {**named, hd.name: hd, hour.name: hour},
+    }
+    rows = []
+    for k, (name, files) in enumerate(sets.items()):
+        d = work / f"set{k}"
+        d.mkdir(parents=True, exist_ok=True)
+        for link, source in files.items():
+            if not (d / link).exists():
+                os.link(source, d / link)
+        runs = sorted(
+            (index_folder(work / "home", d, model_dir) for _ in range(repeats)),
+            key=lambda r: r["wall_s"],
+        )
+        r = runs[len(runs) // 2]
+        r["set"] = name
+        rows.append(r)
+        print(f"  {name}: {r}", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short clips, one repeat")
+    parser.add_argument("--index", action="store_true", help="end to end through Library.index")
+    parser.add_argument("--photos", type=int, default=16, help="photos in the --index folders")
     args = parser.parse_args()
+    if args.index:
+        clip_s = 10 if args.quick else 30
+        repeats = 1 if args.quick else 3
+        runs = measure_index(CACHE_DIR / "videos-v1", clip_s, args.photos, repeats)
+        print_table(
+            ["set", "photos", "videos", "footage s", "frames", "wall s", "images/s",
+             "photos/s", "video s/s", "frames/min"],
+            [[r["set"], r["photos"], r["videos"], r["footage_s"], r["frames"], r["wall_s"],
+              r["images_per_s"], r["photos_per_s"] or "", r["video_s_per_s"] or "",
+              r["frames_per_min"] or ""] for r in runs],
+        )  # fmt: skip
+        write_json("video_index", {"machine": machine(), "runs": runs})
+        return
     folder = CACHE_DIR / "videos-v1"
     clip_s = 10 if args.quick else 30
     repeats = 1 if args.quick else 3

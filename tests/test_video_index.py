@@ -25,6 +25,7 @@ from app.core.library import Library
 from app.core.model.info import read_model_info
 from app.core.paths import Paths
 from app.core.pipeline.decoding import ENDS_EARLY
+from app.core.search.query import Query
 from tests.videos import scene_frames, write_audio_only, write_video
 
 # A red circle from second 3 to 5, between a blue square and a green triangle.
@@ -95,6 +96,11 @@ def test_a_folder_of_photos_and_videos_indexes_and_a_text_query_finds_the_moment
     assert red is not None
     video_id, t_ms = best_moment(lib, caption("red", "circle"))
     assert video_id == red.id and RED_MS[0] <= t_ms < RED_MS[1]
+    # The same through search: the video once, at that moment.
+    hits = lib.search(Query(text=caption("red", "circle"), kind="video")).hits
+    assert [h.path for h in hits][:1] == [str(videos[0])]
+    assert hits[0].kind == "video" and hits[0].moment_ms == t_ms and hits[0].duration_ms == 8000
+    assert len({h.photo_id for h in hits}) == len(hits)
     # The window's frame at that moment shows the red circle: red dominates its centre.
     frame = np.asarray(lib.frame(red.id, t_ms, max_side=128), dtype=np.int16)
     assert frame.shape[:2] == (77, 128)
