@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Take docs/screenshot.png: build a sample library (generated photos with EXIF dates across
-# several years), index it with the micro CLIP the tests use, open the real window on a virtual
+# several years, and two short videos), index it with the micro CLIP the tests use, open the real window on a virtual
 # X server (Xvfb) with a query typed in, and capture the screen with xwd.
 #
 # Needs: xvfb, x11-apps (xwd), libxcb-icccm4 libxcb-keysyms1 (Debian/Ubuntu package names); the
 # capture is turned into PNG with numpy and Pillow. Everything it builds lives in build/screenshot
 # (git-ignored); the model is reused from the test cache when it is there.
 #
-#   scripts/screenshot.sh [OUT.png]      PHOTOSEEK_SHOT_QUERY="a red circle" to change the query
-#                                        ("" browses: the timeline, as docs/screenshot.png shows),
+#   scripts/screenshot.sh [OUT.png]      PHOTOSEEK_SHOT_QUERY="a red circle" (the default, as
+#                                        docs/screenshot.png shows: photos and a video found at
+#                                        its moment) to change the query ("" browses the timeline),
 #                                        PHOTOSEEK_SHOT_THEME=dark for a dark system palette,
 #                                        PHOTOSEEK_SHOT_FLOOR=0.9 to give the model a relevance
 #                                        floor, PHOTOSEEK_SHOT_END=1 to show the end of the grid
@@ -79,13 +80,29 @@ if not pictures.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
         img.save(target, "JPEG", quality=88, exif=exif)
 
+# Two phone videos of the last outing (tests/videos.py draws them from the micro model's shapes):
+# a red circle comes into view a few seconds in, so the query finds each at that moment.
+clips = pictures / "2024" / "Videos"
+if not clips.is_dir():
+    from tests.videos import scene_frames, write_video
+
+    clips.mkdir(parents=True)
+    for name, scenes, when, seed in (
+        ("VID_0001.mp4", [(3, "blue", "square"), (3, "red", "circle"), (3, "green", "star")],
+         "2024-11-20T10:05:00Z", 5),
+        ("VID_0002.mov", [(5, "yellow", "triangle"), (4, "red", "circle"), (3, "blue", "star")],
+         "2024-11-19T16:40:00Z", 6),
+    ):
+        write_video(clips / name, scene_frames(scenes, size=(480, 270), seed=seed),
+                    metadata={"creation_time": when})
+
 home = work / "home"
 shutil.rmtree(home, ignore_errors=True)
 paths = Paths.at(home).ensure()
 lib = Library.open(paths, model_dir=model, device="cpu")
 lib.add_folder(pictures)
 report = lib.index()
-print(f"   {report.added} photos indexed")
+print(f"   {report.added} photos and videos indexed ({report.frames} video frames)")
 lib.close()
 PYTHON
 
