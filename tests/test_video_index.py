@@ -235,6 +235,30 @@ def test_a_per_video_deadline_keeps_what_was_sampled(
     assert video is not None and len(moments_of(lib, video.id)) == report.frames
 
 
+def test_videos_catalogued_without_a_model_are_encoded_once_one_arrives(
+    paths: Paths, encoder: CountingEncoder, tmp_path: Path
+) -> None:
+    """No model: a video is catalogued (kind, duration, poster thumbnail) and waits; the first
+    run with a model samples and encodes it, and a note left by a cut-short sample goes."""
+    root = tmp_path / "media"
+    clip = scene_video(root / "clip.mp4", RED_AT)
+    with Library(paths, None) as bare:
+        bare.add_folder(root)
+        bare.indexer.sampling.deadline_s = 0.0
+        report = bare.index()
+        video = bare.photo_by_path(clip)
+        assert report.added == 1 and video is not None and video.state == "pending"
+        assert video.kind == "video" and video.duration_ms == 8000
+        assert video.skip_reason is not None and "time limit" in video.skip_reason
+        assert bare.thumbnail(video.id) is not None
+    with Library(paths, encoder) as lib:
+        report = lib.index()
+        assert report.added == 1 and report.frames >= 4 and report.partial == 0
+        video = lib.photo_by_path(clip)
+        assert video is not None and video.state == "indexed" and video.skip_reason is None
+        assert best_moment(lib, caption("red", "circle"))[1] in range(*RED_MS)
+
+
 def test_kill_mid_index_of_videos_then_resume(
     paths: Paths, tiny_model_dir: Path, tmp_path: Path
 ) -> None:

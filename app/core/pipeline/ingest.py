@@ -237,8 +237,8 @@ class Ingest:
                     self.catalog.put_moments(
                         ids[id(d)], self.model_id, list(zip(d.times, v, strict=True))
                     )
-            for d in ok:  # why a video was indexed in part (upsert cleared any old note)
-                if d.note is not None:
+            for d in ok:  # why a sampled video was indexed in part; None: it was not
+                if d.times is not None:
                     conn.execute(
                         "UPDATE photos SET skip_reason = ? WHERE id = ?", (d.note, ids[id(d)])
                     )
