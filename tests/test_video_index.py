@@ -90,7 +90,10 @@ def test_a_folder_of_photos_and_videos_indexes_and_a_text_query_finds_the_moment
         times = moments_of(lib, v.id)
         assert len(times) >= 4 and min(times) >= MOMENT_BASE
         assert lib.vindex.contains([v.id, *times]).all()  # the video and every moment
-        assert lib.thumbnail(v.id) is not None  # its poster frame
+        thumb = lib.thumbnail(v.id)  # its poster frame, remade from the video when lost
+        assert thumb is not None
+        thumb.unlink()
+        assert lib.thumbnail(v.id) == thumb and thumb.stat().st_size > 0
     assert lib.catalog.count_moments(encoder.model_id) == report.frames
     red = lib.photo_by_path(videos[0])
     assert red is not None
@@ -173,6 +176,8 @@ def test_deleted_video_leaves_the_index_and_unplugged_folder_keeps_it(
     assert not lib.vindex.contains([gone.id, *labels[videos[1]]]).any()
     assert lib.vindex.contains(labels[videos[0]]).all()
     assert len(lib.vindex) == len(photos) + 1 + len(labels[videos[0]])
+    lib.remove_folder(root)  # the folder's photos, videos and moments all leave
+    assert len(lib.vindex) == 0 and lib.catalog.count_moments(encoder.model_id) == 0
 
 
 def test_hostile_videos_are_skipped_or_partly_indexed_with_their_reason_and_the_run_goes_on(

@@ -251,6 +251,12 @@ def test_watch_waits_until_a_video_being_written_stands_still(
         assert video.state == "indexed" and video.skip_reason is None
         assert sum(s.skipped for s in summaries) == 0 and lib.partly_indexed() == []
         assert encoder.calls == 1  # sampled and encoded once, complete
+        renamed = videos / "holiday.mp4"  # renamed while watched: it keeps its vectors
+        os.rename(target, renamed)
+        wait_until(lambda: sum(s.moved for s in summaries) == 1, "the rename is applied")
+        moved = lib.catalog.photo_by_path(str(renamed))
+        assert moved is not None and moved.id == video.id and encoder.calls == 1
+        assert len(lib.catalog.moment_labels([video.id])) >= 4
     finally:
         watcher.stop()
 
