@@ -21,7 +21,8 @@ from qt_helpers import press, shape_photos, strict_qt_fixture, type_text  # noqa
 from test_ui_window import make_window, wait_for_search
 
 from app.core.api import Library, Paths
-from app.ui.results_model import ResultsModel, format_time, thumb_key
+from app.ui.captions import counted, format_time
+from app.ui.results_model import ResultsModel, thumb_key
 from app.ui.search_controller import build_query
 from app.ui.settings import UiSettings
 from app.ui.theme import cached_pixmap
@@ -132,6 +133,9 @@ def test_browsing_lists_each_video_once_with_its_length_and_no_moment(window):
     assert index.data(ResultsModel.MomentRole) is None
     assert "video 0:08" in index.data(Qt.ItemDataRole.AccessibleTextRole)
     assert window.result_label.text().startswith(f"{len(PHOTOS)} photos and 2 videos ·")
+    assert model.videos_between(0, model.total()) == 2  # the timeline's headers count them
+    assert counted(3, 0) == "3 photos" and counted(1, 1) == "1 photo and 1 video"
+    assert counted(0, 2) == "2 videos" and counted(0, 0) == "0 photos"
     photo = model.index(row_of(window, PHOTOS[0][0] + "-square-000.jpg"), 0)
     assert photo.data(ResultsModel.DurationRole) is None
 
@@ -298,6 +302,8 @@ def test_find_similar_from_a_frame_searches_like_that_moment(qtbot, window):
     assert image.label == f"Like red.mp4 at {format_time(hit.moment_ms)}"
     query = build_query(window.search.current_spec())
     assert query.like_moment_ms == hit.moment_ms
+    chip = window.search_bar.chip.preview  # the chip shows that moment's frame, not the poster
+    qtbot.waitUntil(lambda: redness(chip.pixmap().toImage()) > 0.2, timeout=10_000)
     # the red circle's moment finds red circles first: the video it came from is pinned
     assert window.model.index(0, 0).data(ResultsModel.SourceRole)
 

@@ -10,20 +10,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt
-from PySide6.QtGui import QAction, QImage, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from app.core.api import Folder, UserError
 from app.ui import file_actions, theme
+from app.ui.captions import format_time
 from app.ui.file_actions import choose_photo
 from app.ui.first_run import FirstRunDialog
 from app.ui.folders_dialog import FolderList, FoldersDialog, choose_folder
 from app.ui.image_query import ImageQuery, is_image_path
 from app.ui.models_dialog import ModelsDialog
 from app.ui.preferences import PreferencesDialog
-from app.ui.results_model import ResultsModel, format_time
+from app.ui.preview_actions import PreviewActions
+from app.ui.results_model import ResultsModel
 from app.ui.skipped_dialog import SkippedDialog
-from app.ui.viewer import ResultSequence, ViewerDialog
+from app.ui.viewer import ViewerDialog
 from app.ui.workers import run_in_thread
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ class WindowActions(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
+        self.preview = PreviewActions(self)
         self.models_dialog: ModelsDialog | None = None  # the one open Models dialog
         self.preferences: PreferencesDialog | None = None  # the one open Preferences dialog
         # The system pickers; tests put their answer here.
@@ -303,81 +306,8 @@ class WindowActions(QObject):
         return menu
 
     def open_preview(self, index: QModelIndex) -> ViewerDialog | None:
-        library = self.window.library
-        if not index.isValid() or library is None:
-            return None
-        dialog = ViewerDialog(
-            library,
-            ResultSequence(self.window.model, self.window.grid),
-            index.row(),
-            self.window.pool,
-            self.window,
-        )
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.find_similar.connect(lambda pid: self._similar_from_preview(dialog, pid))
-        dialog.region_search.connect(
-            lambda pid, path, box, crop: self._region_search(dialog, pid, path, box, crop)
-        )
-        dialog.similar_moment.connect(lambda pid, t: self._similar_moment(dialog, pid, t))
-        dialog.frame_search.connect(
-            lambda label, frame, box, crop: self._frame_search(dialog, label, frame, box, crop)
-        )
-        dialog.open_player.connect(lambda p, t: self.open_in_player(Path(p), t))
-        dialog.open_file.connect(lambda p: self.open_path(Path(p)))
-        dialog.show_in_folder.connect(lambda p: self.show_path(Path(p)))
-        dialog.open()
-        return dialog
-
-    def _similar_from_preview(self, dialog: ViewerDialog, photo_id: int) -> None:
-        dialog.accept()
-        self.find_similar(photo_id, dialog.path.name)
-
-    def _similar_moment(self, dialog: ViewerDialog, photo_id: int, t_ms: int) -> None:
-        dialog.accept()
-        self.find_similar(photo_id, dialog.path.name, t_ms)
-
-    def _frame_search(
-        self,
-        dialog: ViewerDialog,
-        label: str,
-        frame: QImage,
-        box: tuple[int, int, int, int] | None,
-        crop: QImage,
-    ) -> None:
-        """A video's frame searched as an image: a box on it, or the whole frame."""
-        dialog.accept()
-        thumb = None if crop.isNull() else crop
-        self.window.search.search_by_image(
-            ImageQuery(label=label, pixels=frame, region=box, thumb=thumb)
-        )
-
-    def open_in_player(self, path: Path, t_ms: int) -> None:
-        """A video in the system's player (with sound), from `t_ms` where the player can."""
-        if not file_actions.open_in_player(path, t_ms):
-            self.tell("PhotoSeek", file_actions.open_failed_message(path))
-        elif t_ms >= 1000:
-            self.window.statusBar().showMessage(
-                f"Opened {path.name}; the moment is at {format_time(t_ms)}.", 8000
-            )
-
-    def _region_search(
-        self,
-        dialog: ViewerDialog,
-        photo_id: int,
-        path: str,
-        box: tuple[int, int, int, int],
-        crop: QImage,
-    ) -> None:
-        """A box dragged over a photo in the preview: find that object in other photos."""
-        dialog.accept()
-        x, y, width, height = box
-        query = ImageQuery(
-            label=f"Part of {Path(path).name}",
-            like_photo_id=photo_id,
-            region=(x, y, width, height),
-            thumb=None if crop.isNull() else crop,
-        )
-        self.window.search.search_by_image(query)
+        """The viewer over the results, at `index` (see preview_actions.py)."""
+        return self.preview.open(index)
 
     def search_by_photo(self) -> None:
         """Edit > Search by Photo: pick a photo file and find photos like it."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QImage, QPixmap, QPixmapCache
 
-from app.core.api import GUESSED_SOURCES
+from app.ui.captions import SOURCE_TEXT, date_note, format_date, video_note
 from app.ui.theme import cached_pixmap
 from app.ui.thumb_loader import ThumbLoader
 from app.ui.timeline_layout import NO_DATE, clamp_aspect, date_key
@@ -53,30 +52,6 @@ def thumb_key(photo_id: int, moment_ms: int | None = None) -> str:
     if moment_ms is None:
         return f"photoseek-thumb-{photo_id}"
     return f"photoseek-thumb-{photo_id}@{moment_ms}"
-
-
-def format_time(ms: int | None) -> str:
-    """A time in a video as players show it: "0:07", "12:05", "1:02:09"."""
-    seconds = max(0, int(ms or 0) // 1000)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def format_date(when: datetime | None) -> str:
-    """ "4 May 2021" (no leading zero, month spelled out), or "No date"."""
-    return f"{when.day} {when:%B %Y}" if when else "No date"
-
-
-SOURCE_TEXT = "Searched from"
-
-
-def date_captions(when: datetime | None) -> list[str]:
-    """The date from longest to shortest ("14 September 2021", "14 Sep 2021", "Sep 2021",
-    "2021"): a narrow cell shows the longest that fits, so the year is never cut off."""
-    if when is None:
-        return ["No date"]
-    return [format_date(when), f"{when.day} {when:%b %Y}", f"{when:%b %Y}", f"{when:%Y}"]
 
 
 class ResultsModel(QAbstractListModel):
@@ -115,6 +90,7 @@ class ResultsModel(QAbstractListModel):
         self._by_date = False
         self._aspects: list[float] | None = None
         self._keys: list[int] | None = None
+        self._video_sums: list[int] | None = None  # running count of videos, for the headers
         self._loader = loader
         if loader is not None:
             loader.loaded.connect(self._on_loaded)
@@ -144,6 +120,7 @@ class ResultsModel(QAbstractListModel):
         self._scored = scored
         self._by_date = by_date
         self._aspects = self._keys = None
+        self._video_sums = None
         self._source = source.photo_id if source is not None else None
         self._hits = [source, *hits] if source is not None else list(hits)
         self._row_of = {hit.photo_id: row for row, hit in enumerate(self._hits)}
@@ -219,6 +196,16 @@ class ResultsModel(QAbstractListModel):
         if self._aspects is None:
             self._aspects = [clamp_aspect(h.width, h.height) for h in self._hits]
         return self._aspects
+
+    def videos_between(self, first: int, end: int) -> int:
+        """How many of the hits `first` .. `end - 1` are videos (for a section's count)."""
+        if self._video_sums is None:
+            sums = [0]
+            for h in self._hits:
+                sums.append(sums[-1] + (h.kind == "video"))
+            self._video_sums = sums
+        end = max(first, min(end, len(self._hits)))
+        return self._video_sums[end] - self._video_sums[max(0, first)]
 
     def date_keys(self) -> list[int]:
         """Every hit's date as a `date_key` (NO_DATE when it has none), fetched or not."""
@@ -309,7 +296,7 @@ class ResultsModel(QAbstractListModel):
             name = Path(hit.path).name
             if role == Qt.ItemDataRole.AccessibleTextRole:
                 pinned = f", {SOURCE_TEXT.lower()}" if hit.photo_id == self._source else ""
-                return f"{name}, {format_date(hit.capture_time)}{_video_note(hit)}{pinned}"
+                return f"{name}, {format_date(hit.capture_time)}{video_note(hit)}{pinned}"
             return name
         if role == self.KindRole:
             return hit.kind
@@ -326,7 +313,7 @@ class ResultsModel(QAbstractListModel):
                 score = f"<br>{SOURCE_TEXT}: the photos after it look like it"
             return (
                 f"<b>{html.escape(Path(hit.path).name)}</b><br>"
-                f"{format_date(hit.capture_time)}{_date_note(hit)}{_video_note(hit)}{score}"
+                f"{format_date(hit.capture_time)}{date_note(hit)}{video_note(hit)}{score}"
             )
         if role == self.ScoreRole:
             return float(hit.score) if self._scored and not source else None
@@ -406,18 +393,3 @@ class ResultsModel(QAbstractListModel):
         if row is not None and row < self._shown:
             index = self.index(row, 0)
             self.dataChanged.emit(index, index, [self.ThumbnailRole, self.ThumbStateRole])
-
-
-def _video_note(hit: Hit) -> str:
-    """ ", video 0:42, best at 0:12" for a video; nothing for a photo."""
-    if hit.kind != "video":
-        return ""
-    note = f", video {format_time(hit.duration_ms)}" if hit.duration_ms else ", video"
-    return note + (f", best at {format_time(hit.moment_ms)}" if hit.moment_ms is not None else "")
-
-
-def _date_note(hit: Hit) -> str:
-    """Said after the date when it is the file's time, not a capture date the photo records."""
-    if getattr(hit, "capture_source", None) in GUESSED_SOURCES:
-        return " (file date: no capture date in the photo)"
-    return ""

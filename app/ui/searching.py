@@ -9,8 +9,9 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
 from app.core.api import ModelError, UserError
+from app.ui.captions import counted
 from app.ui.image_query import ImageQuery, from_mime
-from app.ui.image_reader import read_image
+from app.ui.image_reader import qimage_from_pil, read_image
 from app.ui.results_model import ResultsModel
 from app.ui.search_controller import Outcome, SearchSpec
 from app.ui.workers import run_in_thread
@@ -29,21 +30,11 @@ def describe_result(outcome: Outcome) -> str:
         return f"No close matches · the {n:,} nearest · {ms:.0f} ms"
     if outcome.spec.browsing:
         videos = sum(1 for h in result.hits if h.kind == "video")
-        what = plural(n - videos, "photo") if not videos else counted(n - videos, videos)
+        what = counted(n - videos, videos)
         text = what if n >= total else f"Newest {n:,} of {total:,} photos"
     else:
         text = f"{n:,} match{'es' if n != 1 else ''}"
     return f"{text} · {ms:.0f} ms"
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'s' if n != 1 else ''}"
-
-
-def counted(photos: int, videos: int) -> str:
-    """ "30 photos and 2 videos", "1 video": what a browse lists, by kind."""
-    parts = [plural(photos, "photo")] if photos else []
-    return " and ".join([*parts, plural(videos, "video")])
 
 
 def query_label(spec: SearchSpec) -> str:
@@ -154,6 +145,8 @@ class SearchPresenter(QObject):
         library = self.window.library
 
         def work() -> QImage | None:
+            if query.like_photo_id is not None and query.like_moment_ms is not None and library:
+                return qimage_from_pil(library.frame(query.like_photo_id, query.like_moment_ms, 64))
             if query.like_photo_id is not None:
                 path = library.thumbnail(query.like_photo_id) if library else None
                 return read_image(path, 64) if path else None

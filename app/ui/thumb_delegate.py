@@ -26,7 +26,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from app.ui.results_model import SOURCE_TEXT, ResultsModel, date_captions, format_time
+from app.ui.captions import SOURCE_TEXT, counted, date_captions, format_time
+from app.ui.results_model import ResultsModel
 from app.ui.theme import cached_pixmap, mix, tinted_pixmap
 from app.ui.timeline_layout import Header
 
@@ -247,9 +248,16 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.drawEllipse(circle)
 
     def paint_header(
-        self, painter: QPainter, rect: QRect, header: Header, palette: QPalette, font: QFont
+        self,
+        painter: QPainter,
+        rect: QRect,
+        header: Header,
+        palette: QPalette,
+        font: QFont,
+        videos: int = 0,
     ) -> None:
-        """A section title ("July 2019", or "Sunday 14 July 2019") and its photo count."""
+        """A section title ("July 2019", or "Sunday 14 July 2019") and its count of photos (and
+        of the `videos` among them)."""
         title = QFont(font)
         title.setBold(True)
         title.setPointSizeF(font.pointSizeF() * (1.05 if header.by_day else 1.25))
@@ -262,8 +270,7 @@ class ThumbDelegate(QStyledItemDelegate):
         painter.setPen(palette.color(QPalette.ColorRole.Text))
         text = metrics.elidedText(header.text, Qt.TextElideMode.ElideRight, text_rect.width())
         painter.drawText(baseline_room, align, text)
-        count = header.end - header.first
-        note = f"{count:,} photo{'s' if count != 1 else ''}"
+        note = counted(header.end - header.first - videos, videos)
         room = text_rect.width() - metrics.horizontalAdvance(text) - 16
         small = QFont(font)
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))

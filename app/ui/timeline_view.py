@@ -339,11 +339,13 @@ class TimelineView(QListView):
         offset, area = self.verticalOffset(), event.rect()
         top, bottom = area.top() + offset, area.bottom() + 1 + offset
         palette, font, margin = self.palette(), self.font(), layout.metrics.margin
+        results = self._results()
         for header in layout.headers_between(top, bottom):
             rect = QRect(
                 margin, header.y - offset, layout.metrics.width - 2 * margin, header.height
             )
-            self.delegate.paint_header(painter, rect, header, palette, font)
+            videos = results.videos_between(header.first, header.end) if results else 0
+            self.delegate.paint_header(painter, rect, header, palette, font, videos)
         option = QStyleOptionViewItem()
         self.initViewItemOption(option)
         flag = QStyle.StateFlag

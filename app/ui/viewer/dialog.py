@@ -41,8 +41,9 @@ from PySide6.QtWidgets import (
 
 from app.core.api import Library, Photo, UserError
 from app.ui import theme
+from app.ui.captions import format_time
 from app.ui.image_query import fit_region
-from app.ui.results_model import format_time, thumb_key
+from app.ui.results_model import thumb_key
 from app.ui.viewer.canvas import BACKDROP, FULL_SCREEN_BACKDROP, WHEEL_STEP
 from app.ui.viewer.info import InfoPanel
 from app.ui.viewer.loader import PhotoLoader

@@ -10,7 +10,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from app.core.api import GUESSED_SOURCES, Photo
-from app.ui.results_model import format_date, format_time
+from app.ui.captions import format_date, format_time
 
 PANEL_WIDTH = 270
 GUESS_NOTE = " (file date: no capture date in the photo)"

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui import theme
-from app.ui.results_model import format_time
+from app.ui.captions import format_time
 
 MAX_MOMENTS = 24  # moments offered in the strip, the best ones (the rest match less well)
 
