@@ -318,3 +318,35 @@ def test_open_in_player_hands_the_video_to_the_desktop(
     assert opened_urls == [QUrl.fromLocalFile(str(dialog.path))]
     assert "the moment is at 0:0" in window.statusBar().currentMessage()
     dialog.reject()
+
+
+def test_the_context_menu_of_a_video_hit_plays_from_its_moment(
+    qtbot, window, opened_urls, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no player that takes a start time
+    row = search_red_circle(qtbot, window)
+    moment = window.model.hit(row).moment_ms
+    menu = window.user_actions.build_context_menu(window.model.index(row, 0))
+    actions = {a.text(): a for a in menu.actions() if a.text()}
+    play = actions[f"Play from {format_time(moment)}"]
+    play.trigger()
+    assert opened_urls == [QUrl.fromLocalFile(str(window.model.hit(row).path))]
+    assert f"the moment is at {format_time(moment)}" in window.statusBar().currentMessage()
+    photo = next(r for r in range(window.model.total()) if window.model.hit(r).kind == "photo")
+    menu = window.user_actions.build_context_menu(window.model.index(photo, 0))
+    assert not any("Play" in a.text() or "Player" in a.text() for a in menu.actions())
+
+
+def test_stepping_from_a_video_to_a_photo_and_back(qtbot, window):
+    row = search_red_circle(qtbot, window)
+    dialog = open_viewer(qtbot, window, row)
+    photo = next(r for r in range(window.model.total()) if window.model.hit(r).kind == "photo")
+    dialog.go_to(photo)
+    qtbot.waitUntil(dialog.canvas.has_image)
+    assert not dialog.is_video() and dialog.video_bar.isHidden() and dialog.moment_ms is None
+    press(dialog.canvas, Qt.Key.Key_P)  # nothing to play
+    assert not dialog.player.playing()
+    dialog.go_to(row)
+    assert dialog.is_video() and dialog.video_bar.isVisible()
+    qtbot.waitUntil(lambda: redness(dialog.canvas.image()) > 0.2, timeout=10_000)
+    dialog.reject()

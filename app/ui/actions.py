@@ -297,6 +297,13 @@ class WindowActions(QObject):
         menu.setAccessibleName("Photo actions")
         menu.addAction(theme.icon("photo"), "Preview", lambda: self.open_preview(index))
         menu.addAction(theme.icon("open"), "Open", lambda: self.open_path(path))
+        if index.data(ResultsModel.KindRole) == "video":
+            at = moment or 0
+            menu.addAction(
+                theme.icon("play"),
+                f"Play from {format_time(at)}" if at else "Open in Player",
+                lambda: self.preview.open_in_player(path, at),
+            )
         menu.addAction(theme.icon("folder"), "Show in Folder", lambda: self.show_path(path))
         menu.addSeparator()
         menu.addAction(
