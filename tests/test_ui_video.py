@@ -350,3 +350,32 @@ def test_stepping_from_a_video_to_a_photo_and_back(qtbot, window):
     assert dialog.is_video() and dialog.video_bar.isVisible()
     qtbot.waitUntil(lambda: redness(dialog.canvas.image()) > 0.2, timeout=10_000)
     dialog.reject()
+
+
+def test_a_video_that_became_unreadable_says_so_in_the_viewer(qtbot, window, media):
+    row = row_of(window, "red.mp4")
+    path = media / "videos" / "red.mp4"
+    path.write_bytes(path.read_bytes()[:200])  # cut short after it was indexed
+    window.grid.setCurrentIndex(window.model.index(row, 0))
+    dialog = window.user_actions.open_preview(window.model.index(row, 0))
+    assert dialog is not None and dialog.is_video()
+    qtbot.waitUntil(lambda: dialog.canvas.message().startswith("This video cannot be shown."))
+    assert "red.mp4" in dialog.canvas.message()
+    dialog.toggle_play()
+    qtbot.waitUntil(lambda: not dialog.player.playing(), timeout=10_000)
+    said = dialog.video_bar.time_label.text()
+    assert said.startswith("This video cannot be played here: ") and "Errno" not in said
+    dialog.reject()
+
+
+def test_a_large_frame_and_its_box_are_scaled_alike_for_the_engine():
+    from app.ui.image_query import MAX_PASTED_SIDE, fit_region
+
+    frame = QImage(2048, 1152, QImage.Format.Format_RGB32)
+    frame.fill(QColor(10, 20, 30))
+    scaled, box = fit_region(frame, (1024, 576, 512, 288))
+    assert (scaled.width(), scaled.height()) == (MAX_PASTED_SIDE, 576)
+    assert box == (512, 288, 256, 144)
+    small = QImage(320, 180, QImage.Format.Format_RGB32)
+    assert fit_region(small, (1, 2, 3, 4)) == (small, (1, 2, 3, 4))
+    assert fit_region(frame, None)[1] is None

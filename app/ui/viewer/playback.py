@@ -114,5 +114,8 @@ class FramePlayer(QObject):
     def _failed(self, stop: threading.Event, exc: BaseException) -> None:
         if not isinstance(exc, (av.error.FFmpegError, OSError, ValueError)):
             raise exc
-        if self._stop is stop:
-            self.failed.emit(f"This video cannot be played here: {exc}")
+        if self._stop is stop:  # stopped first, so that the message is what stays on screen
+            self._stop = None
+            self.stopped.emit(self.position)
+            reason = getattr(exc, "strerror", None) or str(exc)  # FFmpeg's words, no errno
+            self.failed.emit(f"This video cannot be played here: {reason}.")
