@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import test_ui_window
 from microclip import caption
-from PySide6.QtCore import QModelIndex, QPointF, QRect, QSize, Qt, QUrl
+from PySide6.QtCore import QModelIndex, QPointF, QRect, QSize, Qt, QThreadPool, QUrl
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem
 from qt_helpers import press, shape_photos, strict_qt_fixture, type_text  # noqa: F401
@@ -379,3 +379,33 @@ def test_a_large_frame_and_its_box_are_scaled_alike_for_the_engine():
     small = QImage(320, 180, QImage.Format.Format_RGB32)
     assert fit_region(small, (1, 2, 3, 4)) == (small, (1, 2, 3, 4))
     assert fit_region(frame, None)[1] is None
+
+
+def test_skipped_files_lists_broken_videos_and_those_indexed_in_part(
+    qtbot, tmp_path, tiny_model_dir
+):
+    from app.ui.skipped_dialog import SkippedDialog
+
+    root = tmp_path / "clips"
+    root.mkdir()
+    whole = write_video(
+        tmp_path / "whole.mkv", scene_frames([(3, "red", "circle"), (7, "blue", "star")])
+    )
+    data = whole.read_bytes()
+    (root / "cut.mkv").write_bytes(data[: len(data) // 2])  # a copy that broke off
+    (root / "empty.mov").write_bytes(b"")
+    library = Library.open(Paths.at(tmp_path / "home").ensure(), model_dir=tiny_model_dir)
+    library.add_folder(root)
+    report = library.index()
+    assert (report.added, report.skipped, report.partial) == (1, 1, 1)
+    pool = QThreadPool()
+    dialog = SkippedDialog(library, pool)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: len(dialog.rows()) == 2)
+    rows = {Path(path).name: reason for path, reason, _ in dialog.rows()}
+    assert rows["empty.mov"] == "empty file (0 bytes)"
+    assert rows["cut.mkv"].startswith("Partly indexed: indexed up to 0:0")
+    assert "1 video(s) could be read only in part" in dialog.summary.text()
+    dialog.reject()
+    pool.waitForDone(5000)
+    library.close()

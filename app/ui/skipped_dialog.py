@@ -1,4 +1,5 @@
-"""Files PhotoSeek could not index, each with the reason in plain words."""
+"""Files PhotoSeek could not index, each with the reason in plain words, and the videos it could
+index only in part (cut short or damaged midway: searchable up to where they were read)."""
 
 from __future__ import annotations
 
@@ -64,19 +65,31 @@ class SkippedDialog(QDialog):
         layout.addWidget(buttons)
         self._rows: list[tuple[str, str, str]] = []
         self._worker = run_in_thread(
-            library.skipped, on_result=self._show, on_error=self._failed, pool=pool
+            lambda: (library.skipped(), library.partly_indexed()),
+            on_result=lambda lists: self._show(*lists),
+            on_error=self._failed,
+            pool=pool,
         )
         self.finished.connect(self._worker.cancel)
 
-    def _show(self, skipped: list[SkippedFile]) -> None:
+    def _show(self, skipped: list[SkippedFile], partly: list[SkippedFile] | None = None) -> None:
+        partly = partly or []
         self._rows = [
             (str(s.path), str(s.reason), _when(getattr(s, "when", None))) for s in skipped
-        ]
-        if self._rows:
-            self.summary.setText(
-                f"PhotoSeek could not read {len(self._rows):,} file(s), so they are not searchable. "
-                "Fix or replace a file and PhotoSeek will try it again on its next scan."
+        ] + [(str(s.path), f"Partly indexed: {s.reason}", _when(s.when)) for s in partly]
+        text = []
+        if skipped:
+            text.append(
+                f"PhotoSeek could not read {len(skipped):,} file(s), so they are not searchable."
             )
+        if partly:
+            text.append(
+                f"{len(partly):,} video(s) could be read only in part: they are searchable up "
+                "to where the reading stopped."
+            )
+        if text:
+            text.append("Fix or replace a file and PhotoSeek will try it again on its next scan.")
+            self.summary.setText(" ".join(text))
         else:
             self.summary.setText("No files were skipped: every photo found could be read.")
         self.table.setRowCount(len(self._rows))
