@@ -34,8 +34,6 @@ from app.core.catalog.records import (
     Folder,
     FolderError,
     Photo,
-    from_db_path,
-    from_epoch,
 )
 from app.core.errors import UserError
 from app.core.index.vindex import VectorIndex
@@ -381,12 +379,10 @@ class Library:
     def partly_indexed(self) -> list[SkippedFile]:
         """Videos indexed only in part (cut short by the per-video deadline, or damaged
         midway), each with how far and why, by path. They are searchable up to there."""
-        rows = self.catalog.db.conn.execute(
-            "SELECT path, skip_reason, indexed_at FROM photos WHERE state = ? AND kind = "
-            "'video' AND skip_reason IS NOT NULL ORDER BY path",
-            (INDEXED,),
-        ).fetchall()
-        return [SkippedFile(Path(from_db_path(p)), r, from_epoch(t)) for p, r, t in rows]
+        return [
+            SkippedFile(Path(p.path), p.skip_reason or "", p.indexed_at)
+            for p in self.catalog.partly_indexed_videos()
+        ]
 
     def skipped(self) -> list[SkippedFile]:
         """Files that could not be indexed, and files and folders the scan left out (broken

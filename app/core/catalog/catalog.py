@@ -266,6 +266,20 @@ class Catalog(FolderMixin):
         )
         return [photo_from_row(r) for r in rows]
 
+    def partly_indexed_videos(self) -> list[Photo]:
+        """Videos indexed only in part, with why (`skip_reason` of an indexed video), by path."""
+        rows = self.db.conn.execute(
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE state = ? AND kind = 'video' "
+            "AND skip_reason IS NOT NULL ORDER BY path",
+            (INDEXED,),
+        )
+        return [photo_from_row(r) for r in rows]
+
+    def note_partial(self, photo_id: int, note: str | None) -> None:
+        """Record why a sampled video was indexed only in part (None: it was indexed whole)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE photos SET skip_reason = ? WHERE id = ?", (note, photo_id))
+
     def unembedded(self, model_id: str, folder_id: int | None = None) -> list[Photo]:
         """Photos not skipped that lack a vector for `model_id` (interrupted or new model)."""
         sql = (

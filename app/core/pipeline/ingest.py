@@ -215,7 +215,7 @@ class Ingest:
         known = [d.work.photo_id for d in (*ok, *bad) if d.work.photo_id is not None]
         # A re-sampled, changed or now unreadable video's old moments leave the index.
         stale = self.catalog.moment_labels(known) if known and self.index is not None else None
-        with self.catalog.transaction() as conn:
+        with self.catalog.transaction():
             with_meta = [d for d in ok if d.meta is not None]
             if with_meta:
                 got = self.catalog.upsert_photos([d.meta for d in with_meta if d.meta])
@@ -239,9 +239,7 @@ class Ingest:
                     )
             for d in ok:  # why a sampled video was indexed in part; None: it was not
                 if d.times is not None:
-                    conn.execute(
-                        "UPDATE photos SET skip_reason = ? WHERE id = ?", (d.note, ids[id(d)])
-                    )
+                    self.catalog.note_partial(ids[id(d)], d.note)
             for d in bad:
                 w = d.work
                 size, mtime = (w.stat.st_size, w.stat.st_mtime_ns) if w.stat else (0, 0)
