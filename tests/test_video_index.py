@@ -6,6 +6,7 @@ loses nothing, hostile files are skipped or partly indexed with their reason."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -181,7 +182,7 @@ def test_deleted_video_leaves_the_index_and_unplugged_folder_keeps_it(
 
 
 def test_hostile_videos_are_skipped_or_partly_indexed_with_their_reason_and_the_run_goes_on(
-    lib: Library, tmp_path: Path
+    lib: Library, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = tmp_path / "media"
     root.mkdir()
@@ -213,6 +214,16 @@ def test_hostile_videos_are_skipped_or_partly_indexed_with_their_reason_and_the_
     # Skipped files are not read again until they change; the partial one neither.
     again = lib.index()
     assert (again.added, again.updated, again.still_skipped) == (0, 0, 4)
+    # `photoseek status` lists the partly indexed video with its reason, as the skipped ones.
+    from app.cli import main
+
+    assert main(["--data-dir", str(lib.paths.data.parent), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [(Path(s["path"]).name, s["reason"]) for s in status["partly_indexed"]] == [
+        ("cut.mkv", partly[0].reason)
+    ]
+    assert main(["--data-dir", str(lib.paths.data.parent), "status"]) == 0
+    assert f"{root / 'cut.mkv'}: {partly[0].reason}" in capsys.readouterr().out
 
 
 def test_a_per_video_deadline_keeps_what_was_sampled(

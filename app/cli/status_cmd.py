@@ -33,6 +33,7 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
     with open_library(args, paths) as lib:
         st = lib.status()
         skipped = lib.skipped()
+        partly = lib.partly_indexed()
     data = {
         "photos": st.photos,
         "indexed": st.indexed,
@@ -47,6 +48,9 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         "cache": str(paths.cache),
         "log": str(paths.logs / LOG_NAME),
         "folders": [folder_dict(f) for f in st.folders],
+        "partly_indexed": [
+            {"path": str(s.path), "reason": s.reason, "when": iso(s.when)} for s in partly
+        ],
         "skipped_files": [
             {"path": str(s.path), "reason": s.reason, "when": iso(s.when)} for s in skipped
         ],
@@ -87,4 +91,8 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
                 f"  … and {len(skipped) - len(shown)} more: `photoseek status --skipped` "
                 "lists them all"
             )
+    if partly:
+        print(f"videos indexed in part ({len(partly)}), searchable up to there:")
+        for s in partly:
+            print(f"  {s.path}: {s.reason}")
     return 0
