@@ -200,6 +200,11 @@ def test_the_photos_videos_filter_is_sent_as_the_kind_and_kept(qtbot, window, pa
         qtbot, window, lambda: type_text(window.search_bar.edit, caption("red", "circle"))
     )
     assert all(window.model.hit(r).kind == "photo" for r in range(window.model.total()))
+    window.resize(800, 600)  # a narrow window: the box says "Both", and keeps its tooltip
+    qtbot.waitUntil(lambda: filters.kind_box.itemText(0) == "Both")
+    assert filters.kind_box.toolTip() == "Show photos, videos, or both"
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: filters.kind_box.itemText(0) == "Photos and videos")
     filters.set_kind("video")
     window.close()
     assert UiSettings(paths.config / "window.ini").kind == "video"

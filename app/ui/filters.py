@@ -23,6 +23,7 @@ KINDS = (
     ("Photos", "photo", "photo"),
     ("Videos", "video", "play"),
 )
+SHORT_KINDS = ("Both", "Photos", "Videos")  # the same, in a narrow window
 Kind = Literal["all", "photo", "video"]
 
 
@@ -143,6 +144,11 @@ class FilterBar(QWidget):
         self.kind_box.blockSignals(True)
         self.kind_box.setCurrentIndex(max(self.kind_box.findData(kind), 0))
         self.kind_box.blockSignals(False)
+
+    def set_compact(self, compact: bool) -> None:
+        """A narrow window: the kind box says "Both" rather than "Photos and videos"."""
+        for i, (label, _kind, _icon) in enumerate(KINDS):
+            self.kind_box.setItemText(i, SHORT_KINDS[i] if compact else label)
 
     def set_order_enabled(self, enabled: bool) -> None:
         """With nothing to rank (no words, no image) the grid is always newest first."""

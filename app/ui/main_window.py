@@ -370,3 +370,4 @@ class MainWindow(QMainWindow):
         if compact != self._compact:
             self._compact = compact
             self.search_bar.set_compact(compact)
+            self.filters.set_compact(compact)
