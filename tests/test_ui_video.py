@@ -202,6 +202,7 @@ def test_the_photos_videos_filter_is_sent_as_the_kind_and_kept(qtbot, window, pa
     assert all(window.model.hit(r).kind == "photo" for r in range(window.model.total()))
     window.resize(800, 600)  # a narrow window: the box says "Both", and keeps its tooltip
     qtbot.waitUntil(lambda: filters.kind_box.itemText(0) == "Both")
+    qtbot.waitUntil(lambda: filters.kind_box.width() < 120)  # and is narrow with it
     assert filters.kind_box.toolTip() == "Show photos, videos, or both"
     window.resize(1280, 800)
     qtbot.waitUntil(lambda: filters.kind_box.itemText(0) == "Photos and videos")

@@ -147,8 +147,10 @@ class FilterBar(QWidget):
 
     def set_compact(self, compact: bool) -> None:
         """A narrow window: the kind box says "Both" rather than "Photos and videos"."""
+        box = self.kind_box
         for i, (label, _kind, _icon) in enumerate(KINDS):
-            self.kind_box.setItemText(i, SHORT_KINDS[i] if compact else label)
+            box.setItemText(i, SHORT_KINDS[i] if compact else label)
+        box.setFixedWidth(box.sizeHint().width())  # its cached minimum fits the old texts
 
     def set_order_enabled(self, enabled: bool) -> None:
         """With nothing to rank (no words, no image) the grid is always newest first."""
