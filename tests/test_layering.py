@@ -132,3 +132,9 @@ def test_the_layer_rule_sees_an_upward_import(tmp_path):
     assert layer_of("app.core.errors") < layer_of("app.core.photos.metadata")
     assert layer_of("app.core.pipeline.watcher") < layer_of("app.core.library")
     assert layer_of("app.core.library") < layer_of("app.core.api")
+
+
+def test_the_window_decodes_videos_through_the_core():
+    """PyAV (FFmpeg) stays in app/core/photos/video.py: the window plays frames it is handed."""
+    files = sorted((APP / "ui").rglob("*.py")) + sorted((APP / "cli").rglob("*.py"))
+    assert offenders(files, ("av",)) == []

@@ -17,7 +17,7 @@ from PIL import Image
 
 from app.core.photos.formats import is_photo_name, is_video_name
 from app.core.photos.metadata import PhotoMeta
-from app.core.photos.video import VideoError, frame_at, poster, probe, sample
+from app.core.photos.video import VideoError, frame_at, frames_from, poster, probe, sample
 from tests.videos import noise_frames, scene_video, write_audio_only, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -289,3 +289,18 @@ def test_frame_at_picks_the_moment(tmp_path: Path) -> None:
     path = scene_video(tmp_path / "a.mp4", [(3, "blue", "square"), (2, "red", "circle")])
     assert _redness(frame_at(path, 3500, max_side=80)) > _redness(frame_at(path, 1000, max_side=80))
     assert frame_at(path, 3500, max_side=80).size == (80, 48)
+
+
+def test_frames_from_plays_on_from_the_moment_in_order(tmp_path: Path) -> None:
+    """What the viewer's silent playback is handed: every frame from the moment on, in order,
+    upright and scaled; a file that breaks off says so as a VideoError, not FFmpeg's own."""
+    path = scene_video(tmp_path / "a.mp4", [(3, "blue", "square"), (2, "red", "circle")])
+    frames = list(frames_from(path, 3000, max_side=80))
+    times = [t for t, _ in frames]
+    assert times and times[0] >= 2999 and times == sorted(times) and times[-1] < 5000
+    assert all(im.size == (80, 48) and im.mode == "RGB" for _, im in frames)
+    assert _redness(frames[5][1]) > _redness(next(frames_from(path, 0, max_side=80))[1])
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(path.read_bytes()[:3000])
+    with pytest.raises(VideoError, match=r"broken\.mp4"):
+        list(frames_from(broken, 0, max_side=80))

@@ -47,6 +47,7 @@ from app.core.model.installed import (
 )
 from app.core.paths import ENV_HOME, Paths
 from app.core.photos.formats import IMAGE_EXTENSIONS
+from app.core.photos.video import frames_from as video_frames
 from app.core.pipeline.indexer import IndexProgress, IndexReport
 from app.core.pipeline.watcher import ChangeSummary, Watcher
 from app.core.resources import ResourceError, resource_path
@@ -123,4 +124,5 @@ __all__ = [
     "setup_logging",
     "storage_fault",
     "update_settings",
+    "video_frames",
 ]

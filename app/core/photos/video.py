@@ -159,6 +159,29 @@ def frame_at(path: Path | str, t_ms: int, *, max_side: int) -> Image.Image:
         return _picture(best, max(1, round(best.width * scale)), max(1, round(best.height * scale)))
 
 
+def frames_from(path: Path | str, t_ms: int, *, max_side: int) -> Iterator[tuple[int, Image.Image]]:
+    """The frames from `t_ms` to the end, in order, decoded lazily for playback: (time in ms
+    from the video's start, upright RGB with its long side at most `max_side`). Raises
+    `VideoError` for a file that cannot be decoded, before or while it plays."""
+    stat = os.stat(path)
+    with _open(path, stat) as (container, stream):
+        start = _start_s(stream)
+        try:
+            if stream.time_base and t_ms > 0:
+                container.seek(
+                    int(t_ms / 1000 / stream.time_base) + (stream.start_time or 0), stream=stream
+                )
+            for frame in _decoded(container, stream):
+                if frame.time is None or (frame.time - start) * 1000 < t_ms - 1:
+                    continue  # from the keyframe before the moment up to it
+                w, h = _displayed(frame.width, frame.height, frame.rotation)
+                scale = min(1.0, max_side / max(w, h))
+                size = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+                yield round((frame.time - start) * 1000), _picture(frame, *size)
+        except _AV_ERRORS as e:
+            raise VideoError(path, _failure(e)) from e
+
+
 class _Deadline(Exception):
     pass
 

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import av
+import numpy as np
+from PIL import Image
 from PySide6.QtCore import QObject, QThreadPool, Signal
-from PySide6.QtGui import QImage, QTransform
+from PySide6.QtGui import QImage
 
+from app.core.api import UserError, video_frames
 from app.ui.workers import Worker, run_in_thread
 
 LATE_S = 0.12  # a frame this late is skipped, so that playback keeps to the clock
@@ -26,37 +28,26 @@ Shown = tuple[int, QImage]  # the frame's time (ms) and its picture
 def play_frames(
     path: Path, t_ms: int, max_side: int, stop: threading.Event, show: Callable[[Shown], None]
 ) -> None:
-    """Decode `path` from `t_ms` to its end (or until `stop`), calling `show` when each frame is
-    due. Runs in a worker; raises av's errors for a file that cannot be decoded."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        if t_ms > 0 and stream.time_base:
-            container.seek(int(t_ms / 1000 / stream.time_base), stream=stream)
-        clock: tuple[float, float] | None = None  # (wall time, video ms) of the first frame
-        for frame in container.decode(stream):
-            if stop.is_set():
-                return
-            if frame.time is None or frame.time * 1000 < t_ms - 1:
-                continue  # from the keyframe before the moment up to it
-            ms = frame.time * 1000
-            if clock is None:
-                clock = (time.monotonic(), ms)
-            wait = clock[0] + (ms - clock[1]) / 1000 - time.monotonic()
-            if wait < -LATE_S:
-                continue
-            show((int(ms), _picture(frame, max_side)))
-            if wait > 0 and stop.wait(wait):
-                return
+    """Play `path` from `t_ms` to its end (or until `stop`), calling `show` when each frame is
+    due. Runs in a worker; the core decodes (`video_frames`), this keeps to the clock."""
+    clock: tuple[float, int] | None = None  # (wall time, video ms) of the first frame
+    for ms, picture in video_frames(path, t_ms, max_side=max_side):
+        if stop.is_set():
+            return
+        if clock is None:
+            clock = (time.monotonic(), ms)
+        wait = clock[0] + (ms - clock[1]) / 1000 - time.monotonic()
+        if wait < -LATE_S:
+            continue
+        show((ms, _qimage(picture)))
+        if wait > 0 and stop.wait(wait):
+            return
 
 
-def _picture(frame: av.VideoFrame, max_side: int) -> QImage:
-    scale = min(1.0, max_side / max(frame.width, frame.height))
-    width, height = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
-    rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-    image = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888).copy()
-    rotation = round(frame.rotation) % 360  # counter-clockwise, as the display matrix says
-    return image.transformed(QTransform().rotate(-rotation)) if rotation else image
+def _qimage(picture: Image.Image) -> QImage:
+    rgb = np.asarray(picture.convert("RGB"))
+    height, width = rgb.shape[:2]
+    return QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888).copy()
 
 
 class FramePlayer(QObject):
@@ -112,10 +103,10 @@ class FramePlayer(QObject):
             self.stopped.emit(self.position)
 
     def _failed(self, stop: threading.Event, exc: BaseException) -> None:
-        if not isinstance(exc, (av.error.FFmpegError, OSError, ValueError)):
+        if not isinstance(exc, (UserError, OSError)):
             raise exc
         if self._stop is stop:  # stopped first, so that the message is what stays on screen
             self._stop = None
             self.stopped.emit(self.position)
-            reason = getattr(exc, "strerror", None) or str(exc)  # FFmpeg's words, no errno
+            reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
             self.failed.emit(f"This video cannot be played here: {reason}.")
