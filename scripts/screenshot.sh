@@ -12,7 +12,9 @@
 #                                        its moment) to change the query ("" browses the timeline),
 #                                        PHOTOSEEK_SHOT_THEME=dark for a dark system palette,
 #                                        PHOTOSEEK_SHOT_FLOOR=0.9 to give the model a relevance
-#                                        floor, PHOTOSEEK_SHOT_END=1 to show the end of the grid
+#                                        floor, PHOTOSEEK_SHOT_END=1 to show the end of the grid,
+#                                        PHOTOSEEK_SHOT_ORDER=date to sort a query newest first
+#                                        (the timeline's month headers over search results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -114,7 +116,7 @@ for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${DISPLAY_NUM#:}" ] && break; sleep
 
 READY="$WORK/ready" QUIT="$WORK/quit"
 rm -f "$READY" "$QUIT"
-DISPLAY=$DISPLAY_NUM QT_QPA_PLATFORM=xcb "$PY" - "$WORK" "$QUERY" "$SIZE" "${PHOTOSEEK_SHOT_THEME:-light}" "${PHOTOSEEK_SHOT_FLOOR:-}" "${PHOTOSEEK_SHOT_END:-}" <<'PYTHON' &
+DISPLAY=$DISPLAY_NUM QT_QPA_PLATFORM=xcb "$PY" - "$WORK" "$QUERY" "$SIZE" "${PHOTOSEEK_SHOT_THEME:-light}" "${PHOTOSEEK_SHOT_FLOOR:-}" "${PHOTOSEEK_SHOT_END:-}" "${PHOTOSEEK_SHOT_ORDER:-relevance}" <<'PYTHON' &
 import sys
 from pathlib import Path
 
@@ -127,7 +129,7 @@ from app.ui.main_window import MainWindow
 from app.ui.search_bar import SearchBar
 
 work, query, size, theme = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-floor, to_end = sys.argv[5], sys.argv[6]
+floor, to_end, order = sys.argv[5], sys.argv[6], sys.argv[7]
 manifest = work / "model" / "photoseek.json"
 if floor:  # a calibrated model's floor, to show the weaker matches hidden under it
     import json
@@ -168,6 +170,7 @@ def poll() -> None:
         return
     settled = not window.indexer.running and not window.searcher.busy()
     if settled and not typed and window.model.total():
+        window.filters.set_order(order)
         window.search_bar.edit.setText(query)
         window.search_bar.search_now()
         typed = True
