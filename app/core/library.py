@@ -12,6 +12,7 @@ time, one indexing process per data folder, a switch cancels the run going on).
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
@@ -39,7 +40,7 @@ from app.core.errors import UserError
 from app.core.index.vindex import VectorIndex
 from app.core.jobs import JobCancelled, JobControl
 from app.core.paths import Paths, is_under
-from app.core.photos import decode, video
+from app.core.photos import decode, motion, video
 from app.core.photos.thumbnails import ThumbnailStore
 from app.core.pipeline.indexer import Indexer, IndexProgress, IndexReport
 from app.core.pipeline.scanner import is_relevant
@@ -372,6 +373,9 @@ class Library:
             raise UserError(f"Nothing with id {photo_id} is in the library (any more).")
         if photo.is_video:
             return video.frame_at(photo.path, t_ms, max_side=max_side)
+        clip = motion.clip_of(photo.path) if t_ms > 0 else None  # a motion photo's moment
+        if clip is not None:
+            return video.frame_at(photo.path, t_ms, max_side=max_side, source=io.BytesIO(clip))
         img = decode.open_image(Path(photo.path), min_side=max_side)
         img.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
         return img

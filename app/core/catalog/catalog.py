@@ -159,8 +159,8 @@ class Catalog(FolderMixin):
         kind: str | None = None,
     ) -> np.ndarray:
         """Item labels (int64, ascending) passing every given filter: ids of indexed photos and
-        videos, then the moment labels of those videos. `month` alone means that month in every
-        year; `folder` is a folder id or any path (items under it); `kind` "photo" or "video"
+        videos, then the moment labels of those items (a motion photo's clip too). `month`
+        alone means that month in every year; `folder` is a folder id or any path (items under it); `kind` "photo" or "video"
         (None: both). `pending`: also items catalogued but not encoded (browsing before a model
         exists)."""
         where: list[str] = [_states_sql(pending)]
@@ -184,11 +184,9 @@ class Catalog(FolderMixin):
         conn = self.db.conn
         rows = conn.execute(f"SELECT id FROM photos WHERE {cond} ORDER BY id", args).fetchall()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        if kind == "photo":
-            return ids
-        moments = conn.execute(
+        moments = conn.execute(  # videos' moments and motion photos' clips
             f"SELECT m.id FROM moments m WHERE m.photo_id IN "
-            f"(SELECT id FROM photos WHERE kind = 'video' AND {cond}) ORDER BY m.id",
+            f"(SELECT id FROM photos WHERE {cond}) ORDER BY m.id",
             args,
         ).fetchall()
         labels = np.fromiter((r[0] for r in moments), dtype=np.int64, count=len(moments))

@@ -19,11 +19,17 @@ class MomentStore(VectorStore):
     """Moment methods; `Catalog` supplies `db`, `path` and `clock`."""
 
     def put_moments(
-        self, photo_id: int, model_id: str, moments: Sequence[tuple[int, np.ndarray]]
+        self,
+        photo_id: int,
+        model_id: str,
+        moments: Sequence[tuple[int, np.ndarray]],
+        *,
+        mean: bool = True,
     ) -> None:
         """Store a video's moments ((t_ms, vector) each) for `model_id`, replacing the ones it
-        had for that model, together with their L2-normalised mean as the video's embedding;
-        one transaction, one generation bump."""
+        had for that model, together with their L2-normalised mean as the video's embedding
+        (`mean` False: a motion photo, which keeps its still's); one transaction, one
+        generation bump."""
         pid = int(photo_id)
         if not moments:
             raise ValueError(f"video {pid}: no moments to store")
@@ -31,10 +37,16 @@ class MomentStore(VectorStore):
         if len(set(times)) != len(times):
             raise ValueError(f"video {pid}: two moments at the same time")
         vecs = np.stack([np.asarray(v, dtype=np.float32).reshape(-1) for _, v in moments])
-        mean = vecs.mean(axis=0)
-        mean /= max(float(np.linalg.norm(mean)), 1e-12)
         with self.db.transaction() as conn:
-            self.put_embeddings(model_id, [pid], mean[None, :])  # checks the dimension, bumps
+            if mean:
+                avg = vecs.mean(axis=0)
+                avg /= max(float(np.linalg.norm(avg)), 1e-12)
+                self.put_embeddings(model_id, [pid], avg[None, :])  # checks the dimension, bumps
+            else:  # the still's embedding is stored already: its dimension is known
+                dim = self.dim(model_id)
+                if dim != vecs.shape[1]:
+                    raise ValueError(f"model {model_id} stores {dim}-d vectors, got {vecs.shape}")
+                self._bump(conn, [model_id])
             conn.execute(
                 "DELETE FROM moment_vectors WHERE model_id = ? AND moment_id IN "
                 "(SELECT id FROM moments WHERE photo_id = ?)",
@@ -55,6 +67,12 @@ class MomentStore(VectorStore):
                 "(SELECT 1 FROM moment_vectors v WHERE v.moment_id = moments.id)",
                 (pid,),
             )
+
+    def clear_moments(self, photo_ids: Sequence[int] | np.ndarray) -> None:
+        """Forget every moment of these items (a motion photo changed into a plain still)."""
+        for part in chunks(as_int_list(photo_ids)):
+            sql = f"DELETE FROM moments WHERE photo_id IN ({marks(len(part))})"
+            self.db.conn.execute(sql, part)
 
     def count_moments(self, model_id: str) -> int:
         """How many moments have a stored vector for `model_id`."""

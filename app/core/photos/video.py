@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import av.container
@@ -91,13 +92,15 @@ def sample(
     every_s: float = 2.0,
     max_frames: int = 48,
     deadline_s: float = 60.0,
+    source: BinaryIO | None = None,
 ) -> VideoSample:
     """Frames at scene changes and at least every `every_s`, at most `max_frames`, each with a
     short side of at least `min_side`. Past `deadline_s` the frames so far are kept and the
-    reason recorded; a video that breaks off midway keeps its frames too."""
+    reason recorded; a video that breaks off midway keeps its frames too. `source`: the clip's
+    bytes when they lie inside the file at `path` (a motion photo's MP4)."""
     stop_at = time.monotonic() + deadline_s
     stat = os.stat(path)
-    with _open(path, stat) as (container, stream):
+    with _open(path, stat, source) as (container, stream):
         meta = _describe(path, stat, container, stream)
         duration_s = (meta.duration_ms or 0) / 1000
         frames: list[Frame] = []
@@ -129,11 +132,13 @@ def poster(sampled: VideoSample) -> Frame:
     return later[0] if later and len(sampled.frames) > 2 else sampled.frames[0]
 
 
-def frame_at(path: Path | str, t_ms: int, *, max_side: int) -> Image.Image:
+def frame_at(
+    path: Path | str, t_ms: int, *, max_side: int, source: BinaryIO | None = None
+) -> Image.Image:
     """The frame shown at `t_ms` (the last one at or before it), upright, long side at most
-    `max_side`. Raises `VideoError`."""
+    `max_side` (`source`: as for `sample`). Raises `VideoError`."""
     stat = os.stat(path)
-    with _open(path, stat) as (container, stream):
+    with _open(path, stat, source) as (container, stream):
         best: av.video.frame.VideoFrame | None = None
         start = _start_s(stream)
         try:
@@ -159,12 +164,15 @@ def frame_at(path: Path | str, t_ms: int, *, max_side: int) -> Image.Image:
         return _picture(best, max(1, round(best.width * scale)), max(1, round(best.height * scale)))
 
 
-def frames_from(path: Path | str, t_ms: int, *, max_side: int) -> Iterator[tuple[int, Image.Image]]:
+def frames_from(
+    path: Path | str, t_ms: int, *, max_side: int, source: BinaryIO | None = None
+) -> Iterator[tuple[int, Image.Image]]:
     """The frames from `t_ms` to the end, in order, decoded lazily for playback: (time in ms
     from the video's start, upright RGB with its long side at most `max_side`). Raises
-    `VideoError` for a file that cannot be decoded, before or while it plays."""
+    `VideoError` for a file that cannot be decoded, before or while it plays (`source`: as for
+    `sample`)."""
     stat = os.stat(path)
-    with _open(path, stat) as (container, stream):
+    with _open(path, stat, source) as (container, stream):
         start = _start_s(stream)
         try:
             if stream.time_base and t_ms > 0:
@@ -208,12 +216,13 @@ def _decoded(
 
 @contextmanager
 def _open(
-    path: Path | str, stat: os.stat_result
+    path: Path | str, stat: os.stat_result, source: BinaryIO | None = None
 ) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
     if stat.st_size == 0:
         raise VideoError(path, "empty file (0 bytes)")
     try:
-        container = av.open(os.fspath(path), metadata_errors="ignore")
+        target = os.fspath(path) if source is None else source
+        container = av.open(target, "r", metadata_errors="ignore")
     except FileNotFoundError:
         raise
     except PermissionError as e:

@@ -1,6 +1,7 @@
 """The decode stage of an index run, one file at a time on a pool thread: headers, one decode,
 the thumbnail and the model's pixels of a photo; a video's sampled frames (`video.sample`, with
-its per-file deadline), their pixels and its poster frame's thumbnail.
+its per-file deadline), their pixels and its poster frame's thumbnail; a motion photo's still
+and its clip's sampled frames (`motion.read_clip`, sampled from memory).
 
 One unreadable file comes back with the reason it is skipped, never an exception: the run goes on.
 """
@@ -8,6 +9,7 @@ One unreadable file comes back with the reason it is skipped, never an exception
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import os
 from collections.abc import Callable
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.core.model import preprocess
-from app.core.photos import decode, metadata, video
+from app.core.photos import dates, decode, metadata, motion, video
 from app.core.photos.formats import is_video_name
 from app.core.photos.thumbnails import render_thumbnail
 
@@ -56,7 +58,8 @@ class Decoded:
     """What the decode stage made of one `Work`: metadata, pixels and thumbnail, or why not.
 
     A photo's `pixels` are one image [3, S, S]; a video's are its sampled frames [N, 3, S, S],
-    taken at `times` (ms). `note` says why a video was indexed only in part."""
+    taken at `times` (ms). `note` says why a video was indexed only in part. A motion photo
+    (`still`) has its still's row first, then its clip's frames at `times`."""
 
     work: Work
     meta: metadata.PhotoMeta | None = None
@@ -66,13 +69,14 @@ class Decoded:
     gone: bool = False  # vanished since the scan: the next scan removes it
     times: list[int] | None = None  # a video's sampled times, one per row of `pixels`
     note: str | None = None  # a video indexed in part: why
+    still: bool = False  # a motion photo: pixels[0] is the still, the clip's frames follow
 
     @property
     def rows(self) -> int:
         """How many images this item gives the encoder."""
         if self.pixels is None:
             return 0
-        return len(self.times) if self.times is not None else 1
+        return len(self.times) + self.still if self.times is not None else 1
 
 
 def decoder_pool(threads: int) -> Executor:
@@ -114,14 +118,16 @@ class Decoder:
             if w.is_video:
                 return self.video(w, st)
             if w.kind == "pending":  # catalogued already: pixels only
-                return self.pixels(w, None, decode.open_image(w.path, min_side=self.min_side))
+                img = decode.open_image(w.path, min_side=self.min_side)
+                return self.motion(self.pixels(w, None, img), motion.xmp_of(w.path), st)
             # One open and one header parse for metadata, fingerprint and pixels.
             with metadata.open_photo(w.path, st, fp=w.fingerprint) as (meta, opened):
                 meta = dataclasses.replace(meta, folder_id=w.folder_id)
                 if w.kind == "meta":
                     return Decoded(w, meta)
                 img = decode.decode(opened, w.path, min_side=self.min_side)
-            return self.pixels(w, meta, img)
+                packet = dates.xmp_packet(opened)
+            return self.motion(self.pixels(w, meta, img), packet, st)
         except metadata.MetadataError as e:
             return Decoded(w, error=e.reason)
         except video.VideoError as e:
@@ -143,6 +149,32 @@ class Decoder:
         if self.model is not None:
             pixels = preprocess.to_pixels(img, self.model)
         return Decoded(w, meta, pixels, thumb)
+
+    def motion(self, d: Decoded, packet: bytes | str | None, st: os.stat_result) -> Decoded:
+        """A photo with its motion clip's frames after the still's pixels, when its XMP declares
+        a clip that can be sampled; else the still alone (why at debug: the photo is fine)."""
+        if self.model is None or d.pixels is None or packet is None:
+            return d
+        data = motion.read_clip(d.work.path, packet, st.st_size)
+        if data is None:
+            return d
+        s = self.sampling
+        try:
+            got = video.sample(
+                d.work.path,
+                min_side=self.min_side,
+                every_s=min(s.every_s, 1.0),  # a clip of a few seconds: a frame a second at least
+                max_frames=s.max_frames,
+                deadline_s=s.deadline_s,
+                source=io.BytesIO(data),
+            )
+        except video.VideoError as e:
+            log.debug("%s: motion photo clip not sampled (%s)", d.work.path, e.reason)
+            return d
+        model = self.model
+        frames = [preprocess.to_pixels(f.image, model) for f in got.frames]
+        pixels = np.stack([d.pixels, *frames])
+        return dataclasses.replace(d, pixels=pixels, times=[f.t_ms for f in got.frames], still=True)
 
     def video(self, w: Work, st: os.stat_result) -> Decoded:
         """The sampled frames, their pixels and the poster frame's thumbnail. A sample cut

@@ -209,7 +209,8 @@ class Ingest:
     ) -> None:
         """One batch into the catalog (one transaction), then the index and the thumbnails.
 
-        `vectors[i]` are `to_encode[i]`'s: one row for a photo, one per moment for a video."""
+        `vectors[i]` are `to_encode[i]`'s: one row for a photo, one per moment for a video, the
+        still's then one per moment for a motion photo (which keeps its still's vector)."""
         ids: dict[int, int] = {}  # id(decoded) -> photo id
         dropped: list[int] = []
         known = [d.work.photo_id for d in (*ok, *bad) if d.work.photo_id is not None]
@@ -223,7 +224,11 @@ class Ingest:
             for d in ok:
                 if d.meta is None and d.work.photo_id is not None:
                     ids[id(d)] = d.work.photo_id
-            photos = [(d, v) for d, v in zip(to_encode, vectors, strict=True) if d.times is None]
+            photos = [
+                (d, v)
+                for d, v in zip(to_encode, vectors, strict=True)
+                if d.times is None or d.still
+            ]
             if photos:
                 assert self.model_id is not None
                 self.catalog.put_embeddings(
@@ -231,14 +236,20 @@ class Ingest:
                     [ids[id(d)] for d, _ in photos],
                     np.stack([v[0] for _, v in photos]),
                 )
+            if stale is not None and len(stale):  # a motion photo that is a still now
+                plain = [d.work.photo_id for d in to_encode if d.times is None]
+                self.catalog.clear_moments([pid for pid in plain if pid is not None])
             for d, v in zip(to_encode, vectors, strict=True):
                 if d.times is not None:
                     assert self.model_id is not None
                     self.catalog.put_moments(
-                        ids[id(d)], self.model_id, list(zip(d.times, v, strict=True))
+                        ids[id(d)],
+                        self.model_id,
+                        list(zip(d.times, v[1:] if d.still else v, strict=True)),
+                        mean=not d.still,
                     )
             for d in ok:  # why a sampled video was indexed in part; None: it was not
-                if d.times is not None:
+                if d.times is not None and not d.still:
                     self.catalog.note_partial(ids[id(d)], d.note)
             for d in bad:
                 w = d.work
@@ -262,21 +273,23 @@ class Ingest:
                     np.asarray([ids[id(d)] for d, _ in photos], dtype=np.int64),
                     np.stack([v[0] for _, v in photos]),
                 )
-            videos = [ids[id(d)] for d in to_encode if d.times is not None]
+            videos = [ids[id(d)] for d in to_encode if d.times is not None and not d.still]
             if videos:
-                assert self.model_id is not None
                 self.index.add(
                     np.asarray(videos, dtype=np.int64),
                     np.stack(
                         [
                             self._mean(v)
                             for d, v in zip(to_encode, vectors, strict=True)
-                            if d.times is not None
+                            if d.times is not None and not d.still
                         ]
                     ),
                 )
+            with_moments = [ids[id(d)] for d in to_encode if d.times is not None]
+            if with_moments:
+                assert self.model_id is not None
                 labels, vecs = self.catalog.moment_vectors(
-                    self.model_id, self.catalog.moment_labels(videos)
+                    self.model_id, self.catalog.moment_labels(with_moments)
                 )
                 self.index.add(labels, vecs)
             if dropped:
