@@ -201,6 +201,13 @@ def test_a_moved_motion_photo_keeps_its_moments_and_a_deleted_one_leaves_the_ind
     after = lib.photo_by_path(moved)
     assert after is not None and after.id == photo.id and moments_of(lib, photo.id) == before
 
+    st = moved.stat()  # touched (same content): its moments stay, in the catalog and the index
+    os.utime(moved, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    report = lib.index()
+    assert report.updated == 1 and moments_of(lib, photo.id)
+    assert lib.vindex.contains(list(moments_of(lib, photo.id))).all()
+    before = moments_of(lib, photo.id)
+
     moved.write_bytes(still_jpeg(seed=7))  # the same name, now a plain still: its clip goes
     report = lib.index()
     assert report.updated == 1

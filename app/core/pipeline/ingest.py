@@ -213,8 +213,10 @@ class Ingest:
         still's then one per moment for a motion photo (which keeps its still's vector)."""
         ids: dict[int, int] = {}  # id(decoded) -> photo id
         dropped: list[int] = []
-        known = [d.work.photo_id for d in (*ok, *bad) if d.work.photo_id is not None]
-        # A re-sampled, changed or now unreadable video's old moments leave the index.
+        kept = [d for d in ok if not _touched_photo(d)]
+        known = [d.work.photo_id for d in (*kept, *bad) if d.work.photo_id is not None]
+        # A re-sampled, changed or now unreadable video's (or motion photo's) old moments leave
+        # the index; a touched photo (same content, headers only) keeps its clip's moments.
         stale = self.catalog.moment_labels(known) if known and self.index is not None else None
         with self.catalog.transaction():
             with_meta = [d for d in ok if d.meta is not None]
@@ -313,6 +315,11 @@ class Ingest:
         """A video's vector: its frames' mean, unit length (as `Catalog.put_moments` stores it)."""
         mean: np.ndarray = np.asarray(vectors, dtype=np.float32).mean(axis=0)
         return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+def _touched_photo(d: Decoded) -> bool:
+    """A photo read for its headers only: its vectors and any motion clip's moments stay."""
+    return d.work.kind == "meta" and d.pixels is None and not d.work.is_video
 
 
 def _rows(d: Decoded) -> np.ndarray:
