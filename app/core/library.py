@@ -373,12 +373,35 @@ class Library:
             raise UserError(f"Nothing with id {photo_id} is in the library (any more).")
         if photo.is_video:
             return video.frame_at(photo.path, t_ms, max_side=max_side)
-        clip = motion.clip_of(photo.path) if t_ms > 0 else None  # a motion photo's moment
+        clip = self._clip(photo) if t_ms > 0 else None  # a motion or Live Photo's moment
         if clip is not None:
-            return video.frame_at(photo.path, t_ms, max_side=max_side, source=io.BytesIO(clip))
+            return video.frame_at(clip[0], t_ms, max_side=max_side, source=clip[1])
         img = decode.open_image(Path(photo.path), min_side=max_side)
         img.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
         return img
+
+    def clip_frames(
+        self, photo_id: int, t_ms: int, max_side: int
+    ) -> Iterator[tuple[int, Image.Image]]:
+        """Playback of an item from `t_ms`: a video's frames, or a photo's clip (the video
+        beside a Live Photo, the MP4 inside a motion photo); nothing for a still without one.
+        Raises UserError (VideoError) naming the file when it cannot be decoded."""
+        photo = self.catalog.photo(photo_id)
+        if photo is None:
+            raise UserError(f"Nothing with id {photo_id} is in the library (any more).")
+        clip = (photo.path, None) if photo.is_video else self._clip(photo)
+        if clip is not None:
+            yield from video.frames_from(clip[0], t_ms, max_side=max_side, source=clip[1])
+
+    def _clip(self, photo: Photo) -> tuple[str, io.BytesIO | None] | None:
+        """Where a photo's clip is: (the Live Photo's video, None) or (the photo, its embedded
+        MP4); None for a still without one."""
+        live = [v for v, p in self.catalog.companions().items() if p == photo.id]
+        beside = self.catalog.photos(live[:1])
+        if beside:
+            return beside[0].path, None
+        data = motion.clip_of(photo.path)
+        return None if data is None else (photo.path, io.BytesIO(data))
 
     def partly_indexed(self) -> list[SkippedFile]:
         """Videos indexed only in part (cut short by the per-video deadline, or damaged

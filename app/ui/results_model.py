@@ -69,6 +69,7 @@ class ResultsModel(QAbstractListModel):
     KindRole = Qt.ItemDataRole.UserRole + 10  # "photo" | "video"
     DurationRole = Qt.ItemDataRole.UserRole + 11  # int ms for a video, else None
     MomentRole = Qt.ItemDataRole.UserRole + 12  # int ms: the video's best-matching moment, or None
+    ClipRole = Qt.ItemDataRole.UserRole + 13  # True on a photo with a clip (motion, Live Photo)
 
     show_weaker_requested = Signal(int)  # generation of the result list whose row was activated
 
@@ -262,6 +263,7 @@ class ResultsModel(QAbstractListModel):
                 self.KindRole: QByteArray(b"kind"),
                 self.DurationRole: QByteArray(b"duration"),
                 self.MomentRole: QByteArray(b"moment"),
+                self.ClipRole: QByteArray(b"clip"),
             }
         )
         return names
@@ -303,7 +305,9 @@ class ResultsModel(QAbstractListModel):
         if role == self.DurationRole:
             return hit.duration_ms if hit.kind == "video" else None
         if role == self.MomentRole:
-            return hit.moment_ms if hit.kind == "video" else None
+            return hit.moment_ms if hit.kind == "video" or hit.clip else None
+        if role == self.ClipRole:
+            return hit.clip
         source = hit.photo_id == self._source
         if role == self.SourceRole:
             return source

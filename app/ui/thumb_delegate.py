@@ -37,6 +37,7 @@ MIN_SIZE = 96
 MAX_SIZE = 320
 DEFAULT_SIZE = 176
 SELECTED_INSET = 0.07  # a selected photo shrinks by this fraction of its shorter side, per edge
+LIVE_TEXT = "LIVE"  # the mark of a photo with a clip (a motion photo, a Live Photo)
 
 
 def fitting_caption(when: datetime | None, metrics: QFontMetrics, width: int) -> str:
@@ -138,6 +139,10 @@ class ThumbDelegate(QStyledItemDelegate):
                 index.data(ResultsModel.DurationRole),
                 index.data(ResultsModel.MomentRole),
             )
+        elif index.data(ResultsModel.ClipRole):
+            self._paint_video(
+                painter, image, option.font, None, index.data(ResultsModel.MomentRole), live=True
+            )
         if selected or hovered:
             self._paint_check(painter, QRectF(tile), palette, selected)
         if state & QStyle.StateFlag.State_HasFocus:
@@ -183,9 +188,12 @@ class ThumbDelegate(QStyledItemDelegate):
         base_font: QFont,
         duration_ms: int | None,
         moment_ms: int | None,
+        *,
+        live: bool = False,
     ) -> None:
         """A video's badges over its picture: a play mark and its length at the top right, and
-        for a search hit the moment shown ("0:12", the frame that matched) at the bottom left."""
+        for a search hit the moment shown ("0:12", the frame that matched) at the bottom left;
+        `live`: a photo with a clip, marked "LIVE" at the top right instead."""
         font = self.caption_font(base_font)
         font.setBold(True)
         painter.setFont(font)
@@ -193,9 +201,27 @@ class ThumbDelegate(QStyledItemDelegate):
         h = metrics.height() + 4
         if image.width() < 3 * h or image.height() < 2 * h:
             return  # too small a tile to carry badges
+        if live:
+            w = metrics.horizontalAdvance(LIVE_TEXT) + 12
+            pill = QRectF(image.right() - w - 5, image.top() + 5, w, h)
+            self._paint_pill(painter, pill, QColor(0, 0, 0, 150))
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(pill, int(Qt.AlignmentFlag.AlignCenter), LIVE_TEXT)
         length = format_time(duration_ms) if duration_ms else ""
         w = h + (metrics.horizontalAdvance(length) + 4 if length else 0)
         pill = QRectF(image.right() - w - 5, image.top() + 5, w, h)
+        if not live:
+            self._paint_play(painter, pill, h, length)
+        if moment_ms is not None:
+            at = format_time(moment_ms)
+            w = metrics.horizontalAdvance(at) + 12
+            pill = QRectF(image.left() + 5, image.bottom() - h - 5, w, h)
+            self._paint_pill(painter, pill, QColor(26, 115, 232, 220))
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(pill, int(Qt.AlignmentFlag.AlignCenter), at)
+
+    def _paint_play(self, painter: QPainter, pill: QRectF, h: float, length: str) -> None:
+        """The play mark and the video's length in a dark pill."""
         self._paint_pill(painter, pill, QColor(0, 0, 0, 150))
         triangle = QPainterPath(QPointF(pill.left() + h * 0.36, pill.top() + h * 0.26))
         triangle.lineTo(pill.left() + h * 0.36, pill.bottom() - h * 0.26)
@@ -206,13 +232,6 @@ class ThumbDelegate(QStyledItemDelegate):
             text = pill.adjusted(h - 2, 0, -4, 0)
             painter.setPen(QColor(255, 255, 255))
             painter.drawText(text, int(Qt.AlignmentFlag.AlignVCenter), length)
-        if moment_ms is not None:
-            at = format_time(moment_ms)
-            w = metrics.horizontalAdvance(at) + 12
-            pill = QRectF(image.left() + 5, image.bottom() - h - 5, w, h)
-            self._paint_pill(painter, pill, QColor(26, 115, 232, 220))
-            painter.setPen(QColor(255, 255, 255))
-            painter.drawText(pill, int(Qt.AlignmentFlag.AlignCenter), at)
 
     def _paint_pill(self, painter: QPainter, rect: QRectF, color: QColor) -> None:
         painter.setPen(Qt.PenStyle.NoPen)

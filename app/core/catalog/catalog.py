@@ -10,6 +10,7 @@ lines because the item reads and writes share their SQL helpers and belong toget
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -222,19 +223,19 @@ class Catalog(FolderMixin):
         return ordered[np.isin(ordered, np.asarray(ids, dtype=np.int64))]
 
     def years(self, *, pending: bool = False) -> list[tuple[int, int]]:
-        """(year, indexed photo count), newest first."""
+        """(year, indexed photo count), newest first; Live Photos' clips are not counted."""
         rows = self.db.conn.execute(
-            f"SELECT year, COUNT(*) FROM photos WHERE {_states_sql(pending)} "
+            f"SELECT year, COUNT(*) FROM photos WHERE {_states_sql(pending)} AND {_NOT_CLIP} "
             "AND year IS NOT NULL GROUP BY year ORDER BY year DESC",
-            _states(pending),
+            (*_states(pending), json.dumps(list(self.companions()))),
         )
         return [(int(y), int(n)) for y, n in rows]
 
     def months(self, year: int | None = None, *, pending: bool = False) -> list[tuple[int, int]]:
         """(month, indexed photo count) in `year`, or across all years; January first."""
         sql = f"SELECT month, COUNT(*) FROM photos WHERE {_states_sql(pending)} "
-        sql += "AND month IS NOT NULL"
-        args: list[object] = list(_states(pending))
+        sql += f"AND {_NOT_CLIP} AND month IS NOT NULL"
+        args: list[object] = [*_states(pending), json.dumps(list(self.companions()))]
         if year is not None:
             sql += " AND year = ?"
             args.append(int(year))
@@ -420,6 +421,9 @@ class Catalog(FolderMixin):
             cur = conn.execute(f"DELETE FROM photos WHERE id IN ({marks(len(part))})", part)
             gone += cur.rowcount
         return gone
+
+
+_NOT_CLIP = "id NOT IN (SELECT value FROM json_each(?))"  # ? : the clips' ids, as JSON
 
 
 def _owner(owners: Sequence[tuple[str, int]], path: str) -> int:

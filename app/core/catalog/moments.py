@@ -3,20 +3,64 @@
 A moment's label in the vector index is `moment_label(moment id)`; the video itself keeps its
 photo id and one row in `embeddings` (its frames' mean), so counts and completeness work as for
 photos. Every change to a model's moment vectors bumps that model's generation.
+Live Photos: a short video beside a photo of the same name is that photo's clip (`companions`),
+derived from the paths when asked, so no stored pairing can go stale.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 
-from app.core.catalog.records import MOMENT_BASE
+from app.core.catalog.records import MOMENT_BASE, SKIPPED
 from app.core.catalog.vectors import VectorStore, as_int_list, chunks, marks
+
+LIVE_MAX_MS = 5000  # a Live Photo's clip is about 3 s; a longer video beside a photo is its own
+LIVE_STILLS = frozenset({".heic", ".heif", ".jpg", ".jpeg"})
 
 
 class MomentStore(VectorStore):
     """Moment methods; `Catalog` supplies `db`, `path` and `clock`."""
+
+    _companions: tuple[tuple[int, int, int], dict[int, int]] | None = None
+    _companions_lock = threading.Lock()
+
+    def companions(self) -> dict[int, int]:
+        """Live Photos: video id -> photo id, for each short video (<= LIVE_MAX_MS, not
+        skipped) with a still of the same name (.HEIC/.HEIF/.JPG/.JPEG, any case, not skipped)
+        in the same folder. Recomputed only after a write (a few index lookups per short video)."""
+        conn = self.db.conn
+        version = conn.execute("PRAGMA data_version").fetchone()[0]  # others' commits
+        key = (id(conn), int(version), conn.total_changes)  # and this connection's writes
+        with self._companions_lock:
+            cached = self._companions
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        pairs: dict[int, int] = {}
+        videos = conn.execute(
+            "SELECT id, path FROM photos WHERE kind = 'video' AND duration_ms <= ? AND state != ?",
+            (LIVE_MAX_MS, SKIPPED),
+        ).fetchall()
+        for vid, path in videos:
+            if not isinstance(path, str):  # a path that is not UTF-8: never paired
+                continue
+            stem = os.path.splitext(path)[0] + "."
+            # Every file named stem.*, off the unique path index ("." + 1 is "/").
+            for pid, other in conn.execute(
+                "SELECT id, path FROM photos WHERE path >= ? AND path < ? AND kind = 'photo' "
+                "AND state != ? ORDER BY id",
+                (stem, stem[:-1] + "/", SKIPPED),
+            ):
+                ext = "." + other[len(stem) :]
+                if ext.lower() in LIVE_STILLS:
+                    pairs[int(vid)] = int(pid)
+                    break
+        with self._companions_lock:
+            self._companions = (key, pairs)
+        return pairs
 
     def put_moments(
         self,

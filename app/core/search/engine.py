@@ -8,8 +8,9 @@ Two ways to rank, chosen per query by how many photos pass the filters:
   to exact when the filter and the query disagree).
 Scoring (calibration, fusion, negatives, floor) lives in `fusion`, top-k selection in `ranking`.
 Videos: the index ranks labels (photos, videos' means, videos' moments); `moments` collapses
-them into items, each video once at its best moment.
-About 540 lines: one class, a query's whole path from filters to hits, so its cache keys and the
+them into items, each video once at its best moment. A Live Photo's clip (a short video beside
+it, `Catalog.companions`) is never an item: its moments rank as its photo's.
+About 560 lines: one class, a query's whole path from filters to hits, so its cache keys and the
 exact-or-index choice read in one place.
 """
 
@@ -32,7 +33,7 @@ from app.core.index.vindex import VectorIndex
 from app.core.model.info import ModelError
 from app.core.photos.decode import crop_region, open_image
 from app.core.search.fusion import Part, Plan, Reference, make_part
-from app.core.search.moments import Items, group, item_count, items_of
+from app.core.search.moments import Items, LivePhotos, group, item_count, items_of
 from app.core.search.query import Hit, Query, QueryError, SearchResult
 from app.core.search.ranking import ArrayCache, Vectors, digest, top_exact, top_from_index
 
@@ -183,7 +184,9 @@ class SearchEngine:
         fetch = want
         while True:
             ids, scores, used, _ = self._rank(plan, candidates, generation, fetch, -math.inf)
-            items = group(ids, scores, self.catalog.moment_times)
+            live = self._live(generation)
+            keep = ~np.isin(ids, live.videos)  # a clip's mean: its moments speak for it
+            items = group(ids[keep], scores[keep], live.times)
             if len(items.ids) >= want or len(ids) < fetch:
                 break
             fetch *= 4
@@ -194,11 +197,12 @@ class SearchEngine:
     def _with_moments(self, plan: Plan, items: Items, ids: np.ndarray) -> Items:
         """`items` with every moment of the videos among `ids` scored (the ranking holds only
         the moments that made its cut), so a hit lists all its matching moments."""
-        labels = self.catalog.moment_labels(ids)
+        live = self._live(self.catalog.generation(self._require_model()))
+        labels = self.catalog.moment_labels(np.concatenate([ids, live.clips_of(ids)]))
         if not len(labels):
             return items
         scored, scores = top_exact(plan, [self.vectors_of(labels)], len(labels), -math.inf)
-        times = self.catalog.moment_times(scored)
+        times = live.times(scored)
         moments: dict[int, list[tuple[int, float]]] = {}
         for label, score in zip(scored.tolist(), scores.tolist(), strict=True):
             if label in times:
@@ -307,7 +311,9 @@ class SearchEngine:
 
     def _moment_vector(self, video_id: int, t_ms: int, model_id: str) -> np.ndarray:
         """The stored vector of the video's sampled moment nearest to `t_ms`."""
-        labels = self.catalog.moment_labels([video_id])
+        one = np.array([video_id], dtype=np.int64)
+        live = self._live(self.catalog.generation(model_id))
+        labels = self.catalog.moment_labels(np.concatenate([one, live.clips_of(one)]))
         times = self.catalog.moment_times(labels)
         got_ids, vectors = self.catalog.moment_vectors(model_id, labels)
         if not len(got_ids):
@@ -352,10 +358,13 @@ class SearchEngine:
 
     def _item_total(self, model_id: str) -> int:
         """Photos and videos with a vector for the model (moments not counted)."""
-        key = ("items", model_id, self.catalog.generation(model_id))
+        generation = self.catalog.generation(model_id)
+        live = self._live(generation)
+        key = ("items", model_id, generation, id(live))
         got = self._cache.get(key)
         if got is None:
-            got = self.catalog.count_indexed(model_id)
+            clips = len(self.catalog.embeddings(model_id, live.videos)[0])  # Live Photos' clips
+            got = self.catalog.count_indexed(model_id) - clips
             self._cache.put(key, got, 64)
         return int(got)
 
@@ -379,7 +388,7 @@ class SearchEngine:
             )
             if cacheable:
                 self._cache.put(key, got, got.nbytes)
-        return np.asarray(got)
+        return self._live(generation).paired(np.asarray(got), query.kind != "video")
 
     def _all_ids(self, generation: int | None) -> np.ndarray:
         key = ("all", generation)
@@ -388,7 +397,19 @@ class SearchEngine:
             got = self.catalog.filter_ids(pending=self._browse_only)
             if generation is not None:
                 self._cache.put(key, got, got.nbytes)
-        return np.asarray(got)
+        return self._live(generation).paired(np.asarray(got), True)
+
+    def _live(self, generation: int | None) -> LivePhotos:
+        """The Live Photos' pairing as the engine uses it, remade when the catalog's pairing
+        or the clips' moments change."""
+        pairs = self.catalog.companions()
+        key = ("live", id(pairs), generation)
+        got = self._cache.get(key) if generation is not None else None
+        if not isinstance(got, LivePhotos):
+            got = LivePhotos(pairs, self.catalog)
+            if generation is not None:
+                self._cache.put(key, got, 64 + 48 * len(got.videos))
+        return got
 
     # -- ranking -------------------------------------------------------------------------------
 
@@ -471,7 +492,8 @@ class SearchEngine:
             drop.append(got_ids[plan.matches_negative(vectors)])
         if not drop:
             return ids
-        return np.setdiff1d(ids, items_of(np.concatenate(drop), self.catalog.moment_times))
+        times = self._live(generation).times
+        return np.setdiff1d(ids, items_of(np.concatenate(drop), times))
 
     # -- results -------------------------------------------------------------------------------
 
@@ -496,6 +518,11 @@ class SearchEngine:
         by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
         best = items.best_ms if items else {}
         moments = items.moments if items else {}
+        photos = self.catalog.photos(ids)
+        stills = np.array([p.id for p in photos if p.kind == "photo"], dtype=np.int64)
+        live = self.catalog.companions()
+        times = self.catalog.moment_times(self.catalog.moment_labels(stills))
+        clips = {pid for pid, _ in times.values()} | set(live.values())
         return [
             Hit(
                 p.id,
@@ -509,8 +536,9 @@ class SearchEngine:
                 p.duration_ms,
                 best.get(p.id),
                 tuple((t, sc) for t, sc in moments.get(p.id, ()) if sc >= floor),
+                p.kind == "photo" and p.id in clips,
             )
-            for p in self.catalog.photos(ids)
+            for p in photos
         ]
 
 

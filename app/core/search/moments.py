@@ -1,14 +1,19 @@
 """From ranked index labels to ranked items: each video once, at its best-matching label (its
-mean or one of its moments), with every ranked moment kept for "all matching moments"."""
+mean or one of its moments), with every ranked moment kept for "all matching moments".
+A Live Photo's clip (`LivePhotos`) is never an item: its moments stand for its photo."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.core.catalog.records import MOMENT_BASE
+
+if TYPE_CHECKING:
+    from app.core.catalog.catalog import Catalog
 
 # label -> (video id, t_ms) of the moment labels asked for (Catalog.moment_times)
 Times = Callable[[np.ndarray], dict[int, tuple[int, int]]]
@@ -67,3 +72,37 @@ def items_of(labels: np.ndarray, times: Times) -> np.ndarray:
 def item_count(labels: np.ndarray) -> int:
     """How many photos and videos (not moments) are among `labels`."""
     return int((np.asarray(labels) < MOMENT_BASE).sum())
+
+
+class LivePhotos:
+    """Live Photos for one search: the clips (companion videos), their photos and their moment
+    labels; `times` maps a clip's moments to its photo."""
+
+    def __init__(self, pairs: dict[int, int], catalog: Catalog) -> None:
+        self.pairs = pairs
+        self.videos = np.fromiter(pairs.keys(), dtype=np.int64, count=len(pairs))
+        self.photos = np.fromiter(pairs.values(), dtype=np.int64, count=len(pairs))
+        self._catalog = catalog
+        self.labels = catalog.moment_labels(self.videos) if pairs else self.videos
+
+    def times(self, labels: np.ndarray) -> dict[int, tuple[int, int]]:
+        """Catalog.moment_times with a clip's moments as its photo's."""
+        got = self._catalog.moment_times(labels)
+        if not self.pairs:
+            return got
+        return {lb: (self.pairs.get(pid, pid), t) for lb, (pid, t) in got.items()}
+
+    def clips_of(self, ids: np.ndarray) -> np.ndarray:
+        """The clips of the photos among `ids`."""
+        return self.videos[np.isin(self.photos, ids)]
+
+    def paired(self, labels: np.ndarray, photos: bool) -> np.ndarray:
+        """Filter labels without the clips (never items) and, where `photos` is True, with the
+        moments of the clips whose photo passed."""
+        if not self.pairs:
+            return labels
+        out = labels[~np.isin(labels, self.videos) & ~np.isin(labels, self.labels)]
+        if photos:
+            clips = self.clips_of(out)
+            out = np.union1d(out, self._catalog.moment_labels(clips))
+        return out

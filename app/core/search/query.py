@@ -118,7 +118,8 @@ class Hit:
     query as this library's best 1 %, 0 for a typical photo (see `fusion`); 0.0 when browsing.
     A video (`kind` "video") appears once: `moment_ms` is its best-matching moment (None when
     browsing or when its frames' mean matched best), `moments` every moment of it above the
-    floor among those ranked, (t_ms, score) best first."""
+    floor among those ranked, (t_ms, score) best first. A photo with a clip (a motion photo's,
+    or a Live Photo's video beside it) has `clip` True and may have moments too."""
 
     photo_id: int
     path: str
@@ -131,6 +132,7 @@ class Hit:
     duration_ms: int | None = None
     moment_ms: int | None = None
     moments: tuple[tuple[int, float], ...] = ()
+    clip: bool = False
 
 
 @dataclass(frozen=True)

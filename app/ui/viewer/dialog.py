@@ -184,7 +184,7 @@ class ViewerDialog(QDialog):
         self.setWindowTitle(f"{self.path.name} — PhotoSeek")
         self._show_position()
         self.info.show_file(self.path)
-        if hit.kind == "video":
+        if hit.kind == "video" or hit.clip:  # a photo with a clip: its moments, playback
             self.video.show(hit)
         else:
             self.video.clear()

@@ -1,4 +1,4 @@
-"""Silent playback of a video in the viewer: frames decoded with PyAV on a worker from a moment
+"""Silent playback of a video (or a photo's clip) in the viewer: frames decoded with PyAV on a worker from a moment
 on, scaled for the screen and handed over in real time (late frames are dropped, not queued).
 
 Sound and seeking through a long film are the system player's job ("Open in Player"): in-app
@@ -10,28 +10,29 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from app.core.api import UserError, video_frames
+from app.core.api import UserError
 from app.ui.workers import Worker, run_in_thread
 
 LATE_S = 0.12  # a frame this late is skipped, so that playback keeps to the clock
 Shown = tuple[int, QImage]  # the frame's time (ms) and its picture
+# (t_ms, max_side) -> the frames from there: a video's, or a photo's clip (Library.clip_frames)
+Frames = Callable[[int, int], Iterator[tuple[int, Image.Image]]]
 
 
 def play_frames(
-    path: Path, t_ms: int, max_side: int, stop: threading.Event, show: Callable[[Shown], None]
+    frames: Frames, t_ms: int, max_side: int, stop: threading.Event, show: Callable[[Shown], None]
 ) -> None:
-    """Play `path` from `t_ms` to its end (or until `stop`), calling `show` when each frame is
-    due. Runs in a worker; the core decodes (`video_frames`), this keeps to the clock."""
+    """Play `frames` from `t_ms` to their end (or until `stop`), calling `show` when each frame
+    is due. Runs in a worker; the core decodes (`Library.clip_frames`), this keeps to the clock."""
     clock: tuple[float, int] | None = None  # (wall time, video ms) of the first frame
-    for ms, picture in video_frames(path, t_ms, max_side=max_side):
+    for ms, picture in frames(t_ms, max_side):
         if stop.is_set():
             return
         if clock is None:
@@ -69,8 +70,8 @@ class FramePlayer(QObject):
     def playing(self) -> bool:
         return self._stop is not None
 
-    def play(self, path: Path, t_ms: int) -> None:
-        """Play `path` from `t_ms` (a playback under way stops first)."""
+    def play(self, frames: Frames, t_ms: int) -> None:
+        """Play `frames` from `t_ms` (a playback under way stops first)."""
         self.stop()
         stop = self._stop = threading.Event()
         self.position = t_ms
@@ -82,7 +83,7 @@ class FramePlayer(QObject):
                 self.frame.emit(*value)
 
         self._worker = run_in_thread(
-            lambda report: play_frames(path, t_ms, side, stop, report),
+            lambda report: play_frames(frames, t_ms, side, stop, report),
             on_progress=shown,
             on_error=lambda exc: self._failed(stop, exc),
             on_finished=lambda: self._ended(stop),

@@ -1,6 +1,6 @@
 """The viewer's video side: the frame at a moment (decoded by the library in a worker, a few
 kept), the bar of matching moments, and silent playback from the frame shown. The dialog steps
-through the results and hands each video here (`show`); `position()` is where the picture is,
+through the results and hands each video, and each photo with a clip, here (`show`); `position()` is where the picture is,
 for Find Similar, the region box and "Open in Player"."""
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ class VideoView(QObject):
         self.moments = {t for t, _ in moments}
         start = hit.moment_ms if hit.moment_ms is not None else (moments[0][0] if moments else None)
         chosen = start is not None
-        if start is None:
-            start = min(POSTER_MS, max(0, (hit.duration_ms or 0) - 1))
+        if start is None:  # a photo with a clip opens on its still (t 0 is the photo)
+            start = 0 if hit.kind == "photo" else min(POSTER_MS, max(0, (hit.duration_ms or 0) - 1))
         self.bar.set_video(hit.duration_ms, moments, start)
         self._show_frame(start, chosen)
 
@@ -101,7 +101,8 @@ class VideoView(QObject):
             self.player.stop()
         else:
             self.canvas.set_region(None)
-            self.player.play(self.path, self.position())
+            library, item = self.library, self.hit.photo_id
+            self.player.play(lambda t, side: library.clip_frames(item, t, side), self.position())
             self.bar.show_playing(True)
 
     # -- frames ------------------------------------------------------------------------------------
