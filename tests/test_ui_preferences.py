@@ -94,12 +94,14 @@ def test_model_and_precision_are_stored_and_applied_at_once(qtbot, window, paths
     pick(dialog.options.precision_box, "int8")
     qtbot.waitUntil(lambda: read_settings(paths).get(SETTING_PRECISION) == "int8")
     window.indexer.pause()  # hold the re-encoding, to see the switch under way
-    pick(dialog.model_box, "micro-b")
-    qtbot.waitUntil(lambda: window.model_state.active == "micro-b", timeout=15_000)
-    assert read_settings(paths)[SETTING_ACTIVE] == "micro-b"
-    assert window.model_state.switching and window.model_state.serving == "micro-a"
-    qtbot.waitUntil(lambda: dialog.model_box.currentData() == "micro-b", timeout=15_000)
-    window.indexer.resume()
+    try:
+        pick(dialog.model_box, "micro-b")
+        qtbot.waitUntil(lambda: window.model_state.active == "micro-b", timeout=15_000)
+        assert read_settings(paths)[SETTING_ACTIVE] == "micro-b"
+        assert window.model_state.switching and window.model_state.serving == "micro-a"
+        qtbot.waitUntil(lambda: dialog.model_box.currentData() == "micro-b", timeout=15_000)
+    finally:  # a failure above must not leave the window's indexing paused (close waits on it)
+        window.indexer.resume()
     qtbot.waitUntil(
         lambda: window.model_state.serving == "micro-b" and not window.model_state.switching,
         timeout=60_000,
