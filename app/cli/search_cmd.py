@@ -175,36 +175,21 @@ def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
                 f"--at picks a moment of a video in the library; {target} is not one.",
                 exit_code=EXIT_USAGE,
             )
+        min_score, min_cosine = _floor_options(args)
+        common = {"top_k": args.top, "min_score": min_score, "min_cosine": min_cosine}
+        echo: dict[str, Any]
         if photo is not None and photo.state == "indexed":
             # From its stored embedding: nothing is decoded or encoded. The engine pins the
             # photo itself apart (result.source), printed first and labelled.
-            min_score, min_cosine = _floor_options(args)
-            query = Query(
-                like_photo_id=photo.id,
-                like_moment_ms=args.at,
-                top_k=args.top,
-                min_score=min_score,
-                min_cosine=min_cosine,
-                kind=args.type,
-            )
-            result = lib.search(query)
-            hits = result.hits
-            echo: dict[str, Any] = {"like_photo_id": photo.id, "path": str(target)}
+            query = Query(like_photo_id=photo.id, like_moment_ms=args.at, kind=args.type, **common)
+            echo = {"like_photo_id": photo.id, "path": str(target)}
             if args.at is not None:
                 echo["at_ms"] = args.at
         else:
-            min_score, min_cosine = _floor_options(args)
-            query = Query(
-                image=target,
-                top_k=args.top,
-                min_score=min_score,
-                min_cosine=min_cosine,
-                kind=args.type,
-            )
-            result = lib.search(query)
-            hits = result.hits
+            query = Query(image=target, kind=args.type, **common)
             echo = {"image": str(target)}
-    return _print_hits(result, hits, args, echo)
+        result = lib.search(query)
+    return _print_hits(result, result.hits, args, echo)
 
 
 def _check_indexed(lib: Library, args: argparse.Namespace) -> None:

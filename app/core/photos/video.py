@@ -142,10 +142,7 @@ def frame_at(
         best: av.video.frame.VideoFrame | None = None
         start = _start_s(stream)
         try:
-            if stream.time_base and t_ms > 0:
-                container.seek(
-                    int(t_ms / 1000 / stream.time_base) + (stream.start_time or 0), stream=stream
-                )
+            _seek(container, stream, t_ms)
             for frame in _decoded(container, stream):
                 if (
                     best is not None
@@ -159,9 +156,7 @@ def frame_at(
                 raise VideoError(path, _failure(e)) from e
         if best is None:
             raise VideoError(path, "no frame could be decoded")
-        w, h = _displayed(best.width, best.height, best.rotation)
-        scale = min(1.0, max_side / max(w, h))
-        return _picture(best, max(1, round(best.width * scale)), max(1, round(best.height * scale)))
+        return _picture(best, *_scaled(best, max_side))
 
 
 def frames_from(
@@ -175,19 +170,30 @@ def frames_from(
     with _open(path, stat, source) as (container, stream):
         start = _start_s(stream)
         try:
-            if stream.time_base and t_ms > 0:
-                container.seek(
-                    int(t_ms / 1000 / stream.time_base) + (stream.start_time or 0), stream=stream
-                )
+            _seek(container, stream, t_ms)
             for frame in _decoded(container, stream):
                 if frame.time is None or (frame.time - start) * 1000 < t_ms - 1:
                     continue  # from the keyframe before the moment up to it
-                w, h = _displayed(frame.width, frame.height, frame.rotation)
-                scale = min(1.0, max_side / max(w, h))
-                size = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
-                yield round((frame.time - start) * 1000), _picture(frame, *size)
+                yield round((frame.time - start) * 1000), _picture(frame, *_scaled(frame, max_side))
         except _AV_ERRORS as e:
             raise VideoError(path, _failure(e)) from e
+
+
+def _seek(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, t_ms: int
+) -> None:
+    """To the keyframe at or before `t_ms` (from the video's start); decoding goes on from there."""
+    if stream.time_base and t_ms > 0:
+        container.seek(
+            int(t_ms / 1000 / stream.time_base) + (stream.start_time or 0), stream=stream
+        )
+
+
+def _scaled(frame: av.video.frame.VideoFrame, max_side: int) -> tuple[int, int]:
+    """The decoded size that puts the upright frame's long side at most `max_side`."""
+    w, h = _displayed(frame.width, frame.height, frame.rotation)
+    scale = min(1.0, max_side / max(w, h))
+    return max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
 
 
 class _Deadline(Exception):
