@@ -62,7 +62,12 @@ SCAN_CHUNK = 65_536  # rows per step when scanning a set too large to cache
 def no_model_message(problem: str | None = None) -> str:
     """The one message for a search that needs a model when none is usable (`problem`: why
     the installed one is not, if one is)."""
-    return (f"{problem} " if problem else "") + (
+    if problem:  # it already names the fix
+        return (
+            f"Cannot search by text or image: {problem} Photos can still be browsed by date "
+            "and folder."
+        )
+    return (
         "Cannot search by text or image: no model is installed. Photos can still be browsed "
         "by date and folder; get a model from Library > Models in the window, or run "
         "`photoseek model install`."
