@@ -265,7 +265,8 @@ def cmd_index(args: argparse.Namespace, paths: Paths) -> int:
         print(f"{root} is unavailable (drive unplugged or folder missing); its photos are kept.")
     if report.skipped:
         print(
-            f"{report.skipped} files could not be read; `photoseek status --skipped` "
+            f"{report.skipped} file{'s' if report.skipped != 1 else ''} could not be read; "
+            "`photoseek status --skipped` "
             "lists them with the reason."
         )
     return 0
