@@ -146,7 +146,7 @@ def v3_catalog_with_roots(db_path: Path, tmp_path: Path) -> tuple[list[int], dic
 def test_v4_moves_the_folder_roots_into_the_catalog_and_removes_the_file(db_path, tmp_path):
     ids, roots = v3_catalog_with_roots(db_path, tmp_path)
     with Catalog(db_path) as cat:
-        assert cat.schema_version == len(MIGRATIONS) == 5
+        assert cat.schema_version == len(MIGRATIONS) == 6
         for fid in ids:
             assert cat.folder_root(fid) == tuple(roots[str(fid)])
         assert cat.folder_root(999) is None
@@ -705,7 +705,7 @@ def test_v5_migrates_a_v4_catalog_keeping_photos_ids_and_vectors(db_path, tmp_pa
             conn.execute("UPDATE photos SET capture_source = 'video_apple'")
         gen = old.generation(MODEL)
     with Catalog(db_path) as cat:
-        assert cat.schema_version == len(MIGRATIONS) == 5
+        assert cat.schema_version == len(MIGRATIONS) == 6
         got = cat.photos(ids)
         assert [p.id for p in got] == ids[:2] and {p.kind for p in got} == {"photo"}
         assert all(p.duration_ms is None for p in got)

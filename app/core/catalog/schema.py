@@ -200,6 +200,37 @@ def v5_videos(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX moment_vectors_model ON moment_vectors(model_id, moment_id)")
 
 
+# v6 columns of `photos` (all NULL or 0 in rows written before it; see v6_places_and_likeness).
+V6_COLUMNS = (
+    "lat REAL",  # WGS84 degrees of the photo's GPS fix, validated (never 0,0 placeholders)
+    "lon REAL",
+    "place_country TEXT",  # ISO 3166-1 alpha-2 of the nearest gazetteer place ("PT")
+    "place_region TEXT",  # its first-level region ("Lisbon"); NULL where the gazetteer has none
+    "place_city TEXT",  # its name ("Lisbon")
+    "offset_derived INTEGER NOT NULL DEFAULT 0",  # 1: capture_offset from the location's zone
+    "header_version INTEGER NOT NULL DEFAULT 0",  # which header facts were read (see v6)
+    "dhash INTEGER",  # 64-bit difference hash of the pixels (signed), NULL until computed
+    "content_hash TEXT",  # SHA-256 of the whole file, NULL until a duplicate check needs it
+)
+
+
+def v6_places_and_likeness(conn: sqlite3.Connection) -> None:
+    """v6: places and duplicates. `photos` gains its GPS position and the gazetteer place it is
+    in, whether its UTC offset was derived from that place's time zone, a difference hash of its
+    pixels and (lazily) the SHA-256 of the whole file. `header_version` 0 marks the rows read
+    before these facts existed: a rescan reads their headers again (no pixels, no vectors) and
+    sets it, so an existing library gains places without re-encoding anything."""
+    for column in V6_COLUMNS:
+        conn.execute(f"ALTER TABLE photos ADD COLUMN {column}")
+    conn.execute(
+        "CREATE INDEX photos_place ON photos(state, place_country, place_region, place_city)"
+    )
+    conn.execute("CREATE INDEX photos_dhash ON photos(dhash) WHERE dhash IS NOT NULL")
+    conn.execute(
+        "CREATE INDEX photos_content_hash ON photos(content_hash) WHERE content_hash IS NOT NULL"
+    )
+
+
 def roots_file(conn: sqlite3.Connection) -> Path | None:
     """Where the pre-4 folder_roots.json of this catalog lies (None for an in-memory one)."""
     main = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "")
@@ -223,6 +254,7 @@ MIGRATIONS: list[Migration] = [
     v3_more_capture_sources,
     v4_folder_roots,
     v5_videos,
+    v6_places_and_likeness,
 ]
 
 
