@@ -82,7 +82,7 @@ def test_the_checker_sees_nested_imports(tmp_path):
 
 # The core's packages, lowest first: a module may import its own package and those below it,
 # never one above (the base modules directly under app/core are below every package).
-LAYERS = ("photos", "model", "index", "catalog", "search", "pipeline")
+LAYERS = ("photos", "places", "model", "index", "catalog", "search", "duplicates", "pipeline")
 # The door for the window and the command line (the exporter, torch behind a deferred import,
 # is the one other module they may reach).
 DOOR = {"app.core.api", "app.core.model.export.exporter"}

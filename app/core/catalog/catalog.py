@@ -24,6 +24,8 @@ import numpy as np
 
 from app.core.catalog.connection import Database, connect
 from app.core.catalog.folders import FolderMixin
+from app.core.catalog.likeness import LikenessStore
+from app.core.catalog.places import PlaceStore
 from app.core.catalog.records import (
     INDEXED,
     KINDS,
@@ -59,7 +61,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Catalog(FolderMixin):
+class Catalog(FolderMixin, PlaceStore, LikenessStore):
     """Open (creating or migrating) the catalog at `path`. `clock` returns epoch seconds."""
 
     def __init__(
