@@ -22,7 +22,7 @@ from typing import BinaryIO
 from PIL import Image, UnidentifiedImageError
 
 from app.core.errors import UserError
-from app.core.photos.dates import capture_time, clean_text
+from app.core.photos.dates import capture_time, clean_text, xmp_packet
 from app.core.photos.formats import (
     bomb_reason,
     codec_messages,
@@ -32,6 +32,7 @@ from app.core.photos.formats import (
     open_failure_reason,
     shape_problem,
 )
+from app.core.photos.location import position_from_exif, position_from_xmp
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class PhotoMeta:
     folder_id: int | None = None
     kind: str = "photo"  # "photo" | "video"
     duration_ms: int | None = None  # videos only
+    lat: float | None = None  # GPS position (photos.location), decimal degrees
+    lon: float | None = None
 
     @property
     def year(self) -> int | None:
@@ -177,6 +180,9 @@ def describe(im: Image.Image, path: Path | str, stat: os.stat_result) -> PhotoMe
     width, height = _oriented_size(im, exif)
     # While the file is open: TIFF reads its EXIF sub-IFD lazily from it.
     when, offset, source = capture_time(exif, stat.st_mtime_ns, im, os.fspath(path))
+    where = position_from_exif(exif, os.fspath(path)) or position_from_xmp(
+        xmp_packet(im), os.fspath(path)
+    )
     return PhotoMeta(
         path=os.fspath(path),
         size=stat.st_size,
@@ -190,6 +196,8 @@ def describe(im: Image.Image, path: Path | str, stat: os.stat_result) -> PhotoMe
         camera_make=clean_text(exif.get(MAKE)),
         camera_model=clean_text(exif.get(MODEL)),
         format=im.format or "",
+        lat=where.lat if where else None,
+        lon=where.lon if where else None,
     )
 
 

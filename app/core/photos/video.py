@@ -35,6 +35,7 @@ from PIL import Image
 from app.core.errors import UserError
 from app.core.photos.dates import format_offset
 from app.core.photos.formats import shape_problem
+from app.core.photos.location import position_from_tags
 from app.core.photos.metadata import PhotoMeta, fingerprint
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,7 @@ def _describe(
     codec = stream.codec_context
     width, height = _displayed(codec.width, codec.height, rotation)
     when, offset, source = _capture(container.metadata, stream.metadata, stat.st_mtime_ns)
+    where = position_from_tags(container.metadata, os.fspath(path))
     try:
         digest = fingerprint(path, stat.st_size)
     except OSError as e:
@@ -291,6 +293,8 @@ def _describe(
         format=(container.format.name.split(",")[0] or "").upper(),
         kind="video",
         duration_ms=_duration_ms(container, stream),
+        lat=where.lat if where else None,
+        lon=where.lon if where else None,
     )
 
 
