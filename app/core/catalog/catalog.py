@@ -27,6 +27,7 @@ from app.core.catalog.folders import FolderMixin
 from app.core.catalog.likeness import LikenessStore
 from app.core.catalog.places import PlaceStore
 from app.core.catalog.records import (
+    HEADER_VERSION,
     INDEXED,
     KINDS,
     MOMENT_BASE,
@@ -38,6 +39,8 @@ from app.core.catalog.records import (
     Folder,
     FolderError,
     Photo,
+    PlaceFilter,
+    Whereabouts,
     db_path,
     from_db_path,
     photo_from_row,
@@ -160,11 +163,12 @@ class Catalog(FolderMixin, PlaceStore, LikenessStore):
         *,
         pending: bool = False,
         kind: str | None = None,
+        place: PlaceFilter | None = None,
     ) -> np.ndarray:
         """Item labels (int64, ascending) passing every given filter: ids of indexed photos and
         videos, then the moment labels of those items (a motion photo's clip too). `month`
         alone means that month in every year; `folder` is a folder id or any path (items under it); `kind` "photo" or "video"
-        (None: both). `pending`: also items catalogued but not encoded (browsing before a model
+        (None: both); `place` exact on the fields it gives. `pending`: also items catalogued but not encoded (browsing before a model
         exists)."""
         where: list[str] = [_states_sql(pending)]
         args: list[object] = list(_states(pending))
@@ -183,6 +187,10 @@ class Catalog(FolderMixin, PlaceStore, LikenessStore):
                 raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
             where.append("kind = ?")
             args.append(kind)
+        if place is not None:
+            clause, extra = self.place_clause(place)
+            where.append(clause)
+            args.extend(extra)
         cond = " AND ".join(where)
         conn = self.db.conn
         rows = conn.execute(f"SELECT id FROM photos WHERE {cond} ORDER BY id", args).fetchall()
@@ -303,17 +311,24 @@ class Catalog(FolderMixin, PlaceStore, LikenessStore):
 
     # -- photos: writes ------------------------------------------------------------------------
 
-    def upsert_photos(self, metas: Sequence[PhotoMeta]) -> list[int]:
-        """Insert or update photos by path; returns their ids in order.
+    def upsert_photos(
+        self, metas: Sequence[PhotoMeta], where: Sequence[Whereabouts] | None = None
+    ) -> list[int]:
+        """Insert or update photos by path, with the place and derived offset the pipeline
+        found for each (`where`, in the same order; None: no place); returns their ids in order.
 
         A photo whose fingerprint changed loses its vectors and becomes 'pending'; one whose
         content is unchanged (only touched) keeps its vectors and state.
         """
         ids: list[int] = []
+        places = list(where) if where is not None else [Whereabouts()] * len(metas)
+        if len(places) != len(metas):
+            raise ValueError(f"{len(places)} places for {len(metas)} photos")
         with self.transaction() as conn:
             owners = self._folder_owners()
             stale: set[str] = set()
-            for m in metas:
+            touched = False
+            for m, at in zip(metas, places, strict=True):
                 folder_id = m.folder_id if m.folder_id is not None else _owner(owners, m.path)
                 ctime = m.capture_time.isoformat() if m.capture_time else None
                 values = (
@@ -332,6 +347,13 @@ class Catalog(FolderMixin, PlaceStore, LikenessStore):
                     m.camera_model,
                     m.kind,
                     m.duration_ms,
+                    m.lat,
+                    m.lon,
+                    at.country,
+                    at.region,
+                    at.city,
+                    int(at.offset_derived),
+                    HEADER_VERSION,
                 )
                 row = conn.execute(
                     "SELECT id, fingerprint, state FROM photos WHERE path = ?", (db_path(m.path),)
@@ -340,8 +362,9 @@ class Catalog(FolderMixin, PlaceStore, LikenessStore):
                     cur = conn.execute(
                         "INSERT INTO photos (folder_id, size, mtime_ns, fingerprint, width, "
                         "height, capture_time, capture_offset, capture_source, year, month, "
-                        "camera_make, camera_model, kind, duration_ms, path, state) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "camera_make, camera_model, kind, duration_ms, lat, lon, place_country, "
+                        "place_region, place_city, offset_derived, header_version, path, state) "
+                        f"VALUES ({marks(len(values) + 2)})",
                         (*values, db_path(m.path), PENDING),
                     )
                     ids.append(int(cur.lastrowid or 0))
@@ -355,12 +378,16 @@ class Catalog(FolderMixin, PlaceStore, LikenessStore):
                     "UPDATE photos SET folder_id = ?, size = ?, mtime_ns = ?, fingerprint = ?, "
                     "width = ?, height = ?, capture_time = ?, capture_offset = ?, "
                     "capture_source = ?, year = ?, month = ?, camera_make = ?, "
-                    "camera_model = ?, kind = ?, duration_ms = ?, state = ?, skip_reason = NULL "
-                    "WHERE id = ?",
+                    "camera_model = ?, kind = ?, duration_ms = ?, lat = ?, lon = ?, "
+                    "place_country = ?, place_region = ?, place_city = ?, offset_derived = ?, "
+                    "header_version = ?, state = ?, skip_reason = NULL WHERE id = ?",
                     (*values, state, pid),
                 )
                 ids.append(pid)
+                touched = True
             self._bump(conn, stale)
+            if touched:  # dates or places of known items may have changed (see facts_stamp)
+                self._bump_facts(conn)
         return ids
 
     def mark_skipped(

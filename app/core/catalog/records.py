@@ -38,6 +38,11 @@ GUESSED_SOURCES = frozenset({"file_mtime"})
 
 KINDS = ("photo", "video")
 
+# Which header facts a row was read with (photos.header_version): 1 = the GPS position, and the
+# place and derived offset that follow from it (schema 6). A rescan re-reads the headers of
+# unchanged files below it (no pixels, no vectors) so an existing library gains the new facts.
+HEADER_VERSION = 1
+
 
 class CatalogError(UserError):
     """The catalog file is unreadable, foreign or from a newer PhotoSeek; the message says what to do."""
@@ -84,6 +89,12 @@ class Photo:
     indexed_at: datetime | None = None
     kind: str = "photo"
     duration_ms: int | None = None
+    lat: float | None = None  # WGS84 degrees of its GPS fix
+    lon: float | None = None
+    place_country: str | None = None  # ISO code of the nearest gazetteer place ("PT")
+    place_region: str | None = None
+    place_city: str | None = None
+    offset_derived: bool = False  # capture_offset comes from the location's time zone
 
     @property
     def is_video(self) -> bool:
@@ -96,6 +107,31 @@ class Photo:
         if make and model:
             return model if model.lower().startswith(make.split()[0].lower()) else f"{make} {model}"
         return model or make
+
+
+@dataclass(frozen=True)
+class PlaceFilter:
+    """A place to filter by: a country (ISO code, "PT"), optionally one region of it and one
+    city; exact on the fields given (a city without a region matches it in any region)."""
+
+    country: str
+    region: str | None = None
+    city: str | None = None
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """What the pipeline derived from a photo's position, as the catalog stores it: its
+    gazetteer place (codes and names; None where it has no GPS or lies far from any place) and
+    whether its UTC offset came from the location's time zone."""
+
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+    offset_derived: bool = False
+
+
+NOWHERE = Whereabouts()
 
 
 class FileState(NamedTuple):
@@ -111,7 +147,8 @@ class FileState(NamedTuple):
 PHOTO_COLUMNS = (
     "id, path, folder_id, size, mtime_ns, width, height, capture_time, capture_offset, "
     "capture_source, year, month, camera_make, camera_model, state, skip_reason, fingerprint, "
-    "indexed_at, kind, duration_ms"
+    "indexed_at, kind, duration_ms, lat, lon, place_country, place_region, place_city, "
+    "offset_derived"
 )
 
 
@@ -138,6 +175,12 @@ def photo_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Photo:
         indexed_at,
         kind,
         duration_ms,
+        lat,
+        lon,
+        country,
+        region,
+        city,
+        derived,
     ) = row
     return Photo(
         id=pid,
@@ -160,7 +203,20 @@ def photo_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Photo:
         indexed_at=from_epoch(indexed_at),
         kind=kind,
         duration_ms=duration_ms,
+        lat=lat,
+        lon=lon,
+        place_country=country,
+        place_region=region,
+        place_city=city,
+        offset_derived=bool(derived),
     )
+
+
+def place_of(photo: Photo) -> PlaceFilter | None:
+    """The place a photo was taken in, as a filter that finds it (None: no place known)."""
+    if photo.place_country is None:
+        return None
+    return PlaceFilter(photo.place_country, photo.place_region, photo.place_city)
 
 
 def db_path(path: str | os.PathLike[str]) -> str | bytes:

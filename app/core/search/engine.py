@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from PIL import Image
 
+from app.core.catalog.records import place_of
 from app.core.index.labels import MOMENT_BASE
 from app.core.index.vindex import VectorIndex
 from app.core.model.info import ModelError
@@ -376,11 +377,13 @@ class SearchEngine:
     # -- filters -------------------------------------------------------------------------------
 
     def _filter(self, query: Query, generation: int | None) -> np.ndarray | None:
-        """Ids passing the filters, or None for no filters (the whole library). Year and month
-        sets are cached per generation; folder sets are not (moves do not bump it)."""
+        """Ids passing the filters, or None for no filters (the whole library). Year, month,
+        kind and place sets are cached per generation and facts stamp (a rescan that fills in
+        places or dates changes it); folder sets are not (moves do not bump it)."""
         if not query.has_filters:
             return None
-        key = ("filter", query.year, query.month, query.kind, generation)
+        stamp = self.catalog.facts_stamp()
+        key = ("filter", query.year, query.month, query.kind, query.place, generation, stamp)
         cacheable = query.folder is None and generation is not None
         got = self._cache.get(key) if cacheable else None
         if got is None:
@@ -390,6 +393,7 @@ class SearchEngine:
                 folder=query.folder,
                 pending=self._browse_only,
                 kind=None if query.kind == "all" else query.kind,
+                place=query.place,
             )
             if cacheable:
                 self._cache.put(key, got, got.nbytes)
@@ -542,6 +546,9 @@ class SearchEngine:
                 best.get(p.id),
                 tuple((t, sc) for t, sc in moments.get(p.id, ()) if sc >= floor),
                 p.kind == "photo" and p.id in clips,
+                place_of(p),
+                p.lat,
+                p.lon,
             )
             for p in photos
         ]

@@ -12,6 +12,7 @@ from typing import Literal
 
 from PIL import Image
 
+from app.core.catalog.records import PlaceFilter as PlaceFilter  # where search filters by
 from app.core.errors import UserError
 
 ORDERS = ("relevance", "date")
@@ -38,7 +39,8 @@ class Query:
     when no photo clears the floor, return up to this many best photos anyway (flagged
     `SearchResult.nearest`) rather than nothing; 0 turns that off. `kind`: photos, videos or
     both; `like_moment_ms` with a video's `like_photo_id`: search like that moment (the
-    nearest sampled one) rather than the whole video."""
+    nearest sampled one) rather than the whole video. `place`: only items taken there (exact,
+    like the dates)."""
 
     text: str | None = None
     image: Path | bytes | Image.Image | None = None
@@ -56,6 +58,7 @@ class Query:
     nearest_k: int = 0
     kind: Literal["all", "photo", "video"] = "all"
     like_moment_ms: int | None = None
+    place: PlaceFilter | None = None
 
     @cached_property
     def terms(self) -> tuple[str, tuple[str, ...]]:
@@ -83,7 +86,8 @@ class Query:
     @property
     def has_filters(self) -> bool:
         dated = self.year is not None or self.month is not None
-        return dated or self.folder is not None or self.kind != "all"
+        placed = self.place is not None
+        return dated or placed or self.folder is not None or self.kind != "all"
 
     def validate(self) -> None:
         """Raise QueryError for values no search can honour."""
@@ -133,6 +137,9 @@ class Hit:
     moment_ms: int | None = None
     moments: tuple[tuple[int, float], ...] = ()
     clip: bool = False
+    place: PlaceFilter | None = None  # where it was taken, when its GPS position is known
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
