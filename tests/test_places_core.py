@@ -5,11 +5,13 @@ time zones at DST edges, and the name index on real names in several languages."
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import numpy as np
 import pytest
 
 from app.core.places.gazetteer import EARTH_KM, MAX_KM, Gazetteer, Place
+from app.core.places.zones import localise, zone_at
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +122,49 @@ def test_shared_is_loaded_once_for_all_threads():
 def test_place_label():
     assert Place("PT", "Portugal", "Lisbon", "Lisbon", 0, 0, 1).label() == "Lisbon, Portugal"
     assert Place("US", "United States", "Texas", None, 0, 0, 1).label() == "Texas, United States"
+
+
+LISBON = (38.7223, -9.1393)
+NEW_YORK = (40.7128, -74.0060)
+
+
+def test_zone_at():
+    assert zone_at(*LISBON) == "Europe/Lisbon"
+    assert zone_at(*NEW_YORK) == "America/New_York"
+    assert zone_at(0.0, -30.0) == "Etc/GMT+2"  # at sea: the nautical zone
+    assert zone_at(float("nan"), 0.0) is None and zone_at(91.0, 0.0) is None
+
+
+@pytest.mark.parametrize(
+    ("when", "offset", "source", "want", "want_offset"),
+    [
+        # UTC instants across Lisbon's autumn DST change: 01:30 happens twice.
+        (datetime(2021, 10, 31, 0, 30), "+00:00", "gps_utc", datetime(2021, 10, 31, 1, 30), "+01:00"),
+        (datetime(2021, 10, 31, 1, 30), "+00:00", "gps_utc", datetime(2021, 10, 31, 1, 30), "+00:00"),
+        (datetime(2021, 7, 1, 12, 0), "+00:00", "video_container", datetime(2021, 7, 1, 13, 0), "+01:00"),
+        # A file time in the computer's zone (+09:00 here) is an instant too.
+        (datetime(2021, 1, 5, 20, 0), "+09:00", "file_mtime", datetime(2021, 1, 5, 11, 0), "+00:00"),
+        # Wall-clock times without an offset keep their time: the repeated 01:30 takes the
+        # first (summer) offset; the skipped 01:30 of the spring change the one before it.
+        (datetime(2021, 10, 31, 1, 30), None, "exif_original", datetime(2021, 10, 31, 1, 30), "+01:00"),
+        (datetime(2021, 3, 28, 1, 30), None, "exif_original", datetime(2021, 3, 28, 1, 30), "+00:00"),
+        (datetime(2021, 8, 1, 9, 15), None, "xmp", datetime(2021, 8, 1, 9, 15), "+01:00"),
+    ],
+)  # fmt: skip
+def test_localise_derives_the_offset(when, offset, source, want, want_offset):
+    got, got_offset, derived = localise(when, offset, source, *LISBON)
+    assert (got, got_offset, derived) == (want, want_offset, True)
+    assert got is not None and got.fold == 0
+
+
+def test_localise_keeps_what_it_cannot_improve():
+    when = datetime(2021, 3, 28, 1, 30)
+    # The camera's own offset is kept, even where it disagrees with the zone.
+    assert localise(when, "+05:00", "exif_original", *LISBON) == (when, "+05:00", False)
+    assert localise(when, None, "exif_original", None, None) == (when, None, False)
+    assert localise(None, None, "file_mtime", *LISBON) == (None, None, False)
+    assert localise(when, "garbage", "gps_utc", *LISBON) == (when, "garbage", False)
+    # New York in winter: UTC-5.
+    assert localise(datetime(2021, 1, 5, 17, 0), "+00:00", "gps_utc", *NEW_YORK) == (
+        datetime(2021, 1, 5, 12, 0), "-05:00", True,
+    )  # fmt: skip
