@@ -19,10 +19,19 @@ from app.core.catalog.records import (
     Photo,
     is_moment,
     moment_label,
+    place_of,
 )
 from app.core.errors import DamagedCatalogError, StorageError, UserError, storage_fault
 from app.core.jobs import JobCancelled, JobControl
-from app.core.library import Library, LibraryStatus, ModelState, SkippedFile
+from app.core.library import (
+    DuplicateGroup,
+    KeeperRule,
+    Library,
+    LibraryStatus,
+    ModelState,
+    SkippedFile,
+    TrashResult,
+)
 from app.core.logs import LOG_NAME, log_file, record_bug, setup_logging
 from app.core.model.catalog import CatalogEntry, default_entry, format_table, load_catalog
 from app.core.model.encoder import Encoder, available_providers
@@ -50,8 +59,10 @@ from app.core.photos.formats import IMAGE_EXTENSIONS
 from app.core.photos.video import frames_from as video_frames
 from app.core.pipeline.indexer import IndexProgress, IndexReport
 from app.core.pipeline.watcher import ChangeSummary, Watcher
+from app.core.places.gazetteer import Place
 from app.core.resources import ResourceError, resource_path
-from app.core.search.query import Hit, Query, SearchResult
+from app.core.search.places import PlaceCount
+from app.core.search.query import Hit, PlaceFilter, Query, QueryError, SearchResult
 
 if TYPE_CHECKING:
     from app.core.model.install import install_model
@@ -80,6 +91,7 @@ __all__ = [
     "CatalogEntry",
     "ChangeSummary",
     "DamagedCatalogError",
+    "DuplicateGroup",
     "Encoder",
     "Folder",
     "Hit",
@@ -88,17 +100,23 @@ __all__ = [
     "InstalledModel",
     "JobCancelled",
     "JobControl",
+    "KeeperRule",
     "Library",
     "LibraryStatus",
     "ModelError",
     "ModelState",
     "Paths",
     "Photo",
+    "Place",
+    "PlaceCount",
+    "PlaceFilter",
     "Query",
+    "QueryError",
     "ResourceError",
     "SearchResult",
     "SkippedFile",
     "StorageError",
+    "TrashResult",
     "UserError",
     "Watcher",
     "active_model_name",
@@ -114,6 +132,7 @@ __all__ = [
     "migrate_installed",
     "model_languages",
     "moment_label",
+    "place_of",
     "read_settings",
     "record_bug",
     "remove_model",

@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +36,9 @@ from app.core.catalog.records import (
     FolderError,
     Photo,
 )
+from app.core.duplicates.engine import DuplicateFinder
+from app.core.duplicates.model import DuplicateGroup, KeeperRule, TrashResult
+from app.core.duplicates.trash import move_to_trash
 from app.core.errors import UserError
 from app.core.index.vindex import VectorIndex
 from app.core.jobs import JobCancelled, JobControl
@@ -46,8 +49,11 @@ from app.core.pipeline.indexer import Indexer, IndexProgress, IndexReport
 from app.core.pipeline.scanner import is_relevant
 from app.core.pipeline.watcher import ChangeSet, ChangeSummary, Watcher
 from app.core.pipeline.writelock import writer_lock
+from app.core.places.gazetteer import Gazetteer, Place
+from app.core.search import places as place_names
 from app.core.search.engine import SearchEngine
-from app.core.search.query import Query, SearchResult
+from app.core.search.places import PlaceCount
+from app.core.search.query import PlaceFilter, Query, SearchResult
 from app.core.search.serving import Models, ModelState, Served, index_dir
 
 if TYPE_CHECKING:
@@ -55,18 +61,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChangeSummary",
+    "DuplicateGroup",
     "Folder",
     "IndexProgress",
     "IndexReport",
     "JobCancelled",
+    "KeeperRule",
     "JobControl",
     "Library",
     "LibraryStatus",
     "ModelState",
     "Photo",
+    "PlaceCount",
+    "PlaceFilter",
     "Query",
     "SearchResult",
     "SkippedFile",
+    "TrashResult",
     "Watcher",
 ]
 
@@ -164,6 +175,9 @@ class Library:
             None, self.catalog, None, model_problem=lambda: self.model_error
         )
         self.indexer = Indexer(self.catalog, None, None, paths, lock=self._write_lock)
+        self.duplicate_finder = DuplicateFinder(
+            self.catalog, self.thumbs, self.paths.data / "duplicates"
+        )
         if encoder is not None:
             try:
                 loaded = self.models.load(encoder.model_dir.name, ("given", id(encoder)), encoder)
@@ -352,6 +366,28 @@ class Library:
     def months(self, year: int | None = None) -> list[tuple[int, int]]:
         return self.catalog.months(year, pending=not self.has_model)
 
+    def places(self) -> list[PlaceCount]:
+        """Each place (country, region, city) photos were taken in, with how many and the
+        newest one's id (its cover), by country, region, city; [] when none has a place."""
+        rows = self.catalog.places(pending=not self.has_model)
+        return place_names.place_counts(rows, Gazetteer.shared().country_name) if rows else []
+
+    def resolve_place(self, text: str) -> PlaceFilter:
+        """The place filter for "Lisbon", "Lisbon, Portugal", "Portugal", "PT" or "Lissabon";
+        QueryError naming the closest places of the library when none is called that."""
+        return place_names.resolve(text, self.places(), self._place_lookup)
+
+    def place_label(self, place: PlaceFilter) -> str:
+        """ "Lisbon, Portugal" (the region too where the library has two such cities)."""
+        country = Gazetteer.shared().country_name(place.country)
+        return place_names.label(place, self.places(), country)
+
+    def _place_lookup(self, phrase: str) -> list[Place]:
+        """Gazetteer places called `phrase` in any language it knows ("Lissabon")."""
+        from app.core.places.names import PlaceNames  # built on first use
+
+        return list(PlaceNames.shared().lookup(phrase))
+
     def photo(self, photo_id: int) -> Photo | None:
         return self.catalog.photo(photo_id)
 
@@ -402,6 +438,27 @@ class Library:
             return beside[0].path, None
         data = motion.clip_of(photo.path)
         return None if data is None else (photo.path, io.BytesIO(data))
+
+    def duplicates(
+        self, *, exact_only: bool = False, rule: KeeperRule | None = None
+    ) -> list[DuplicateGroup]:
+        """Groups of identical files and (with a model, unless `exact_only`) near-duplicates,
+        the most space to gain first, each with its keeper under `rule` first. Reads only:
+        nothing is moved (`move_to_trash` does that, when asked)."""
+        serving = self._serving
+        return self.duplicate_finder.find(
+            serving.vindex if serving is not None and not exact_only else None,
+            serving.encoder if serving is not None else None,
+            exact_only=exact_only,
+            rule=rule or KeeperRule(),
+        )
+
+    def move_to_trash(self, photo_ids: Sequence[int]) -> TrashResult:
+        """Move these photos' files to the desktop's trash (restorable there; never deleted),
+        only files inside watched folders; the library forgets the moved ones at once."""
+        with self._write_lock:
+            indexes = {id(m): m.vindex for m in (self._target, self._serving) if m}
+            return move_to_trash(self.catalog, self.thumbs, indexes.values(), photo_ids)
 
     def partly_indexed(self) -> list[SkippedFile]:
         """Videos indexed only in part (cut short by the per-video deadline, or damaged

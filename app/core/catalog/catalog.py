@@ -373,6 +373,7 @@ class Catalog(FolderMixin, PlaceStore, LikenessStore):
                 same = old_fp is not None and old_fp == m.fingerprint
                 if not same:
                     stale |= self._drop_vectors(conn, [pid])
+                    self._forget_content(conn, pid)  # its dhash and whole-file hash
                 state = INDEXED if same and old_state == INDEXED else PENDING
                 conn.execute(
                     "UPDATE photos SET folder_id = ?, size = ?, mtime_ns = ?, fingerprint = ?, "

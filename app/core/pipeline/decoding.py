@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.core.model import preprocess
-from app.core.photos import dates, decode, metadata, motion, video
+from app.core.photos import dates, decode, likeness, metadata, motion, video
 from app.core.photos.formats import is_video_name
 from app.core.photos.thumbnails import render_thumbnail
 
@@ -70,6 +70,7 @@ class Decoded:
     times: list[int] | None = None  # a video's sampled times, one per row of `pixels`
     note: str | None = None  # a video indexed in part: why
     still: bool = False  # a motion photo: pixels[0] is the still, the clip's frames follow
+    dhash: int | None = None  # a photo's difference hash (photos.likeness), for duplicates
 
     @property
     def rows(self) -> int:
@@ -148,7 +149,7 @@ class Decoder:
         pixels = None
         if self.model is not None:
             pixels = preprocess.to_pixels(img, self.model)
-        return Decoded(w, meta, pixels, thumb)
+        return Decoded(w, meta, pixels, thumb, dhash=likeness.dhash(img))
 
     def motion(self, d: Decoded, packet: bytes | str | None, st: os.stat_result) -> Decoded:
         """A photo with its motion clip's frames after the still's pixels, when its XMP declares

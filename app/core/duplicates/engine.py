@@ -1,0 +1,258 @@
+"""Finding duplicates in a library: exact copies by content, near copies by vector and image.
+
+Exact: items with the same fingerprint (size and three windows) are hashed whole (SHA-256,
+kept in the catalog until the file changes); equal hashes are identical files.
+Near: each photo's k nearest in the vector index are its candidates (never all pairs), kept
+when the model's calibrated thresholds and the image check say so (`grouping`).
+
+Incremental: the duplicate pairs are cached per model with the catalog generation they match;
+when photos arrive or change only they query their neighbours, and removed ones drop out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from app.core.catalog.records import MOMENT_BASE, Photo
+from app.core.duplicates import grouping
+from app.core.duplicates.calibration import Thresholds, thresholds_for
+from app.core.duplicates.keeper import differences, order_by_rule
+from app.core.duplicates.model import DuplicateGroup, KeeperRule
+from app.core.durable import sha256_file
+from app.core.photos import likeness
+
+if TYPE_CHECKING:
+    from app.core.catalog.catalog import Catalog
+    from app.core.model.encoder import Encoder
+    from app.core.photos.thumbnails import ThumbnailStore
+
+log = logging.getLogger(__name__)
+
+K_NEAREST = 10  # candidates a photo; a burst longer than this still links through its members
+
+
+class NeighbourIndex(Protocol):
+    """What the engine needs of the vector index."""
+
+    def ids(self) -> np.ndarray: ...
+
+    def vectors_of(self, ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def query(
+        self, vec: np.ndarray, k: int, *, filter_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass
+class _PairCache:
+    """The duplicate pairs of one model, as of one catalog generation."""
+
+    generation: int = -1
+    fingerprints: dict[int, str | None] = field(default_factory=dict)
+    pairs: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+def knn(
+    index: NeighbourIndex, ids: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids found, their k nearest [n, k] (-1: none), cosines [n, k]); a batched call when the
+    index offers one (`neighbours`), else one query a photo."""
+    batched: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = getattr(
+        index, "neighbours", None
+    )
+    if batched is not None:
+        return batched(ids, k)
+    found, vectors = index.vectors_of(ids)
+    nbrs = np.full((len(found), k), -1, dtype=np.int64)
+    scores = np.full((len(found), k), -2.0, dtype=np.float32)
+    for i, vec in enumerate(vectors):
+        got, s = index.query(vec, k + 1)
+        keep = got != found[i]
+        got, s = got[keep][:k], s[keep][:k]
+        nbrs[i, : len(got)] = got
+        scores[i, : len(got)] = s
+    return found, nbrs, scores
+
+
+class DuplicateFinder:
+    """Duplicates of one library; `calibration_dir` keeps each model's thresholds."""
+
+    def __init__(self, catalog: Catalog, thumbs: ThumbnailStore, calibration_dir: Path) -> None:
+        self.catalog = catalog
+        self.thumbs = thumbs
+        self.calibration_dir = calibration_dir
+        self._lock = threading.Lock()
+        self._caches: dict[str, _PairCache] = {}
+        self.last_queried = 0  # photos whose neighbours the last call asked for (bench, tests)
+
+    # -- the whole answer ------------------------------------------------------------------------
+
+    def find(
+        self,
+        index: NeighbourIndex | None,
+        encoder: Encoder | None,
+        *,
+        exact_only: bool = False,
+        rule: KeeperRule | None = None,
+    ) -> list[DuplicateGroup]:
+        """Groups of duplicates, the most space to gain first (see `Library.duplicates`)."""
+        rule = rule or KeeperRule()
+        hidden = self._hidden()
+        exact = [s for s in self.exact_sets() if not hidden.intersection(s)]
+        pairs: list[grouping.Pair] = [(s[0], m, 1.0) for s in exact for m in s[1:]]
+        if not exact_only and index is not None and encoder is not None:
+            near = self.near_pairs(index, encoder, hidden)
+            pairs += [p for p in near if p[0] not in hidden and p[1] not in hidden]
+        exact_of = {m: i for i, s in enumerate(exact) for m in s}
+        out = [self._group(members, exact_of, rule, index) for members, _ in grouping.groups(pairs)]
+        return sorted(out, key=lambda g: (-g.reclaim_bytes, g.keeper_id))
+
+    def _hidden(self) -> set[int]:
+        """Items that are no duplicates of their own: Live Photos' clips (they go with their
+        photo) and items of folders that are unplugged."""
+        hidden = set(self.catalog.companions())
+        gone = [f.id for f in self.catalog.folders() if not f.available]
+        for folder_id in gone:
+            hidden |= {s.photo_id for s in self.catalog.folder_files(folder_id).values()}
+        return hidden
+
+    def _group(
+        self,
+        members: list[int],
+        exact_of: dict[int, int],
+        rule: KeeperRule,
+        index: NeighbourIndex | None,
+    ) -> DuplicateGroup:
+        photos = order_by_rule(self.catalog.photos(members), rule)
+        keeper = photos[0]
+        same_file = {
+            p.id
+            for p in photos
+            if keeper.id in exact_of and exact_of.get(p.id) == exact_of[keeper.id]
+        }
+        kind = "exact" if len(same_file) == len(photos) else "near"
+        similarity = 1.0
+        if kind == "near" and index is not None:
+            ids, vecs = index.vectors_of([p.id for p in photos])
+            if len(ids) == len(photos):
+                similarity = float(np.min(vecs[1:] @ vecs[0]))
+        colours = self._colours(photos) if kind == "near" else {}
+        return DuplicateGroup(
+            kind=kind,
+            members=tuple(photos),
+            keeper_id=keeper.id,
+            reclaim_bytes=sum(p.size for p in photos[1:]),
+            differences=differences(photos, same_file, colours),
+            similarity=similarity,
+        )
+
+    def _colours(self, photos: Sequence[Photo]) -> dict[int, tuple[float, float, float]]:
+        """Mean colours from the thumbnails there are (for "colours edited")."""
+        from PIL import Image
+
+        out = {}
+        for p in photos:
+            if not self.thumbs.exists(p.id):
+                continue
+            try:
+                with Image.open(self.thumbs.path(p.id)) as im:
+                    im.draft("RGB", (32, 32))
+                    out[p.id] = likeness.mean_colour(im)
+            except (OSError, ValueError):
+                continue
+        return out
+
+    # -- exact -----------------------------------------------------------------------------------
+
+    def exact_sets(self) -> list[list[int]]:
+        """Ids of identical files (equal SHA-256), each set by id; files are hashed only when
+        they share a fingerprint with another and have no stored hash since they changed."""
+        out = []
+        for twins in self.catalog.fingerprint_twins():
+            stored = self.catalog.content_hashes(twins)
+            by_hash: dict[str, list[int]] = {}
+            for p in self.catalog.photos(twins):
+                digest = stored.get(p.id)
+                if digest is None:
+                    digest = self._hash(p)
+                if digest is not None:
+                    by_hash.setdefault(digest, []).append(p.id)
+            out += [sorted(ids) for ids in by_hash.values() if len(ids) > 1]
+        return out
+
+    def _hash(self, photo: Photo) -> str | None:
+        try:
+            digest = sha256_file(Path(photo.path))
+        except OSError as e:
+            log.info("cannot read %s to compare it: %s", photo.path, e)
+            return None
+        if photo.fingerprint:
+            self.catalog.set_content_hash(photo.id, photo.fingerprint, digest)
+        return digest
+
+    # -- near ------------------------------------------------------------------------------------
+
+    def thresholds(self, encoder: Encoder) -> Thresholds:
+        return thresholds_for(encoder, self.calibration_dir)
+
+    def near_pairs(
+        self, index: NeighbourIndex, encoder: Encoder, hidden: set[int] | None = None
+    ) -> list[grouping.Pair]:
+        """The near-duplicate pairs of the library's photos (cached; see the module)."""
+        t = self.thresholds(encoder)
+        with self._lock:
+            cache = self._caches.setdefault(encoder.model_id, _PairCache())
+            generation = self.catalog.generation(encoder.model_id)
+            if generation != cache.generation:
+                self._update(cache, index, t)
+                cache.generation = generation
+            return [(a, b, c) for (a, b), c in cache.pairs.items()]
+
+    def _update(self, cache: _PairCache, index: NeighbourIndex, t: Thresholds) -> None:
+        ids, hashes, has, prints = self.catalog.photo_hashes(kind="photo")
+        now = dict(zip(ids.tolist(), prints, strict=True))
+        changed = {i for i, fp in now.items() if cache.fingerprints.get(i, "?") != fp}
+        gone = set(cache.fingerprints) - set(now)
+        stale = changed | gone
+        if stale:
+            cache.pairs = {k: c for k, c in cache.pairs.items() if not stale.intersection(k)}
+        known: dict[int, int] = dict(zip(ids[has].tolist(), hashes[has].tolist(), strict=True))
+        computed: list[tuple[int, int]] = []
+
+        def dhash_of(photo_id: int) -> int | None:
+            if photo_id not in known:
+                photo = self.catalog.photo(photo_id)
+                h = likeness.dhash_of_file(photo.path) if photo else None
+                if h is None:
+                    return None
+                known[photo_id] = h
+                computed.append((photo_id, h))
+            return known[photo_id]
+
+        def grey_of(photo_id: int) -> np.ndarray | None:
+            if self.thumbs.exists(photo_id):
+                return likeness.grey_of_file(self.thumbs.path(photo_id))
+            photo = self.catalog.photo(photo_id)
+            return likeness.grey_of_file(photo.path) if photo else None
+
+        allowed = np.asarray(sorted(now), dtype=np.int64)
+        query = np.asarray(sorted(changed), dtype=np.int64)
+        self.last_queried = len(query)
+        if len(query):
+            found, nbrs, scores = knn(index, query, K_NEAREST)
+            ok = np.isin(nbrs, allowed) & (nbrs < MOMENT_BASE)
+            scores = np.where(ok, scores, -2.0)
+            candidates = grouping.candidates_from_knn(found, nbrs, scores, t.low)
+            check = grouping.ImageCheck(dhash_of, grey_of)
+            for a, b, c in grouping.confirm(candidates, t, check):
+                cache.pairs[(a, b)] = c
+        if computed:
+            self.catalog.set_dhashes(computed)
+        cache.fingerprints = now
