@@ -16,7 +16,12 @@ from app.core.api import ENV_HOME, Paths, UserError, setup_logging
 log = logging.getLogger(__name__)
 
 # Modules with `register(subparsers)`; each sets `func(args, paths) -> int` on its parsers.
-COMMAND_MODULES = ("app.cli.model_cmd", "app.cli.library_cmd", "app.cli.repair_cmd")
+COMMAND_MODULES = (
+    "app.cli.model_cmd",
+    "app.cli.library_cmd",
+    "app.cli.repair_cmd",
+    "app.cli.places_cmd",
+)
 
 
 class Parser(argparse.ArgumentParser):

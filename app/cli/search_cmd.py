@@ -29,7 +29,7 @@ from app.cli.common import (
 from app.core.api import GUESSED_SOURCES, Paths, UserError
 
 if TYPE_CHECKING:
-    from app.core.api import Hit, Library, SearchResult
+    from app.core.api import Hit, Library, PlaceFilter, SearchResult
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,6 +70,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         metavar="PATH",
         help="only photos in this watched folder",
+    )
+    p.add_argument(
+        "--place",
+        default=None,
+        metavar="PLACE",
+        help='only photos taken there: a city, region or country ("Lisbon", "Lisbon, '
+        'Portugal", "Portugal", "PT"); `photoseek places` lists them',
     )
     p.add_argument("--order", choices=("relevance", "date"), default="relevance")
     type_option(p)
@@ -117,6 +124,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         and args.year is None
         and args.month is None
         and args.folder is None
+        and args.place is None
         and args.type == "all"
     ):
         raise UserError(
@@ -126,6 +134,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         )
     with open_library(args, paths) as lib:  # no model: lib.search raises ModelError (exit 3)
         folder = _folder_filter(lib, args.folder) if args.folder is not None else None
+        place = _place_filter(lib, args.place) if args.place is not None else None
         if text is not None or args.image is not None:
             _check_indexed(lib, args)
         min_score, min_cosine = _floor_options(args)
@@ -144,8 +153,10 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
             min_score=min_score,
             min_cosine=min_cosine,
             kind=args.type,
+            place=place,
         )
         result = lib.search(query)
+        where = lib.place_label(place) if place is not None else None
     echo = {
         "text": text,
         "image": str(query.image) if query.image else None,
@@ -154,6 +165,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         "year": args.year,
         "month": args.month,
         "folder": str(folder) if folder else None,
+        "place": _place_json(place, where) if place is not None else None,
         "order": args.order,
         "type": args.type,
         "top": args.top,
@@ -238,6 +250,24 @@ def _folder_filter(lib: Library, path: Path) -> Path:
     )
 
 
+def _place_filter(lib: Library, text: str) -> PlaceFilter:
+    """--place as the library's place filter; a name no photo was taken at is a usage error
+    naming the closest places."""
+    try:
+        return lib.resolve_place(text)
+    except UserError as e:
+        raise UserError(f"--place {text}: {e}", exit_code=EXIT_USAGE) from e
+
+
+def _place_json(place: PlaceFilter, label: str | None) -> dict[str, Any]:
+    return {
+        "country": place.country,
+        "region": place.region,
+        "city": place.city,
+        "label": label,
+    }
+
+
 def _hit_date(hit: Hit) -> str:
     """ "2021-06-01", or "2021-06-01 (file date)" where the photo records no capture date."""
     if hit.capture_time is None:
@@ -257,6 +287,9 @@ def _hit_json(h: Hit) -> dict[str, Any]:
         "duration_ms": h.duration_ms,
         "moment_ms": h.moment_ms,
         "moments": [[t, round(score, 6)] for t, score in h.moments],
+        "place": _place_json(h.place, None) if h.place is not None else None,
+        "lat": h.lat,
+        "lon": h.lon,
     }
 
 

@@ -19,6 +19,7 @@ from app.core.catalog.records import (
     Photo,
     is_moment,
     moment_label,
+    place_of,
 )
 from app.core.errors import DamagedCatalogError, StorageError, UserError, storage_fault
 from app.core.jobs import JobCancelled, JobControl
@@ -58,8 +59,10 @@ from app.core.photos.formats import IMAGE_EXTENSIONS
 from app.core.photos.video import frames_from as video_frames
 from app.core.pipeline.indexer import IndexProgress, IndexReport
 from app.core.pipeline.watcher import ChangeSummary, Watcher
+from app.core.places.gazetteer import Place
 from app.core.resources import ResourceError, resource_path
-from app.core.search.query import Hit, Query, SearchResult
+from app.core.search.places import PlaceCount
+from app.core.search.query import Hit, PlaceFilter, Query, QueryError, SearchResult
 
 if TYPE_CHECKING:
     from app.core.model.install import install_model
@@ -104,7 +107,11 @@ __all__ = [
     "ModelState",
     "Paths",
     "Photo",
+    "Place",
+    "PlaceCount",
+    "PlaceFilter",
     "Query",
+    "QueryError",
     "ResourceError",
     "SearchResult",
     "SkippedFile",
@@ -125,6 +132,7 @@ __all__ = [
     "migrate_installed",
     "model_languages",
     "moment_label",
+    "place_of",
     "read_settings",
     "record_bug",
     "remove_model",

@@ -49,8 +49,11 @@ from app.core.pipeline.indexer import Indexer, IndexProgress, IndexReport
 from app.core.pipeline.scanner import is_relevant
 from app.core.pipeline.watcher import ChangeSet, ChangeSummary, Watcher
 from app.core.pipeline.writelock import writer_lock
+from app.core.places.gazetteer import Gazetteer, Place
+from app.core.search import places as place_names
 from app.core.search.engine import SearchEngine
-from app.core.search.query import Query, SearchResult
+from app.core.search.places import PlaceCount
+from app.core.search.query import PlaceFilter, Query, SearchResult
 from app.core.search.serving import Models, ModelState, Served, index_dir
 
 if TYPE_CHECKING:
@@ -69,6 +72,8 @@ __all__ = [
     "LibraryStatus",
     "ModelState",
     "Photo",
+    "PlaceCount",
+    "PlaceFilter",
     "Query",
     "SearchResult",
     "SkippedFile",
@@ -360,6 +365,28 @@ class Library:
 
     def months(self, year: int | None = None) -> list[tuple[int, int]]:
         return self.catalog.months(year, pending=not self.has_model)
+
+    def places(self) -> list[PlaceCount]:
+        """Each place (country, region, city) photos were taken in, with how many and the
+        newest one's id (its cover), by country, region, city; [] when none has a place."""
+        rows = self.catalog.places(pending=not self.has_model)
+        return place_names.place_counts(rows, Gazetteer.shared().country_name) if rows else []
+
+    def resolve_place(self, text: str) -> PlaceFilter:
+        """The place filter for "Lisbon", "Lisbon, Portugal", "Portugal", "PT" or "Lissabon";
+        QueryError naming the closest places of the library when none is called that."""
+        return place_names.resolve(text, self.places(), self._place_lookup)
+
+    def place_label(self, place: PlaceFilter) -> str:
+        """ "Lisbon, Portugal" (the region too where the library has two such cities)."""
+        country = Gazetteer.shared().country_name(place.country)
+        return place_names.label(place, self.places(), country)
+
+    def _place_lookup(self, phrase: str) -> list[Place]:
+        """Gazetteer places called `phrase` in any language it knows ("Lissabon")."""
+        from app.core.places.names import PlaceNames  # built (or read back) on first use
+
+        return list(PlaceNames.shared(self.paths.cache).lookup(phrase))
 
     def photo(self, photo_id: int) -> Photo | None:
         return self.catalog.photo(photo_id)

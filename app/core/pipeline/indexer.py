@@ -29,8 +29,9 @@ from app.core.pipeline.ingest import (
     decoder_pool,
 )
 from app.core.pipeline.notes import NOTES_FILE, ScanNotes
-from app.core.pipeline.reconcile import Plan, Reconciler, RootMemo
+from app.core.pipeline.reconcile import Plan, Reconciler, RootMemo, owner
 from app.core.pipeline.report import IndexProgress, IndexReport
+from app.core.pipeline.whereabouts import backfill, refresh_places
 
 if TYPE_CHECKING:
     from app.core.catalog.catalog import Catalog
@@ -169,6 +170,18 @@ class Indexer:
                 reconciler.apply_deletions(plan, report)
                 model_id = self.encoder.model_id if self.encoder is not None else None
                 work = reconciler.work_list(plan, report, model_id=model_id, pending=pending)
+                refresh_places(self.catalog, self.lock)  # a newer gazetteer: cheap, no files
+                backfill(
+                    self.catalog,
+                    reconciler.stale_headers(plan, work),
+                    report,
+                    control,
+                    emit,
+                    threads=self.decoders,
+                    lock=self.lock,
+                    forgotten=self.forgotten,
+                    folder_of=lambda path: owner(plan.owners, path),
+                )
                 self._ingest().run(work, report, control, emit)
                 for folder in plan.scan.scanned:
                     self.catalog.mark_folder_scanned(folder.id)

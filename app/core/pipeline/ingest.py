@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.core.catalog.records import NOWHERE, Whereabouts
 from app.core.jobs import JobControl, RateMeter
 from app.core.photos.thumbnails import ThumbnailStore
 from app.core.pipeline.decoding import (
@@ -33,6 +34,7 @@ from app.core.pipeline.decoding import (
     decoder_pool,
 )
 from app.core.pipeline.report import IndexProgress, IndexReport
+from app.core.pipeline.whereabouts import locate
 
 if TYPE_CHECKING:
     from app.core.catalog.catalog import Catalog
@@ -178,6 +180,7 @@ class Ingest:
         ok = [d for d in batch if d.error is None and not d.gone]
         bad = [d for d in batch if d.error is not None]
         to_encode = [d for d in ok if d.pixels is not None]
+        where = self.locate(ok)
         vectors: list[np.ndarray] = []
         if to_encode and self.encoder is not None:
             stacked = np.concatenate([_rows(d) for d in to_encode])
@@ -197,7 +200,17 @@ class Ingest:
                 to_encode = [to_encode[i] for i in keep]
                 ok = [d for d in ok if d.work.folder_id not in self.forgotten]
                 bad = [d for d in bad if d.work.folder_id not in self.forgotten]
-            self.write(ok, bad, to_encode, vectors, report)
+            self.write(ok, bad, to_encode, vectors, report, where)
+
+    @staticmethod
+    def locate(ok: list[Decoded]) -> dict[int, Whereabouts]:
+        """The batch's places (geocoded together) and capture times in their positions' zones
+        (each `d.meta` replaced by its localised copy): id(decoded) -> where it was taken."""
+        with_meta = [d for d in ok if d.meta is not None]
+        metas, where = locate([d.meta for d in with_meta if d.meta is not None])
+        for d, m in zip(with_meta, metas, strict=True):
+            d.meta = m
+        return {id(d): w for d, w in zip(with_meta, where, strict=True)}
 
     def write(
         self,
@@ -206,6 +219,7 @@ class Ingest:
         to_encode: list[Decoded],
         vectors: list[np.ndarray],
         report: IndexReport,
+        where: dict[int, Whereabouts] | None = None,
     ) -> None:
         """One batch into the catalog (one transaction), then the index and the thumbnails.
 
@@ -221,7 +235,8 @@ class Ingest:
         with self.catalog.transaction():
             with_meta = [d for d in ok if d.meta is not None]
             if with_meta:
-                got = self.catalog.upsert_photos([d.meta for d in with_meta if d.meta])
+                places = [(where or {}).get(id(d), NOWHERE) for d in with_meta]
+                got = self.catalog.upsert_photos([d.meta for d in with_meta if d.meta], places)
                 ids.update((id(d), pid) for d, pid in zip(with_meta, got, strict=True))
             for d in ok:
                 if d.meta is None and d.work.photo_id is not None:

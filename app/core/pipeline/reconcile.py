@@ -411,6 +411,20 @@ class Reconciler:
                 report.unchanged -= 1  # the scan counted it unchanged
         return work
 
+    def stale_headers(self, plan: Plan, work: list[Work]) -> list[tuple[int, str, os.stat_result]]:
+        """(id, path, stat) of the scanned folders' unchanged files catalogued before the
+        current header facts (see `HEADER_VERSION`), which `work` does not read anyway."""
+        read = {w.path for w in work if w.kind != "pending"}  # "pending" reads pixels only
+        stale: list[tuple[int, str, os.stat_result]] = []
+        for folder in plan.scan.scanned:
+            if folder.id in self.forgotten:
+                continue
+            for path, pid in self.catalog.stale_headers(folder.id).items():
+                st = plan.scan.found.get(path)
+                if st is not None and path not in read:
+                    stale.append((pid, path, st))
+        return stale
+
 
 def _warn_mass_removal(scan: Scan, diff: scanner.ScanDiff) -> None:
     if not diff.deleted:

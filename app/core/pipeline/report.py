@@ -33,6 +33,7 @@ class IndexReport:
     encoded: int = 0  # images encoded: photos and videos' frames
     frames: int = 0  # of which videos' frames
     partial: int = 0  # videos indexed in part (cut short by the deadline or damage; see why)
+    refreshed: int = 0  # unchanged files whose headers were read again (newer header facts)
     elapsed_s: float = 0.0
     cancelled: bool = False
     unavailable: list[Path] = field(default_factory=list)
