@@ -4,13 +4,16 @@ time zones at DST edges, and the name index on real names in several languages."
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app.core.places.gazetteer import EARTH_KM, MAX_KM, Gazetteer, Place
+from app.core.places.names import PlaceNames, cache_key, fold, is_junk
 from app.core.places.zones import localise, zone_at
 
 
@@ -168,3 +171,106 @@ def test_localise_keeps_what_it_cannot_improve():
     assert localise(datetime(2021, 1, 5, 17, 0), "+00:00", "gps_utc", *NEW_YORK) == (
         datetime(2021, 1, 5, 12, 0), "-05:00", True,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def names_cache(tmp_path_factory) -> Path:
+    cache = tmp_path_factory.mktemp("cache")
+    PlaceNames.load(Gazetteer.shared(), cache)  # builds it and keeps the copy
+    return cache
+
+
+@pytest.fixture(scope="module")
+def names(names_cache) -> PlaceNames:
+    return PlaceNames.load(Gazetteer.shared(), names_cache)
+
+
+def cities(places: list[Place]) -> set[tuple[str, str | None, str | None]]:
+    return {(p.country_code, p.region, p.city) for p in places}
+
+
+def test_lookup_cities_regions_and_countries(names, gaz):
+    lisbon = gaz.place(entry(gaz, "Lisbon", "PT"))
+    found = names.lookup("Lisbon")
+    assert lisbon in found
+    assert ("PT", "Lisbon", None) in cities(found)  # the region of that name too
+    assert ("US", "Maine", "Lisbon") in cities(found)
+    assert [p.population for p in found] == sorted((p.population for p in found), reverse=True)
+    paris = cities(names.lookup("Paris"))
+    assert {("FR", "Île-de-France", "Paris"), ("US", "Texas", "Paris")} <= paris
+    texas = [p for p in names.lookup("Texas") if p.country_code == "US" and p.city is None]
+    assert texas and texas[0].region == "Texas" and texas[0].population > 10_000_000
+    assert cities(names.lookup("Portugal")) == {("PT", None, None)}
+
+
+@pytest.mark.parametrize(
+    "typed", ["lisbon", "LISBON", "  Lisbon ", "Lissabon", "Lisboa", "リスボン", "Lisbonne"]
+)
+def test_lookup_is_case_and_accent_insensitive_and_multilingual(names, gaz, typed):
+    assert gaz.place(entry(gaz, "Lisbon", "PT")) in names.lookup(typed)
+
+
+def test_accents_and_hyphens_fold(names):
+    assert names.lookup("sao paulo") == names.lookup("São Paulo") != []
+    assert names.lookup("ile de france") == names.lookup("Île-de-France") != []
+    assert fold("Saint-Étienne") == "saint etienne" and fold("Łódź") == "lodz"
+    assert fold("リスボン") == "リスボン"  # other scripts keep their marks
+
+
+def test_a_neighbourhood_names_its_city(names, gaz):
+    lisbon = gaz.place(entry(gaz, "Lisbon", "PT"))
+    assert lisbon in names.lookup("Alfama")
+    assert all(p.city != "Alfama" for p in names.lookup("Alfama"))
+
+
+def test_country_codes_only_in_capitals(names):
+    assert cities(names.lookup("PT")) == {("PT", None, None)}
+    assert names.lookup("pt") == []
+    assert ("US", None, None) in cities(names.lookup("USA"))
+    russia = names.lookup("Russia")
+    assert cities(russia) == {("RU", None, None)} and russia == names.lookup("Russian Federation")
+    assert russia[0] in names.lookup("RUS") and russia[0] not in names.lookup("rus")
+
+
+def test_junk_alternate_names_are_left_out(names, gaz):
+    lisbon = gaz.place(entry(gaz, "Lisbon", "PT"))
+    assert lisbon not in names.lookup("LIS")  # its airport code
+    assert lisbon not in names.lookup("liseubon")  # a machine transliteration
+    assert is_junk("LIS") and is_junk("liseubon") and is_junk("Area 51")
+    assert not is_junk("Lissabon") and not is_junk("リスボン")
+    assert names.lookup("no such place anywhere") == []
+
+
+def test_names_of_a_place_and_of_a_set(names):
+    own = names.names("PT", "Lisbon", "Lisbon")
+    assert own[0] == "Lisbon" and {"Lissabon", "リスボン", "Alfama"} <= set(own)
+    assert names.names("RU") == ["Russia", "Russian Federation"]
+    assert names.names("PT", "Lisbon") == ["Lisbon"]
+    assert names.names("ZZ", None, "Nowhere") == []
+    library = names.names_of([("PT", "Lisbon", "Lisbon"), ("US", "Texas", "Paris")])
+    assert cities(library["lissabon"]) == {("PT", "Lisbon", "Lisbon")}
+    assert cities(library["paris"]) == {("US", "Texas", "Paris")}  # only the library's Paris
+    assert "london" not in library
+
+
+def test_the_cached_index_is_the_built_one(names, names_cache, gaz):
+    files = list((names_cache / "places").glob("names-*.npz"))
+    assert [f.name for f in files] == [f"names-{cache_key()}.npz"]
+    built = PlaceNames.build(gaz)
+    assert len(built) == len(names)
+    for phrase in ("Lisbon", "Lissabon", "Texas", "PT", "Alfama", "北京"):
+        assert built.lookup(phrase) == names.lookup(phrase)
+
+
+def test_a_damaged_or_stale_cache_is_rebuilt(names_cache, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    (cache / "places").mkdir(parents=True)
+    current = cache / "places" / f"names-{cache_key()}.npz"
+    current.write_bytes((names_cache / "places" / current.name).read_bytes()[:5000])
+    stale = cache / "places" / "names-0000000000000000.npz"
+    stale.write_bytes(b"old")
+    with caplog.at_level(logging.INFO, logger="app.core.places.names"):
+        rebuilt = PlaceNames.load(Gazetteer.shared(), cache)
+    assert "rebuilding" in caplog.text
+    assert rebuilt.lookup("Lissabon") and not stale.exists()
+    assert current.read_bytes() == (names_cache / "places" / current.name).read_bytes()

