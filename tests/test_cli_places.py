@@ -1,0 +1,92 @@
+"""`photoseek search --place` and `photoseek places`, run as a user runs them (a subprocess on a
+folder of JPEGs with GPS at known places, the micro CLIP installed from its folder)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from places_photos import SPOTS, gps_jpeg
+from test_cli import cli, ok
+
+from app.cli.common import EXIT_USAGE
+
+# (spot, colour, shape, year) of each photo.
+PHOTOS = [
+    ("lisbon", "red", "circle", 2019), ("lisbon", "blue", "square", 2019),
+    ("lisbon", "red", "circle", 2021), ("porto", "red", "circle", 2019),
+    ("paris", "red", "circle", 2019), ("paris", "green", "triangle", 2020),
+    ("tokyo", "yellow", "star", 2019), (None, "red", "circle", 2019),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[dict]:
+    base = tmp_path_factory.mktemp("cli_places")
+    home, photos = base / "home", base / "photos"
+    made = {}
+    for k, (spot, color, shape, year) in enumerate(PHOTOS):
+        at = SPOTS[spot] if spot else None
+        p = gps_jpeg(photos / f"{k}.jpg", color, shape, k, at=at, date=f"{year}:07:15 12:00:00")
+        made[str(p.resolve())] = (spot, year)
+    ok(cli(home, "model", "install", "--from", tiny_model_dir))
+    ok(cli(home, "folders", "add", photos))
+    ok(cli(home, "index"))
+    yield {"home": home, "made": made}
+
+
+def paths_where(made: dict, keep) -> set[str]:
+    return {p for p, (spot, year) in made.items() if keep(spot, year)}
+
+
+def test_search_with_a_place_is_exact_and_combines_with_a_year(library):
+    home, made = library["home"], library["made"]
+    out = json.loads(ok(cli(home, "search", "a red circle", "--place", "Lisbon", "--all",
+                            "--top", "50", "--json")).stdout)  # fmt: skip
+    assert {h["path"] for h in out["hits"]} == paths_where(made, lambda s, y: s == "lisbon")
+    assert out["query"]["place"] == {
+        "country": "PT", "region": "Lisbon", "city": "Lisbon", "label": "Lisbon, Portugal",
+    }  # fmt: skip
+    hit = out["hits"][0]
+    assert hit["place"]["city"] == "Lisbon" and hit["place"]["country"] == "PT"
+    assert hit["lat"] == pytest.approx(SPOTS["lisbon"][0], abs=1e-4)
+    assert hit["lon"] == pytest.approx(SPOTS["lisbon"][1], abs=1e-4)
+    # A country, with a year, browsing (no text) newest first.
+    out = json.loads(ok(cli(home, "search", "--place", "Portugal", "--year", "2019",
+                            "--json")).stdout)  # fmt: skip
+    want = paths_where(made, lambda s, y: s in ("lisbon", "porto") and y == 2019)
+    assert {h["path"] for h in out["hits"]} == want
+    # The text output lists the same photos.
+    text = ok(cli(home, "search", "--place", "PT", "--year", "2019")).stdout
+    assert {line.split()[-1] for line in text.splitlines() if line.strip()} == want
+
+
+def test_an_unknown_place_is_one_line_naming_the_closest(library):
+    proc = cli(library["home"], "search", "beach", "--place", "Lisbonn")
+    assert proc.returncode == EXIT_USAGE
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "Lisbonn" in lines[0] and "Lisbon" in lines[0].split("Lisbonn", 1)[1]
+    assert proc.stdout == ""
+
+
+def test_places_lists_countries_regions_and_cities_with_counts(library):
+    home, made = library["home"], library["made"]
+    listed = json.loads(ok(cli(home, "places", "--json")).stdout)
+    by_city = {(p["country"], p["city"]): p for p in listed}
+    assert by_city[("PT", "Lisbon")]["count"] == 3
+    assert by_city[("PT", "Lisbon")]["label"] == "Lisbon, Portugal"
+    assert by_city[("JP", by_city_key(listed, "JP"))]["country_name"] == "Japan"
+    assert sum(p["count"] for p in listed) == len(paths_where(made, lambda s, y: s is not None))
+    text = ok(cli(home, "places")).stdout
+    lines = [line.split(None, 1) for line in text.splitlines() if line[:1].isspace() or
+             line[:1].isdigit()]  # fmt: skip
+    assert ["4", "Portugal"] in [[n, name.strip()] for n, name in lines]
+    assert ["2", "France"] in [[n, name.strip()] for n, name in lines]
+    assert text.index("Portugal") < text.index("Lisbon") < text.index("Porto")
+
+
+def by_city_key(listed: list[dict], country: str) -> str | None:
+    return next(p["city"] for p in listed if p["country"] == country)
