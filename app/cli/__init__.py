@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "app.cli.library_cmd",
     "app.cli.repair_cmd",
     "app.cli.places_cmd",
+    "app.cli.duplicates_cmd",
 )
 
 
