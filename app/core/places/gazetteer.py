@@ -230,26 +230,30 @@ def _parents(
     """For each place, the city it is a neighbourhood of (see the module docstring), else
     itself."""
     parents = np.arange(len(rows), dtype=np.int64)
+    people = populations.tolist()
     cities: dict[tuple[str, str | None, str], int] = {}
-    for i, r in enumerate(rows):
-        if populations[i] >= CITY_MIN:
-            key = (r["country_code"], r.get("state"), r["city"].casefold())
-            if key not in cities or populations[i] > populations[cities[key]]:
-                cities[key] = i
+    for i in np.flatnonzero(populations >= CITY_MIN).tolist():
+        r = rows[i]
+        key = (r["country_code"], r.get("state"), r["city"].casefold())
+        if key not in cities or people[i] > people[cities[key]]:
+            cities[key] = i
+    stripped: dict[str, str] = {}  # area name -> the city name in it (few distinct names)
     children: list[int] = []
     found: list[int] = []
     reach: list[float] = []  # km per sqrt(population / CITY_MIN)
-    for i, r in enumerate(rows):
+    for i in np.flatnonzero(populations <= NEIGHBOURHOOD_MAX).tolist():
+        r = rows[i]
+        code, state = r["country_code"], r.get("state")
         # A region is wider than a municipality (Madrid's holds Fuenlabrada, Kyoto's Uji):
         # a city-state's neighbourhoods are looked for at a shorter distance.
-        for area, km in ((r.get("county"), 4.0), (r.get("state"), 1.5)):
+        for area, km in ((r.get("county"), 4.0), (state, 1.5)):
             if not area:
                 continue
-            p = cities.get(
-                (r["country_code"], r.get("state"), _CITY_WORDS.sub("", area.casefold()))
-            )
-            small = populations[i] <= NEIGHBOURHOOD_MAX
-            if p is not None and p != i and small and populations[p] >= 3 * populations[i]:
+            name = stripped.get(area)
+            if name is None:
+                name = stripped[area] = _CITY_WORDS.sub("", area.casefold())
+            p = cities.get((code, state, name))
+            if p is not None and p != i and people[p] >= 3 * people[i]:
                 children.append(i)
                 found.append(p)
                 reach.append(km)
