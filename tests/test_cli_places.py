@@ -90,3 +90,12 @@ def test_places_lists_countries_regions_and_cities_with_counts(library):
 
 def by_city_key(listed: list[dict], country: str) -> str | None:
     return next(p["city"] for p in listed if p["country"] == country)
+
+
+def test_status_counts_the_photos_with_a_place(library):
+    home, made = library["home"], library["made"]
+    data = json.loads(ok(cli(home, "status", "--json")).stdout)
+    with_place = len(paths_where(made, lambda s, y: s is not None))
+    assert (data["with_place"], data["places"]) == (with_place, 4)  # Lisbon, Porto, Paris, Tokyo
+    text = ok(cli(home, "status")).stdout
+    assert f"places    {with_place} taken in 4 places" in text

@@ -149,6 +149,7 @@ def test_refresh_headers_keeps_state_and_vectors_and_changes_the_stamp(cat, tmp_
     cat.db.conn.commit()
     assert cat.stale_headers(cat.folders()[0].id) == {str(tmp_path / "photos" / "a.jpg"): pid}
     generation, stamp = cat.generation(MODEL), cat.facts_stamp()
+    assert cat.places() == []  # remembered until the next write
     vector = cat.embedding(pid, MODEL)
     fresh = meta(tmp_path, "a.jpg", datetime(2020, 1, 1, 3), lat=38.72, lon=-9.14)
     cat.refresh_headers([(pid, replace(fresh, capture_offset="+00:00"), LISBON)])
@@ -159,6 +160,14 @@ def test_refresh_headers_keeps_state_and_vectors_and_changes_the_stamp(cat, tmp_
     assert cat.generation(MODEL) == generation  # the index is not made stale
     assert cat.facts_stamp() != stamp  # but cached filter sets are
     assert cat.stale_headers(cat.folders()[0].id) == {}
+    assert [(r.city, r.total) for r in cat.places()] == [("Lisbon", 1)]
+    # Another connection's commit is seen too (the window reading while the indexer writes).
+    other = Catalog(cat.path)
+    try:
+        other.set_places([(pid, PORTO)])
+    finally:
+        other.close()
+    assert [(r.city, r.total) for r in cat.places()] == [("Porto", 1)]
 
 
 def test_regeocoding_rows_and_the_recorded_gazetteer(cat, tmp_path):

@@ -34,6 +34,8 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         st = lib.status()
         skipped = lib.skipped()
         partly = lib.partly_indexed()
+        places = lib.places()
+    placed = sum(p.count for p in places)
     data = {
         "photos": st.photos,
         "indexed": st.indexed,
@@ -44,6 +46,8 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         "provider": st.provider,
         "device": st.device,
         "index_size": st.index_size,
+        "with_place": placed,
+        "places": len(places),
         "data": str(paths.data),
         "cache": str(paths.cache),
         "log": str(paths.logs / LOG_NAME),
@@ -63,6 +67,10 @@ def cmd_status(args: argparse.Namespace, paths: Paths) -> int:
         ("indexed", st.indexed),
         ("pending", st.pending),
         ("skipped", st.skipped),
+        (
+            "places",
+            f"{placed} taken in {len(places)} places (`photoseek places`)" if places else None,
+        ),
         ("model", st.model_id or "none: run `photoseek model install`"),
         ("device", f"{st.provider} (asked for {st.device})" if st.provider else None),
         ("data", paths.data),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -46,6 +47,10 @@ class PlaceStore:
     """Place methods; `Catalog` supplies `db` (and `companions`, from the moments base)."""
 
     db: Database
+    # The last `places()` per browse mode, keyed like `companions` (this connection's writes
+    # and others' commits): the window's filter, the Places view and a typed place all ask.
+    _places: dict[bool, tuple[tuple[int, int, int], list[PlaceRow]]] | None = None
+    _places_lock = threading.Lock()
 
     if TYPE_CHECKING:
 
@@ -54,8 +59,15 @@ class PlaceStore:
     def places(self, *, pending: bool = False) -> list[PlaceRow]:
         """Every (country, region, city) with its item count and newest item, by country,
         region, city; Live Photos' clips are not counted (as in `years`)."""
+        conn = self.db.conn
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        key = (id(conn), int(version), conn.total_changes)
+        with self._places_lock:
+            cached = (self._places or {}).get(pending)
+        if cached is not None and cached[0] == key:
+            return list(cached[1])
         states = (INDEXED, PENDING) if pending else (INDEXED,)
-        rows = self.db.conn.execute(
+        rows = conn.execute(
             "SELECT place_country, place_region, place_city, COUNT(*), "
             "MAX(COALESCE(capture_time, '') || printf('%020d', id)) FROM photos "
             f"WHERE state IN ({marks(len(states))}) AND place_country IS NOT NULL "
@@ -64,7 +76,10 @@ class PlaceStore:
             "ORDER BY place_country, place_region, place_city",
             (*states, json.dumps(list(self.companions()))),
         )
-        return [PlaceRow(c, r, t, int(n), int(newest[-20:])) for c, r, t, n, newest in rows]
+        found = [PlaceRow(c, r, t, int(n), int(newest[-20:])) for c, r, t, n, newest in rows]
+        with self._places_lock:
+            self._places = {**(self._places or {}), pending: (key, found)}
+        return list(found)
 
     @staticmethod
     def place_clause(place: PlaceFilter) -> tuple[str, list[object]]:

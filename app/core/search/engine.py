@@ -507,8 +507,9 @@ class SearchEngine:
     # -- results -------------------------------------------------------------------------------
 
     def _newest(self, ids: np.ndarray, generation: int | None) -> np.ndarray:
-        """`ids` newest first (undated last), cached per generation and id set."""
-        key = ("newest", generation, digest(ids))
+        """`ids` newest first (undated last), cached per generation, facts stamp (dates read
+        again change it) and id set."""
+        key = ("newest", generation, self.catalog.facts_stamp(), digest(ids))
         got = self._cache.get(key) if generation is not None else None
         if got is None:
             got = self.catalog.newest_first(ids, pending=self._browse_only)
