@@ -63,6 +63,7 @@ from app.core.places.gazetteer import Place
 from app.core.resources import ResourceError, resource_path
 from app.core.search.places import PlaceCount
 from app.core.search.query import Hit, PlaceFilter, Query, QueryError, SearchResult
+from app.core.search.understand import Chip, Understanding
 
 if TYPE_CHECKING:
     from app.core.model.install import install_model
@@ -90,6 +91,7 @@ __all__ = [
     "SETTING_PRECISION",
     "CatalogEntry",
     "ChangeSummary",
+    "Chip",
     "DamagedCatalogError",
     "DuplicateGroup",
     "Encoder",
@@ -117,6 +119,7 @@ __all__ = [
     "SkippedFile",
     "StorageError",
     "TrashResult",
+    "Understanding",
     "UserError",
     "Watcher",
     "active_model_name",

@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,9 +55,11 @@ from app.core.search.engine import SearchEngine
 from app.core.search.places import PlaceCount
 from app.core.search.query import PlaceFilter, Query, SearchResult
 from app.core.search.serving import Models, ModelState, Served, index_dir
+from app.core.search.understand import Understanding, understand
 
 if TYPE_CHECKING:
     from app.core.model.encoder import Encoder
+    from app.core.places.names import PlaceNames
 
 __all__ = [
     "ChangeSummary",
@@ -66,8 +68,8 @@ __all__ = [
     "IndexProgress",
     "IndexReport",
     "JobCancelled",
-    "KeeperRule",
     "JobControl",
+    "KeeperRule",
     "Library",
     "LibraryStatus",
     "ModelState",
@@ -382,11 +384,30 @@ class Library:
         country = Gazetteer.shared().country_name(place.country)
         return place_names.label(place, self.places(), country)
 
-    def _place_lookup(self, phrase: str) -> list[Place]:
-        """Gazetteer places called `phrase` in any language it knows ("Lissabon")."""
+    def understand(
+        self,
+        text: str | None,
+        *,
+        ignore: Collection[str] = (),
+        take: Collection[str] = ("place", "year", "month"),
+    ) -> Understanding:
+        """What typed text names besides its words: "beach in Lisbon 2019" is "beach" in the
+        place Lisbon in 2019, with the chips that say so (see search/understand.py). Places
+        count only where the library has some: a library without GPS reads every word as typed.
+        `ignore`: chips' spans the user took back; `take`: the kinds to look for."""
+        rows = self.catalog.places(pending=not self.has_model)
+        present = [(r.country, r.region, r.city, r.total) for r in rows]
+        names = self._place_names() if present else None
+        return understand(text, names, present, ignore=ignore, take=take)
+
+    def _place_names(self) -> PlaceNames:
         from app.core.places.names import PlaceNames  # built (or read back) on first use
 
-        return list(PlaceNames.shared(self.paths.cache).lookup(phrase))
+        return PlaceNames.shared(self.paths.cache)
+
+    def _place_lookup(self, phrase: str) -> list[Place]:
+        """Gazetteer places called `phrase` in any language it knows ("Lissabon")."""
+        return list(self._place_names().lookup(phrase))
 
     def photo(self, photo_id: int) -> Photo | None:
         return self.catalog.photo(photo_id)
