@@ -254,3 +254,59 @@ def test_a_newer_gazetteer_regeocodes_stored_positions(lib, indexed, encoder):
     assert "Old name" not in cities and "Lisbon" in cities
     ids = np.asarray(sorted(everything(lib, place=PlaceFilter("PT", "Lisbon", "Lisbon"))))
     assert len(ids) == 12
+
+
+def test_a_video_gets_its_place_and_local_time_and_keeps_its_moments_on_rescan(
+    lib, encoder, tmp_path
+):
+    """A phone video: its container time is UTC and its ISO 6709 tag the position; indexed, it
+    is placed and shown at Lisbon's wall-clock time; read again as an old row, it keeps its
+    sampled moments and vectors (no frame is encoded again)."""
+    from microclip import make_shape_image
+    from videos import write_video
+
+    frames = [
+        np.asarray(make_shape_image("red", "circle", 96, np.random.default_rng(i)))
+        for i in range(12)
+    ]
+    (tmp_path / "photos").mkdir()
+    path = write_video(
+        tmp_path / "photos" / "clip.mov",
+        frames,
+        metadata={
+            "location": "+38.7223-009.1393+010.000/",
+            "creation_time": "2019-07-15T11:00:00Z",
+        },
+    )
+    lib.add_folder(tmp_path / "photos")
+    lib.index()
+    v = lib.photo_by_path(path)
+    assert v.kind == "video" and (v.place_country, v.place_city) == ("PT", "Lisbon")
+    assert (v.capture_time, v.capture_offset, v.offset_derived) == (
+        datetime(2019, 7, 15, 12),
+        "+01:00",
+        True,
+    )
+    conn = lib.catalog.db.conn
+    moments = conn.execute("SELECT COUNT(*) FROM moments WHERE photo_id = ?", (v.id,)).fetchone()
+    assert moments[0] > 0
+    conn.execute(
+        "UPDATE photos SET place_country = NULL, place_region = NULL, place_city = NULL, "
+        "lat = NULL, lon = NULL, header_version = 0 WHERE id = ?",
+        (v.id,),
+    )
+    conn.commit()
+    images = encoder.images
+    report = lib.index()
+    assert report.refreshed == 1 and encoder.images == images
+    again = lib.photo_by_path(path)
+    assert (again.place_city, again.state, again.capture_time) == (
+        "Lisbon",
+        "indexed",
+        v.capture_time,
+    )
+    assert (
+        conn.execute("SELECT COUNT(*) FROM moments WHERE photo_id = ?", (v.id,)).fetchone()
+        == moments
+    )
+    assert lib.search(Query(place=lib.resolve_place("Lisbon"))).hits[0].photo_id == v.id
