@@ -467,9 +467,10 @@ class Library:
         the most space to gain first, each with its keeper under `rule` first. Reads only:
         nothing is moved (`move_to_trash` does that, when asked)."""
         serving = self._serving
+        near = serving is not None and not exact_only
         return self.duplicate_finder.find(
-            serving.vindex if serving is not None and not exact_only else None,
-            serving.encoder if serving is not None else None,
+            serving.vindex if serving is not None and near else None,
+            self.duplicate_finder.thresholds(serving.encoder) if serving and near else None,
             exact_only=exact_only,
             rule=rule or KeeperRule(),
         )

@@ -97,18 +97,19 @@ class DuplicateFinder:
     def find(
         self,
         index: NeighbourIndex | None,
-        encoder: Encoder | None,
+        thresholds: Thresholds | None,
         *,
         exact_only: bool = False,
         rule: KeeperRule | None = None,
     ) -> list[DuplicateGroup]:
-        """Groups of duplicates, the most space to gain first (see `Library.duplicates`)."""
+        """Groups of duplicates, the most space to gain first (see `Library.duplicates`);
+        near ones where an index and its model's `thresholds` are given."""
         rule = rule or KeeperRule()
         hidden = self._hidden()
         exact = [s for s in self.exact_sets() if not hidden.intersection(s)]
         pairs: list[grouping.Pair] = [(s[0], m, 1.0) for s in exact for m in s[1:]]
-        if not exact_only and index is not None and encoder is not None:
-            near = self.near_pairs(index, encoder, hidden)
+        if not exact_only and index is not None and thresholds is not None:
+            near = self.near_pairs(index, thresholds)
             pairs += [p for p in near if p[0] not in hidden and p[1] not in hidden]
         exact_of = {m: i for i, s in enumerate(exact) for m in s}
         out = [self._group(members, exact_of, rule, index) for members, _ in grouping.groups(pairs)]
@@ -200,16 +201,17 @@ class DuplicateFinder:
     # -- near ------------------------------------------------------------------------------------
 
     def thresholds(self, encoder: Encoder) -> Thresholds:
+        """The model's calibrated thresholds (measured on first use, then kept)."""
         return thresholds_for(encoder, self.calibration_dir)
 
     def near_pairs(
-        self, index: NeighbourIndex, encoder: Encoder, hidden: set[int] | None = None
+        self, index: NeighbourIndex, t: Thresholds
     ) -> list[grouping.Pair]:
-        """The near-duplicate pairs of the library's photos (cached; see the module)."""
-        t = self.thresholds(encoder)
+        """The near-duplicate pairs of the library's photos under the thresholds of the
+        index's model (cached; see the module)."""
         with self._lock:
-            cache = self._caches.setdefault(encoder.model_id, _PairCache())
-            generation = self.catalog.generation(encoder.model_id)
+            cache = self._caches.setdefault(t.model_id, _PairCache())
+            generation = self.catalog.generation(t.model_id)
             if generation != cache.generation:
                 self._update(cache, index, t)
                 cache.generation = generation
