@@ -310,3 +310,44 @@ def test_a_video_gets_its_place_and_local_time_and_keeps_its_moments_on_rescan(
         == moments
     )
     assert lib.search(Query(place=lib.resolve_place("Lisbon"))).hits[0].photo_id == v.id
+
+
+def test_a_schema_5_catalog_migrates_and_gains_places_on_the_next_rescan(paths, encoder, tmp_path):
+    """A catalog file as schema 5 wrote it (no v6 columns, version 5): opening migrates it, every
+    row starts at header_version 0, and one rescan places them without encoding a photo."""
+    import sqlite3
+
+    from app.core.catalog.schema import V6_COLUMNS
+
+    made = make_library(tmp_path / "photos")
+    with Library(paths, encoder) as first:
+        first.add_folder(tmp_path / "photos")
+        first.index()
+        model = first.encoder.model_id
+    conn = sqlite3.connect(paths.catalog)
+    for index in ("photos_place", "photos_dhash", "photos_content_hash"):
+        conn.execute(f"DROP INDEX {index}")
+    for column in V6_COLUMNS:
+        conn.execute(f"ALTER TABLE photos DROP COLUMN {column.split()[0]}")
+    conn.execute("UPDATE schema_version SET version = 5")
+    conn.execute("DELETE FROM meta WHERE key IN ('gazetteer', 'facts')")
+    conn.commit()
+    vectors = dict(conn.execute("SELECT photo_id, vector FROM embeddings"))
+    conn.close()
+
+    with Library(paths, encoder) as lib:
+        assert lib.catalog.schema_version == 6
+        versions = lib.catalog.db.conn.execute("SELECT DISTINCT header_version FROM photos")
+        assert versions.fetchall() == [(0,)]
+        assert lib.places() == []
+        images = encoder.images
+        report = lib.index()
+        assert encoder.images == images and report.refreshed == len(made)
+        stored = dict(lib.catalog.db.conn.execute("SELECT photo_id, vector FROM embeddings"))
+        assert stored == vectors
+        assert lib.status().indexed == len(made) and lib.catalog.generation(model) > 0
+        counts = {(p.place.country, p.city): p.count for p in lib.places()}
+        assert counts[("PT", "Lisbon")] == 12 and counts[("PT", "Porto")] == 4
+        tokyo = lib.resolve_place("Tokyo")
+        want = {lib.photo_by_path(p).id for p, v in made.items() if v[0] == "tokyo"}
+        assert everything(lib, place=tokyo, text="a yellow star") == want
