@@ -99,3 +99,30 @@ def test_status_counts_the_photos_with_a_place(library):
     assert (data["with_place"], data["places"]) == (with_place, 4)  # Lisbon, Porto, Paris, Tokyo
     text = ok(cli(home, "status")).stdout
     assert f"places    {with_place} taken in 4 places" in text
+
+
+def test_typed_text_names_the_place_and_year_and_literal_keeps_the_words(library):
+    """ "a red circle in Lisbon 2019": Lisbon's 2019 photos only, said on stderr; --literal
+    searches every word; an explicit --year wins over a year in the text."""
+    home, made = library["home"], library["made"]
+    done = ok(cli(home, "search", "a red circle in Lisbon 2019", "--all", "--top", "50", "--json"))
+    out = json.loads(done.stdout)
+    want = paths_where(made, lambda s, y: s == "lisbon" and y == 2019)
+    assert {h["path"] for h in out["hits"]} == want
+    assert out["query"]["text"] == "a red circle"
+    assert [(u["kind"], u["span"]) for u in out["query"]["understood"]] == [
+        ("place", "in Lisbon"),
+        ("year", "2019"),
+    ]
+    table = ok(cli(home, "search", "a red circle in Lisbon 2019"))
+    assert "understood: place Lisbon, Portugal, year 2019" in table.stderr
+    literal = json.loads(ok(cli(home, "search", "a red circle in Lisbon 2019", "--literal",
+                                "--all", "--top", "50", "--json")).stdout)  # fmt: skip
+    assert literal["query"]["understood"] == [] and literal["query"]["place"] is None
+    assert len(literal["hits"]) == len(made)
+    given = json.loads(ok(cli(home, "search", "a red circle in Lisbon 2019", "--year", "2021",
+                              "--all", "--json")).stdout)  # fmt: skip
+    assert given["query"]["year"] == 2021 and given["query"]["text"] == "a red circle 2019"
+    assert {h["path"] for h in given["hits"]} == paths_where(
+        made, lambda s, y: s == "lisbon" and y == 2021
+    )

@@ -29,7 +29,7 @@ from app.cli.common import (
 from app.core.api import GUESSED_SOURCES, Paths, UserError
 
 if TYPE_CHECKING:
-    from app.core.api import Hit, Library, PlaceFilter, SearchResult
+    from app.core.api import Chip, Hit, Library, PlaceFilter, SearchResult
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,6 +77,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="PLACE",
         help='only photos taken there: a city, region or country ("Lisbon", "Lisbon, '
         'Portugal", "Portugal", "PT"); `photoseek places` lists them',
+    )
+    p.add_argument(
+        "--literal",
+        action="store_true",
+        help="search the words as typed: do not read places, years and months out of the text "
+        '("beach in Lisbon 2019" is otherwise "beach" with --place Lisbon --year 2019)',
     )
     p.add_argument("--order", choices=("relevance", "date"), default="relevance")
     type_option(p)
@@ -135,6 +141,15 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
     with open_library(args, paths) as lib:  # no model: lib.search raises ModelError (exit 3)
         folder = _folder_filter(lib, args.folder) if args.folder is not None else None
         place = _place_filter(lib, args.place) if args.place is not None else None
+        year, month = args.year, args.month
+        chips: tuple[Chip, ...] = ()
+        if text is not None and not args.literal:
+            given = {"place": args.place, "year": args.year, "month": args.month}
+            seen = lib.understand(text, take=[k for k, v in given.items() if v is None])
+            text, chips = seen.text or None, seen.chips
+            place = seen.place or place
+            year = seen.year if seen.year is not None else year
+            month = seen.month if seen.month is not None else month
         if text is not None or args.image is not None:
             _check_indexed(lib, args)
         min_score, min_cosine = _floor_options(args)
@@ -143,8 +158,8 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
             image=resolve(args.image) if args.image else None,
             image_weight=0.5 if args.image_weight is None else args.image_weight,
             region=args.region,
-            year=args.year,
-            month=args.month,
+            year=year,
+            month=month,
             folder=folder,
             order=args.order,
             top_k=args.top,
@@ -157,13 +172,18 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         )
         result = lib.search(query)
         where = lib.place_label(place) if place is not None else None
+    if chips and not args.json:
+        said = ", ".join(f"{c.kind} {c.label}" for c in chips)
+        print(f"understood: {said} (--literal searches the words as typed)", file=sys.stderr)
     echo = {
         "text": text,
+        "typed": args.text,
+        "understood": [{"kind": c.kind, "label": c.label, "span": c.span} for c in chips],
         "image": str(query.image) if query.image else None,
         "image_weight": query.image_weight if text and query.image else None,
         "region": list(args.region) if args.region else None,
-        "year": args.year,
-        "month": args.month,
+        "year": year,
+        "month": month,
         "folder": str(folder) if folder else None,
         "place": _place_json(place, where) if place is not None else None,
         "order": args.order,
