@@ -171,3 +171,18 @@ def test_older_rows_get_their_difference_hash_lazily(lib: Library, tmp_path: Pat
     again = dict(conn.execute("SELECT path, dhash FROM photos").fetchall())
     assert again[str(a)] is not None
     assert hamming(again[str(a)], stored[str(a)]) <= 6  # the same picture, decoded smaller
+
+
+def test_without_a_model_identical_files_are_still_found(tmp_path: Path) -> None:
+    originals = load_originals(max_side=256)
+    photos = tmp_path / "photos"
+    a = save(originals[4], photos / "a.jpg")
+    shutil.copy2(a, photos / "b.jpg")
+    save(originals[4].resize((128, 128)), photos / "small.jpg")  # needs a model to be matched
+    with Library(Paths.at(tmp_path / "home"), None) as lib:
+        lib.add_folder(photos)
+        lib.index()
+        assert not lib.has_model
+        (group,) = lib.duplicates()
+        assert group.kind == "exact"
+        assert {Path(p.path).name for p in group.members} == {"a.jpg", "b.jpg"}

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.core.catalog.connection import Database
-from app.core.catalog.records import INDEXED
+from app.core.catalog.records import INDEXED, SKIPPED
 from app.core.catalog.vectors import as_int_list, chunks, marks
 
 
@@ -50,13 +50,14 @@ class LikenessStore:
         return ids, hashes, has, [r[2] for r in rows]
 
     def fingerprint_twins(self) -> list[list[int]]:
-        """Ids of indexed items sharing a fingerprint (size and three windows), each list by id:
-        the only files whose whole content is worth hashing."""
+        """Ids of catalogued, readable items (indexed, or pending: no model yet) sharing a
+        fingerprint (size and three windows), each list by id: the only files whose whole
+        content is worth hashing."""
         rows = self.db.conn.execute(
-            "SELECT fingerprint, id FROM photos WHERE state = ? AND fingerprint IN "
-            "(SELECT fingerprint FROM photos WHERE state = ? AND fingerprint IS NOT NULL "
+            "SELECT fingerprint, id FROM photos WHERE state != ? AND fingerprint IN "
+            "(SELECT fingerprint FROM photos WHERE state != ? AND fingerprint IS NOT NULL "
             "GROUP BY fingerprint HAVING COUNT(*) > 1) ORDER BY fingerprint, id",
-            (INDEXED, INDEXED),
+            (SKIPPED, SKIPPED),
         ).fetchall()
         out: dict[str, list[int]] = {}
         for fp, pid in rows:
