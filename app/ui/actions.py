@@ -13,7 +13,7 @@ from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
-from app.core.api import Folder, UserError
+from app.core.api import Folder, PlaceCount, PlaceFilter, UserError
 from app.ui import file_actions, theme
 from app.ui.captions import format_time
 from app.ui.file_actions import choose_photo
@@ -21,6 +21,7 @@ from app.ui.first_run import FirstRunDialog
 from app.ui.folders_dialog import FolderList, FoldersDialog, choose_folder
 from app.ui.image_query import ImageQuery, is_image_path
 from app.ui.models_dialog import ModelsDialog
+from app.ui.places_view import PlacesDialog
 from app.ui.preferences import PreferencesDialog
 from app.ui.preview_actions import PreviewActions
 from app.ui.results_model import ResultsModel
@@ -110,6 +111,8 @@ class WindowActions(QObject):
         view.addSeparator()
         action(view, "Sort by &Best Match", lambda: w.search.set_order("relevance"), "Ctrl+1")
         action(view, "Sort by &Date", lambda: w.search.set_order("date"), "Ctrl+2")
+        view.addSeparator()
+        action(view, "&Places…", self.show_places, "Ctrl+Shift+L", "place")
 
         lib = bar.addMenu("&Library")
         self.pause_action = action(
@@ -225,6 +228,25 @@ class WindowActions(QObject):
         if not self.window.models.busy():
             dialog.download(self.window.default_model)
         return dialog
+
+    def show_places(self) -> PlacesDialog | None:
+        """View > Places: the places photos were taken in; choosing one shows its photos."""
+        library = self.window.library
+        if library is None:
+            return None
+        dialog = PlacesDialog(library, self.window.pool, self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.chosen.connect(self.show_place)
+        dialog.open()
+        return dialog
+
+    def show_place(self, place: PlaceFilter, places: list[PlaceCount]) -> None:
+        """All the photos taken at `place`: the place filter set, words and dates cleared."""
+        w = self.window
+        w.filters.clear_filters()
+        w.filters.set_places(places, select=place)
+        w.search_bar.clear()
+        w.search_now()
 
     def show_skipped(self) -> SkippedDialog | None:
         library = self.window.library

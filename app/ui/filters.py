@@ -1,5 +1,5 @@
-"""Year and month selectors (only dates present in the library, with counts), photos / videos /
-both, and the sort order.
+"""Year, month and place selectors (only dates and places present in the library, with counts),
+photos / videos / both, and the sort order.
 
 The bar holds no library: the window feeds it `set_years`/`set_months` from a worker and
 listens to `changed` (any filter) and `year_changed` (to fetch that year's months).
@@ -13,7 +13,9 @@ from typing import Literal
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QWidget
 
+from app.core.api import PlaceCount, PlaceFilter
 from app.ui import theme
+from app.ui.place_filter import PlaceBox
 
 ANY_YEAR = "Any year"
 ANY_MONTH = "Any month"
@@ -59,6 +61,8 @@ class FilterBar(QWidget):
         self.order_box.addItem(theme.icon("sort"), "Best match", "relevance")
         self.order_box.addItem(theme.icon("calendar"), "Newest first", "date")
         self.order_box.setToolTip("Sort search results by how well they match, or by date")
+        self.place_box = PlaceBox(self)  # hidden while no photo has a place
+        self.place_box.place_changed.connect(self.changed)
         self.year_box.addItem(ANY_YEAR, None)
         self.month_box.addItem(ANY_MONTH, None)
         self._wanted_month: int | None = None
@@ -69,7 +73,7 @@ class FilterBar(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
-        for box in (self.year_box, self.month_box, self.kind_box, self.order_box):
+        for box in (self.year_box, self.month_box, self.place_box, self.kind_box, self.order_box):
             box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
             layout.addWidget(box)
 
@@ -91,23 +95,30 @@ class FilterBar(QWidget):
         value = self.kind_box.currentData()
         return "photo" if value == "photo" else "video" if value == "video" else "all"
 
+    def place(self) -> PlaceFilter | None:
+        return self.place_box.place()
+
     def is_filtered(self) -> bool:
-        return self.year() is not None or self.month() is not None or self.kind() != "all"
+        dated = self.year() is not None or self.month() is not None
+        return dated or self.place() is not None or self.kind() != "all"
 
     def noun(self) -> str:
         """What the grid lists, as the empty states name it: "videos", or "photos"."""
         return "videos" if self.kind() == "video" else "photos"
 
     def describe(self) -> str:
-        """ "in May 2021", "in 2021", "" — for status and empty-state messages."""
+        """ "in May 2021", "in Lisbon, Portugal in 2021", "" — for status and empty-state
+        messages."""
         year, month = self.year(), self.month()
+        where = f"in {self.place_box.label()}" if self.place() is not None else ""
+        when = ""
         if month and year:
-            return f"in {calendar.month_name[month]} {year}"
-        if year:
-            return f"in {year}"
-        if month:
-            return f"in {calendar.month_name[month]}"
-        return ""
+            when = f"in {calendar.month_name[month]} {year}"
+        elif year:
+            when = f"in {year}"
+        elif month:
+            when = f"in {calendar.month_name[month]}"
+        return " ".join(part for part in (where, when) if part)
 
     # -- filling ----------------------------------------------------------------------------------
 
@@ -135,6 +146,14 @@ class FilterBar(QWidget):
         self.month_box.setCurrentIndex(max(found, 0))
         self.month_box.blockSignals(False)
 
+    def set_places(self, places: list[PlaceCount], select: PlaceFilter | None = None) -> None:
+        """Offer `places` (Library.places()); keep the place chosen if it is still there."""
+        self.place_box.set_places(places, select)
+
+    def set_place(self, place: PlaceFilter | None) -> bool:
+        """Choose `place` (no signal); False when the box does not offer it."""
+        return self.place_box.set_place(place)
+
     def set_order(self, order: str) -> None:
         self.order_box.blockSignals(True)
         self.order_box.setCurrentIndex(max(self.order_box.findData(order), 0))
@@ -151,15 +170,16 @@ class FilterBar(QWidget):
         for i, (label, _kind, _icon) in enumerate(KINDS):
             box.setItemText(i, SHORT_KINDS[i] if compact else label)
         box.setFixedWidth(box.sizeHint().width())  # its cached minimum fits the old texts
+        self.place_box.set_compact(compact)
 
     def set_order_enabled(self, enabled: bool) -> None:
         """With nothing to rank (no words, no image) the grid is always newest first."""
         self.order_box.setEnabled(enabled)
 
     def clear_filters(self) -> None:
-        """Back to any year, any month, photos and videos; emits `year_changed(None)`."""
+        """Back to any year, month and place, photos and videos; emits `year_changed(None)`."""
         self._wanted_month = None
-        for box in (self.year_box, self.month_box, self.kind_box):
+        for box in (self.year_box, self.month_box, self.place_box, self.kind_box):
             box.blockSignals(True)
             box.setCurrentIndex(0)
             box.blockSignals(False)

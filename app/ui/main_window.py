@@ -47,6 +47,7 @@ from app.ui.model_manager import ModelManager, default_installer
 from app.ui.model_panel import default_offer
 from app.ui.model_watch import ModelFolderWatcher
 from app.ui.models_dialog import choose_source_dialog, confirm_dialog
+from app.ui.query_chips import ChipRow
 from app.ui.results_model import ResultsModel
 from app.ui.search_bar import SearchBar
 from app.ui.search_controller import SearchController, SearchSpec
@@ -117,7 +118,9 @@ class MainWindow(QMainWindow):
         self.search_bar.setFocus()
         if library is None:
             self._apply_facts()
-        self.session.open(library, open_library, self.settings.year, self.settings.month)
+        self.session.open(
+            library, open_library, self.settings.year, self.settings.month, self.settings.place
+        )
 
     @property
     def library(self) -> Library | None:
@@ -141,12 +144,18 @@ class MainWindow(QMainWindow):
         self.filters = FilterBar(self)
         self.filters.changed.connect(self.search_now)
         self.filters.year_changed.connect(self.session.load_months)
+        self.chips = ChipRow(self)  # what the words named: place and date chips, removable
+        self.chips.changed.connect(self.search_now)
         header = QWidget(self)
-        row = QHBoxLayout(header)
-        row.setContentsMargins(10, 8, 10, 8)
+        rows = QVBoxLayout(header)
+        rows.setContentsMargins(10, 8, 10, 8)
+        rows.setSpacing(6)
+        row = QHBoxLayout()
         row.setSpacing(8)
         row.addWidget(self.search_bar, 1)
         row.addWidget(self.filters)
+        rows.addLayout(row)
+        rows.addWidget(self.chips)
 
         self.banner = QLabel(self)
         self.banner.setWordWrap(True)
@@ -225,7 +234,8 @@ class MainWindow(QMainWindow):
 
         QWidget.setTabOrder(self.search_bar.edit, self.filters.year_box)
         QWidget.setTabOrder(self.filters.year_box, self.filters.month_box)
-        QWidget.setTabOrder(self.filters.month_box, self.filters.kind_box)
+        QWidget.setTabOrder(self.filters.month_box, self.filters.place_box)
+        QWidget.setTabOrder(self.filters.place_box, self.filters.kind_box)
         QWidget.setTabOrder(self.filters.kind_box, self.filters.order_box)
         QWidget.setTabOrder(self.filters.order_box, self.grid)
 
@@ -249,6 +259,7 @@ class MainWindow(QMainWindow):
         s.window_state = self.saveState()
         s.thumb_size = self.grid.delegate.thumb_size
         s.year, s.month = self.filters.year(), self.filters.month()
+        s.place = self.filters.place()
         s.order = self.filters.order()
         s.kind = self.filters.kind()
         s.image_weight = self.search_bar.image_weight()

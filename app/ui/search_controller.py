@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from app.core.api import Library, Query, SearchResult
+from app.core.api import Library, PlaceFilter, Query, SearchResult, Understanding
 from app.ui.image_query import ImageQuery
 from app.ui.workers import Worker, run_in_thread
 
@@ -45,6 +45,8 @@ class SearchSpec:
     order: Literal["relevance", "date"] = "relevance"
     kind: Literal["all", "photo", "video"] = "all"
     everything: bool = False  # no relevance floor: the user asked for the weaker matches too
+    place: PlaceFilter | None = None
+    ignore: tuple[str, ...] = ()  # spans of the text whose chips the user removed
 
     @property
     def browsing(self) -> bool:
@@ -52,11 +54,23 @@ class SearchSpec:
         return not self.text and self.image is None
 
 
-def build_query(spec: SearchSpec) -> Query:
+def build_query(spec: SearchSpec, understood: Understanding | None = None) -> Query:
     """The engine `Query` for `spec`. Runs in the worker (pasted pixels get encoded here).
     A typed or example-photo search asks for the CLOSEST_K nearest photos when none clears
-    the relevance floor (flagged `SearchResult.nearest`), in the same search."""
+    the relevance floor (flagged `SearchResult.nearest`), in the same search. With
+    `understood`, its words are the query and the place and dates it named replace the
+    filters' (a chip the user sees and can remove)."""
     image = spec.image
+    u = understood
+    if u is not None:
+        text = u.text
+        spec = replace(
+            spec,
+            text=text,
+            place=u.place if u.place is not None else spec.place,
+            year=u.year if u.year is not None else spec.year,
+            month=u.month if u.month is not None else spec.month,
+        )
     return Query(
         text=spec.text or None,
         image=image.engine_image() if image is not None else None,
@@ -67,6 +81,7 @@ def build_query(spec: SearchSpec) -> Query:
         year=spec.year,
         month=spec.month,
         kind=spec.kind,
+        place=spec.place,
         order="date" if spec.browsing else spec.order,
         top_k=BROWSE_TOP_K if spec.browsing else SEARCH_TOP_K,
         min_score=float("-inf") if spec.everything else None,
@@ -80,6 +95,13 @@ class Outcome:
     spec: SearchSpec
     result: SearchResult
     elapsed_s: float
+    understood: Understanding | None = None  # what the typed words named (the chips)
+
+    @property
+    def browsing(self) -> bool:
+        """Nothing to rank by: no image, and no words left once places and dates are taken."""
+        words = self.understood.text if self.understood is not None else self.spec.text
+        return not words and self.spec.image is None
 
 
 class SearchController(QObject):
@@ -141,11 +163,11 @@ class SearchController(QObject):
         if library is None:
             return
 
-        def work() -> tuple[SearchResult, float]:
-            query = build_query(spec)
+        def work() -> tuple[SearchResult, float, Understanding | None]:
             t0 = time.perf_counter()
-            result = library.search(query)
-            return result, time.perf_counter() - t0
+            understood = library.understand(spec.text, ignore=spec.ignore) if spec.text else None
+            result = library.search(build_query(spec, understood))
+            return result, time.perf_counter() - t0, understood
 
         was_busy = self._running is not None
         self._running = run_in_thread(
@@ -159,16 +181,22 @@ class SearchController(QObject):
         if not was_busy:
             self.busy_changed.emit(True)
 
-    def _done(self, generation: int, spec: SearchSpec, value: tuple[SearchResult, float]) -> None:
+    def _done(
+        self,
+        generation: int,
+        spec: SearchSpec,
+        value: tuple[SearchResult, float, Understanding | None],
+    ) -> None:
         if generation != self.generation:
             log.debug("dropping results of replaced search %s", generation)
             return
-        result, elapsed = value
+        result, elapsed, understood = value
         self._shown = (generation, spec)
-        self.finished.emit(Outcome(generation, spec, result, elapsed))
+        outcome = Outcome(generation, spec, result, elapsed, understood)
+        self.finished.emit(outcome)
         model = self._results
         if model is not None and model.generation == generation:  # the window showed these
-            model.set_weaker(0 if spec.browsing else result.weaker)
+            model.set_weaker(0 if outcome.browsing else result.weaker)
 
     def _error(self, generation: int, spec: SearchSpec, exc: BaseException) -> None:
         if generation == self.generation:

@@ -28,7 +28,7 @@ def describe_result(outcome: Outcome) -> str:
     ms = result.elapsed_ms
     if result.nearest:
         return f"No close matches · the {n:,} nearest · {ms:.0f} ms"
-    if outcome.spec.browsing:
+    if outcome.browsing:
         videos = sum(1 for h in result.hits if h.kind == "video")
         what = counted(n - videos, videos)
         text = what if n >= total else f"Newest {n:,} of {total:,} photos"
@@ -56,8 +56,9 @@ class SearchPresenter(QObject):
         window.searcher.failed.connect(self.show_failure)
 
     def current_spec(self) -> SearchSpec:
+        text = self.window.search_bar.text()
         return SearchSpec(
-            text=self.window.search_bar.text(),
+            text=text,
             image=self.window.search_bar.image(),
             image_weight=self.window.search_bar.image_weight(),
             year=self.window.filters.year(),
@@ -65,6 +66,8 @@ class SearchPresenter(QObject):
             order=self.window.filters.order(),
             kind=self.window.filters.kind(),
             everything=self.window.settings.all_matches,
+            place=self.window.filters.place(),
+            ignore=self.window.chips.ignored(text),
         )
 
     def set_all_matches(self, everything: bool) -> None:
@@ -87,11 +90,13 @@ class SearchPresenter(QObject):
         spec = outcome.spec
         current = self.window.grid.currentIndex()
         keep = current.data(ResultsModel.PhotoIdRole) if current.isValid() else None
-        by_date = spec.browsing or spec.order == "date"  # a timeline, under month headers
+        by_date = outcome.browsing or spec.order == "date"  # a timeline, under month headers
+        self.window.filters.set_order_enabled(not outcome.browsing)  # "Lisbon": nothing to rank
+        self.window.chips.show_understanding(outcome.understood)
         self.window.model.set_hits(
             result.hits,
             outcome.generation,
-            scored=not spec.browsing,
+            scored=not outcome.browsing,
             by_date=by_date,
             source=None if by_date else result.source,  # Find Similar's photo, pinned first
         )
@@ -104,7 +109,7 @@ class SearchPresenter(QObject):
             results=len(result.hits),
             needs_model=False,
             search_error=None,
-            browsing=spec.browsing,
+            browsing=outcome.browsing,
             query_label=query_label(spec),
             filter_label=self.window.filters.describe(),
             kind=spec.kind,
@@ -115,6 +120,7 @@ class SearchPresenter(QObject):
     def show_failure(self, _generation: int, spec: SearchSpec, exc: BaseException) -> None:
         self.window.model.clear(self.window.searcher.generation)
         self.window.result_label.setText("")
+        self.window.chips.show_understanding(None)
         if not isinstance(exc, (ModelError, UserError)):
             raise exc  # a bug: the crash dialog
         needs_model = isinstance(exc, ModelError)

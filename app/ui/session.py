@@ -23,6 +23,8 @@ from app.core.api import (
     LibraryStatus,
     ModelState,
     Paths,
+    PlaceCount,
+    PlaceFilter,
     UserError,
 )
 from app.ui import theme
@@ -55,6 +57,7 @@ class LibrarySession(QObject):
         self.closing = False
         self._wanted_year: int | None = None
         self._wanted_month: int | None = None
+        self._wanted_place: PlaceFilter | None = None
         self._searched = False  # the first search has answered
         self._status_known = False  # the first counts are in
         self._refresh_timer = QTimer(self, interval=BROWSE_REFRESH_MS)
@@ -73,9 +76,11 @@ class LibrarySession(QObject):
         open_library: Callable[[Paths], Library],
         year: int | None,
         month: int | None,
+        place: PlaceFilter | None = None,
     ) -> None:
-        """Take `library`, or open one in a worker; then select `year`/`month` if they exist."""
-        self._wanted_year, self._wanted_month = year, month
+        """Take `library`, or open one in a worker; then select `year`/`month`/`place` if they
+        exist."""
+        self._wanted_year, self._wanted_month, self._wanted_place = year, month, place
         if library is not None:
             QTimer.singleShot(0, lambda: self._library_ready(library))
         else:
@@ -98,7 +103,10 @@ class LibrarySession(QObject):
         # never a flash of "No photos" while they load.
         self.window.set_facts(open_error=None, needs_model=False)
         self.reload_years(
-            select_year=self._wanted_year, select_month=self._wanted_month, search=True
+            select_year=self._wanted_year,
+            select_month=self._wanted_month,
+            select_place=self._wanted_place,
+            search=True,
         )
         run_in_thread(
             library.status,
@@ -171,12 +179,19 @@ class LibrarySession(QObject):
         self.reload_years()
 
     def reload_years(
-        self, select_year: int | None = None, select_month: int | None = None, search: bool = False
+        self,
+        select_year: int | None = None,
+        select_month: int | None = None,
+        select_place: PlaceFilter | None = None,
+        search: bool = False,
     ) -> None:
-        """Fill the date filters; search again when the selection changed (or `search`)."""
+        """Fill the date and place filters; search again when the selection changed (or
+        `search`)."""
         library = self.library
         filters = self.window.filters
-        YearsMonths = tuple[list[tuple[int, int]], list[tuple[int, int]], int | None]
+        YearsMonths = tuple[
+            list[tuple[int, int]], list[tuple[int, int]], int | None, list[PlaceCount]
+        ]
 
         def work() -> YearsMonths:
             assert library is not None
@@ -184,14 +199,16 @@ class LibrarySession(QObject):
             year = select_year if select_year is not None else filters.year()
             if year is not None and year not in {y for y, _ in years}:
                 year = None
-            return years, library.months(year), year
+            return years, library.months(year), year, library.places()
 
         def done(value: YearsMonths) -> None:
-            years, months, year = value
-            before = (filters.year(), filters.month())
+            years, months, year, places = value
+            before = (filters.year(), filters.month(), filters.place())
             filters.set_years(years, select=year)
             filters.set_months(months, select=select_month)
-            if (filters.year(), filters.month()) != before or select_year is not None or search:
+            filters.set_places(places, select=select_place)
+            after = (filters.year(), filters.month(), filters.place())
+            if after != before or select_year is not None or search:
                 self.window.search_now()
 
         if library is not None:

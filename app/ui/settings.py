@@ -6,11 +6,13 @@ instead of breaking the window.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from app.core.api import PlaceFilter
 from app.ui.thumb_delegate import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
 
 ORDERS = ("relevance", "date")
@@ -79,6 +81,23 @@ class UiSettings:
     @month.setter
     def month(self, value: int | None) -> None:
         self._s.setValue("filters/month", "" if value is None else int(value))
+
+    @property
+    def place(self) -> PlaceFilter | None:
+        """The place filter: [country code, region, city] as JSON (region and city may be null)."""
+        try:
+            value = json.loads(str(self._s.value("filters/place", "") or "null"))
+        except ValueError:
+            return None
+        ok = isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+        if not ok or not all(v is None or isinstance(v, str) for v in value[1:]):
+            return None
+        return PlaceFilter(value[0], value[1], value[2])
+
+    @place.setter
+    def place(self, value: PlaceFilter | None) -> None:
+        text = "" if value is None else json.dumps([value.country, value.region, value.city])
+        self._s.setValue("filters/place", text)
 
     @property
     def order(self) -> str:

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import Library, Photo, UserError
+from app.core.api import Library, Photo, PlaceFilter, UserError
 from app.ui import theme
 from app.ui.captions import format_time
 from app.ui.image_query import fit_region
@@ -259,17 +259,27 @@ class ViewerDialog(QDialog):
         if self._details is not None:
             self._details.cancel()
         photo_id = self.photo_id
+        library = self.library
+
+        def work() -> tuple[Photo | None, str | None]:
+            photo = library.photo(photo_id)
+            place = None
+            if photo is not None and photo.place_country:
+                where = PlaceFilter(photo.place_country, photo.place_region, photo.place_city)
+                place = library.place_label(where)
+            return photo, place
+
         self._details = run_in_thread(
-            lambda: self.library.photo(photo_id),
-            on_result=lambda photo: self._details_loaded(photo_id, photo),
+            work,
+            on_result=lambda value: self._details_loaded(photo_id, *value),
             on_error=self._details_failed,
             pool=self.pool,
             owner=self,
         )
 
-    def _details_loaded(self, photo_id: int, photo: Photo | None) -> None:
+    def _details_loaded(self, photo_id: int, photo: Photo | None, place: str | None) -> None:
         if photo_id == self.photo_id:
-            self.info.show_photo(photo)
+            self.info.show_photo(photo, place)
 
     def _details_failed(self, exc: BaseException) -> None:
         if not isinstance(exc, (UserError, OSError)):
