@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_indexer import CountingEncoder
 
@@ -152,7 +153,15 @@ def test_new_photos_only_query_their_own_neighbours(lib: Library, tmp_path: Path
     assert lib.duplicate_finder.last_queried == 2
     assert {Path(p.path).name for p in group.members} == {"new.jpg", "new_small.jpg"}
     lib.duplicates()
-    assert lib.duplicate_finder.last_queried == 2  # nothing changed: the cached answer
+    assert lib.duplicate_finder.last_queried == 0  # nothing changed: the cached answer
+    # Another session takes up the pairs kept on disk: nobody asks again.
+    again = Library(lib.paths, lib.encoder)
+    try:
+        (same,) = again.duplicates()
+        assert again.duplicate_finder.last_queried == 0
+        assert {p.id for p in same.members} == {p.id for p in group.members}
+    finally:
+        again.close()
 
 
 def test_older_rows_get_their_difference_hash_lazily(lib: Library, tmp_path: Path) -> None:
@@ -186,3 +195,33 @@ def test_without_a_model_identical_files_are_still_found(tmp_path: Path) -> None
         (group,) = lib.duplicates()
         assert group.kind == "exact"
         assert {Path(p.path).name for p in group.members} == {"a.jpg", "b.jpg"}
+
+
+def test_batched_neighbours_match_an_exact_scan(tmp_path: Path) -> None:
+    from app.core.duplicates.engine import knn
+    from app.core.index.vindex import VectorIndex
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((20, 32))
+    v = centres[rng.integers(0, 20, 1500)] + 0.6 * rng.standard_normal((1500, 32))
+    v = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    index = VectorIndex.empty(tmp_path / "index", "m", 32)
+    index.add(np.arange(1, 1501), v)
+    index.remove([7, 8])
+    ids = np.asarray([1, 2, 3, 8, 100, 999], dtype=np.int64)
+    found, nbrs, scores = index.neighbours(ids, 5)
+    assert found.tolist() == [1, 2, 3, 100, 999]  # 8 was removed
+    live = np.setdiff1d(np.arange(1, 1501), [7, 8])
+    for i, pid in enumerate(found.tolist()):
+        cos = v[live - 1] @ v[pid - 1]
+        cos[live == pid] = -9
+        best = live[np.argsort(-cos)[:5]]
+        assert nbrs[i].tolist() == best.tolist()
+        assert np.allclose(scores[i], np.sort(cos)[::-1][:5], atol=2e-3)
+
+    # The per-photo fallback gives the same answer.
+    class Plain:
+        ids, vectors_of, query = index.ids, index.vectors_of, index.query
+
+    same = knn(Plain(), ids, 5)  # type: ignore[arg-type]
+    assert same[0].tolist() == found.tolist() and same[1].tolist() == nbrs.tolist()

@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from app.core.catalog.records import MOMENT_BASE, Photo
-from app.core.duplicates import grouping
+from app.core.duplicates import grouping, pairstore
 from app.core.duplicates.calibration import Thresholds, thresholds_for
 from app.core.duplicates.keeper import differences, order_by_rule
 from app.core.duplicates.model import DuplicateGroup, KeeperRule
@@ -48,15 +47,6 @@ class NeighbourIndex(Protocol):
     def query(
         self, vec: np.ndarray, k: int, *, filter_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-@dataclass
-class _PairCache:
-    """The duplicate pairs of one model, as of one catalog generation."""
-
-    generation: int = -1
-    fingerprints: dict[int, str | None] = field(default_factory=dict)
-    pairs: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 def knn(
@@ -89,7 +79,7 @@ class DuplicateFinder:
         self.thumbs = thumbs
         self.calibration_dir = calibration_dir
         self._lock = threading.Lock()
-        self._caches: dict[str, _PairCache] = {}
+        self._caches: dict[tuple[str, float, float], pairstore.PairCache] = {}
         self.last_queried = 0  # photos whose neighbours the last call asked for (bench, tests)
 
     # -- the whole answer ------------------------------------------------------------------------
@@ -204,20 +194,24 @@ class DuplicateFinder:
         """The model's calibrated thresholds (measured on first use, then kept)."""
         return thresholds_for(encoder, self.calibration_dir)
 
-    def near_pairs(
-        self, index: NeighbourIndex, t: Thresholds
-    ) -> list[grouping.Pair]:
+    def near_pairs(self, index: NeighbourIndex, t: Thresholds) -> list[grouping.Pair]:
         """The near-duplicate pairs of the library's photos under the thresholds of the
-        index's model (cached; see the module)."""
+        index's model: kept per catalog generation (in memory and on disk), brought up to date
+        by asking only new and changed photos for their neighbours."""
         with self._lock:
-            cache = self._caches.setdefault(t.model_id, _PairCache())
+            key = (t.model_id, t.low, t.high)
+            if key not in self._caches:
+                self._caches[key] = pairstore.load(self.calibration_dir, t)
+            cache = self._caches[key]
             generation = self.catalog.generation(t.model_id)
+            self.last_queried = 0
             if generation != cache.generation:
                 self._update(cache, index, t)
                 cache.generation = generation
+                pairstore.save(self.calibration_dir, t, cache)
             return [(a, b, c) for (a, b), c in cache.pairs.items()]
 
-    def _update(self, cache: _PairCache, index: NeighbourIndex, t: Thresholds) -> None:
+    def _update(self, cache: pairstore.PairCache, index: NeighbourIndex, t: Thresholds) -> None:
         ids, hashes, has, prints = self.catalog.photo_hashes(kind="photo")
         now = dict(zip(ids.tolist(), prints, strict=True))
         changed = {i for i, fp in now.items() if cache.fingerprints.get(i, "?") != fp}
