@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Take docs/screenshot.png: build a sample library (generated photos with EXIF dates across
-# several years, and two short videos), index it with the micro CLIP the tests use, open the real window on a virtual
-# X server (Xvfb) with a query typed in, and capture the screen with xwd.
+# several years, GPS positions for most outings, and two short videos), index it with the micro
+# CLIP the tests use, open the real window on a virtual X server (Xvfb) with a query typed in,
+# and capture the screen with xwd.
 #
 # Needs: xvfb, x11-apps (xwd), libxcb-icccm4 libxcb-keysyms1 (Debian/Ubuntu package names); the
 # capture is turned into PNG with numpy and Pillow. Everything it builds lives in build/screenshot
@@ -64,6 +65,13 @@ if not (model / "photoseek.json").is_file():
 verify_model_dir(model)
 
 pictures = work / "Pictures"
+# Where each outing was (newest first; None: no GPS, as a camera without it): the Places pieces.
+LISBON, PORTO, PARIS = (38.7223, -9.1393), (41.1579, -8.6291), (48.8566, 2.3522)
+KYOTO, NEW_YORK, BARCELONA = (35.0116, 135.7681), (40.7128, -74.006), (41.3874, 2.1686)
+OUTINGS = (None, NEW_YORK, LISBON, None, BARCELONA, PORTO, KYOTO, None, LISBON, PARIS,
+           None, NEW_YORK, LISBON, KYOTO, None, PORTO, None, PARIS, LISBON, LISBON)
+if pictures.is_dir() and not (work / "places").exists():  # made before photos had positions
+    shutil.rmtree(pictures)
 if not pictures.is_dir():
     rng = np.random.default_rng(2024)
     pairs = microclip.all_pairs()
@@ -78,6 +86,13 @@ if not pictures.is_dir():
         stamp = when.strftime("%Y:%m:%d %H:%M:%S")
         exif[0x010F], exif[0x0110] = "PhotoSeek", "Sample Camera"
         exif.get_ifd(0x8769)[0x9003] = stamp
+        where = OUTINGS[i // 12]
+        if where is not None:  # a few hundred metres apart, as photos of one outing are
+            gps, lat, lon = exif.get_ifd(0x8825), where[0] + (i * 37 % 11 - 5) * 0.002, where[1]
+            for ref_tag, tag, value, refs in ((1, 2, lat, "NS"), (3, 4, lon, "EW")):
+                d, m = int(abs(value)), int(abs(value) * 60 % 60)
+                gps[ref_tag] = refs[value < 0]
+                gps[tag] = (float(d), float(m), round((abs(value) - d - m / 60) * 3600, 3))
         target = pictures / f"{when:%Y}" / f"IMG_{i + 1:04d}.jpg"
         target.parent.mkdir(parents=True, exist_ok=True)
         img.save(target, "JPEG", quality=88, exif=exif)
@@ -98,6 +113,7 @@ if not clips.is_dir():
         write_video(clips / name, scene_frames(scenes, size=(480, 270), seed=seed),
                     metadata={"creation_time": when})
 
+(work / "places").touch()
 home = work / "home"
 shutil.rmtree(home, ignore_errors=True)
 paths = Paths.at(home).ensure()
