@@ -172,6 +172,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         )
         result = lib.search(query)
         where = lib.place_label(place) if place is not None else None
+        labels = _place_labels(lib, result) if args.json else {}
     if chips and not args.json:
         said = ", ".join(f"{c.kind} {c.label}" for c in chips)
         print(f"understood: {said} (--literal searches the words as typed)", file=sys.stderr)
@@ -190,7 +191,7 @@ def cmd_search(args: argparse.Namespace, paths: Paths) -> int:
         "type": args.type,
         "top": args.top,
     }
-    return _print_hits(result, result.hits, args, echo)
+    return _print_hits(result, result.hits, args, echo, labels)
 
 
 @command
@@ -221,7 +222,8 @@ def cmd_similar(args: argparse.Namespace, paths: Paths) -> int:
             query = Query(image=target, kind=args.type, **common)
             echo = {"image": str(target)}
         result = lib.search(query)
-    return _print_hits(result, result.hits, args, echo)
+        labels = _place_labels(lib, result) if args.json else {}
+    return _print_hits(result, result.hits, args, echo, labels)
 
 
 def _check_indexed(lib: Library, args: argparse.Namespace) -> None:
@@ -296,7 +298,14 @@ def _hit_date(hit: Hit) -> str:
     return f"{when} (file date)" if hit.capture_source in GUESSED_SOURCES else when
 
 
-def _hit_json(h: Hit) -> dict[str, Any]:
+def _place_labels(lib: Library, result: SearchResult) -> dict[PlaceFilter, str]:
+    """ "Lisbon, Portugal" for each place among the hits (and the source photo)."""
+    hits = [*result.hits, *([result.source] if result.source else [])]
+    places = {h.place for h in hits if h.place is not None}
+    return {p: lib.place_label(p) for p in places}
+
+
+def _hit_json(h: Hit, labels: dict[PlaceFilter, str]) -> dict[str, Any]:
     return {
         "photo_id": h.photo_id,
         "path": str(h.path),
@@ -307,7 +316,7 @@ def _hit_json(h: Hit) -> dict[str, Any]:
         "duration_ms": h.duration_ms,
         "moment_ms": h.moment_ms,
         "moments": [[t, round(score, 6)] for t, score in h.moments],
-        "place": _place_json(h.place, None) if h.place is not None else None,
+        "place": _place_json(h.place, labels.get(h.place)) if h.place is not None else None,
         "lat": h.lat,
         "lon": h.lon,
     }
@@ -323,7 +332,9 @@ def _print_hits(
     hits: list[Hit],
     args: argparse.Namespace,
     echo: dict[str, Any],
+    labels: dict[PlaceFilter, str] | None = None,
 ) -> int:
+    labels = labels or {}
     if args.json:
         print_json(
             {
@@ -337,8 +348,8 @@ def _print_hits(
                 "weaker": result.weaker,
                 "nearest": result.nearest,
                 "negative_terms": list(result.negative_terms),
-                "source": _hit_json(result.source) if result.source else None,
-                "hits": [_hit_json(h) for h in hits],
+                "source": _hit_json(result.source, labels) if result.source else None,
+                "hits": [_hit_json(h, labels) for h in hits],
             }
         )
         return 0
