@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication
 from qt_helpers import press, strict_qt_fixture, type_text  # noqa: F401
 
@@ -412,6 +412,15 @@ def test_viewer_shows_place_coordinates_and_opens_the_map_only_on_click(
     qtbot.mouseClick(info.map_button, Qt.MouseButton.LeftButton)
     url = "https://www.openstreetmap.org/?mlat=38.72230&mlon=-9.13930#map=14/38.72230/-9.13930"
     assert opened == [url]
+    assert not info.map_note.isVisible()
+    # no browser: the link goes on the clipboard and the panel says so
+    monkeypatch.setattr(
+        QDesktopServices, "openUrl", lambda u: opened.append(u.toString()) and False
+    )
+    qtbot.mouseClick(info.map_button, Qt.MouseButton.LeftButton)
+    assert info.map_note.isVisible() and url in info.map_note.text()
+    assert QGuiApplication.clipboard().text() == url
+    QGuiApplication.clipboard().clear()
     # a photo without GPS: no place rows, no map button
     plain = next(n for n, s in truth.items() if s[3] is None)
     row = next(
@@ -423,5 +432,6 @@ def test_viewer_shows_place_coordinates_and_opens_the_map_only_on_click(
     assert not info.map_button.isVisible()
     assert "time zone from location" not in info.details["Taken"].text()
     assert re.search(r"\d\d:\d\d", info.details["Taken"].text())
+    assert not info.map_note.isVisible()
     dialog.reject()
-    assert len(opened) == 1
+    assert len(opened) == 2  # the two clicks, nothing else

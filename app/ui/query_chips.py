@@ -42,6 +42,7 @@ class QueryChip(QFrame):
         self.remove.setIcon(theme.icon("close"))
         self.remove.setIconSize(QSize(11, 11))
         self.remove.setCursor(Qt.CursorShape.ArrowCursor)
+        self.remove.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the typing where it is
         self.remove.setAccessibleName(f"Remove {chip.label}")
         self.remove.setToolTip(f"Search for the words “{chip.span}” instead")
         self.remove.clicked.connect(lambda: self.removed.emit(chip.span))
