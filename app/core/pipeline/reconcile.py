@@ -49,6 +49,7 @@ MASS_REMOVAL_MIN = 20  # below this many photos a folder emptying out is unremar
 
 Emit = Callable[[IndexProgress], None]
 Owners = list[tuple[str, int]]  # (folder prefix, folder id), deepest first
+Stale = tuple[int, str, os.stat_result, str | None]  # id, path, stat, stored fingerprint
 
 
 @dataclass
@@ -411,18 +412,20 @@ class Reconciler:
                 report.unchanged -= 1  # the scan counted it unchanged
         return work
 
-    def stale_headers(self, plan: Plan, work: list[Work]) -> list[tuple[int, str, os.stat_result]]:
-        """(id, path, stat) of the scanned folders' unchanged files catalogued before the
-        current header facts (see `HEADER_VERSION`), which `work` does not read anyway."""
+    def stale_headers(self, plan: Plan, work: list[Work]) -> list[Stale]:
+        """(id, path, stat, fingerprint) of the scanned folders' unchanged files catalogued
+        before the current header facts (see `HEADER_VERSION`), which `work` does not read
+        anyway."""
         read = {w.path for w in work if w.kind != "pending"}  # "pending" reads pixels only
-        stale: list[tuple[int, str, os.stat_result]] = []
+        stale: list[Stale] = []
         for folder in plan.scan.scanned:
             if folder.id in self.forgotten:
                 continue
             for path, pid in self.catalog.stale_headers(folder.id).items():
                 st = plan.scan.found.get(path)
                 if st is not None and path not in read:
-                    stale.append((pid, path, st))
+                    known = plan.scan.state.get(path)
+                    stale.append((pid, path, st, known.fingerprint if known else None))
         return stale
 
 

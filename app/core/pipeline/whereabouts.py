@@ -101,12 +101,13 @@ def refresh_places(catalog: Catalog, lock: threading.RLock | None = None) -> int
     return done
 
 
-def read_header(path: str, st: os.stat_result) -> PhotoMeta | None:
-    """Header facts of an unchanged file, or None when they cannot be read now (kept as is)."""
+def read_header(path: str, st: os.stat_result, fp: str | None = None) -> PhotoMeta | None:
+    """Header facts of an unchanged file (`fp`: its stored fingerprint, not read again), or
+    None when they cannot be read now (the row is kept as it is)."""
     try:
         if is_video_name(os.path.basename(path)):
             return video.probe(path, st)
-        return metadata.read_metadata(path, st)
+        return metadata.read_metadata(path, st, fp=fp)
     except (metadata.MetadataError, video.VideoError, OSError) as e:
         log.info("cannot read the headers of %s again: %s", path, e)
         return None
@@ -114,7 +115,7 @@ def read_header(path: str, st: os.stat_result) -> PhotoMeta | None:
 
 def backfill(
     catalog: Catalog,
-    stale: Sequence[tuple[int, str, os.stat_result]],
+    stale: Sequence[tuple[int, str, os.stat_result, str | None]],
     report: IndexReport,
     control: JobControl,
     emit: Callable[[IndexProgress], None],
@@ -125,7 +126,7 @@ def backfill(
     folder_of: Callable[[str], int | None],
 ) -> None:
     """Read the headers of unchanged files catalogued before the current header facts (id,
-    path, stat) and store their position, place and localised time; state and vectors stay."""
+    path, stat, fingerprint) and store their position, place and localised time; state and vectors stay."""
     if not stale:
         return
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="photoseek-headers") as pool:
@@ -133,7 +134,7 @@ def backfill(
             control.checkpoint()
             part = stale[start : start + CHUNK]
             emit(IndexProgress("scanning", start, len(stale)))
-            metas = list(pool.map(lambda s: read_header(s[1], s[2]), part))
+            metas = list(pool.map(lambda s: read_header(s[1], s[2], s[3]), part))
             got = [(s[0], m) for s, m in zip(part, metas, strict=True) if m is not None]
             if not got:
                 continue
