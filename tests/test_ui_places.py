@@ -287,6 +287,30 @@ def test_place_tree_puts_regionless_places_under_their_country():
     ]
 
 
+def test_place_labels_tell_twins_apart():
+    from app.core.api import PlaceCount
+
+    us = "United States"
+    rows = [
+        PlaceCount(
+            PlaceFilter("US", "Illinois", "Springfield"), us, "Illinois", "Springfield", 1, 1
+        ),
+        PlaceCount(
+            PlaceFilter("US", "Missouri", "Springfield"), us, "Missouri", "Springfield", 1, 2
+        ),
+        PlaceCount(PlaceFilter("US", "New York", "New York"), us, "New York", "New York", 4, 3),
+    ]
+    assert [n.label for n in place_tree(rows)] == [
+        us,
+        f"Illinois, {us}",
+        f"Springfield, Illinois, {us}",
+        f"Missouri, {us}",
+        f"Springfield, Missouri, {us}",
+        f"New York (region), {us}",
+        f"New York, {us}",
+    ]
+
+
 # -- chips -------------------------------------------------------------------------------------
 
 

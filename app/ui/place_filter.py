@@ -7,6 +7,7 @@ hides itself while no photo has a place, so a library without GPS looks exactly 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,7 +50,9 @@ class PlaceNode:
 
 def place_tree(places: Sequence[PlaceCount]) -> list[PlaceNode]:
     """Countries, each followed by its regions and cities, by name; a place with no region
-    (a city-state, or a gazetteer gap) sits right under its country."""
+    (a city-state, or a gazetteer gap) sits right under its country. Labels say "(region)"
+    where a region is called like a city of its country, and name the region of a city whose
+    name another city of the country shares ("Springfield, Illinois, United States")."""
     countries: dict[str, list[PlaceCount]] = {}
     for row in places:
         countries.setdefault(row.place.country, []).append(row)
@@ -57,21 +60,22 @@ def place_tree(places: Sequence[PlaceCount]) -> list[PlaceNode]:
     for code, rows in sorted(countries.items(), key=lambda kv: kv[1][0].country_name.casefold()):
         country = rows[0].country_name
         nodes.append(_node(0, country, country, PlaceFilter(code), rows))
+        cities = Counter(_key(r.city) for r in rows if r.city is not None)
         regions: dict[str | None, list[PlaceCount]] = {}
         for row in rows:
             regions.setdefault(row.region, []).append(row)
         for region, in_region in sorted(regions.items(), key=lambda kv: _key(kv[0])):
             level = 1
             if region is not None:
-                label = f"{region}, {country}"
+                label = f"{region}{' (region)' if _key(region) in cities else ''}, {country}"
                 nodes.append(_node(1, region, label, PlaceFilter(code, region), in_region))
                 level = 2
-            cities = [r for r in in_region if r.city is not None]
-            for row in sorted(cities, key=lambda r: _key(r.city)):
+            named = [r for r in in_region if r.city is not None]
+            for row in sorted(named, key=lambda r: _key(r.city)):
                 name = row.city or ""
-                nodes.append(
-                    PlaceNode(level, name, f"{name}, {country}", row.place, row.count, row.cover_id)
-                )
+                twin = cities[_key(name)] > 1 and region is not None
+                label = f"{name}, {region}, {country}" if twin else f"{name}, {country}"
+                nodes.append(PlaceNode(level, name, label, row.place, row.count, row.cover_id))
     return nodes
 
 
