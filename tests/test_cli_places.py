@@ -126,3 +126,22 @@ def test_typed_text_names_the_place_and_year_and_literal_keeps_the_words(library
     assert {h["path"] for h in given["hits"]} == paths_where(
         made, lambda s, y: s == "lisbon" and y == 2021
     )
+
+
+def test_index_says_how_many_older_photos_it_read_again(tmp_path, tiny_model_dir):
+    import sqlite3
+
+    home, photos = tmp_path / "home", tmp_path / "photos"
+    gps_jpeg(photos / "a.jpg", "red", "circle", 1, at=SPOTS["lisbon"])
+    gps_jpeg(photos / "b.jpg", "blue", "square", 2)
+    ok(cli(home, "model", "install", "--from", tiny_model_dir))
+    ok(cli(home, "folders", "add", photos))
+    assert "read again" not in ok(cli(home, "index")).stdout
+    db = sqlite3.connect(home / "data" / "catalog.sqlite3")
+    db.execute("UPDATE photos SET header_version = 0, place_city = NULL, place_country = NULL")
+    db.commit()
+    db.close()
+    out = ok(cli(home, "index")).stdout
+    assert "0 new, 0 changed" in out and "2 read again for places and time zones" in out
+    listed = json.loads(ok(cli(home, "places", "--json")).stdout)
+    assert [(p["city"], p["count"]) for p in listed] == [("Lisbon", 1)]

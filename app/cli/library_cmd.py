@@ -238,6 +238,8 @@ def describe_report(r: IndexReport) -> str:
         f"{r.unchanged} unchanged",
         f"{r.skipped} skipped",
     ]
+    if r.refreshed:  # catalogued before places existed: headers read again, nothing encoded
+        parts.append(f"{r.refreshed} read again for places and time zones")
     still = getattr(r, "still_skipped", 0)
     if still:
         parts.append(f"{still} still skipped (`photoseek status --skipped` says why)")
