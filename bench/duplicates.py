@@ -65,7 +65,8 @@ def near_copy(v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     noise -= (noise * v).sum(axis=1, keepdims=True) * v  # orthogonal to v
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
     out = target * v + np.sqrt(1 - target**2) * noise
-    return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+    unit: np.ndarray = (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+    return unit
 
 
 def flip_bits(h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -74,7 +75,8 @@ def flip_bits(h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for i in range(len(out)):
         for b in rng.choice(64, int(rng.integers(0, 4)), replace=False):
             out[i] ^= np.uint64(1) << np.uint64(b)
-    return out.view(np.int64)
+    signed: np.ndarray = out.view(np.int64)
+    return signed
 
 
 def library_vectors(n: int, copies: int) -> tuple[np.ndarray, np.ndarray]:
@@ -288,7 +290,8 @@ def quality(model_dir: Path) -> dict[str, Any]:
             v = np.concatenate(
                 [enc.encode_images(images[i : i + 16]) for i in range(0, len(images), 16)]
             )
-            return v / np.linalg.norm(v, axis=1, keepdims=True)
+            unit: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
+            return unit
 
         cal = edit_set(originals, 0)
         t0 = time.perf_counter()

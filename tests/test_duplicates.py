@@ -223,5 +223,26 @@ def test_batched_neighbours_match_an_exact_scan(tmp_path: Path) -> None:
     class Plain:
         ids, vectors_of, query = index.ids, index.vectors_of, index.query
 
-    same = knn(Plain(), ids, 5)  # type: ignore[arg-type]
+    same = knn(Plain(), ids, 5)
     assert same[0].tolist() == found.tolist() and same[1].tolist() == nbrs.tolist()
+
+
+def test_thresholds_follow_each_models_scale() -> None:
+    from app.core.duplicates.calibration import MARGIN, thresholds_from
+
+    def vectors(spread: float, seed: int) -> tuple[np.ndarray, list[int]]:
+        rng = np.random.default_rng(seed)
+        centres = rng.standard_normal((6, 16))
+        labels = [i for i in range(6) for _ in range(4)]
+        return centres[labels] + spread * rng.standard_normal((24, 16)), labels
+
+    apart = thresholds_from("m", *vectors(0.05, 0))  # copies far closer than other pictures
+    assert apart.copies_min > apart.distinct_max
+    assert apart.low == apart.high == (apart.copies_min + apart.distinct_max) / 2
+    mixed = thresholds_from("m", *vectors(1.5, 0))  # they overlap: a band for the image check
+    assert mixed.copies_min < mixed.distinct_max
+    assert mixed.low == pytest.approx(mixed.copies_min - MARGIN)
+    assert mixed.high == pytest.approx(min(mixed.distinct_max + MARGIN, 1.0))
+    with pytest.raises(ValueError, match="unknown keeper criteria"):
+        KeeperRule(("biggest",))
+    assert KeeperRule(("oldest",)).describe() == "Keep the oldest"

@@ -96,13 +96,19 @@ class DuplicateFinder:
         near ones where an index and its model's `thresholds` are given."""
         rule = rule or KeeperRule()
         hidden = self._hidden()
-        exact = [s for s in self.exact_sets() if not hidden.intersection(s)]
+        exact = [
+            kept for s in self.exact_sets() if len(kept := [m for m in s if m not in hidden]) > 1
+        ]
         pairs: list[grouping.Pair] = [(s[0], m, 1.0) for s in exact for m in s[1:]]
         if not exact_only and index is not None and thresholds is not None:
             near = self.near_pairs(index, thresholds)
             pairs += [p for p in near if p[0] not in hidden and p[1] not in hidden]
         exact_of = {m: i for i, s in enumerate(exact) for m in s}
-        out = [self._group(members, exact_of, rule, index) for members, _ in grouping.groups(pairs)]
+        out = []
+        for members, _ in grouping.groups(pairs):
+            group = self._group(members, exact_of, rule, index)
+            if group is not None:  # None: its copies left the library meanwhile
+                out.append(group)
         return sorted(out, key=lambda g: (-g.reclaim_bytes, g.keeper_id))
 
     def _hidden(self) -> set[int]:
@@ -120,8 +126,10 @@ class DuplicateFinder:
         exact_of: dict[int, int],
         rule: KeeperRule,
         index: NeighbourIndex | None,
-    ) -> DuplicateGroup:
+    ) -> DuplicateGroup | None:
         photos = order_by_rule(self.catalog.photos(members), rule)
+        if len(photos) < 2:
+            return None
         keeper = photos[0]
         same_file = {
             p.id
