@@ -351,3 +351,37 @@ def test_a_schema_5_catalog_migrates_and_gains_places_on_the_next_rescan(paths, 
         tokyo = lib.resolve_place("Tokyo")
         want = {lib.photo_by_path(p).id for p, v in made.items() if v[0] == "tokyo"}
         assert everything(lib, place=tokyo, text="a yellow star") == want
+
+
+def test_names_resolve_country_then_city_then_other_names_then_region():
+    """`resolve` on the real name index, among synthetic library places."""
+    from app.core.places.names import PlaceNames
+    from app.core.search.places import PlaceCount, resolve
+
+    def at(code: str, country: str, region: str, city: str, n: int) -> PlaceCount:
+        return PlaceCount(PlaceFilter(code, region, city), country, region, city, n, 1)
+
+    counts = [
+        at("US", "United States", "New York", "New York City", 5),
+        at("US", "United States", "New York", "Buffalo", 2),
+        at("LU", "Luxembourg", "Luxembourg", "Luxembourg", 3),
+        at("LU", "Luxembourg", "Diekirch", "Ettelbruck", 1),
+        at("PT", "Portugal", "Lisbon", "Lisbon", 4),
+        at("PT", "Portugal", "Lisbon", "Sintra", 2),
+        at("FR", "France", "Île-de-France", "Paris", 3),
+        at("US", "United States", "Texas", "Paris", 1),
+    ]
+    lookup = PlaceNames.shared().lookup
+    assert resolve("New York", counts, lookup) == counts[0].place  # the city, not the state
+    assert resolve("Buffalo, New York", counts, lookup) == counts[1].place
+    assert resolve("Luxembourg", counts, lookup) == PlaceFilter("LU")  # the country
+    assert resolve("Lisbon", counts, lookup) == counts[4].place  # the city, not its region
+    assert resolve("Lissabon", counts, lookup) == counts[4].place
+    assert resolve("Lissabon, Portugal", counts, lookup) == counts[4].place
+    assert resolve("ile-de-france", counts, lookup) == PlaceFilter("FR", "Île-de-France")
+    assert resolve("Paris", counts, lookup) == counts[6].place
+    assert resolve("paris, texas", counts, lookup) == counts[7].place
+    assert resolve("Texas", counts, lookup) == PlaceFilter("US", "Texas")
+    assert resolve("United States", counts, lookup) == PlaceFilter("US")
+    with pytest.raises(QueryError, match="Closest places in your library: Sintra"):
+        resolve("Sintraa", counts, lookup)

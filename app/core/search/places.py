@@ -4,8 +4,11 @@ it, and the label a place is shown with.
 
 Only places where some photo was taken resolve: a filter for anywhere else would show nothing,
 so an unknown name gets the closest names in the library instead. A name that fits several
-places (a city and the region named after it, Paris in France and in Texas) means the city over
-the region over the country spelled the same, then the one with the most photos.
+places means, in this order: a country ("Luxembourg", "Mexico": the whole country, its capital
+included), a city ("Lisbon" rather than the region named after it), a city by another of its
+names ("Lissabon", "New York" for New York City), a region ("Texas"), a region or country by
+another name; among places of one kind, the one with most photos (Paris, France over Paris,
+Texas, unless ", Texas" follows).
 """
 
 from __future__ import annotations
@@ -90,32 +93,37 @@ def resolve(
             f"No photo in your library has a place yet, so {text.strip()!r} cannot be found "
             "(places come from the GPS position photos carry)."
         )
-    found = _matching(parts, counts)
-    if not found and lookup is not None:
-        found = _by_other_names(text.strip(), counts, lookup)
+    code = parts[0] if len(parts) == 1 and len(parts[0]) == 2 and parts[0].isupper() else None
+    if code is not None and any(c.place.country == code for c in counts):  # an ISO code: "PT"
+        return PlaceFilter(code)
+    rest = [fold(p) for p in parts[1:]]
+    within = [c for c in counts if all(_names(c, r) for r in rest)]
+    others = _other_names(parts[0], within, lookup) if lookup is not None else []
+    found = (
+        _matching(fold(parts[0]), within, counts, "country")
+        or _matching(fold(parts[0]), within, counts, "city")
+        or next((c for c in others if c.city is not None), None)  # "Lissabon"
+        or _matching(fold(parts[0]), within, counts, "region")
+        or next((c for c in others if c.city is None), None)  # a region by another name
+    )
     if not found:
         raise QueryError(f"No photos taken in {text.strip()!r}. {_closest(text, counts)}")
     return found
 
 
-def _matching(parts: list[str], counts: Sequence[PlaceCount]) -> PlaceFilter | None:
-    """The place whose names the comma-separated parts give, most specific first."""
-    head, rest = fold(parts[0]), [fold(p) for p in parts[1:]]
-    code = parts[0] if len(parts) == 1 and len(parts[0]) == 2 and parts[0].isupper() else None
-    if code is not None and any(c.place.country == code for c in counts):  # an ISO code: "PT"
-        return PlaceFilter(code)
-    within = [c for c in counts if all(_names(c, r) for r in rest)]
-    for level in ("city", "region", "country"):
-        hits = [c for c in within if _level(c, level) == head]
-        if not hits:
-            continue
-        best = max(hits, key=lambda c: _total(counts, c, level))
-        if level == "city":
-            return best.place
-        if level == "region":
-            return PlaceFilter(best.place.country, best.region)
-        return PlaceFilter(best.place.country)
-    return None
+def _matching(
+    head: str, within: Sequence[PlaceCount], counts: Sequence[PlaceCount], level: str
+) -> PlaceFilter | None:
+    """The place at `level` called `head` among `within` (the one with most photos)."""
+    hits = [c for c in within if _level(c, level) == head]
+    if not hits:
+        return None
+    best = max(hits, key=lambda c: _total(counts, c, level))
+    if level == "city":
+        return best.place
+    if level == "region":
+        return PlaceFilter(best.place.country, best.region)
+    return PlaceFilter(best.place.country)
 
 
 def _level(c: PlaceCount, level: str) -> str:
@@ -143,27 +151,26 @@ def _total(counts: Sequence[PlaceCount], c: PlaceCount, level: str) -> int:
     return sum(same)
 
 
-def _by_other_names(
-    text: str, counts: Sequence[PlaceCount], lookup: Callable[[str], Sequence[NamedPlace]]
-) -> PlaceFilter | None:
-    """A name in another language ("Lissabon") that names a place of the library."""
-    present = {(c.place.country, c.region, c.city): c for c in counts}
-    best: PlaceCount | None = None
-    for p in lookup(text):
-        if p.city is not None and (p.country_code, p.region, p.city) in present:
-            hit = present[(p.country_code, p.region, p.city)]
-            if best is None or hit.count > best.count:
-                best = hit
-    if best is not None:
-        return best.place
-    for p in lookup(text):  # a country or region by another name
-        if p.city is None:
-            same = [c for c in counts if c.place.country == p.country_code]
-            if p.region is not None:
-                same = [c for c in same if c.region == p.region]
-            if same:
-                return PlaceFilter(p.country_code, p.region)
-    return None
+def _other_names(
+    name: str, within: Sequence[PlaceCount], lookup: Callable[[str], Sequence[NamedPlace]]
+) -> list[PlaceFilter]:
+    """The library's places `name` calls in another language or form ("Lissabon", "New
+    York" for New York City): cities first (most photos first), then regions and countries."""
+    present = {(c.place.country, c.region, c.city): c for c in within}
+    cities: list[PlaceCount] = []
+    areas: list[PlaceFilter] = []
+    for p in lookup(name):
+        if p.city is not None:
+            hit = present.get((p.country_code, p.region, p.city))
+            if hit is not None:
+                cities.append(hit)
+        elif any(
+            c.place.country == p.country_code and (p.region is None or c.region == p.region)
+            for c in within
+        ):
+            areas.append(PlaceFilter(p.country_code, p.region))
+    cities.sort(key=lambda c: -c.count)
+    return [c.place for c in cities] + areas
 
 
 def _closest(text: str, counts: Sequence[PlaceCount]) -> str:
