@@ -246,3 +246,28 @@ def test_thresholds_follow_each_models_scale() -> None:
     with pytest.raises(ValueError, match="unknown keeper criteria"):
         KeeperRule(("biggest",))
     assert KeeperRule(("oldest",)).describe() == "Keep the oldest"
+
+
+def test_a_burst_says_when_each_frame_was_taken(lib: Library, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from app.core.duplicates.calibration import EDITS
+
+    rng = np.random.default_rng(3)
+    first = load_originals(max_side=256)[9]
+    frames = [first, EDITS["burst neighbour"](first, rng)]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, frame in enumerate(frames):
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[36867] = f"2023:05:01 12:00:0{2 * i}"
+        frame.save(photos / f"IMG_{i}.jpg", "JPEG", quality=92, exif=exif)
+    save(load_originals(max_side=256)[10], photos / "undated.jpg")
+    save(load_originals(max_side=256)[10].resize((100, 100)), photos / "undated small.jpg")
+    lib.add_folder(photos)
+    lib.index()
+    found = {Path(g.members[0].path).name: g for g in lib.duplicates()}
+    burst = found["IMG_0.jpg"]  # the oldest first (same resolution)
+    assert burst.differences[burst.members[1].id].endswith("taken 2 s later")
+    undated = found["undated.jpg"]  # dated by the files' own times: no "taken" said
+    assert "taken" not in undated.differences[undated.members[1].id]

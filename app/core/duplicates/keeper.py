@@ -7,7 +7,7 @@ import os
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from app.core.catalog.records import Photo
+from app.core.catalog.records import GUESSED_SOURCES, Photo
 from app.core.duplicates.model import KeeperRule
 from app.core.paths import is_under
 
@@ -71,9 +71,11 @@ def describe(
     ext = os.path.splitext(p.path)[1].lstrip(".").upper() or "file"
     if ext != os.path.splitext(keeper.path)[1].lstrip(".").upper() or not words:
         words.append(f"re-saved ({'JPEG' if ext == 'JPG' else ext})")
-    if p.capture_time and keeper.capture_time and p.capture_time != keeper.capture_time:
-        s = (p.capture_time - keeper.capture_time).total_seconds()
-        words.append(f"taken {_span(abs(s))} {'later' if s > 0 else 'earlier'}")
+    recorded = all(x.capture_source not in GUESSED_SOURCES for x in (keeper, p))
+    if p.capture_time and keeper.capture_time and recorded:  # never from files' own times
+        s = round((p.capture_time - keeper.capture_time).total_seconds())
+        if s:
+            words.append(f"taken {_span(abs(s))} {'later' if s > 0 else 'earlier'}")
     return ", ".join(words)
 
 
