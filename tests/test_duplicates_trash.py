@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_indexer import CountingEncoder
 from test_watcher import wait_until
@@ -110,3 +111,30 @@ def test_the_watcher_agrees_after_a_move_to_trash(
     assert lib.photo_by_path(str(copy)) is None
     assert not copy.exists() and (trash / "files" / copy.name).exists()
     assert lib.status().photos == 3
+
+
+def test_a_live_photos_clip_goes_to_the_trash_with_it(
+    lib: Library, tmp_path: Path, trash: Path
+) -> None:
+    from tests.microclip import make_shape_image
+
+    from tests.videos import scene_frames, write_video
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    still = root / "IMG_0001.JPG"
+    make_shape_image("blue", "square", (160, 96), np.random.default_rng(1)).save(still, "JPEG")
+    clip = root / "IMG_0001.MOV"
+    write_video(clip, scene_frames([(2.0, "red", "circle")], seed=5))
+    lib.add_folder(root)
+    lib.index()
+    photo, mov = lib.photo_by_path(str(still)), lib.photo_by_path(str(clip))
+    assert photo is not None and mov is not None and lib.catalog.companions() == {mov.id: photo.id}
+    moments = lib.catalog.moment_labels([mov.id])
+    assert lib.vindex is not None and len(moments) and lib.vindex.contains(moments).all()
+    result = lib.move_to_trash([photo.id])
+    assert result.moved == (str(still), str(clip)) and result.failed == ()
+    assert result.bytes == photo.size + mov.size
+    assert sorted(p.name for p in (trash / "files").iterdir()) == ["IMG_0001.JPG", "IMG_0001.MOV"]
+    assert lib.photo(photo.id) is None and lib.photo(mov.id) is None
+    assert not lib.vindex.contains([photo.id, mov.id, *moments.tolist()]).any()
