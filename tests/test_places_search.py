@@ -385,3 +385,20 @@ def test_names_resolve_country_then_city_then_other_names_then_region():
     assert resolve("United States", counts, lookup) == PlaceFilter("US")
     with pytest.raises(QueryError, match="Closest places in your library: Sintra"):
         resolve("Sintraa", counts, lookup)
+
+
+def test_place_filter_sets_are_cached_per_generation_and_facts_stamp(lib, indexed):
+    """The second search with a place reuses the id set (a raw change that bumps neither the
+    generation nor the facts stamp goes unseen); a facts change is seen at once."""
+    lisbon = lib.resolve_place("Lisbon")
+    first = everything(lib, place=lisbon, text="a red circle")
+    conn = lib.catalog.db.conn
+    conn.execute("UPDATE photos SET place_city = 'Elsewhere' WHERE place_city = 'Lisbon'")
+    conn.commit()
+    assert everything(lib, place=lisbon, text="a red circle") == first  # cached
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('facts', 1) "
+        "ON CONFLICT(key) DO UPDATE SET value = value + 1"
+    )
+    conn.commit()
+    assert everything(lib, place=lisbon, text="a red circle") == set()
