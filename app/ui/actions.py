@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 from app.core.api import Folder, PlaceCount, PlaceFilter, UserError
 from app.ui import file_actions, theme
 from app.ui.captions import format_time
+from app.ui.duplicates_view import DuplicatesDialog
 from app.ui.file_actions import choose_photo
 from app.ui.first_run import FirstRunDialog
 from app.ui.folders_dialog import FolderList, FoldersDialog, choose_folder
@@ -45,6 +46,7 @@ class WindowActions(QObject):
         self.preview = PreviewActions(self)
         self.models_dialog: ModelsDialog | None = None  # the one open Models dialog
         self.preferences: PreferencesDialog | None = None  # the one open Preferences dialog
+        self.duplicates: DuplicatesDialog | None = None  # the one open Duplicates view
         # The system pickers; tests put their answer here.
         self.choose_folder: Callable[[QWidget], Path | None] = choose_folder
         self.choose_photo: Callable[[QWidget], Path | None] = choose_photo
@@ -122,6 +124,7 @@ class WindowActions(QObject):
             lib, "&Rescan Folders", w.session.rescan, QKeySequence.StandardKey.Refresh, "indexing"
         )
         action(lib, "S&kipped Files…", self.show_skipped, None, "skipped")
+        action(lib, "Find &Duplicates…", self.show_duplicates, "Ctrl+Shift+D", "copy")
         lib.addSeparator()
         action(lib, "&Models…", self.show_models_dialog, None, "model")
 
@@ -255,6 +258,22 @@ class WindowActions(QObject):
         dialog = SkippedDialog(library, self.window.pool, self.window)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+        return dialog
+
+    def show_duplicates(self) -> DuplicatesDialog | None:
+        """Library > Find Duplicates: the one open Duplicates view, raised."""
+        library = self.window.library
+        if library is None:
+            return None
+        dialog = self.duplicates
+        if dialog is None:
+            dialog = DuplicatesDialog(self.window, library)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.destroyed.connect(lambda *_: setattr(self, "duplicates", None))
+            self.duplicates = dialog
+            dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
         return dialog
 
     def show_preferences(self) -> PreferencesDialog:

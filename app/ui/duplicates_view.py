@@ -1,0 +1,405 @@
+"""Library ▸ Find Duplicates: copies of the same photo, grouped, with the space each group holds,
+the copy to keep suggested by a rule the user can change, and the others moved to the desktop's
+trash only when the user asks and confirms.
+
+Grouping runs on a worker (the window's pool) and newest wins: a change of rule or of "Only exact
+copies" starts a new one and the older outcome is dropped; the list (duplicates_list.py) builds
+its cards as it scrolls. The selection (photo ids) lives here, not in the cards: it covers groups
+not built yet, and it survives a move that rebuilds a card.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.api import DuplicateGroup, KeeperRule, Library, TrashResult, UserError
+from app.ui import theme
+from app.ui.duplicates_groups import (
+    Found,
+    after_move,
+    empty_state,
+    find,
+    folder_choices,
+    suggested_selection,
+)
+from app.ui.duplicates_list import GroupList
+from app.ui.duplicates_notice import Notice
+from app.ui.duplicates_preview import open_copy
+from app.ui.duplicates_trash import open_trash, open_trash_failed
+from app.ui.duplicates_words import (
+    ORDERS,
+    confirm_details,
+    confirm_text,
+    folder_label,
+    move_button_text,
+    rule_text,
+    selection_text,
+    summary_text,
+)
+from app.ui.empty_state import EmptyState, EmptyStatePage
+from app.ui.workers import Worker, run_in_thread
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+
+class DuplicatesDialog(QDialog):
+    """The Duplicates view over `window`'s library."""
+
+    def __init__(self, window: MainWindow, library: Library) -> None:
+        super().__init__(window)
+        self.main = window
+        self.library = library
+        self.groups: list[DuplicateGroup] = []
+        self.selected: set[int] = set()
+        self.found: Found | None = None
+        self._generation = 0
+        self._worker: Worker | None = None
+        self._mover: Worker | None = None
+        self.setWindowTitle("Duplicates")
+        self.setAccessibleName("Duplicates")
+        self.setSizeGripEnabled(True)
+        self.resize(1000, 720)
+        self._build()
+        self.finished.connect(lambda _r: self._stop())
+        window.installEventFilter(self)  # the window closing stops the work before the library
+        window.session.model_state_changed.connect(self._model_changed)
+        self.refresh()
+
+    # -- layout -----------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.summary = theme.make_heading(QLabel("Duplicates", self), 1.3)
+        self.rule_label = QLabel(self)
+        self.rule_label.setAccessibleName("Which copy is kept")
+        self.order_box = QComboBox(self)
+        self.order_box.setAccessibleName("Keep first")
+        for label, order in ORDERS:
+            self.order_box.addItem(label, order)
+        self.folder_box = QComboBox(self)
+        self.folder_box.setAccessibleName("Preferred folder")
+        self.folder_box.addItem("No preferred folder", "")
+        self.folder_box.setMaximumWidth(280)
+        self.exact_box = QCheckBox("Only exact copies", self)
+        self.exact_box.setToolTip(
+            "Only identical files; leave out resized, re-saved and edited ones"
+        )
+        self.refresh_button = QPushButton("Look Again", self)
+        self.refresh_button.setToolTip("Group the library's photos again (after indexing, say)")
+        for signal in (self.order_box.activated, self.folder_box.activated):
+            signal.connect(lambda _i: self.refresh())
+        self.exact_box.toggled.connect(lambda _on: self.refresh())
+        self.refresh_button.clicked.connect(self.refresh)
+
+        rules = QHBoxLayout()
+        rules.setSpacing(8)
+        rules.addWidget(self.rule_label, 1)
+        rules.addWidget(QLabel("Keep:", self))
+        rules.addWidget(self.order_box)
+        rules.addWidget(self.folder_box)
+        rules.addSpacing(12)
+        rules.addWidget(self.exact_box)
+        rules.addWidget(self.refresh_button)
+
+        self.notice = Notice(self)
+        self.notice.link.connect(self._notice_link)
+
+        self.busy = QWidget(self)
+        self.busy_label = QLabel(self.busy)
+        self.busy_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.progress = QProgressBar(self.busy)
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(360)
+        self.progress.setTextVisible(False)
+        busy = QVBoxLayout(self.busy)
+        busy.addStretch(1)
+        busy.addWidget(self.busy_label)
+        busy.addWidget(self.progress, 0, Qt.AlignmentFlag.AlignHCenter)
+        busy.addStretch(2)
+        self.empty = EmptyStatePage(self)
+        self.empty.action.connect(self._empty_action)
+        self.list = GroupList(self.library, self)
+        self.list.toggled.connect(self._toggled)
+        self.list.open_requested.connect(self._open_copy)
+        self.list.keep_only.connect(self.keep_only)
+        self.list.keep_all.connect(self.keep_all)
+        self.stack = QStackedWidget(self)
+        for page in (self.busy, self.empty, self.list):
+            self.stack.addWidget(page)
+
+        self.selection_label = QLabel(self)
+        self.suggest_button = QPushButton("Select Suggested", self)
+        self.suggest_button.setToolTip("Every copy but the suggested keeper of each group")
+        self.suggest_button.clicked.connect(self.select_suggested)
+        self.none_button = QPushButton("Select None", self)
+        self.none_button.clicked.connect(lambda: self._set_selection(set()))
+        self.move_button = QPushButton(move_button_text(0), self)
+        self.move_button.setIcon(theme.icon("trash"))
+        self.move_button.clicked.connect(self.move_selected)
+        close = QPushButton("Close", self)
+        close.clicked.connect(self.reject)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.selection_label, 1)
+        bottom.addWidget(self.suggest_button)
+        bottom.addWidget(self.none_button)
+        bottom.addSpacing(12)
+        bottom.addWidget(self.move_button)
+        bottom.addWidget(close)
+        QShortcut(QKeySequence.StandardKey.Delete, self, self.move_selected)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(rules)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(bottom)
+
+    # -- grouping ---------------------------------------------------------------------------------
+
+    def rule(self) -> KeeperRule:
+        folder = str(self.folder_box.currentData() or "")
+        return KeeperRule(
+            order=tuple(self.order_box.currentData()), preferred_folders=(folder,) if folder else ()
+        )
+
+    def refresh(self) -> None:
+        """Group the library again with the rule and the toggle as they are now."""
+        self._generation += 1
+        generation, library = self._generation, self.library
+        if self._worker is not None:
+            self._worker.cancel()
+        exact, rule = self.exact_box.isChecked(), self.rule()
+        self.rule_label.setText(rule_text(rule))
+        count = self.found.photos if self.found is not None else None
+        among = f" among {count:,} photos" if count else ""
+        self.busy_label.setText(f"Looking for duplicates{among}…")
+        self.stack.setCurrentWidget(self.busy)
+        self._update_buttons()
+        self._worker = run_in_thread(
+            lambda: find(library, exact, rule),
+            on_result=lambda found: self._found(generation, found),
+            on_error=lambda exc: self._failed(generation, exc),
+            pool=self.main.pool,
+            owner=self,
+        )
+
+    def busy_now(self) -> bool:
+        """True while a grouping or a move is under way."""
+        return any(w is not None and not w.done for w in (self._worker, self._mover))
+
+    def _found(self, generation: int, found: Found) -> None:
+        if generation != self._generation:
+            return
+        self._worker = None
+        self.found = found
+        self._fill_folders(found)
+        if not found.has_model:
+            self.notice.say(
+                "No search model is installed, so only exact copies (identical files) are "
+                "found. With a model, resized, re-saved and edited copies are found too.",
+                ("Get a Model", "get-model"),
+            )
+        elif self.notice.key == "get-model":
+            self.notice.clear()
+        self._show_groups(found.groups)
+
+    def _failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self._worker = None
+        if not isinstance(exc, (UserError, OSError)):
+            raise exc
+        self.groups = []
+        self.list.show_groups([], set())
+        self.empty.show_state(
+            EmptyState("error", "warning", "Duplicates could not be found", str(exc), ())
+        )
+        self.stack.setCurrentWidget(self.empty)
+        self._update_buttons()
+
+    def _fill_folders(self, found: Found) -> None:
+        current = str(self.folder_box.currentData() or "")
+        self.folder_box.clear()
+        self.folder_box.addItem("No preferred folder", "")
+        for folder in folder_choices(found.folders, found.groups, current):
+            self.folder_box.addItem(folder_label(folder, found.folders), folder)
+            self.folder_box.setItemData(
+                self.folder_box.count() - 1, folder, Qt.ItemDataRole.ToolTipRole
+            )
+        self.folder_box.setCurrentIndex(max(0, self.folder_box.findData(current)))
+
+    def _show_groups(self, groups: list[DuplicateGroup]) -> None:
+        self.groups = list(groups)
+        self.selected = suggested_selection(self.groups)
+        self.list.watched = self.found.folders if self.found is not None else []
+        self.list.show_groups(self.groups, self.selected)
+        self._show_list_or_empty()
+
+    def _show_list_or_empty(self) -> None:
+        found = self.found
+        if self.groups or found is None:
+            self.summary.setText(summary_text(self.groups))
+            self.stack.setCurrentWidget(self.list)
+        else:
+            self.summary.setText("Duplicates")
+            self.empty.show_state(empty_state(found))
+            self.stack.setCurrentWidget(self.empty)
+        self._update_buttons()
+
+    # -- the copies -----------------------------------------------------------------------------
+
+    def _open_copy(self, group: DuplicateGroup, photo_id: int) -> None:
+        open_copy(self.main, self.library, group, photo_id, self)
+
+    # -- the selection ----------------------------------------------------------------------------
+
+    def _toggled(self, photo_id: int, selected: bool) -> None:
+        if selected:
+            self.selected.add(photo_id)
+        else:
+            self.selected.discard(photo_id)
+        self._update_buttons()
+
+    def _set_selection(self, selected: set[int]) -> None:
+        self.selected = selected
+        self.list.set_selected(selected)
+        self._update_buttons()
+
+    def select_suggested(self) -> None:
+        """Every copy but each group's suggested keeper, as the view first shows them."""
+        self._set_selection(suggested_selection(self.groups))
+
+    def keep_only(self, photo_id: int) -> None:
+        """Keep this copy of its group and select the others."""
+        for group in self.groups:
+            ids = {p.id for p in group.members}
+            if photo_id in ids:
+                self._set_selection((self.selected - ids) | (ids - {photo_id}))
+                return
+
+    def keep_all(self, group: DuplicateGroup) -> None:
+        self._set_selection(self.selected - {p.id for p in group.members})
+
+    def selection(self) -> tuple[list[int], int]:
+        """The selected copies (in the groups' order) and their size in bytes."""
+        photos = [p for g in self.groups for p in g.members if p.id in self.selected]
+        return [p.id for p in photos], sum(p.size for p in photos)
+
+    def _update_buttons(self) -> None:
+        ids, size = self.selection()
+        busy = self.busy_now()
+        self.move_button.setText(move_button_text(len(ids)))
+        self.move_button.setEnabled(bool(ids) and not busy)
+        self.suggest_button.setEnabled(bool(self.groups) and not busy)
+        self.none_button.setEnabled(bool(ids) and not busy)
+        self.selection_label.setText(f"{selection_text(len(ids), size)} selected" if ids else "")
+        for widget in (self.order_box, self.folder_box, self.refresh_button):
+            widget.setEnabled(self._mover is None)
+        self.exact_box.setEnabled(
+            self._mover is None and (self.found is None or self.found.has_model)
+        )
+
+    # -- moving to the trash ----------------------------------------------------------------------
+
+    def confirm(self, count: int, size: int, whole_groups: int) -> bool:
+        """Ask before anything moves; True only on "Move to Trash"."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Move to Trash", confirm_text(count, size))
+        box.setParent(self, box.windowFlags())
+        box.setInformativeText(confirm_details(whole_groups))
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Yes).setText(move_button_text(count))
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    def move_selected(self) -> None:
+        """Move the selected copies to the trash, after the user confirms (on a worker)."""
+        ids, size = self.selection()
+        if not ids or self.busy_now():
+            return
+        whole = sum(1 for g in self.groups if all(p.id in self.selected for p in g.members))
+        if not self.confirm(len(ids), size, whole):
+            return
+        library = self.library
+        self.notice.say(f"Moving {selection_text(len(ids), size)} to the Trash…")
+        self._mover = run_in_thread(
+            lambda: library.move_to_trash(ids),
+            on_result=self._moved,
+            on_error=self._move_failed,
+            pool=self.main.pool,
+            owner=self,
+        )
+        self._update_buttons()
+
+    def _moved(self, result: TrashResult) -> None:
+        self._mover = None
+        groups, changed = after_move(self.groups, set(result.moved))
+        self.selected &= {p.id for g in groups for p in g.members}
+        self.groups = groups
+        self.list.selected = self.selected
+        self.list.apply_move(changed, groups)
+        if self.found is not None:
+            self.found = Found(
+                groups,
+                self.found.photos - len(result.moved),
+                self.found.pending,
+                self.found.exact_only,
+                self.found.has_model,
+                self.found.folders,
+            )
+        self.notice.show_result(result)
+        self._show_list_or_empty()
+        if result.moved:  # the grid and the counts lose the moved photos
+            self.main.session.refresh_facts()
+            self.main.search_now()
+
+    def _move_failed(self, exc: BaseException) -> None:
+        self._mover = None
+        self._update_buttons()
+        if not isinstance(exc, (UserError, OSError)):
+            raise exc
+        self.notice.say(f"Nothing was moved: {exc}", warn=True)
+
+    def _notice_link(self, key: str) -> None:
+        if key == "open-trash" and not open_trash():
+            self.notice.say(open_trash_failed(), warn=True)
+        elif key == "get-model":
+            self.main.user_actions.get_model()
+
+    def _empty_action(self, key: str) -> None:
+        if key == "exact-off":
+            self.exact_box.setChecked(False)
+        elif key == "get-model":
+            self.main.user_actions.get_model()
+
+    def _model_changed(self, _state: object) -> None:
+        """A model arrived or left: near copies can (or can no longer) be looked for."""
+        if self.found is not None and self.found.has_model != self.library.has_model:
+            self.refresh()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.main and event.type() == QEvent.Type.Close:
+            self._stop()
+        return False
+
+    def _stop(self) -> None:
+        self._generation += 1
+        for worker in (self._worker, self._mover):
+            if worker is not None:
+                worker.cancel()
+        self.list.shutdown()

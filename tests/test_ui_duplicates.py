@@ -1,0 +1,304 @@
+"""The Duplicates view over a real library: real copies of real photo files (imported twice, a
+backup, a resized copy), the real catalog, index and the micro CLIP through onnxruntime, and
+the freedesktop trash in a temporary XDG_DATA_HOME. Only the confirmation's answer (QMessageBox)
+and the desktop's URL opener (QDesktopServices) are stood in for."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QMessageBox
+from qt_helpers import strict_qt_fixture, write_photo  # noqa: F401
+
+from app.core.library import Library
+from app.core.paths import Paths
+from app.ui.duplicates_view import DuplicatesDialog
+from app.ui.main_window import MainWindow
+from app.ui.viewer import ViewerDialog
+
+WHEN = datetime(2023, 6, 10, 9, 30)
+# watchdog's inotify emitter logs this when the window's watcher stops while the events of files
+# that just left (moved to the trash) are still being read: its own stop race, nothing lost.
+WATCHDOG_STOP = r"InotifyEmitter\.queue_events\(\) called when the thread is inactive"
+
+
+@pytest.fixture
+def trash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The freedesktop home trash in a temporary XDG_DATA_HOME (send2trash reads it on import)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    for name in ("send2trash.plat_other", "send2trash"):
+        if name in sys.modules:
+            importlib.reload(sys.modules[name])
+    yield tmp_path / "xdg-data" / "Trash"
+    monkeypatch.undo()
+    for name in ("send2trash.plat_other", "send2trash"):
+        if name in sys.modules:
+            importlib.reload(sys.modules[name])
+
+
+@pytest.fixture
+def pictures(tmp_path: Path) -> dict[str, Path]:
+    """Eight distinct photos; the red circle imported twice more (3 identical files), the blue
+    square once more (2), and the yellow triangle as a resized copy."""
+    from microclip import make_shape_image
+
+    folder = tmp_path / "Pictures"
+    rng = np.random.default_rng(3)
+    files: dict[str, Path] = {}
+    shapes = [(c, s) for c in ("red", "green", "blue", "yellow") for s in ("circle", "square")]
+    shapes[-1] = ("yellow", "triangle")
+    for i, (color, shape) in enumerate(shapes):
+        image = make_shape_image(color, shape, (480, 360), rng)
+        files[f"{color}-{shape}"] = write_photo(
+            folder / "2023" / f"IMG_{i + 1:04d}.jpg", image, WHEN + timedelta(hours=i)
+        )
+    for name, copies in (("red-circle", ["Imported", "Backup"]), ("blue-square", ["Imported"])):
+        for sub in copies:
+            target = folder / sub / files[name].name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(files[name], target)
+            files[f"{name}@{sub}"] = target
+    small = Image.open(files["yellow-triangle"]).resize((240, 180), Image.Resampling.LANCZOS)
+    files["yellow-triangle@small"] = write_photo(
+        folder / "Shared" / "IMG_0008-small.jpg", small, WHEN + timedelta(days=3)
+    )
+    return files
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return Paths.at(tmp_path / "home").ensure()
+
+
+@pytest.fixture
+def library(paths: Paths, pictures: dict[str, Path], tiny_model_dir: Path) -> Library:
+    library = Library.open(paths, model_dir=tiny_model_dir, device="cpu")
+    library.add_folder(next(iter(pictures.values())).parents[1])
+    assert library.index().added == len(pictures)
+    return library
+
+
+def open_view(qtbot, paths: Paths, library: Library) -> tuple[MainWindow, DuplicatesDialog]:
+    window = MainWindow(paths, library, welcome=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(
+        lambda: (
+            window.library is not None and not window.indexer.running and not window.searcher.busy()
+        ),
+        timeout=30_000,
+    )
+    shortcut = next(a for a in window.actions() if a.shortcut().toString() == "Ctrl+Shift+D")
+    assert shortcut.text() == "Find &Duplicates…"
+    shortcut.trigger()
+    view = window.user_actions.duplicates
+    assert isinstance(view, DuplicatesDialog)
+    qtbot.waitUntil(lambda: not view.busy_now() and view.found is not None, timeout=30_000)
+    return window, view
+
+
+@pytest.fixture
+def opened(qtbot, paths: Paths, library: Library) -> Iterator[tuple[MainWindow, DuplicatesDialog]]:
+    window, view = open_view(qtbot, paths, library)
+    yield window, view
+    window.close()
+
+
+def names(group) -> list[str]:
+    return [str(Path(p.path).relative_to(Path(p.path).parents[1])) for p in group.members]
+
+
+def answer(
+    monkeypatch: pytest.MonkeyPatch, button: QMessageBox.StandardButton
+) -> list[tuple[str, str]]:
+    """The user answers the confirmation with `button`; returns the questions asked."""
+    asked: list[tuple[str, str]] = []
+
+    def exec_(box: QMessageBox) -> int:
+        asked.append((box.text(), box.informativeText()))
+        return int(button.value)
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    return asked
+
+
+def test_groups_sorted_by_space_keeper_marked_and_never_selected(opened):
+    _window, view = opened
+    groups = view.groups
+    assert [g.reclaim_bytes for g in groups] == sorted(
+        (g.reclaim_bytes for g in groups), reverse=True
+    )
+    exact = [g for g in groups if g.kind == "exact"]
+    assert sorted(len(g.members) for g in exact) == [2, 3]
+    for group in groups:
+        card = next(c for c in view.list.cards if c.group is group)
+        assert card.header.text().startswith(f"{len(group.members)} copies · ")
+        assert "to free" in card.header.text()
+        keeper = card.members[group.keeper_id]
+        assert keeper.thumb.keeper and not keeper.is_selected()
+        assert group.keeper_id not in view.selected
+        others = [m for pid, m in card.members.items() if pid != group.keeper_id]
+        assert others and all(m.is_selected() and not m.thumb.keeper for m in others)
+    assert view.move_button.isEnabled()
+    assert view.rule_label.text().startswith("Keeping the highest resolution")
+
+
+def test_resized_copy_is_a_near_group_and_only_exact_leaves_it_out(opened, pictures, qtbot):
+    _window, view = opened
+    small = str(pictures["yellow-triangle@small"])
+    near = [g for g in view.groups if any(p.path == small for p in g.members)]
+    assert len(near) == 1 and near[0].kind == "near"
+    keeper = next(p for p in near[0].members if p.id == near[0].keeper_id)
+    assert keeper.path == str(pictures["yellow-triangle"])  # the higher resolution is kept
+    member = view.list.member(next(p.id for p in near[0].members if p.path == small))
+    assert (
+        member is not None and "smaller" in member.difference.toolTip() + member.difference.text()
+    )
+    view.exact_box.setChecked(True)
+    qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
+    assert view.groups and all(g.kind == "exact" for g in view.groups)
+
+
+def test_nothing_moves_without_confirmation(opened, pictures, monkeypatch, trash):
+    _window, view = opened
+    asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
+    ids, size = view.selection()
+    view.move_button.click()
+    assert len(asked) == 1
+    question, details = asked[0]
+    assert question.startswith(f"Move {len(ids)} photos (") and question.endswith(") to the Trash?")
+    assert "restore" in details
+    assert all(p.exists() for p in pictures.values())
+    assert not view.busy_now() and view.selection() == (ids, size)
+    assert not trash.exists() or not any((trash / "files").iterdir())
+
+
+def test_confirmed_move_goes_to_the_trash_and_the_groups_update(
+    opened, pictures, monkeypatch, trash, qtbot, strict_qt
+):
+    strict_qt.allow(WATCHDOG_STOP)
+    window, view = opened
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    two = next(g for g in view.groups if g.kind == "exact" and len(g.members) == 2)
+    three = next(g for g in view.groups if len(g.members) == 3)
+    moved = [p for p in two.members if p.id != two.keeper_id]
+    # In the group of three, keep the suggested keeper and one copy: one copy goes.
+    keep_too = next(p for p in three.members if p.id != three.keeper_id)
+    view.list.member(keep_too.id).box.setChecked(False)
+    moved += [p for p in three.members if p.id not in (three.keeper_id, keep_too.id)]
+    # The other groups keep all their copies.
+    for group in view.groups:
+        if group not in (two, three):
+            view.keep_all(group)
+    assert sorted(view.selection()[0]) == sorted(p.id for p in moved)
+    opened_urls: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened_urls.append(url) or True)
+
+    view.move_button.click()
+    qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
+
+    for photo in moved:
+        assert not Path(photo.path).exists()
+        assert (trash / "files" / Path(photo.path).name).is_file()
+    assert all(Path(p.path).exists() for p in (*three.members,) if p not in moved)
+    assert all(g.keeper_id != two.keeper_id for g in view.groups)  # a single copy: no group
+    left = next(g for g in view.groups if g.keeper_id == three.keeper_id)
+    assert {p.id for p in left.members} == {three.keeper_id, keep_too.id}
+    assert left.reclaim_bytes == keep_too.size
+    assert not view.selected and not view.move_button.isEnabled()
+    assert view.notice.isVisible()
+    assert f"Moved {len(moved)} photos" in view.notice.text.text()
+    assert "restore" in view.notice.text.text().lower()
+    assert view.notice.button.text() == "Open Trash"
+    view.notice.button.click()
+    assert [u.toString() for u in opened_urls] == ["trash:///"]
+    assert window.library.photo(moved[0].id) is None  # the catalog dropped them at once
+
+
+def test_a_copy_that_cannot_be_moved_is_named_with_its_reason(
+    opened, monkeypatch, trash, qtbot, strict_qt
+):
+    strict_qt.allow(WATCHDOG_STOP)
+    _window, view = opened
+    answer(monkeypatch, QMessageBox.StandardButton.Yes)
+    group = next(g for g in view.groups if g.kind == "exact" and len(g.members) == 2)
+    for other in view.groups:
+        if other is not group:
+            view.keep_all(other)
+    copy = next(p for p in group.members if p.id != group.keeper_id)
+    Path(copy.path).unlink()  # gone before the move: the trash cannot take it
+    view.move_button.click()
+    qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
+    text = view.notice.text.text()
+    assert f"{Path(copy.path).name} ({Path(copy.path).parent}): " in text
+    assert "could not be moved" in text
+
+
+def test_changing_the_rule_suggests_other_keepers(opened, pictures, qtbot):
+    _window, view = opened
+    three = next(g for g in view.groups if len(g.members) == 3)
+    backup = str(pictures["red-circle@Backup"].parent)
+    assert three.keeper_id != next(p.id for p in three.members if p.path.startswith(backup))
+    view.order_box.setCurrentIndex(view.order_box.findText("Preferred folder first"))
+    index = view.folder_box.findData(backup)
+    assert index > 0 and view.folder_box.itemText(index).endswith("Backup")
+    view.folder_box.setCurrentIndex(index)
+    view.folder_box.activated.emit(index)
+    qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
+    again = next(g for g in view.groups if len(g.members) == 3)
+    keeper = next(p for p in again.members if p.id == again.keeper_id)
+    assert keeper.path.startswith(backup)
+    assert keeper.id not in view.selected
+    assert "Backup" in view.rule_label.text()
+
+
+def test_clicking_a_thumbnail_opens_the_copies_large(opened, qtbot):
+    _window, view = opened
+    group = view.groups[0]
+    copy = group.members[1]
+    view.list.member(copy.id).thumb.click()
+    viewer = next(w for w in view.findChildren(ViewerDialog))
+    assert viewer.isVisible() and viewer.photo_id == copy.id
+    assert viewer.photos.count() == len(group.members)
+    viewer.close()
+
+
+def test_no_duplicates_says_how_many_photos_were_compared(qtbot, paths, tmp_path, tiny_model_dir):
+    from microclip import make_shape_image
+
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "Distinct"
+    for i, (color, shape) in enumerate((("red", "star"), ("blue", "circle"), ("green", "square"))):
+        write_photo(folder / f"{i}.jpg", make_shape_image(color, shape, 160, rng), WHEN)
+    library = Library.open(paths, model_dir=tiny_model_dir, device="cpu")
+    library.add_folder(folder)
+    library.index()
+    window, view = open_view(qtbot, paths, library)
+    assert view.stack.currentWidget() is view.empty
+    assert view.empty.title.text() == "No duplicates found in 3 photos"
+    assert not view.move_button.isEnabled()
+    window.close()
+
+
+def test_without_a_model_exact_copies_are_still_found(qtbot, paths, pictures):
+    library = Library.open(paths)  # no model installed in this data folder
+    library.add_folder(next(iter(pictures.values())).parents[1])
+    library.index()
+    assert not library.has_model
+    window, view = open_view(qtbot, paths, library)
+    assert sorted(len(g.members) for g in view.groups) == [2, 3]
+    assert all(g.kind == "exact" for g in view.groups)
+    assert not view.exact_box.isEnabled()
+    assert view.notice.isVisible() and "only exact copies" in view.notice.text.text()
+    assert view.notice.button.text() == "Get a Model"
+    window.close()
