@@ -97,9 +97,11 @@ def test_the_watcher_agrees_after_a_move_to_trash(
     photos = tmp_path / "photos"
     _, copy, _ = library_with_copies(lib, photos)
     summaries: list[ChangeSummary] = []
+    photo = lib.photo_by_path(str(copy))
+    assert photo is not None
     watcher = lib.watch(on_change=summaries.append)
     try:
-        moved = lib.move_to_trash([lib.photo_by_path(str(copy)).id])  # type: ignore[union-attr]
+        moved = lib.move_to_trash([photo.id])
         assert moved.moved == (str(copy),)
         # A photo arriving after the move: once the watcher has added it, it has seen the
         # copy leave too; it adds nothing back and finds nothing more to delete.
@@ -117,7 +119,6 @@ def test_a_live_photos_clip_goes_to_the_trash_with_it(
     lib: Library, tmp_path: Path, trash: Path
 ) -> None:
     from tests.microclip import make_shape_image
-
     from tests.videos import scene_frames, write_video
 
     root = tmp_path / "photos"
