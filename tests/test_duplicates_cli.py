@@ -54,6 +54,15 @@ def test_duplicates_lists_groups_and_moves_nothing(tmp_path: Path, tiny_model_di
     assert {Path(m["path"]).name for m in same["members"]} == {"beach.jpg", "beach (1).jpg"}
     assert [m["differs"] for m in same["members"]] == [None, "identical file"]
 
-    preferred = ok(cli(home, "duplicates", "--exact", "--prefer", photos)).stdout
-    assert "then one in" in preferred
-    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before  # nothing moved
+    (photos / "keep").mkdir()
+    shutil.move(photos / "beach (1).jpg", photos / "keep" / "beach (1).jpg")
+    ok(cli(home, "index"))
+    preferred = json.loads(
+        ok(cli(home, "duplicates", "--exact", "--json", "--prefer", photos / "keep")).stdout
+    )
+    assert preferred["rule"].endswith("then one in photos/keep")
+    assert preferred["groups"][0]["keeper"] == str(photos / "keep" / "beach (1).jpg")
+    del before["beach (1).jpg"]
+    before["keep"] = b""
+    now = {p.name: p.read_bytes() if p.is_file() else b"" for p in photos.iterdir()}
+    assert now == before  # nothing moved by listing

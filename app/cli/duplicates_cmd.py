@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from app.cli.common import command, iso, model_options, open_library, print_json
+from app.cli.common import command, iso, model_options, open_library, print_json, resolve
 from app.core.api import DuplicateGroup, KeeperRule, Paths
 
 
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 @command
 def cmd_duplicates(args: argparse.Namespace, paths: Paths) -> int:
-    rule = KeeperRule(preferred_folders=tuple(str(f) for f in args.prefer))
+    rule = KeeperRule(preferred_folders=tuple(str(resolve(Path(f))) for f in args.prefer))
     with open_library(args, paths) as lib:
         exact_only = args.exact or not lib.has_model
         groups = lib.duplicates(exact_only=exact_only, rule=rule)
