@@ -74,29 +74,31 @@ class Thumbnail(QAbstractButton):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
         base, text = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
-        painter.fillRect(self.rect(), theme.mix(base, text, 0.06))
-        if self.pixmap is not None:
+        target = self.rect()
+        if self.pixmap is not None:  # fitted and centred; the card shows around it
             size = self.pixmap.deviceIndependentSize().toSize()
             size.scale(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(QPoint(0, 0), size)
             target.moveCenter(self.rect().center())
             painter.drawPixmap(target, self.pixmap)
         else:
+            painter.fillRect(target, theme.mix(base, text, 0.06))
             painter.setPen(theme.mix(base, text, 0.55))
             note = "No preview" if self.state == "missing" else ""
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, note)
+            painter.drawText(target, Qt.AlignmentFlag.AlignCenter, note)
         if self.keeper:
-            self._badge(painter, palette)
+            self._badge(painter, palette, target.topLeft())
         if self.hasFocus():
             painter.setPen(palette.color(QPalette.ColorRole.Highlight))
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
 
-    def _badge(self, painter: QPainter, palette: QPalette) -> None:
+    def _badge(self, painter: QPainter, palette: QPalette, corner: QPoint) -> None:
         font = QFont(self.font())
         font.setWeight(QFont.Weight.DemiBold)
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        box = QRectF(6, 6, metrics.horizontalAdvance("Keep") + 14, metrics.height() + 4)
+        width, height = metrics.horizontalAdvance("Keep") + 14, metrics.height() + 4
+        box = QRectF(corner.x() + 6, corner.y() + 6, width, height)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
         painter.drawRoundedRect(box, 4, 4)
