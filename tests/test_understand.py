@@ -29,9 +29,8 @@ LIBRARY = [
     ("FR", "Provence-Alpes-Côte d'Azur", "Nice", 3),
     ("JP", "Tokyo", "Tokyo", 4),
 ]
-# A name that is a region and its city (Lisbon, Tokyo) means the region: the wider place, so
-# photos geocoded to its suburbs count too.
-LISBON = PlaceFilter("PT", "Lisbon")
+# A name that is a city and its region (Lisbon, Tokyo) means the city, as --place reads it.
+LISBON = PlaceFilter("PT", "Lisbon", "Lisbon")
 PARIS = PlaceFilter("FR", "Île-de-France", "Paris")
 MUNICH = PlaceFilter("DE", "Bavaria", "Munich")
 
@@ -66,7 +65,7 @@ MUNICH = PlaceFilter("DE", "Bavaria", "Munich")
         (
             "cafe in Madrid",
             "cafe",
-            PlaceFilter("ES", "Madrid"),
+            PlaceFilter("ES", "Madrid", "Madrid"),
             None,
             None,
         ),  # big, absent

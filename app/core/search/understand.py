@@ -11,8 +11,9 @@ shows as removable chips and the CLI prints), so a wrong guess costs one click:
   when they are countries or cities of over 100,000 people named after such a preposition:
   "beach in Lisbon" with no Lisbon photos still filters (and shows none, honestly), while
   "Reading glasses" or "Nice sunset" stay words;
-- ambiguous names prefer places in the library (the one with most photos), then the most
-  populous; a following ", Texas" or "France" picks among them ("Paris, Texas");
+- ambiguous names prefer places in the library (the one with most photos; a country over a
+  city over a region of the same name), then the most populous; a following ", Texas" or
+  "France" picks among them ("Paris, Texas");
 - `ignore` holds spans the user removed: those words stay in the semantic query.
 """
 
@@ -283,10 +284,7 @@ def _find_place(
             if _fold(span) in skip:
                 continue
             used.update(range(first, b + 1))
-            city = best.city
-            if city and best.region and _fold(city) == _fold(best.region):
-                city = None  # Lisbon in Lisbon, Tokyo in Tokyo: the wider place (suburbs too)
-            chosen = PlaceFilter(best.country_code, best.region, city)
+            chosen = PlaceFilter(best.country_code, best.region, best.city)
             taken.append((first, b, Chip("place", _label(best), span)))
             return chosen
     return None
@@ -325,12 +323,13 @@ def _qualify(
 def _choose(
     candidates: list[GazetteerPlace], presence: _Presence, prep: bool
 ) -> GazetteerPlace | None:
-    """The library's place with most photos among the candidates; else, after a preposition, a
-    country or a big city (most populous first); else none."""
+    """Among the candidates in the library, a country over a city over a region, then the one
+    with most photos; else, after a preposition, a country or a big city (most populous
+    first); else none."""
     counted = [(presence.count(c), c) for c in candidates]
     here = [(n, c) for n, c in counted if n > 0]
     if here:
-        return max(here, key=lambda t: (t[0], _level(t[1]), t[1].population))[1]
+        return max(here, key=lambda t: (_level(t[1]), t[0], t[1].population))[1]
     if not prep:
         return None
     known = [c for c in candidates if c.city is None and c.region is None]
@@ -339,9 +338,10 @@ def _choose(
 
 
 def _level(p: GazetteerPlace) -> int:
-    """Countries over regions over cities when a name is all three in the library
-    ("Luxembourg", "Singapore")."""
-    return 2 if p.city is None and p.region is None else 1 if p.city is None else 0
+    """A country over a city over a region when a name is several of them in the library
+    ("Singapore"; "Lisbon" the city, not its district), as `--place` resolves it (places.py).
+    The gazetteer folds a city's neighbourhoods into it, so the city holds Alfama and Belém."""
+    return 2 if p.city is None and p.region is None else 1 if p.city is not None else 0
 
 
 def _label(p: GazetteerPlace) -> str:
