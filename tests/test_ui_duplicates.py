@@ -36,14 +36,12 @@ WATCHDOG_STOP = r"InotifyEmitter\.queue_events\(\) called when the thread is ina
 def trash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The freedesktop home trash in a temporary XDG_DATA_HOME (send2trash reads it on import)."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    for name in ("send2trash.plat_other", "send2trash"):
-        if name in sys.modules:
-            importlib.reload(sys.modules[name])
+    if "send2trash.plat_other" in sys.modules:
+        importlib.reload(sys.modules["send2trash.plat_other"])
     yield tmp_path / "xdg-data" / "Trash"
-    monkeypatch.undo()
-    for name in ("send2trash.plat_other", "send2trash"):
-        if name in sys.modules:
-            importlib.reload(sys.modules[name])
+    monkeypatch.delenv("XDG_DATA_HOME")
+    if "send2trash.plat_other" in sys.modules:
+        importlib.reload(sys.modules["send2trash.plat_other"])
 
 
 @pytest.fixture
@@ -103,6 +101,9 @@ def open_view(qtbot, paths: Paths, library: Library) -> tuple[MainWindow, Duplic
     shortcut.trigger()
     view = window.user_actions.duplicates
     assert isinstance(view, DuplicatesDialog)
+    # Grouping runs on a worker: until it delivers, the view says it is looking, nothing to move.
+    assert view.stack.currentWidget() is view.busy and view.busy_label.text().startswith("Looking")
+    assert not view.move_button.isEnabled()
     qtbot.waitUntil(lambda: not view.busy_now() and view.found is not None, timeout=30_000)
     return window, view
 
@@ -151,6 +152,22 @@ def test_groups_sorted_by_space_keeper_marked_and_never_selected(opened):
         assert others and all(m.is_selected() and not m.thumb.keeper for m in others)
     assert view.move_button.isEnabled()
     assert view.rule_label.text().startswith("Keeping the highest resolution")
+
+
+def test_the_selection_is_the_users_to_change(opened):
+    window, view = opened
+    three = next(g for g in view.groups if len(g.members) == 3)
+    copy = next(p for p in three.members if p.id != three.keeper_id)
+    view.keep_only(copy.id)  # the card's "Keep Only This One"
+    assert copy.id not in view.selected and three.keeper_id in view.selected
+    assert view.list.member(three.keeper_id).is_selected()
+    assert view.move_button.text() == f"Move {len(view.selected)} to Trash"
+    view.none_button.click()
+    assert not view.selected and not view.move_button.isEnabled()
+    assert not any(m.is_selected() for c in view.list.cards for m in c.members.values())
+    view.suggest_button.click()
+    assert three.keeper_id not in view.selected and copy.id in view.selected
+    assert window.user_actions.show_duplicates() is view  # one view, raised again
 
 
 def test_resized_copy_is_a_near_group_and_only_exact_leaves_it_out(opened, pictures, qtbot):

@@ -97,9 +97,6 @@ class DuplicatesDialog(QDialog):
         self.folder_box.addItem("No preferred folder", "")
         self.folder_box.setMaximumWidth(280)
         self.exact_box = QCheckBox("Only exact copies", self)
-        self.exact_box.setToolTip(
-            "Only identical files; leave out resized, re-saved and edited ones"
-        )
         self.refresh_button = QPushButton("Look Again", self)
         self.refresh_button.setToolTip("Group the library's photos again (after indexing, say)")
         for signal in (self.order_box.activated, self.folder_box.activated):
@@ -125,7 +122,7 @@ class DuplicatesDialog(QDialog):
         self.busy_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.progress = QProgressBar(self.busy)
         self.progress.setRange(0, 0)
-        self.progress.setMaximumWidth(360)
+        self.progress.setFixedWidth(280)
         self.progress.setTextVisible(False)
         busy = QVBoxLayout(self.busy)
         busy.addStretch(1)
@@ -190,7 +187,7 @@ class DuplicatesDialog(QDialog):
         among = f" among {count:,} photos" if count else ""
         self.busy_label.setText(f"Looking for duplicates{among}…")
         self.stack.setCurrentWidget(self.busy)
-        self._update_buttons()
+        self.summary.setText("Duplicates")
         self._worker = run_in_thread(
             lambda: find(library, exact, rule),
             on_result=lambda found: self._found(generation, found),
@@ -198,6 +195,7 @@ class DuplicatesDialog(QDialog):
             pool=self.main.pool,
             owner=self,
         )
+        self._update_buttons()
 
     def busy_now(self) -> bool:
         """True while a grouping or a move is under way."""
@@ -304,15 +302,20 @@ class DuplicatesDialog(QDialog):
     def _update_buttons(self) -> None:
         ids, size = self.selection()
         busy = self.busy_now()
-        self.move_button.setText(move_button_text(len(ids)))
+        shown = bool(ids) and self.stack.currentWidget() is self.list
+        self.move_button.setText(move_button_text(len(ids) if shown else 0))
         self.move_button.setEnabled(bool(ids) and not busy)
         self.suggest_button.setEnabled(bool(self.groups) and not busy)
         self.none_button.setEnabled(bool(ids) and not busy)
-        self.selection_label.setText(f"{selection_text(len(ids), size)} selected" if ids else "")
+        self.selection_label.setText(f"{selection_text(len(ids), size)} selected" if shown else "")
         for widget in (self.order_box, self.folder_box, self.refresh_button):
             widget.setEnabled(self._mover is None)
-        self.exact_box.setEnabled(
-            self._mover is None and (self.found is None or self.found.has_model)
+        model = self.found is None or self.found.has_model
+        self.exact_box.setEnabled(self._mover is None and model)
+        self.exact_box.setToolTip(
+            "Only identical files; leave out resized, re-saved and edited ones"
+            if model
+            else "Without a search model only exact copies can be found"
         )
 
     # -- moving to the trash ----------------------------------------------------------------------
