@@ -279,6 +279,21 @@ def test_changing_the_rule_suggests_other_keepers(opened, pictures, qtbot):
     assert "Backup" in view.rule_label.text()
 
 
+def test_new_photos_say_the_groups_may_be_out_of_date(opened, pictures, qtbot):
+    window, view = opened
+    assert not view.stale.isVisible()
+    extra = pictures["green-circle"].parents[1] / "Later" / "copy.jpg"
+    extra.parent.mkdir()
+    shutil.copy2(pictures["green-circle"], extra)
+    window.session.rescan()
+    qtbot.waitUntil(lambda: view.stale.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: not window.indexer.running, timeout=30_000)
+    view.refresh_button.click()
+    assert not view.stale.isVisible()
+    qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
+    assert any(p.path == str(extra) for g in view.groups for p in g.members)
+
+
 def test_clicking_a_thumbnail_opens_the_copies_large(opened, qtbot):
     _window, view = opened
     group = view.groups[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,7 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.api import DuplicateGroup, KeeperRule, Library, TrashResult, UserError
+from app.core.api import (
+    ChangeSummary,
+    DuplicateGroup,
+    IndexReport,
+    KeeperRule,
+    Library,
+    TrashResult,
+    UserError,
+)
 from app.ui import theme
 from app.ui.duplicates_groups import (
     Found,
@@ -80,6 +88,8 @@ class DuplicatesDialog(QDialog):
         self.finished.connect(lambda _r: self._stop())
         window.installEventFilter(self)  # the window closing stops the work before the library
         window.session.model_state_changed.connect(self._model_changed)
+        window.indexer.library_changed.connect(self._library_changed)
+        window.indexer.finished.connect(self._library_changed)
         self.refresh()
 
     # -- layout -----------------------------------------------------------------------------------
@@ -103,6 +113,9 @@ class DuplicatesDialog(QDialog):
             signal.connect(lambda _i: self.refresh())
         self.exact_box.toggled.connect(lambda _on: self.refresh())
         self.refresh_button.clicked.connect(self.refresh)
+        self.stale = QLabel("Photos were added or changed since.", self)
+        self.stale.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.stale.hide()
 
         rules = QHBoxLayout()
         rules.setSpacing(8)
@@ -112,6 +125,7 @@ class DuplicatesDialog(QDialog):
         rules.addWidget(self.folder_box)
         rules.addSpacing(12)
         rules.addWidget(self.exact_box)
+        rules.addWidget(self.stale)
         rules.addWidget(self.refresh_button)
 
         self.notice = Notice(self)
@@ -188,6 +202,7 @@ class DuplicatesDialog(QDialog):
         self.busy_label.setText(f"Looking for duplicates{among}…")
         self.stack.setCurrentWidget(self.busy)
         self.summary.setText("Duplicates")
+        self.stale.hide()
         self._worker = run_in_thread(
             lambda: find(library, exact, rule),
             on_result=lambda found: self._found(generation, found),
@@ -394,6 +409,11 @@ class DuplicatesDialog(QDialog):
         """A model arrived or left: near copies can (or can no longer) be looked for."""
         if self.found is not None and self.found.has_model != self.library.has_model:
             self.refresh()
+
+    def _library_changed(self, change: ChangeSummary | IndexReport) -> None:
+        """New or changed photos (indexed or seen by the watcher): the groups may be out of date."""
+        if self.found is not None and (change.added or change.updated or change.moved):
+            self.stale.show()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.main and event.type() == QEvent.Type.Close:
