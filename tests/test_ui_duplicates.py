@@ -151,7 +151,7 @@ def test_groups_sorted_by_space_keeper_marked_and_never_selected(opened):
         others = [m for pid, m in card.members.items() if pid != group.keeper_id]
         assert others and all(m.is_selected() and not m.thumb.keeper for m in others)
     assert view.move_button.isEnabled()
-    assert view.rule_label.text().startswith("Keeping the highest resolution")
+    assert view.rules.rule_label.text().startswith("Keeping the highest resolution")
 
 
 def test_the_selection_is_the_users_to_change(opened):
@@ -181,7 +181,7 @@ def test_resized_copy_is_a_near_group_and_only_exact_leaves_it_out(opened, pictu
     assert (
         member is not None and "smaller" in member.difference.toolTip() + member.difference.text()
     )
-    view.exact_box.setChecked(True)
+    view.rules.exact_box.setChecked(True)
     qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
     assert view.groups and all(g.kind == "exact" for g in view.groups)
 
@@ -266,30 +266,30 @@ def test_changing_the_rule_suggests_other_keepers(opened, pictures, qtbot):
     three = next(g for g in view.groups if len(g.members) == 3)
     backup = str(pictures["red-circle@Backup"].parent)
     assert three.keeper_id != next(p.id for p in three.members if p.path.startswith(backup))
-    view.order_box.setCurrentIndex(view.order_box.findText("Preferred folder first"))
-    index = view.folder_box.findData(backup)
-    assert index > 0 and view.folder_box.itemText(index).endswith("Backup")
-    view.folder_box.setCurrentIndex(index)
-    view.folder_box.activated.emit(index)
+    view.rules.order_box.setCurrentIndex(view.rules.order_box.findText("Preferred folder first"))
+    index = view.rules.folder_box.findData(backup)
+    assert index > 0 and view.rules.folder_box.itemText(index).endswith("Backup")
+    view.rules.folder_box.setCurrentIndex(index)
+    view.rules.folder_box.activated.emit(index)
     qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
     again = next(g for g in view.groups if len(g.members) == 3)
     keeper = next(p for p in again.members if p.id == again.keeper_id)
     assert keeper.path.startswith(backup)
     assert keeper.id not in view.selected
-    assert "Backup" in view.rule_label.text()
+    assert "Backup" in view.rules.rule_label.text()
 
 
 def test_new_photos_say_the_groups_may_be_out_of_date(opened, pictures, qtbot):
     window, view = opened
-    assert not view.stale.isVisible()
+    assert not view.rules.stale.isVisible()
     extra = pictures["green-circle"].parents[1] / "Later" / "copy.jpg"
     extra.parent.mkdir()
     shutil.copy2(pictures["green-circle"], extra)
     window.session.rescan()
-    qtbot.waitUntil(lambda: view.stale.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: view.rules.stale.isVisible(), timeout=30_000)
     qtbot.waitUntil(lambda: not window.indexer.running, timeout=30_000)
-    view.refresh_button.click()
-    assert not view.stale.isVisible()
+    view.rules.refresh_button.click()
+    assert not view.rules.stale.isVisible()
     qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
     assert any(p.path == str(extra) for g in view.groups for p in g.members)
 
@@ -330,7 +330,7 @@ def test_without_a_model_exact_copies_are_still_found(qtbot, paths, pictures):
     window, view = open_view(qtbot, paths, library)
     assert sorted(len(g.members) for g in view.groups) == [2, 3]
     assert all(g.kind == "exact" for g in view.groups)
-    assert not view.exact_box.isEnabled()
+    assert not view.rules.exact_box.isEnabled()
     assert view.notice.isVisible() and "only exact copies" in view.notice.text.text()
     assert view.notice.button.text() == "Get a Model"
     window.close()

@@ -13,10 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
     QDialog,
     QHBoxLayout,
     QLabel,
@@ -32,7 +30,6 @@ from app.core.api import (
     ChangeSummary,
     DuplicateGroup,
     IndexReport,
-    KeeperRule,
     Library,
     TrashResult,
     UserError,
@@ -43,20 +40,17 @@ from app.ui.duplicates_groups import (
     after_move,
     empty_state,
     find,
-    folder_choices,
     suggested_selection,
 )
 from app.ui.duplicates_list import GroupList
 from app.ui.duplicates_notice import Notice
 from app.ui.duplicates_preview import open_copy
+from app.ui.duplicates_rule import RuleBar
 from app.ui.duplicates_trash import open_trash, open_trash_failed
 from app.ui.duplicates_words import (
-    ORDERS,
     confirm_details,
     confirm_text,
-    folder_label,
     move_button_text,
-    rule_text,
     selection_text,
     summary_text,
 )
@@ -96,37 +90,8 @@ class DuplicatesDialog(QDialog):
 
     def _build(self) -> None:
         self.summary = theme.make_heading(QLabel("Duplicates", self), 1.3)
-        self.rule_label = QLabel(self)
-        self.rule_label.setAccessibleName("Which copy is kept")
-        self.order_box = QComboBox(self)
-        self.order_box.setAccessibleName("Keep first")
-        for label, order in ORDERS:
-            self.order_box.addItem(label, order)
-        self.folder_box = QComboBox(self)
-        self.folder_box.setAccessibleName("Preferred folder")
-        self.folder_box.addItem("No preferred folder", "")
-        self.folder_box.setMaximumWidth(280)
-        self.exact_box = QCheckBox("Only exact copies", self)
-        self.refresh_button = QPushButton("Look Again", self)
-        self.refresh_button.setToolTip("Group the library's photos again (after indexing, say)")
-        for signal in (self.order_box.activated, self.folder_box.activated):
-            signal.connect(lambda _i: self.refresh())
-        self.exact_box.toggled.connect(lambda _on: self.refresh())
-        self.refresh_button.clicked.connect(self.refresh)
-        self.stale = QLabel("Photos were added or changed since.", self)
-        self.stale.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.stale.hide()
-
-        rules = QHBoxLayout()
-        rules.setSpacing(8)
-        rules.addWidget(self.rule_label, 1)
-        rules.addWidget(QLabel("Keep:", self))
-        rules.addWidget(self.order_box)
-        rules.addWidget(self.folder_box)
-        rules.addSpacing(12)
-        rules.addWidget(self.exact_box)
-        rules.addWidget(self.stale)
-        rules.addWidget(self.refresh_button)
+        self.rules = RuleBar(self)
+        self.rules.changed.connect(self.refresh)
 
         self.notice = Notice(self)
         self.notice.link.connect(self._notice_link)
@@ -176,18 +141,12 @@ class DuplicatesDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
-        layout.addLayout(rules)
+        layout.addWidget(self.rules)
         layout.addWidget(self.notice)
         layout.addWidget(self.stack, 1)
         layout.addLayout(bottom)
 
     # -- grouping ---------------------------------------------------------------------------------
-
-    def rule(self) -> KeeperRule:
-        folder = str(self.folder_box.currentData() or "")
-        return KeeperRule(
-            order=tuple(self.order_box.currentData()), preferred_folders=(folder,) if folder else ()
-        )
 
     def refresh(self) -> None:
         """Group the library again with the rule and the toggle as they are now."""
@@ -195,14 +154,13 @@ class DuplicatesDialog(QDialog):
         generation, library = self._generation, self.library
         if self._worker is not None:
             self._worker.cancel()
-        exact, rule = self.exact_box.isChecked(), self.rule()
-        self.rule_label.setText(rule_text(rule))
+        exact, rule = self.rules.exact_only(), self.rules.rule()
+        self.rules.show_rule()
         count = self.found.photos if self.found is not None else None
         among = f" among {count:,} photos" if count else ""
         self.busy_label.setText(f"Looking for duplicates{among}…")
         self.stack.setCurrentWidget(self.busy)
         self.summary.setText("Duplicates")
-        self.stale.hide()
         self._worker = run_in_thread(
             lambda: find(library, exact, rule),
             on_result=lambda found: self._found(generation, found),
@@ -221,7 +179,7 @@ class DuplicatesDialog(QDialog):
             return
         self._worker = None
         self.found = found
-        self._fill_folders(found)
+        self.rules.fill_folders(found.folders, found.groups)
         if not found.has_model:
             self.notice.say(
                 "No search model is installed, so only exact copies (identical files) are "
@@ -245,17 +203,6 @@ class DuplicatesDialog(QDialog):
         )
         self.stack.setCurrentWidget(self.empty)
         self._update_buttons()
-
-    def _fill_folders(self, found: Found) -> None:
-        current = str(self.folder_box.currentData() or "")
-        self.folder_box.clear()
-        self.folder_box.addItem("No preferred folder", "")
-        for folder in folder_choices(found.folders, found.groups, current):
-            self.folder_box.addItem(folder_label(folder, found.folders), folder)
-            self.folder_box.setItemData(
-                self.folder_box.count() - 1, folder, Qt.ItemDataRole.ToolTipRole
-            )
-        self.folder_box.setCurrentIndex(max(0, self.folder_box.findData(current)))
 
     def _show_groups(self, groups: list[DuplicateGroup]) -> None:
         self.groups = list(groups)
@@ -323,15 +270,7 @@ class DuplicatesDialog(QDialog):
         self.suggest_button.setEnabled(bool(self.groups) and not busy)
         self.none_button.setEnabled(bool(ids) and not busy)
         self.selection_label.setText(f"{selection_text(len(ids), size)} selected" if shown else "")
-        for widget in (self.order_box, self.folder_box, self.refresh_button):
-            widget.setEnabled(self._mover is None)
-        model = self.found is None or self.found.has_model
-        self.exact_box.setEnabled(self._mover is None and model)
-        self.exact_box.setToolTip(
-            "Only identical files; leave out resized, re-saved and edited ones"
-            if model
-            else "Without a search model only exact copies can be found"
-        )
+        self.rules.set_enabled(self._mover is not None, self.found is None or self.found.has_model)
 
     # -- moving to the trash ----------------------------------------------------------------------
 
@@ -401,7 +340,7 @@ class DuplicatesDialog(QDialog):
 
     def _empty_action(self, key: str) -> None:
         if key == "exact-off":
-            self.exact_box.setChecked(False)
+            self.rules.exact_box.setChecked(False)
         elif key == "get-model":
             self.main.user_actions.get_model()
 
@@ -413,7 +352,7 @@ class DuplicatesDialog(QDialog):
     def _library_changed(self, change: ChangeSummary | IndexReport) -> None:
         """New or changed photos (indexed or seen by the watcher): the groups may be out of date."""
         if self.found is not None and (change.added or change.updated or change.moved):
-            self.stale.show()
+            self.rules.stale.show()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.main and event.type() == QEvent.Type.Close:
