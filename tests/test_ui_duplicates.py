@@ -305,6 +305,17 @@ def test_clicking_a_thumbnail_opens_the_copies_large(opened, qtbot):
     viewer.close()
 
 
+def test_a_copy_can_be_shown_in_its_folder(opened, monkeypatch):
+    _window, view = opened
+    opened_urls: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened_urls.append(url) or True)
+    copy = view.groups[0].members[1]
+    card = view.list.member(copy.id)
+    action = next(a for a in card.actions() if a.text() == "Show in Folder")
+    action.trigger()
+    assert [u.toLocalFile() for u in opened_urls] == [str(Path(copy.path).parent)]
+
+
 def test_no_duplicates_says_how_many_photos_were_compared(qtbot, paths, tmp_path, tiny_model_dir):
     from microclip import make_shape_image
 

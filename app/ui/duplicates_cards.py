@@ -128,6 +128,7 @@ class MemberCard(QFrame):
     toggled = Signal(int, bool)  # photo id, selected for the trash
     open_requested = Signal(int)  # photo id
     keep_only = Signal(int)  # photo id: keep this copy, select the others
+    show_folder = Signal(str)  # the copy's path, to show in the file manager
 
     def __init__(
         self, photo: Photo, keeper: bool, difference: str, folder: str, parent: QWidget
@@ -171,6 +172,7 @@ class MemberCard(QFrame):
         for text, slot in (
             ("Keep Only This One", lambda: self.keep_only.emit(photo.id)),
             ("Open Large", lambda: self.open_requested.emit(photo.id)),
+            ("Show in Folder", lambda: self.show_folder.emit(photo.path)),
         ):
             action = QAction(text, self)
             action.triggered.connect(slot)
@@ -211,6 +213,7 @@ class GroupCard(QFrame):
     open_requested = Signal(object, int)  # the group, the photo id to show
     keep_only = Signal(int)
     keep_all = Signal(object)  # the group: select none of its copies
+    show_folder = Signal(str)
 
     def __init__(
         self, group: DuplicateGroup, watched: Sequence[str], parent: QWidget | None = None
@@ -264,6 +267,7 @@ class GroupCard(QFrame):
             card.toggled.connect(self.toggled)
             card.open_requested.connect(lambda pid: self.open_requested.emit(self.group, pid))
             card.keep_only.connect(self.keep_only)
+            card.show_folder.connect(self.show_folder)
             self.members[photo.id] = card
         self._columns = 0
         self._reflow()

@@ -30,6 +30,7 @@ class GroupList(QScrollArea):
     open_requested = Signal(object, int)  # group, photo id
     keep_only = Signal(int)  # photo id
     keep_all = Signal(object)  # group
+    show_folder = Signal(str)  # path
 
     def __init__(self, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -107,6 +108,7 @@ class GroupList(QScrollArea):
             card.open_requested.connect(self.open_requested)
             card.keep_only.connect(self.keep_only)
             card.keep_all.connect(self.keep_all)
+            card.show_folder.connect(self.show_folder)
             self.column.insertWidget(self.column.count() - 1, card)
             self.cards.append(card)
         self._timer.start()

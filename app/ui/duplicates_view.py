@@ -10,6 +10,7 @@ not built yet, and it survives a move that rebuilds a card.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -115,6 +116,7 @@ class DuplicatesDialog(QDialog):
         self.list.open_requested.connect(self._open_copy)
         self.list.keep_only.connect(self.keep_only)
         self.list.keep_all.connect(self.keep_all)
+        self.list.show_folder.connect(lambda p: self.main.user_actions.show_path(Path(p)))
         self.stack = QStackedWidget(self)
         for page in (self.busy, self.empty, self.list):
             self.stack.addWidget(page)
