@@ -246,19 +246,25 @@ def test_a_copy_that_cannot_be_moved_is_named_with_its_reason(
     opened, monkeypatch, trash, qtbot, strict_qt
 ):
     strict_qt.allow(WATCHDOG_STOP)
-    _window, view = opened
+    window, view = opened
     answer(monkeypatch, QMessageBox.StandardButton.Yes)
-    group = next(g for g in view.groups if g.kind == "exact" and len(g.members) == 2)
+    two = next(g for g in view.groups if g.kind == "exact" and len(g.members) == 2)
+    three = next(g for g in view.groups if len(g.members) == 3)
     for other in view.groups:
-        if other is not group:
+        if other not in (two, three):
             view.keep_all(other)
-    copy = next(p for p in group.members if p.id != group.keeper_id)
-    Path(copy.path).unlink()  # gone before the move: the trash cannot take it
+    gone = next(p for p in two.members if p.id != two.keeper_id)
+    Path(gone.path).unlink()  # deleted meanwhile: the trash cannot take it
+    left, moved = (p for p in three.members if p.id != three.keeper_id)
+    assert window.library.move_to_trash([left.id]).moved  # moved meanwhile, from elsewhere
     view.move_button.click()
     qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
     text = view.notice.text.text()
-    assert f"{Path(copy.path).name} ({Path(copy.path).parent}): " in text
-    assert "could not be moved" in text
+    assert text.startswith("Moved 1 photo (") and "3 photos could not be moved:" not in text
+    assert "2 photos could not be moved:" in text
+    for copy in (gone, left):  # each named, where it was, with the reason
+        assert f"{Path(copy.path).name} ({Path(copy.path).parent}): " in text
+    assert not Path(moved.path).exists()
 
 
 def test_changing_the_rule_suggests_other_keepers(opened, pictures, qtbot):

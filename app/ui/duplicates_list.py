@@ -50,6 +50,7 @@ class GroupList(QScrollArea):
         self.setWidgetResizable(True)
         self.setWidget(self.inner)
         self.setAccessibleName("Groups of duplicates")
+        self._stopped = False  # shut down: the library may be closing, nothing more is loaded
         self._timer = QTimer(self, singleShot=True, interval=40)
         self._timer.timeout.connect(self._follow_view)
         self.verticalScrollBar().valueChanged.connect(lambda _v: self._timer.start())
@@ -95,6 +96,9 @@ class GroupList(QScrollArea):
         return None
 
     def shutdown(self) -> None:
+        """Load nothing more and wait for the thumbnails being read (before the library closes)."""
+        self._stopped = True
+        self._timer.stop()
         self.loader.shutdown()
 
     # -- building and thumbnails ------------------------------------------------------------------
@@ -115,6 +119,8 @@ class GroupList(QScrollArea):
 
     def _follow_view(self) -> None:
         """Build cards as the end nears; ask for the thumbnails of those near the view."""
+        if self._stopped:
+            return
         bar = self.verticalScrollBar()
         page = self.viewport().height()
         if len(self.cards) < len(self.groups) and bar.value() >= bar.maximum() - page:

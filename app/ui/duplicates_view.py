@@ -10,6 +10,7 @@ not built yet, and it survives a move that rebuilds a card.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -307,6 +308,8 @@ class DuplicatesDialog(QDialog):
 
     def _moved(self, result: TrashResult) -> None:
         self._mover = None
+        paths = {str(p.id): p.path for g in self.groups for p in g.members}  # a failure by id
+        result = replace(result, failed=tuple((paths.get(f, f), why) for f, why in result.failed))
         groups, changed = after_move(self.groups, set(result.moved))
         self.selected &= {p.id for g in groups for p in g.members}
         self.groups = groups
