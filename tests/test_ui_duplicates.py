@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,15 +18,19 @@ from PIL import Image
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
-from qt_helpers import strict_qt_fixture, write_photo  # noqa: F401
+from pytestqt.qtbot import QtBot
+from qt_helpers import Strict, strict_qt_fixture, write_photo  # noqa: F401
 
+from app.core.api import DuplicateGroup
 from app.core.library import Library
 from app.core.paths import Paths
+from app.ui.duplicates_cards import MemberCard
 from app.ui.duplicates_view import DuplicatesDialog
 from app.ui.main_window import MainWindow
 from app.ui.viewer import ViewerDialog
 
 WHEN = datetime(2023, 6, 10, 9, 30)
+Opened = tuple[MainWindow, DuplicatesDialog]
 # watchdog's inotify emitter logs this when the window's watcher stops while the events of files
 # that just left (moved to the trash) are still being read: its own stop race, nothing lost.
 WATCHDOG_STOP = r"InotifyEmitter\.queue_events\(\) called when the thread is inactive"
@@ -86,7 +90,7 @@ def library(paths: Paths, pictures: dict[str, Path], tiny_model_dir: Path) -> Li
     return library
 
 
-def open_view(qtbot, paths: Paths, library: Library) -> tuple[MainWindow, DuplicatesDialog]:
+def open_view(qtbot: QtBot, paths: Paths, library: Library) -> tuple[MainWindow, DuplicatesDialog]:
     window = MainWindow(paths, library, welcome=False)
     qtbot.addWidget(window)
     window.show()
@@ -109,14 +113,37 @@ def open_view(qtbot, paths: Paths, library: Library) -> tuple[MainWindow, Duplic
 
 
 @pytest.fixture
-def opened(qtbot, paths: Paths, library: Library) -> Iterator[tuple[MainWindow, DuplicatesDialog]]:
+def opened(
+    qtbot: QtBot, paths: Paths, library: Library
+) -> Iterator[tuple[MainWindow, DuplicatesDialog]]:
     window, view = open_view(qtbot, paths, library)
     yield window, view
     window.close()
 
 
-def names(group) -> list[str]:
+def names(group: DuplicateGroup) -> list[str]:
     return [str(Path(p.path).relative_to(Path(p.path).parents[1])) for p in group.members]
+
+
+def card_of(view: DuplicatesDialog, photo_id: int) -> MemberCard:
+    card = view.list.member(photo_id)
+    assert card is not None, f"no card shows photo {photo_id}"
+    return card
+
+
+def library_of(window: MainWindow) -> Library:
+    assert window.library is not None
+    return window.library
+
+
+def recorder(urls: list[QUrl]) -> Callable[[QUrl], bool]:
+    """QDesktopServices.openUrl standing in for the desktop: notes the URL, says it opened."""
+
+    def open_url(url: QUrl) -> bool:
+        urls.append(url)
+        return True
+
+    return open_url
 
 
 def answer(
@@ -133,7 +160,7 @@ def answer(
     return asked
 
 
-def test_groups_sorted_by_space_keeper_marked_and_never_selected(opened):
+def test_groups_sorted_by_space_keeper_marked_and_never_selected(opened: Opened) -> None:
     _window, view = opened
     groups = view.groups
     assert [g.reclaim_bytes for g in groups] == sorted(
@@ -154,13 +181,13 @@ def test_groups_sorted_by_space_keeper_marked_and_never_selected(opened):
     assert view.rules.rule_label.text().startswith("Keeping the highest resolution")
 
 
-def test_the_selection_is_the_users_to_change(opened):
+def test_the_selection_is_the_users_to_change(opened: Opened) -> None:
     window, view = opened
     three = next(g for g in view.groups if len(g.members) == 3)
     copy = next(p for p in three.members if p.id != three.keeper_id)
     view.keep_only(copy.id)  # the card's "Keep Only This One"
     assert copy.id not in view.selected and three.keeper_id in view.selected
-    assert view.list.member(three.keeper_id).is_selected()
+    assert card_of(view, three.keeper_id).is_selected()
     assert view.move_button.text() == f"Move {len(view.selected)} to Trash"
     view.none_button.click()
     assert not view.selected and not view.move_button.isEnabled()
@@ -170,23 +197,26 @@ def test_the_selection_is_the_users_to_change(opened):
     assert window.user_actions.show_duplicates() is view  # one view, raised again
 
 
-def test_resized_copy_is_a_near_group_and_only_exact_leaves_it_out(opened, pictures, qtbot):
+def test_resized_copy_is_a_near_group_and_only_exact_leaves_it_out(
+    opened: Opened, pictures: dict[str, Path], qtbot: QtBot
+) -> None:
     _window, view = opened
     small = str(pictures["yellow-triangle@small"])
     near = [g for g in view.groups if any(p.path == small for p in g.members)]
     assert len(near) == 1 and near[0].kind == "near"
     keeper = next(p for p in near[0].members if p.id == near[0].keeper_id)
     assert keeper.path == str(pictures["yellow-triangle"])  # the higher resolution is kept
-    member = view.list.member(next(p.id for p in near[0].members if p.path == small))
-    assert (
-        member is not None and "smaller" in member.difference.toolTip() + member.difference.text()
-    )
+    member = card_of(view, next(p.id for p in near[0].members if p.path == small))
+    said = member.difference.text()  # what differs, from the core, shown in full
+    assert said.startswith("smaller") and "240" in said and "180" in said
     view.rules.exact_box.setChecked(True)
     qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
     assert view.groups and all(g.kind == "exact" for g in view.groups)
 
 
-def test_nothing_moves_without_confirmation(opened, pictures, monkeypatch, trash):
+def test_nothing_moves_without_confirmation(
+    opened: Opened, pictures: dict[str, Path], monkeypatch: pytest.MonkeyPatch, trash: Path
+) -> None:
     _window, view = opened
     asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
     ids, size = view.selection()
@@ -201,8 +231,13 @@ def test_nothing_moves_without_confirmation(opened, pictures, monkeypatch, trash
 
 
 def test_confirmed_move_goes_to_the_trash_and_the_groups_update(
-    opened, pictures, monkeypatch, trash, qtbot, strict_qt
-):
+    opened: Opened,
+    pictures: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    trash: Path,
+    qtbot: QtBot,
+    strict_qt: Strict,
+) -> None:
     strict_qt.allow(WATCHDOG_STOP)
     window, view = opened
     answer(monkeypatch, QMessageBox.StandardButton.Yes)
@@ -211,7 +246,7 @@ def test_confirmed_move_goes_to_the_trash_and_the_groups_update(
     moved = [p for p in two.members if p.id != two.keeper_id]
     # In the group of three, keep the suggested keeper and one copy: one copy goes.
     keep_too = next(p for p in three.members if p.id != three.keeper_id)
-    view.list.member(keep_too.id).box.setChecked(False)
+    card_of(view, keep_too.id).box.setChecked(False)
     moved += [p for p in three.members if p.id not in (three.keeper_id, keep_too.id)]
     # The other groups keep all their copies.
     for group in view.groups:
@@ -219,7 +254,7 @@ def test_confirmed_move_goes_to_the_trash_and_the_groups_update(
             view.keep_all(group)
     assert sorted(view.selection()[0]) == sorted(p.id for p in moved)
     opened_urls: list[QUrl] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened_urls.append(url) or True)
+    monkeypatch.setattr(QDesktopServices, "openUrl", recorder(opened_urls))
 
     view.move_button.click()
     qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
@@ -239,12 +274,12 @@ def test_confirmed_move_goes_to_the_trash_and_the_groups_update(
     assert view.notice.button.text() == "Open Trash"
     view.notice.button.click()
     assert [u.toString() for u in opened_urls] == ["trash:///"]
-    assert window.library.photo(moved[0].id) is None  # the catalog dropped them at once
+    assert library_of(window).photo(moved[0].id) is None  # the catalog dropped them at once
 
 
 def test_a_copy_that_cannot_be_moved_is_named_with_its_reason(
-    opened, monkeypatch, trash, qtbot, strict_qt
-):
+    opened: Opened, monkeypatch: pytest.MonkeyPatch, trash: Path, qtbot: QtBot, strict_qt: Strict
+) -> None:
     strict_qt.allow(WATCHDOG_STOP)
     window, view = opened
     answer(monkeypatch, QMessageBox.StandardButton.Yes)
@@ -256,7 +291,7 @@ def test_a_copy_that_cannot_be_moved_is_named_with_its_reason(
     gone = next(p for p in two.members if p.id != two.keeper_id)
     Path(gone.path).unlink()  # deleted meanwhile: the trash cannot take it
     left, moved = (p for p in three.members if p.id != three.keeper_id)
-    assert window.library.move_to_trash([left.id]).moved  # moved meanwhile, from elsewhere
+    assert library_of(window).move_to_trash([left.id]).moved  # moved meanwhile, from elsewhere
     view.move_button.click()
     qtbot.waitUntil(lambda: not view.busy_now(), timeout=30_000)
     text = view.notice.text.text()
@@ -267,7 +302,9 @@ def test_a_copy_that_cannot_be_moved_is_named_with_its_reason(
     assert not Path(moved.path).exists()
 
 
-def test_changing_the_rule_suggests_other_keepers(opened, pictures, qtbot):
+def test_changing_the_rule_suggests_other_keepers(
+    opened: Opened, pictures: dict[str, Path], qtbot: QtBot
+) -> None:
     _window, view = opened
     three = next(g for g in view.groups if len(g.members) == 3)
     backup = str(pictures["red-circle@Backup"].parent)
@@ -285,7 +322,9 @@ def test_changing_the_rule_suggests_other_keepers(opened, pictures, qtbot):
     assert "Backup" in view.rules.rule_label.text()
 
 
-def test_new_photos_say_the_groups_may_be_out_of_date(opened, pictures, qtbot):
+def test_new_photos_say_the_groups_may_be_out_of_date(
+    opened: Opened, pictures: dict[str, Path], qtbot: QtBot
+) -> None:
     window, view = opened
     assert not view.rules.stale.isVisible()
     extra = pictures["green-circle"].parents[1] / "Later" / "copy.jpg"
@@ -300,29 +339,31 @@ def test_new_photos_say_the_groups_may_be_out_of_date(opened, pictures, qtbot):
     assert any(p.path == str(extra) for g in view.groups for p in g.members)
 
 
-def test_clicking_a_thumbnail_opens_the_copies_large(opened, qtbot):
+def test_clicking_a_thumbnail_opens_the_copies_large(opened: Opened, qtbot: QtBot) -> None:
     _window, view = opened
     group = view.groups[0]
     copy = group.members[1]
-    view.list.member(copy.id).thumb.click()
+    card_of(view, copy.id).thumb.click()
     viewer = next(w for w in view.findChildren(ViewerDialog))
     assert viewer.isVisible() and viewer.photo_id == copy.id
     assert viewer.photos.count() == len(group.members)
     viewer.close()
 
 
-def test_a_copy_can_be_shown_in_its_folder(opened, monkeypatch):
+def test_a_copy_can_be_shown_in_its_folder(opened: Opened, monkeypatch: pytest.MonkeyPatch) -> None:
     _window, view = opened
     opened_urls: list[QUrl] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened_urls.append(url) or True)
+    monkeypatch.setattr(QDesktopServices, "openUrl", recorder(opened_urls))
     copy = view.groups[0].members[1]
-    card = view.list.member(copy.id)
+    card = card_of(view, copy.id)
     action = next(a for a in card.actions() if a.text() == "Show in Folder")
     action.trigger()
     assert [u.toLocalFile() for u in opened_urls] == [str(Path(copy.path).parent)]
 
 
-def test_no_duplicates_says_how_many_photos_were_compared(qtbot, paths, tmp_path, tiny_model_dir):
+def test_no_duplicates_says_how_many_photos_were_compared(
+    qtbot: QtBot, paths: Paths, tmp_path: Path, tiny_model_dir: Path
+) -> None:
     from microclip import make_shape_image
 
     rng = np.random.default_rng(5)
@@ -339,7 +380,9 @@ def test_no_duplicates_says_how_many_photos_were_compared(qtbot, paths, tmp_path
     window.close()
 
 
-def test_without_a_model_exact_copies_are_still_found(qtbot, paths, pictures):
+def test_without_a_model_exact_copies_are_still_found(
+    qtbot: QtBot, paths: Paths, pictures: dict[str, Path]
+) -> None:
     library = Library.open(paths)  # no model installed in this data folder
     library.add_folder(next(iter(pictures.values())).parents[1])
     library.index()
