@@ -25,7 +25,9 @@ from app.core.api import DuplicateGroup
 from app.core.library import Library
 from app.core.paths import Paths
 from app.ui.duplicates_cards import MemberCard
+from app.ui.duplicates_trash import open_trash, open_trash_failed
 from app.ui.duplicates_view import DuplicatesDialog
+from app.ui.duplicates_words import trash_name
 from app.ui.main_window import MainWindow
 from app.ui.viewer import ViewerDialog
 
@@ -136,12 +138,12 @@ def library_of(window: MainWindow) -> Library:
     return window.library
 
 
-def recorder(urls: list[QUrl]) -> Callable[[QUrl], bool]:
-    """QDesktopServices.openUrl standing in for the desktop: notes the URL, says it opened."""
+def recorder(urls: list[QUrl], opens: bool = True) -> Callable[[QUrl], bool]:
+    """QDesktopServices.openUrl standing in for the desktop: notes the URL, says if it opened."""
 
     def open_url(url: QUrl) -> bool:
         urls.append(url)
-        return True
+        return opens
 
     return open_url
 
@@ -394,3 +396,21 @@ def test_without_a_model_exact_copies_are_still_found(
     assert view.notice.isVisible() and "only exact copies" in view.notice.text.text()
     assert view.notice.button.text() == "Get a Model"
     window.close()
+
+
+def test_open_trash_asks_each_desktop_for_its_own(
+    monkeypatch: pytest.MonkeyPatch, trash: Path
+) -> None:
+    urls: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", recorder(urls))
+    assert open_trash("linux") and open_trash("darwin")
+    assert [u.toString() for u in urls] == [
+        "trash:///",
+        QUrl.fromLocalFile(str(Path.home() / ".Trash")).toString(),
+    ]
+    # No file manager knows trash:/// here: the trash's own folder is opened, or its path said.
+    refused: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", recorder(refused, opens=False))
+    assert not open_trash("linux") and [u.toString() for u in refused] == ["trash:///"]
+    assert str(trash / "files") in open_trash_failed("linux")
+    assert trash_name("win32") == "Recycle Bin" and trash_name("darwin") == "Trash"

@@ -40,6 +40,7 @@ from app.ui.duplicates_words import (
     folder_label,
     group_header,
     group_tooltip,
+    trash_name,
 )
 
 THUMB = 168  # px: the side of a copy's thumbnail box
@@ -143,8 +144,8 @@ class MemberCard(QFrame):
         self.thumb.setToolTip(f"{photo.path}\nClick to see it large")
         self.thumb.setAccessibleName(f"{Path(photo.path).name}, open large")
         self.thumb.clicked.connect(lambda: self.open_requested.emit(photo.id))
-        self.box = QCheckBox("Move to Trash", self)
-        self.box.setAccessibleName(f"Move {Path(photo.path).name} to the Trash")
+        self.box = QCheckBox(f"Move to {trash_name()}", self)
+        self.box.setAccessibleName(f"Move {Path(photo.path).name} to the {trash_name()}")
         self.box.toggled.connect(self._toggled)
         path = Path(photo.path)
         note = "Suggested keeper" if keeper and not difference else difference
@@ -228,7 +229,7 @@ class GroupCard(QFrame):
         self.header = theme.make_heading(QLabel(self), 1.1)
         self.header.setTextFormat(Qt.TextFormat.PlainText)
         self.keep_all_button = QPushButton("Keep All", self)
-        self.keep_all_button.setToolTip("Move none of these copies to the Trash")
+        self.keep_all_button.setToolTip(f"Move none of these copies to the {trash_name()}")
         self.keep_all_button.clicked.connect(lambda: self.keep_all.emit(self.group))
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)

@@ -55,6 +55,7 @@ from app.ui.duplicates_words import (
     move_button_text,
     selection_text,
     summary_text,
+    trash_name,
 )
 from app.ui.empty_state import EmptyState, EmptyStatePage
 from app.ui.workers import Worker, run_in_thread
@@ -278,8 +279,9 @@ class DuplicatesDialog(QDialog):
     # -- moving to the trash ----------------------------------------------------------------------
 
     def confirm(self, count: int, size: int, whole_groups: int) -> bool:
-        """Ask before anything moves; True only on "Move to Trash"."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Move to Trash", confirm_text(count, size))
+        """Ask before anything moves; True only on "Move N to Trash"."""
+        title = f"Move to {trash_name()}"
+        box = QMessageBox(QMessageBox.Icon.Question, title, confirm_text(count, size))
         box.setParent(self, box.windowFlags())
         box.setInformativeText(confirm_details(whole_groups))
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
@@ -296,7 +298,7 @@ class DuplicatesDialog(QDialog):
         if not self.confirm(len(ids), size, whole):
             return
         library = self.library
-        self.notice.say(f"Moving {selection_text(len(ids), size)} to the Trash…")
+        self.notice.say(f"Moving {selection_text(len(ids), size)} to the {trash_name()}…")
         self._mover = run_in_thread(
             lambda: library.move_to_trash(ids),
             on_result=self._moved,
