@@ -10,6 +10,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from qt_helpers import Strict, strict_qt_fixture, write_photo  # noqa: F401
 from app.core.api import DuplicateGroup
 from app.core.library import Library
 from app.core.paths import Paths
+from app.ui import duplicates_list
 from app.ui.duplicates_cards import MemberCard
 from app.ui.duplicates_trash import open_trash, open_trash_failed
 from app.ui.duplicates_view import DuplicatesDialog
@@ -414,3 +416,23 @@ def test_open_trash_asks_each_desktop_for_its_own(
     assert not open_trash("linux") and [u.toString() for u in refused] == ["trash:///"]
     assert str(trash / "files") in open_trash_failed("linux")
     assert trash_name("win32") == "Recycle Bin" and trash_name("darwin") == "Trash"
+
+
+def test_cards_are_built_and_thumbnails_loaded_as_the_list_scrolls(
+    qtbot: QtBot, paths: Paths, library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duplicates_list, "BATCH", 1)  # one group card at a time
+    window, view = open_view(qtbot, paths, library)
+    view.resize(900, 420)
+    bar = view.list.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    first = view.list.cards[0]
+    qtbot.waitUntil(lambda: all(m.thumb.state == "ready" for m in first.members.values()))
+    assert 0 < len(view.list.cards) < len(view.groups)  # only what is near the view
+    for built in range(len(view.list.cards), len(view.groups)):
+        bar.setValue(bar.maximum())
+        qtbot.waitUntil(partial(lambda n: len(view.list.cards) > n, built))
+    last = view.list.cards[-1]
+    qtbot.waitUntil(lambda: all(m.thumb.state == "ready" for m in last.members.values()))
+    assert [c.group for c in view.list.cards] == view.groups
+    window.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap, QPixmapCache
+from PySide6.QtGui import QImage, QPixmap, QPixmapCache, QResizeEvent
 from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 
 from app.core.api import DuplicateGroup, Library
@@ -138,6 +138,10 @@ class GroupList(QScrollArea):
                         member.thumb.set_pixmap(cached)
                     else:
                         self.loader.request(pid)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._timer.start()  # more of the list in view: more cards, more thumbnails
 
     def _thumb_loaded(self, _generation: int, photo_id: int, image: QImage, _full: bool) -> None:
         pixmap = QPixmap.fromImage(image)
