@@ -48,11 +48,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "build-bundle.sh: hnswlib was compiled with -march=native (see $BUILD/hnswlib-build.log)" >&2
     exit 1
   fi
-  deps=$("$VPY" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
-  # shellcheck disable=SC2086  # one requirement per line, none with spaces
+  # The app's dependencies as a requirements file: some carry environment markers with spaces.
+  "$VPY" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > "$BUILD/app-requirements.txt"
   "${PIP[@]}" install --quiet --force-reinstall --no-deps "$wheels"/hnswlib-*.whl
-  # shellcheck disable=SC2086
-  "${PIP[@]}" install --quiet -c requirements/constraints.txt -r packaging/requirements-build.txt $deps
+  "${PIP[@]}" install --quiet -c requirements/constraints.txt -r packaging/requirements-build.txt -r "$BUILD/app-requirements.txt"
   echo "$want" > "$stamp"
 else
   echo "1/4 build environment in $VENV (up to date)"

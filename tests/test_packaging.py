@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from hubserver import HubServer, closed_port_endpoint
 from microclip import make_shape_image
+from places_photos import SPOTS, gps_jpeg
 from test_desktop_entry import launch_command, read_entry, validate_desktop
 from test_model_hub import published
 
@@ -67,6 +68,9 @@ def make_photos(folder: Path) -> None:
     rng = np.random.default_rng(7)
     for color, shape in PHOTOS:
         make_shape_image(color, shape, 96, rng).save(folder / f"{color}_{shape}.jpg", quality=92)
+    # One taken in Lisbon: the places' data (gazetteer, names, time zones) must travel too.
+    color, shape = PHOTOS[0]
+    gps_jpeg(folder / f"{color}_{shape}.jpg", color, shape, 7, at=SPOTS["lisbon"])
 
 
 def index_and_search(photoseek: list[str | Path], home: Path, photos: Path, env: dict) -> None:
@@ -80,6 +84,13 @@ def index_and_search(photoseek: list[str | Path], home: Path, photos: Path, env:
                     env=env, cwd=home.parent)  # fmt: skip
         hits = json.loads(found.stdout)["hits"]
         assert Path(hits[0]["path"]).name == f"{color}_{shape}.jpg", hits
+    color, shape = PHOTOS[0]
+    found = run([*cli, "search", f"a {color} {shape} in Lisboa", "--json", "--all"],
+                env=env, cwd=home.parent)  # fmt: skip
+    out = json.loads(found.stdout)
+    assert [Path(h["path"]).name for h in out["hits"]] == [f"{color}_{shape}.jpg"]
+    assert out["query"]["place"]["label"] == "Lisbon, Portugal"
+    assert "Lisbon" in run([*cli, "places"], env=env, cwd=home.parent).stdout
 
 
 def install_menu_entry(photoseek: Path, data_home: Path, env: dict) -> list[str]:

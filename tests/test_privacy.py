@@ -1,4 +1,5 @@
-"""No socket outside an explicit model download: indexing, searching, watching and the window,
+"""No socket outside an explicit model download: indexing, searching (places and duplicates too),
+watching and the window,
 each alive past onnxruntime's telemetry delay (~10 s after a session starts), open no network
 socket at all. Checked at the system-call level with strace, so sockets opened by C++ libraries
 (onnxruntime's telemetry does its DNS queries there) are seen too, not only Python's."""
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from places_photos import SPOTS, gps_jpeg
 from test_indexer import make_folder
 
 from app.core.model.install import install_model
@@ -30,6 +32,10 @@ from app.core.paths import Paths
 lib = Library.open(Paths.at(Path(sys.argv[1])), device="cpu")
 lib.index()
 assert lib.search(Query(text="a red circle", top_k=3)).hits
+seen = lib.understand("a red circle in Lisbon 2019")  # places: an offline gazetteer, no lookups
+assert seen.place is not None and lib.places()
+assert lib.search(Query(text=seen.text, place=seen.place, year=seen.year, top_k=3)).hits
+lib.duplicates()
 watcher = lib.watch()
 (Path(sys.argv[2]) / "new.txt").write_text("not a photo")
 time.sleep({PAST_TELEMETRY_S})
@@ -52,7 +58,7 @@ paths = Paths.at(Path(sys.argv[1]))
 window = MainWindow(paths, Library.open(paths, device="cpu"), welcome=False)
 window.show()
 def search():
-    window.search_bar.edit.setText("a red circle")
+    window.search_bar.edit.setText("a red circle in Lisbon")
     window.search_bar.search_now()
 QTimer.singleShot(1000, search)
 QTimer.singleShot({PAST_TELEMETRY_S * 1000}, window.close)
@@ -82,6 +88,7 @@ def network_syscalls(tmp_path: Path, code: str, *args: str) -> list[str]:
 def library(tmp_path: Path, tiny_model_dir: Path) -> tuple[Path, Path]:
     home, photos = tmp_path / "home", tmp_path / "photos"
     make_folder(photos)
+    gps_jpeg(photos / "lisbon.jpg", "red", "circle", 3, at=SPOTS["lisbon"])
     paths = Paths.at(home).ensure()
     install_model(paths, "micro", source=tiny_model_dir, calibrate=False)
     from app.core.library import Library

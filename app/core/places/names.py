@@ -24,9 +24,11 @@ import importlib.resources
 import io
 import json
 import logging
+import marshal
 import re
 import sys
 import threading
+import types
 import unicodedata
 import zipfile
 from collections.abc import Iterable
@@ -253,9 +255,25 @@ def cache_key() -> str:
     h = hashlib.sha256(sys.version.encode())
     for dist in (PACKAGE, NAMES_PACKAGE, "numpy"):
         h.update(importlib.metadata.version(dist).encode())
-    for module in (gazetteer_module.__file__, __file__):
-        h.update(Path(module).read_bytes() if module else b"")
+    for module in (gazetteer_module, sys.modules[__name__]):
+        h.update(_code_of(module))
     return h.hexdigest()[:16]
+
+
+def _code_of(module: types.ModuleType) -> bytes:
+    """A module's source, or its compiled code where no source travels (a PyInstaller bundle
+    keeps only bytecode), or at least the app's version."""
+    try:
+        return Path(module.__file__ or "").read_bytes()
+    except OSError:
+        pass
+    try:
+        code = module.__spec__.loader.get_code(module.__name__)  # type: ignore[union-attr]
+        return marshal.dumps(code)
+    except (AttributeError, ImportError, ValueError, TypeError):
+        from app import __version__
+
+        return __version__.encode()
 
 
 class _Builder:
