@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 from qt_helpers import Strict, strict_qt_fixture, write_photo  # noqa: F401
@@ -32,6 +33,7 @@ from app.ui.duplicates_view import DuplicatesDialog
 from app.ui.duplicates_words import trash_name
 from app.ui.main_window import MainWindow
 from app.ui.viewer import ViewerDialog
+from app.ui.viewer.info import human_size
 
 WHEN = datetime(2023, 6, 10, 9, 30)
 Opened = tuple[MainWindow, DuplicatesDialog]
@@ -219,16 +221,24 @@ def test_resized_copy_is_a_near_group_and_only_exact_leaves_it_out(
 
 
 def test_nothing_moves_without_confirmation(
-    opened: Opened, pictures: dict[str, Path], monkeypatch: pytest.MonkeyPatch, trash: Path
+    opened: Opened,
+    pictures: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    trash: Path,
 ) -> None:
     _window, view = opened
     asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
     ids, size = view.selection()
+    chosen = [p for g in view.groups for p in g.members if p.id in ids]
+    assert size == sum(Path(p.path).stat().st_size for p in chosen)  # the files' real sizes
     view.move_button.click()
     assert len(asked) == 1
     question, details = asked[0]
-    assert question.startswith(f"Move {len(ids)} photos (") and question.endswith(") to the Trash?")
+    assert question == f"Move {len(ids)} photos ({human_size(size)}) to the Trash?"
     assert "restore" in details
+    view.activateWindow()
+    QTest.keyClick(view.list, Qt.Key.Key_Delete)  # the Delete key asks the same
+    assert asked[1:] == asked[:1]
     assert all(p.exists() for p in pictures.values())
     assert not view.busy_now() and view.selection() == (ids, size)
     assert not trash.exists() or not any((trash / "files").iterdir())
