@@ -23,6 +23,7 @@ from test_ui_window import make_window, wait_for_search
 from app.core.library import Library
 from app.core.paths import Paths
 from app.core.search.query import Query
+from app.ui import file_actions
 from app.ui.results_model import ResultsModel
 from tests.videos import scene_frames, write_video
 
@@ -77,6 +78,11 @@ def test_a_live_photo_is_found_by_its_clip_once_at_the_moment_and_its_mov_is_nev
     assert photo is not None and mov is not None and long is not None
     assert mov.kind == "video" and mov.duration_ms is not None and mov.duration_ms <= 5000
     assert lib.catalog.companions() == {mov.id: photo.id}  # the 6 s video is not a clip
+    # What a video player is handed: the MOV for the Live Photo, the video itself, no still.
+    assert lib.playable_path(photo.id) == Path(mov.path)
+    assert lib.playable_path(long.id) == Path(long.path)
+    plain = next(p for p in lib.catalog.photos(range(1, 20)) if p.path.endswith(".jpg"))
+    assert lib.playable_path(plain.id) is None and lib.playable_path(10**9) is None
     # Only the clip shows a red circle: the photo is found, once, at that moment.
     for kind in ("all", "photo"):
         hits = lib.search(Query(text=caption("red", "circle"), kind=kind)).hits  # type: ignore[arg-type]
@@ -213,7 +219,7 @@ def test_a_live_photo_carries_a_live_mark_and_its_mov_is_not_in_the_grid(qtbot, 
 
 
 def test_a_search_finds_the_live_photo_at_its_moment_and_the_viewer_plays_its_clip(
-    qtbot, window, tmp_path
+    qtbot, window, tmp_path, monkeypatch
 ):
     wait_for_search(
         qtbot, window, lambda: type_text(window.search_bar.edit, caption("red", "circle"))
@@ -235,4 +241,13 @@ def test_a_search_finds_the_live_photo_at_its_moment_and_the_viewer_plays_its_cl
         dialog.video_bar.play_button.click()
     assert len(times) >= 5 and times == sorted(times) and times[-1] >= 2500
     assert dialog.moment_ms is not None and dialog.moment_ms >= 2500
+    # Open in Player hands the player the MOV beside the still, not the still (the player
+    # itself, an external program, is replaced at that boundary).
+    launched: list[tuple[Path, int]] = []
+    monkeypatch.setattr(
+        file_actions, "open_in_player", lambda path, t: launched.append((path, t)) or True
+    )
+    assert dialog.video_bar.player_button.isVisibleTo(dialog)
+    dialog.video_bar.player_button.click()
+    assert [(p.name, t >= 0) for p, t in launched] == [("IMG_0001.MOV", True)]
     dialog.reject()

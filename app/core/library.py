@@ -450,6 +450,15 @@ class Library:
         if clip is not None:
             yield from video.frames_from(clip[0], t_ms, max_side=max_side, source=clip[1])
 
+    def playable_path(self, photo_id: int) -> Path | None:
+        """The file a video player can open for this item: a video itself, the MOV beside a
+        Live Photo; None for a still, and for a motion photo (its clip is inside the photo)."""
+        photo = self.catalog.photo(photo_id)
+        if photo is None:
+            return None
+        clip = (photo.path, None) if photo.is_video else self._clip(photo)
+        return Path(clip[0]) if clip is not None and clip[1] is None else None
+
     def _clip(self, photo: Photo) -> tuple[str, io.BytesIO | None] | None:
         """Where a photo's clip is: (the Live Photo's video, None) or (the photo, its embedded
         MP4); None for a still without one."""

@@ -128,9 +128,7 @@ class ViewerDialog(QDialog):
         self.video_bar.hide()
         side = min(FRAME_SIDE, int(side))
         self.video = VideoView(library, self.canvas, self.video_bar, pool, side, self)
-        self.video_bar.open_player.connect(
-            lambda: self.open_player.emit(str(self.path), self.video.position())
-        )
+        self.video_bar.open_player.connect(self._open_player)
 
         body = QHBoxLayout()
         body.setContentsMargins(0, 0, 0, 0)
@@ -186,6 +184,9 @@ class ViewerDialog(QDialog):
         self.info.show_file(self.path)
         if hit.kind == "video" or hit.clip:  # a photo with a clip: its moments, playback
             self.video.show(hit)
+            # A Live Photo's MOV opens in the player; a motion photo's clip is inside the photo.
+            playable = hit.kind == "video" or self.library.playable_path(self.photo_id)
+            self.video_bar.player_button.setVisible(bool(playable))
         else:
             self.video.clear()
             cached = self.loader.cached(self.photo_id)
@@ -196,6 +197,12 @@ class ViewerDialog(QDialog):
                 self.loader.request(self.photo_id, self.path)
         self._read_ahead(forward)
         self._load_details()
+
+    def _open_player(self) -> None:
+        """The video, or a Live Photo's MOV, in the system's player from the picture's time."""
+        playable = self.library.playable_path(self.photo_id)
+        if playable is not None:
+            self.open_player.emit(str(playable), self.video.position())
 
     def _read_ahead(self, forward: bool) -> None:
         """Decode the neighbours now: two ahead in the direction of travel, one behind."""
