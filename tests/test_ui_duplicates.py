@@ -334,6 +334,17 @@ def test_changing_the_rule_suggests_other_keepers(
     assert keeper.path.startswith(backup)
     assert keeper.id not in view.selected
     assert "Backup" in view.rules.rule_label.text()
+    # The next time the view opens (here a fresh one over the same settings) the rule is kept.
+    view.close()
+    _window.user_actions.duplicates = None
+    again_view = _window.user_actions.show_duplicates()
+    assert again_view is not None and again_view is not view
+    assert again_view.rules.folder_box.currentData() == backup
+    assert again_view.rules.order_box.currentText() == "Preferred folder first"
+    assert again_view.rules.rule() == view.rules.rule()
+    qtbot.waitUntil(lambda: not again_view.busy_now(), timeout=30_000)
+    restored = next(g for g in again_view.groups if len(g.members) == 3)
+    assert next(p for p in restored.members if p.id == restored.keeper_id).path.startswith(backup)
 
 
 def test_new_photos_say_the_groups_may_be_out_of_date(

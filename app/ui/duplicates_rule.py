@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
@@ -66,14 +66,38 @@ class RuleBar(QWidget):
     def exact_only(self) -> bool:
         return self.exact_box.isChecked()
 
+    def saved(self) -> tuple[tuple[str, ...], str, bool]:
+        """The choices as the settings keep them: (order, preferred folder, exact only)."""
+        rule = self.rule()
+        return (
+            rule.order,
+            rule.preferred_folders[0] if rule.preferred_folders else "",
+            (self.exact_only()),
+        )
+
+    def restore(self, order: tuple[str, ...], folder: str, exact: bool) -> None:
+        """The choices of an earlier session (an order no longer offered is ignored; the folder
+        is offered even before the first groups arrive). Emits nothing."""
+        for i in range(self.order_box.count()):
+            if tuple(self.order_box.itemData(i)) == order:
+                self.order_box.setCurrentIndex(i)
+        if folder:
+            self.fill_folders([], [], folder)
+        with QSignalBlocker(self.exact_box):
+            self.exact_box.setChecked(exact)
+        self.show_rule()
+
     def show_rule(self) -> None:
         """The rule in words, as the next grouping applies it; the groups are current again."""
         self.rule_label.setText(rule_text(self.rule()))
         self.stale.hide()
 
-    def fill_folders(self, watched: Sequence[str], groups: Sequence[DuplicateGroup]) -> None:
-        """The preferred-folder choices: watched folders and those copies were found in."""
-        current = str(self.folder_box.currentData() or "")
+    def fill_folders(
+        self, watched: Sequence[str], groups: Sequence[DuplicateGroup], chosen: str | None = None
+    ) -> None:
+        """The preferred-folder choices: watched folders and those copies were found in; the
+        one chosen now (or `chosen`) stays chosen."""
+        current = chosen if chosen is not None else str(self.folder_box.currentData() or "")
         self.folder_box.clear()
         self.folder_box.addItem("No preferred folder", "")
         for folder in folder_choices(watched, groups, current):

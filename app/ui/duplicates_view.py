@@ -89,12 +89,18 @@ class DuplicatesDialog(QDialog):
         window.indexer.finished.connect(self._library_changed)
         self.refresh()
 
+    def _rule_changed(self) -> None:
+        """The rule or the toggle changed (or Look Again): kept for next time, grouped again."""
+        self.main.settings.duplicates_rule = self.rules.saved()
+        self.refresh()
+
     # -- layout -----------------------------------------------------------------------------------
 
     def _build(self) -> None:
         self.summary = theme.make_heading(QLabel("Duplicates", self), 1.3)
         self.rules = RuleBar(self)
-        self.rules.changed.connect(self.refresh)
+        self.rules.restore(*self.main.settings.duplicates_rule)
+        self.rules.changed.connect(self._rule_changed)
 
         self.notice = Notice(self)
         self.notice.link.connect(self._notice_link)

@@ -100,6 +100,25 @@ class UiSettings:
         self._s.setValue("filters/place", text)
 
     @property
+    def duplicates_rule(self) -> tuple[tuple[str, ...], str, bool]:
+        """The Duplicates view's keeper order, preferred folder ("" for none) and "only exact
+        copies", as JSON; ((), "", False) when never set or unreadable."""
+        try:
+            value = json.loads(str(self._s.value("duplicates/rule", "") or "null"))
+            order, folder, exact = value["order"], value["folder"], value["exact"]
+        except (ValueError, TypeError, KeyError):
+            return (), "", False
+        if not (isinstance(order, list) and all(isinstance(k, str) for k in order)):
+            return (), "", False
+        return tuple(order), folder if isinstance(folder, str) else "", exact is True
+
+    @duplicates_rule.setter
+    def duplicates_rule(self, value: tuple[tuple[str, ...], str, bool]) -> None:
+        order, folder, exact = value
+        text = json.dumps({"order": list(order), "folder": folder, "exact": exact})
+        self._s.setValue("duplicates/rule", text)
+
+    @property
     def order(self) -> str:
         value = self._s.value("filters/order", "relevance")
         return value if value in ORDERS else "relevance"
