@@ -25,6 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication
 from qt_helpers import press, shape_photos, strict_qt_fixture, type_text  # noqa: F401
+from videos import scene_video
 
 from app.core.library import Library
 from app.core.model.info import MANIFEST
@@ -239,6 +240,14 @@ def test_dropping_an_image_file_runs_a_lookalike_search(qtbot, window, photo_dir
     assert window.model.total() > 0
     wait_for_search(qtbot, window, window.search_bar.chip.remove.click)
     assert window.search_bar.image() is None
+
+
+def test_dropping_a_video_file_searches_like_its_frames(qtbot, window, photo_dir, tmp_path):
+    clip = scene_video(tmp_path / "holiday clip.mp4", [(2, "blue", "star"), (1, "blue", "star")])
+    wait_for_search(qtbot, window, lambda: drop_files(window, [clip]))
+    assert window.search_bar.image().path == clip
+    assert "holiday clip.mp4" in window.search_bar.chip.label.text()
+    assert names(window, 1)[0].startswith("blue-star")
 
 
 def test_a_drop_that_is_not_an_image_is_refused(qtbot, window, tmp_path):

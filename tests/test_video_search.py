@@ -13,6 +13,7 @@ import microclip
 import numpy as np
 import pytest
 from test_vindex import MODEL, clustered, fill_catalog, fill_videos
+from videos import scene_video
 
 from app.core.catalog.catalog import Catalog
 from app.core.catalog.records import MOMENT_BASE
@@ -154,5 +155,32 @@ def test_a_text_query_finds_the_moment_it_describes(tiny_model_dir: Path, tmp_pa
         assert (red.hits[0].photo_id, red.hits[0].moment_ms) == (vid, 6000)
         star = engine.search(Query(text="a yellow star", kind="video", min_score=-math.inf))
         assert [(h.photo_id, h.moment_ms) for h in star.hits] == [(vid, 12_000)]
+        index.close()
+        catalog.close()
+
+
+def test_a_video_file_as_the_example_searches_like_its_frames(tiny_model_dir: Path, tmp_path: Path):
+    """A video dropped on the window (or --image clip.mp4) is the mean of its sampled frames:
+    a clip of yellow stars finds the star photos first; a region on it, or a file that is not a
+    video, is one clear QueryError."""
+    rng = np.random.default_rng(5)
+    with Encoder(tiny_model_dir, device="cpu") as encoder:
+        classes = [("blue", "square"), ("green", "triangle"), ("yellow", "star")]
+        images = [microclip.make_shape_image(c, s, 64, rng) for c, s in classes * 3]
+        catalog = Catalog(tmp_path / "data" / "catalog.sqlite3")
+        model = encoder.model_id
+        ids = fill_catalog(catalog, tmp_path / "p", encoder.encode_images(images), model_id=model)
+        stars = {int(ids[i]) for i in range(2, 9, 3)}
+        index = VectorIndex.open(tmp_path / "idx", model, encoder.dim, catalog)
+        engine = SearchEngine(encoder, catalog, index)
+        clip = scene_video(tmp_path / "stars.mp4", [(2, "yellow", "star"), (2, "yellow", "star")])
+        got = engine.search(Query(image=clip, min_score=-math.inf, top_k=9))
+        assert {h.photo_id for h in got.hits[:3]} == stars
+        with pytest.raises(QueryError, match="a region is drawn on one of its frames"):
+            engine.search(Query(image=clip, region=(0, 0, 10, 10)))
+        broken = tmp_path / "broken.mp4"
+        broken.write_bytes(b"not a video at all")
+        with pytest.raises(QueryError, match="Cannot search like"):
+            engine.search(Query(image=broken))
         index.close()
         catalog.close()

@@ -55,7 +55,7 @@ from app.core.model.installed import (
     update_settings,
 )
 from app.core.paths import ENV_HOME, Paths
-from app.core.photos.formats import IMAGE_EXTENSIONS
+from app.core.photos.formats import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from app.core.photos.video import frames_from as video_frames
 from app.core.pipeline.indexer import IndexProgress, IndexReport
 from app.core.pipeline.watcher import ChangeSummary, Watcher
@@ -89,6 +89,7 @@ __all__ = [
     "SETTING_DEVICE",
     "SETTING_LANGUAGE",
     "SETTING_PRECISION",
+    "VIDEO_EXTENSIONS",
     "CatalogEntry",
     "ChangeSummary",
     "Chip",

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, Qt, QUrl
 from PySide6.QtGui import QImage
 
-from app.core.api import IMAGE_EXTENSIONS
+from app.core.api import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 _tokens = count(1)
 MAX_PASTED_SIDE = 1024
@@ -48,8 +48,13 @@ class ImageQuery:
 
 
 def is_image_path(path: Path) -> bool:
-    """A file the indexer would take: a photo one can search by."""
-    return path.suffix.lower() in IMAGE_EXTENSIONS
+    """A file the indexer would take: a photo, or a video, one can search by (a video as the
+    mean of its frames)."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS or is_video_path(path)
+
+
+def is_video_path(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTENSIONS
 
 
 def image_files(mime: QMimeData) -> list[Path]:

@@ -10,7 +10,7 @@ from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
 from app.core.api import ModelError, UserError
 from app.ui.captions import counted
-from app.ui.image_query import ImageQuery, from_mime
+from app.ui.image_query import ImageQuery, from_mime, is_video_path
 from app.ui.image_reader import qimage_from_pil, read_image
 from app.ui.results_model import ResultsModel
 from app.ui.search_controller import Outcome, SearchSpec
@@ -155,6 +155,11 @@ class SearchPresenter(QObject):
                 return qimage_from_pil(library.frame(query.like_photo_id, query.like_moment_ms, 64))
             if query.like_photo_id is not None:
                 path = library.thumbnail(query.like_photo_id) if library else None
+                return read_image(path, 64) if path else None
+            if query.path is not None and is_video_path(query.path):
+                # A video's picture: its thumbnail when it is in the library, else none.
+                known = library.photo_by_path(query.path) if library else None
+                path = library.thumbnail(known.id) if library and known else None
                 return read_image(path, 64) if path else None
             return read_image(query.path, 64) if query.path else None
 

@@ -33,6 +33,7 @@ from app.core.index.labels import MOMENT_BASE
 from app.core.index.vindex import VectorIndex
 from app.core.model.info import ModelError
 from app.core.photos.decode import crop_region, open_image
+from app.core.photos.formats import VIDEO_EXTENSIONS
 from app.core.search.fusion import Part, Plan, Reference, make_part
 from app.core.search.moments import Items, LivePhotos, group, item_count, items_of
 from app.core.search.query import Hit, Query, QueryError, SearchResult
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["Hit", "Query", "QueryError", "SearchEngine", "SearchResult", "no_model_message"]
 
 log = logging.getLogger(__name__)
+
+VIDEO_QUERY_FRAMES = 16  # frames of a video given as the example (its mean is the query)
 
 # Exact when at most EXACT_ROWS photos pass, or less than EXACT_SHARE of the library; the index
 # otherwise. Measured at 100k 512-d photos, k=100, on a busy 2-core machine: with the passing
@@ -304,6 +307,8 @@ class SearchEngine:
                 source = frame_at(photo.path, at, max_side=max(photo.width or 0, 4096))
         elif query.image is not None:
             source = query.image
+            if isinstance(source, Path) and source.suffix.lower() in VIDEO_EXTENSIONS:
+                return self._video_vector(source, query)
         else:
             return None
         encoder = self._require_encoder()
@@ -314,6 +319,27 @@ class SearchEngine:
         if query.region is not None:
             img = crop_region(img, query.region)
         return np.asarray(encoder.encode_images([img])[0], dtype=np.float32)
+
+    def _video_vector(self, path: Path, query: Query) -> np.ndarray:
+        """A video file as the example (dropped on the window, --image clip.mp4): the mean of
+        its sampled frames' vectors, as the library keeps a video's own vector."""
+        from app.core.photos.video import VideoError, sample
+
+        if query.region is not None:
+            raise QueryError(
+                f"{path} is a video: a region is drawn on one of its frames (open the video in "
+                "the viewer and draw the box there)."
+            )
+        encoder = self._require_encoder()
+        try:
+            got = sample(path, min_side=encoder.image_size, max_frames=VIDEO_QUERY_FRAMES)
+        except VideoError as e:
+            raise QueryError(f"Cannot search like {path}: {e.reason}.") from e
+        except OSError as e:
+            raise QueryError(f"Cannot read {path} ({e.strerror or e}).") from e
+        vectors = np.asarray(encoder.encode_images([f.image for f in got.frames]), np.float32)
+        mean = vectors.mean(axis=0)
+        return np.asarray(mean / max(float(np.linalg.norm(mean)), 1e-12), dtype=np.float32)
 
     def _moment_vector(self, video_id: int, t_ms: int, model_id: str) -> np.ndarray:
         """The stored vector of the video's sampled moment nearest to `t_ms`."""
