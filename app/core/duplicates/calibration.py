@@ -10,8 +10,9 @@ which share colours and light but not content). Every picture is encoded with th
 The rule. `high`: just above the best cosine of any distinct pair: from there on the vectors
 alone decide. `low`: just below the worst cosine of any copy: under it a pair is never a
 duplicate. Between them (the ambiguous band) the cheap image check decides
-(`photos.likeness`: difference hash, else the grey thumbnail's correlation). Where the two
-sets do not overlap, the band is empty and the threshold is the middle of the gap.
+(`photos.likeness`: difference hash, grey thumbnail, each middle searched for in the other
+picture). Where the two sets do not overlap, the band is empty and the threshold is the
+middle of the gap.
 """
 
 from __future__ import annotations

@@ -240,11 +240,11 @@ class DuplicateFinder:
                 computed.append((photo_id, h))
             return known[photo_id]
 
-        def grey_of(photo_id: int) -> np.ndarray | None:
+        def likeness_of(photo_id: int) -> likeness.Likeness | None:
             if self.thumbs.exists(photo_id):
-                return likeness.grey_of_file(self.thumbs.path(photo_id))
+                return likeness.likeness_of_file(self.thumbs.path(photo_id))
             photo = self.catalog.photo(photo_id)
-            return likeness.grey_of_file(photo.path) if photo else None
+            return likeness.likeness_of_file(photo.path) if photo else None
 
         allowed = np.asarray(sorted(now), dtype=np.int64)
         query = np.asarray(sorted(changed), dtype=np.int64)
@@ -254,7 +254,7 @@ class DuplicateFinder:
             ok = np.isin(nbrs, allowed) & (nbrs < MOMENT_BASE)
             scores = np.where(ok, scores, -2.0)
             candidates = grouping.candidates_from_knn(found, nbrs, scores, t.low)
-            check = grouping.ImageCheck(dhash_of, grey_of)
+            check = grouping.ImageCheck(dhash_of, likeness_of)
             for a, b, c in grouping.confirm(candidates, t, check):
                 cache.pairs[(a, b)] = c
         if computed:

@@ -3,57 +3,74 @@
 A pair is a duplicate when its cosine reaches the model's `high`, or lies in [low, high) and
 the pictures agree: grey thumbnails correlating at least `GREY_SAME` (best quarter turn), or
 difference hashes at most `DHASH_SAME` bits apart where the thumbnails correlate at least
-`GREY_AGREES` (flat pictures share hash bits by chance). Groups are connected components of the
-duplicate pairs with a guard against chaining: a group is a star around its centre (the
-member with the most duplicate pairs); members linked only through others are grouped again
-among themselves, so a slow drift (a burst panning across a scene) never makes one group of
-pictures that share nothing.
+`GREY_AGREES` (flat pictures share hash bits by chance), or, for crops and tilts, each
+picture's middle found in the other (`Likeness.match` at least `likeness.MATCH`). Groups are
+connected components of the duplicate pairs with a guard against chaining: a group is a star
+around its centre (the member with the most duplicate pairs); members linked only through
+others are grouped again among themselves, so a slow drift (a burst panning across a scene)
+never makes one group of pictures that share nothing.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from app.core.duplicates.calibration import Thresholds
-from app.core.photos.likeness import correlation, hamming
+from app.core.photos.likeness import MATCH, Likeness, correlation, hamming
 
 DHASH_SAME = 6  # bits of 64; see bench/RESULTS.md (Session 6) for the calibration behind it
 GREY_SAME = 0.95
 GREY_AGREES = 0.6  # a dhash match counts only where the thumbnails agree this far
+KEPT = 16_384  # pictures' likenesses kept at once (~11 KB each: ~180 MB at most)
 
 Pair = tuple[int, int, float]  # (id a < id b, cosine)
 
 
 class ImageCheck:
-    """The cheap image check of ambiguous pairs; `dhash_of` and `grey_of` give None where a
-    picture cannot be read (then the pair is not a duplicate). Greys are read once each."""
+    """The cheap image check of ambiguous pairs; `dhash_of` and `likeness_of` give None where
+    a picture cannot be read (then the pair is not a duplicate). Likenesses are read once
+    each while the last `KEPT` are kept (pairs come grouped by photo)."""
 
     def __init__(
         self,
         dhash_of: Callable[[int], int | None],
-        grey_of: Callable[[int], np.ndarray | None],
+        likeness_of: Callable[[int], Likeness | None],
+        *,
+        search: bool = True,
     ) -> None:
         self.dhash_of = dhash_of
-        self._grey_of = grey_of
-        self._greys: dict[int, np.ndarray | None] = {}
+        self.search = search  # False: the hash and thumbnail alone (the benchmark's "before")
+        self._likeness_of = likeness_of
+        self._kept: OrderedDict[int, Likeness | None] = OrderedDict()
         self.checked = 0
+        self.searched = 0  # pairs that needed the search of middles (crops, tilts)
 
-    def grey(self, photo_id: int) -> np.ndarray | None:
-        if photo_id not in self._greys:
-            self._greys[photo_id] = self._grey_of(photo_id)
-        return self._greys[photo_id]
+    def likeness(self, photo_id: int) -> Likeness | None:
+        if photo_id in self._kept:
+            self._kept.move_to_end(photo_id)
+            return self._kept[photo_id]
+        found = self._kept[photo_id] = self._likeness_of(photo_id)
+        if len(self._kept) > KEPT:
+            self._kept.popitem(last=False)
+        return found
 
     def same(self, a: int, b: int) -> bool:
         self.checked += 1
         ha, hb = self.dhash_of(a), self.dhash_of(b)
         near = ha is not None and hb is not None and hamming(ha, hb) <= DHASH_SAME
-        ga, gb = self.grey(a), self.grey(b)
-        if ga is None or gb is None:
+        la, lb = self.likeness(a), self.likeness(b)
+        if la is None or lb is None:
             return False
         # Flat pictures (a logo, a wall) agree on a hash by chance: their thumbnails must too.
-        return correlation(ga, gb) >= (GREY_AGREES if near else GREY_SAME)
+        if correlation(la.grey, lb.grey) >= (GREY_AGREES if near else GREY_SAME):
+            return True
+        if not self.search:
+            return False
+        self.searched += 1
+        return la.match(lb) >= MATCH
 
 
 def confirm(candidates: Iterable[Pair], t: Thresholds, check: ImageCheck) -> list[Pair]:

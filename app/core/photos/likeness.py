@@ -1,23 +1,52 @@
-"""Cheap pixel checks for near-duplicates: a 64-bit difference hash and a small grey thumbnail.
+"""Cheap pixel checks for near-duplicates: a difference hash, a grey thumbnail, and a search
+of one picture's middle in the other.
 
 The vectors find candidates; where a pair's cosine alone is ambiguous these decide. The
 difference hash (dhash) compares each of 8x8 grey cells with its right neighbour: resizing,
 re-saving and colour edits keep most bits, a different scene flips about half. The grey
 thumbnail (16x16, zero mean, unit length) compares by correlation, best of the four quarter
 turns, so a photo rotated by 90 degrees still matches itself.
+
+Neither survives a crop or a tilt (a few pixels of shift at 16 px), so `Likeness.match`
+looks for each picture's middle (a 20x20 grey patch, 59 % of its short side, also turned by
+3 degrees either way) in the other, lightly blurred, by normalised cross-correlation over
+scales 0.8-1.25 (a crop of up to ~10 % a side, either way round), offsets of 4 px around the
+middle and quarter turns of 0, 90 and 270 degrees (180 is left out: the two halves of a
+symmetric thing, a playing card or a crate, are each other upside down), taking the best
+scale and turn at which both directions agree (the lower of the two). Grey is colour-blind,
+so the mean colours of the middles must agree as well (hue within ~26 degrees, chroma within
+2.5x: a saturation or brightness edit keeps both; an orange ladybug and a grey robot on
+white do not). Pictures whose middle is flat (a wall, a sky) are left to the other checks.
+Fine textures (gravel, grass) shifted by a fraction of a pixel are its weak spot. See
+bench/RESULTS.md (Session 6, duplicates) for the calibration and the cost.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from numpy.lib.stride_tricks import sliding_window_view
+from PIL import Image, ImageFilter
 
 HASH_SIDE = 8
 GREY_SIDE = 16
 GREY_MARGIN = 0.06
 _MASK = (1 << 64) - 1
+
+PATCH = 20  # side of the middle patch compared (even: fields are centred on whole pixels)
+BASE = 34  # a field's short side at which the patch covers as much of it as of its picture
+RATIOS = (0.8, 0.86, 0.93, 1.0, 1.07, 1.16, 1.25)  # reciprocal pairs, end to end
+REACH = 4  # pixels searched each way around the middle
+BLUR = 0.6  # Gaussian radius (px) against resampling and sub-pixel shifts
+FLAT_STD = 3.0  # grey levels: a patch or window flatter than this says nothing
+TURNS = (0, 1, 3)  # quarter turns searched (np.rot90's k)
+TILTS = (-3.0, 0.0, 3.0)  # degrees the middle patch is also turned by
+MATCH = 0.92  # the lower direction's best correlation that makes a pair a copy
+GREY_CHROMA = 12.0  # mean chroma under which a picture counts as grey
+CHROMA_RATIO = 2.5  # colour edits change the mean chroma less than this (up to 2.1x seen)
+HUE_COS = 0.9  # cosine of the mean hues' angle (~26 degrees; copies stay within 13)
 
 
 def dhash(image: Image.Image) -> int:
@@ -49,16 +78,6 @@ def grey_vector(image: Image.Image) -> np.ndarray:
     return a / norm if norm > 1e-6 else np.zeros_like(a)
 
 
-def grey_of_file(path: Path | str) -> np.ndarray | None:
-    """`grey_vector` of an image file decoded small (JPEG draft mode); None if unreadable."""
-    try:
-        with Image.open(path) as im:
-            im.draft("L", (64, 64))
-            return grey_vector(im)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return None
-
-
 def dhash_of_file(path: Path | str) -> int | None:
     """`dhash` of an image file decoded small (JPEG draft mode), EXIF-rotated; None if
     unreadable. For photos indexed before the hash was stored at ingest."""
@@ -80,3 +99,119 @@ def mean_colour(image: Image.Image) -> tuple[float, float, float]:
     small = image.convert("RGB").resize((16, 16), Image.Resampling.BOX)
     m = np.asarray(small, dtype=np.float32).reshape(-1, 3).mean(axis=0)
     return float(m[0]), float(m[1]), float(m[2])
+
+
+@dataclass(frozen=True, eq=False)
+class Likeness:
+    """What the image checks need of one picture (see the module's docstring): the grey
+    thumbnail, the middle patch at each of `TILTS` (zero mean, unit length), its fields at each
+    of `RATIOS` (uint8, only the part around the middle that is searched) and the mean
+    chroma of the middle (red-green, yellow-blue; a crop keeps the middle, not the edges)."""
+
+    grey: np.ndarray
+    patches: np.ndarray
+    fields: tuple[np.ndarray, ...]
+    chroma: tuple[float, float]
+    flat: bool
+
+    def match(self, other: Likeness) -> float:
+        """How well the two pictures' middles are found in each other (1: exactly; 0 where
+        either is flat or their colours disagree)."""
+        if self.flat or other.flat or not colours_agree(self.chroma, other.chroma):
+            return 0.0
+        mine, theirs = _turns(self.patches), _turns(other.patches)
+        best = 0.0
+        last = len(RATIOS) - 1
+        for i in range(len(RATIOS)):
+            here = _search(self.fields[i], theirs)  # their middle in me, per turn
+            there = _search(other.fields[last - i], mine)  # mine in them, at 1 / the scale
+            for k in TURNS:
+                best = max(best, min(float(here[k]), float(there[(4 - k) % 4])))
+        return best
+
+
+def likeness(image: Image.Image) -> Likeness:
+    """The `Likeness` of a picture (any mode; decoded small is fine: 64 px a side or more)."""
+    rgb = image.convert("RGB")
+    grey = rgb.convert("L")
+    w, h = grey.size
+    short = min(w, h)
+    side = PATCH * short / BASE
+    box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+    patches = []
+    flat = False
+    for angle in TILTS:
+        turned = grey if angle == 0 else grey.rotate(angle, Image.Resampling.BILINEAR)
+        small = turned.resize((PATCH, PATCH), Image.Resampling.BOX, box=box)
+        patch = np.asarray(small.filter(ImageFilter.GaussianBlur(BLUR)), dtype=np.float32)
+        patch = patch - patch.mean()
+        norm = float(np.linalg.norm(patch))
+        flat = flat or norm < FLAT_STD * PATCH
+        patches.append(patch / max(norm, 1e-6))
+    mean = np.asarray(rgb.resize((8, 8), Image.Resampling.BOX, box=box), dtype=np.float32)
+    r, g, b = mean.reshape(-1, 3).mean(axis=0).tolist()
+    return Likeness(
+        grey=grey_vector(grey),
+        patches=np.stack(patches),
+        fields=tuple(_field(grey, BASE * r) for r in RATIOS),
+        chroma=(r - g, (r + g) / 2 - b),
+        flat=flat,
+    )
+
+
+def likeness_of_file(path: Path | str) -> Likeness | None:
+    """`likeness` of an image file decoded small (JPEG draft mode); None if unreadable."""
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (128, 128))
+            return likeness(im)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
+def colours_agree(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether two mean chromas could be one picture's, before and after a colour edit."""
+    ma, mb = float(np.hypot(*a)), float(np.hypot(*b))
+    lo, hi = min(ma, mb), max(ma, mb)
+    if hi < GREY_CHROMA:
+        return True
+    if hi > CHROMA_RATIO * max(lo, GREY_CHROMA / 2):
+        return False
+    if lo < GREY_CHROMA:
+        return True
+    return (a[0] * b[0] + a[1] * b[1]) / (ma * mb) >= HUE_COS
+
+
+def _field(grey: Image.Image, short_side: float) -> np.ndarray:
+    """The picture at `short_side` pixels on its short side, on a grid centred on its middle
+    (even sides, so the middle patch sits on whole pixels), blurred; only the middle
+    PATCH + 2 * REACH square (or less) is kept."""
+    w, h = grey.size
+    short = min(w, h)
+    fw, fh = 2 * int(short_side * w / short / 2), 2 * int(short_side * h / short / 2)
+    bw, bh = fw * short / short_side, fh * short / short_side
+    box = ((w - bw) / 2, (h - bh) / 2, (w + bw) / 2, (h + bh) / 2)
+    f = grey.resize((fw, fh), Image.Resampling.BOX, box=box).filter(ImageFilter.GaussianBlur(BLUR))
+    keep = PATCH + 2 * REACH
+    y0, x0 = max(0, (fh - keep) // 2), max(0, (fw - keep) // 2)
+    middle: np.ndarray = np.asarray(f, dtype=np.uint8)[y0 : y0 + keep, x0 : x0 + keep].copy()
+    return middle
+
+
+def _turns(patches: np.ndarray) -> np.ndarray:
+    """The patches at the four quarter turns, one flattened row each, turn by turn
+    [4 * len(TILTS), PATCH * PATCH]."""
+    return np.stack([np.rot90(p, k).reshape(-1) for k in range(4) for p in patches])
+
+
+def _search(field: np.ndarray, turns: np.ndarray) -> np.ndarray:
+    """The best normalised correlation of the patches over the field's windows, per quarter
+    turn (the best tilt) [4]."""
+    windows = sliding_window_view(field.astype(np.float32), (PATCH, PATCH))
+    flat = windows.reshape(-1, PATCH * PATCH)
+    sums = flat.sum(axis=1)
+    spread = np.einsum("ij,ij->i", flat, flat) - sums * sums / (PATCH * PATCH)
+    floor = (FLAT_STD * PATCH) ** 2
+    found = ((flat @ turns.T) / np.sqrt(np.maximum(spread, floor))[:, None]).max(0)
+    best: np.ndarray = found.reshape(4, -1).max(1)
+    return best
