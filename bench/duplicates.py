@@ -300,43 +300,79 @@ def quality(model_dir: Path) -> dict[str, Any]:
         s = edit_set(originals, 1)
         v = encode(s.images)
     dh = [likeness.dhash(im) for im in s.images]
-    gr = [likeness.grey_vector(im) for im in s.images]
+    t0 = time.perf_counter()
+    lk = [likeness.likeness(im) for im in s.images]
+    likeness_ms = (time.perf_counter() - t0) / len(lk) * 1000
     cos = v @ v.T
     nbrs = np.argsort(-cos, axis=1)[:, :11]
-    check = grouping.ImageCheck(lambda i: dh[i], lambda i: gr[i])
     cands = grouping.candidates_from_knn(
         np.arange(len(v)), nbrs, np.take_along_axis(cos, nbrs, 1), t.low
     )
-    groups = grouping.groups(grouping.confirm(cands, t, check))
-    pred = np.full(len(v), -1)
-    for g, (members, _) in enumerate(groups):
-        pred[members] = g
     lab = np.asarray(s.labels)
-    tp = fp = fn = 0
-    for i in range(len(v)):
-        for j in range(i + 1, len(v)):
-            same, found = lab[i] == lab[j], pred[i] >= 0 and pred[i] == pred[j]
-            tp += same and found
-            fp += found and not same
-            fn += same and not found
-    per_edit = {}
-    for e in EDITS:
-        idx = [i for i, nm in enumerate(s.names) if nm.endswith(e)]
-        orig = [s.names.index(s.names[i].split(":")[0] + ":original") for i in idx]
-        per_edit[e] = sum(
-            pred[i] >= 0 and pred[i] == pred[o] for i, o in zip(idx, orig, strict=True)
-        ) / len(idx)
-    return {
+    out: dict[str, Any] = {
         "model_id": t.model_id,
         "thresholds": t.to_dict(),
         "calibrate_s": calibrate_s,
         "pictures": len(v),
-        "pair_precision": tp / max(tp + fp, 1),
-        "pair_recall": tp / max(tp + fn, 1),
-        "false_pairs": fp,
-        "image_checks": check.checked,
-        "edit_found_with_original": per_edit,
+        "candidate_pairs": len(cands),
+        "likeness_ms_per_picture": likeness_ms,
     }
+    for name, search in (("before", False), ("after", True)):
+        check = grouping.ImageCheck(lambda i: dh[i], lambda i: lk[i], search=search)
+        t0 = time.perf_counter()
+        groups = grouping.groups(grouping.confirm(cands, t, check))
+        check_s = time.perf_counter() - t0
+        pred = np.full(len(v), -1)
+        for g, (members, _) in enumerate(groups):
+            pred[members] = g
+        tp = fp = fn = 0
+        for i in range(len(v)):
+            for j in range(i + 1, len(v)):
+                same, found = lab[i] == lab[j], pred[i] >= 0 and pred[i] == pred[j]
+                tp += same and found
+                fp += found and not same
+                fn += same and not found
+        per_edit = {}
+        for e in EDITS:
+            idx = [i for i, nm in enumerate(s.names) if nm.endswith(e)]
+            orig = [s.names.index(s.names[i].split(":")[0] + ":original") for i in idx]
+            per_edit[e] = sum(
+                pred[i] >= 0 and pred[i] == pred[o] for i, o in zip(idx, orig, strict=True)
+            ) / len(idx)
+        out[name] = {
+            "pair_precision": tp / max(tp + fp, 1),
+            "pair_recall": tp / max(tp + fn, 1),
+            "false_pairs": fp,
+            "image_checks": check.checked,
+            "searched": check.searched,
+            "checks_searched": f"{check.checked} / {check.searched}",
+            "check_ms_per_pair": check_s / max(check.checked, 1) * 1000,
+            "edit_found_with_original": per_edit,
+        }
+    # Reading a likeness as the library does: from the photo's 256 px thumbnail file.
+    from app.core.photos.thumbnails import render_thumbnail
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i, im in enumerate(s.images[:60]):
+            files.append(Path(tmp) / f"{i}.jpg")
+            files[-1].write_bytes(render_thumbnail(im.convert("RGB")))
+        t0 = time.perf_counter()
+        for f in files:
+            likeness.likeness_of_file(f)
+        out["likeness_ms_per_thumbnail_file"] = (time.perf_counter() - t0) / len(files) * 1000
+    # The search alone, per pair: copies (it runs through) and distinct pictures (most stop
+    # at the colour test), and the best score of any distinct pair (the margin under MATCH).
+    pairs = [(i, j) for i in range(len(v)) for j in range(i + 1, len(v))]
+    for kind, keep in (("copies", True), ("distinct", False)):
+        chosen = [(i, j) for i, j in pairs if (lab[i] == lab[j]) == keep]
+        t0 = time.perf_counter()
+        scores = [lk[i].match(lk[j]) for i, j in chosen]
+        out[f"search_ms_{kind}"] = (time.perf_counter() - t0) / len(chosen) * 1000
+        out[f"search_{kind}_best" if not keep else "search_copies_min"] = (
+            max(scores) if not keep else min(scores)
+        )
+    return out
 
 
 def bench_quality(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -345,15 +381,46 @@ def bench_quality(args: argparse.Namespace, results: dict[str, Any]) -> None:
         model_dir = bench_model(args.cache) if name == "vit" else Path(name)
         q = quality(model_dir)
         out[name] = q
-        t = q["thresholds"]
-        print(f"quality: {q['model_id']}")
+        t, before, after = q["thresholds"], q["before"], q["after"]
+        print(f"quality: {q['model_id']} ({q['candidate_pairs']} candidate pairs)")
         print_table(
-            ["what", "value"],
+            ["what", "before (hash, thumbnail)", "after (+ search of middles)"],
             [
-                ["low / high cosine", f"{t['low']:.3f} / {t['high']:.3f}"],
-                ["copies min / distinct max", f"{t['copies_min']:.3f} / {t['distinct_max']:.3f}"],
-                ["pair precision / recall", f"{q['pair_precision']:.3f} / {q['pair_recall']:.3f}"],
-                *[[f"  {e}", f"{r:.2f}"] for e, r in q["edit_found_with_original"].items()],
+                ["low / high cosine", f"{t['low']:.3f} / {t['high']:.3f}", ""],
+                *[
+                    [
+                        what,
+                        f"{before[key]:.3f}" if isinstance(before[key], float) else before[key],
+                        f"{after[key]:.3f}" if isinstance(after[key], float) else after[key],
+                    ]
+                    for what, key in (
+                        ("pair precision", "pair_precision"),
+                        ("pair recall", "pair_recall"),
+                        ("false pairs", "false_pairs"),
+                        ("image checks / searches", "checks_searched"),
+                        ("check, ms a pair (all paths)", "check_ms_per_pair"),
+                    )
+                ],
+                *[
+                    [f"  {e}", f"{r:.2f}", f"{after['edit_found_with_original'][e]:.2f}"]
+                    for e, r in before["edit_found_with_original"].items()
+                ],
+                ["likeness, ms a picture", "", f"{q['likeness_ms_per_picture']:.2f}"],
+                [
+                    "likeness from a thumbnail file, ms",
+                    "",
+                    f"{q['likeness_ms_per_thumbnail_file']:.2f}",
+                ],
+                [
+                    "search, ms a pair: copies / distinct",
+                    "",
+                    f"{q['search_ms_copies']:.3f} / {q['search_ms_distinct']:.3f}",
+                ],
+                [
+                    "search: worst copy / best distinct",
+                    "",
+                    f"{q['search_copies_min']:.3f} / {q['search_distinct_best']:.3f}",
+                ],
             ],
         )
 
