@@ -70,7 +70,7 @@ class ImageCheck:
         if not self.search:
             return False
         self.searched += 1
-        return la.match(lb) >= MATCH
+        return la.match(lb, needed=MATCH) >= MATCH
 
 
 def confirm(candidates: Iterable[Pair], t: Thresholds, check: ImageCheck) -> list[Pair]:

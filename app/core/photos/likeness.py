@@ -110,24 +110,24 @@ class Likeness:
 
     grey: np.ndarray
     patches: np.ndarray
-    fields: tuple[np.ndarray, ...]
+    fields: np.ndarray
+    weights: np.ndarray
     chroma: tuple[float, float]
     flat: bool
 
-    def match(self, other: Likeness) -> float:
+    def match(self, other: Likeness, *, needed: float = 0.0) -> float:
         """How well the two pictures' middles are found in each other (1: exactly; 0 where
-        either is flat or their colours disagree)."""
+        either is flat or their colours disagree). With `needed`, a pair that cannot reach
+        it stops after one direction and gets that direction's (higher) figure."""
         if self.flat or other.flat or not colours_agree(self.chroma, other.chroma):
             return 0.0
-        mine, theirs = _turns(self.patches), _turns(other.patches)
-        best = 0.0
-        last = len(RATIOS) - 1
-        for i in range(len(RATIOS)):
-            here = _search(self.fields[i], theirs)  # their middle in me, per turn
-            there = _search(other.fields[last - i], mine)  # mine in them, at 1 / the scale
-            for k in TURNS:
-                best = max(best, min(float(here[k]), float(there[(4 - k) % 4])))
-        return best
+        here = _search(self, _turns(other.patches))  # their middle in me [ratio, turn]
+        if (bound := float(here[:, list(TURNS)].max())) < needed:
+            return max(0.0, bound)
+        there = _search(other, _turns(self.patches))  # mine in them
+        # Scale r here is 1 / r there (RATIOS run in reciprocal pairs); turn k is 4 - k there.
+        both = np.minimum(here, there[::-1][:, [0, 3, 2, 1]])
+        return max(0.0, float(both[:, list(TURNS)].max()))
 
 
 def likeness(image: Image.Image) -> Likeness:
@@ -138,22 +138,32 @@ def likeness(image: Image.Image) -> Likeness:
     short = min(w, h)
     side = PATCH * short / BASE
     box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+    # Only the middle (and room to turn it) is turned: a large picture costs no more.
+    x0, y0 = max(0, int((w - 1.5 * side) / 2)), max(0, int((h - 1.5 * side) / 2))
+    middle = grey.crop((x0, y0, w - x0, h - y0))
+    inner = (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
     patches = []
     flat = False
     for angle in TILTS:
-        turned = grey if angle == 0 else grey.rotate(angle, Image.Resampling.BILINEAR)
-        small = turned.resize((PATCH, PATCH), Image.Resampling.BOX, box=box)
+        turned = (
+            middle
+            if angle == 0
+            else middle.rotate(angle, Image.Resampling.BILINEAR, center=(w / 2 - x0, h / 2 - y0))
+        )
+        small = turned.resize((PATCH, PATCH), Image.Resampling.BOX, box=inner)
         patch = np.asarray(small.filter(ImageFilter.GaussianBlur(BLUR)), dtype=np.float32)
         patch = patch - patch.mean()
         norm = float(np.linalg.norm(patch))
         flat = flat or norm < FLAT_STD * PATCH
         patches.append(patch / max(norm, 1e-6))
+    fields, weights = _fields(grey)
     mean = np.asarray(rgb.resize((8, 8), Image.Resampling.BOX, box=box), dtype=np.float32)
     r, g, b = mean.reshape(-1, 3).mean(axis=0).tolist()
     return Likeness(
         grey=grey_vector(grey),
         patches=np.stack(patches),
-        fields=tuple(_field(grey, BASE * r) for r in RATIOS),
+        fields=fields,
+        weights=weights,
         chroma=(r - g, (r + g) / 2 - b),
         flat=flat,
     )
@@ -183,35 +193,53 @@ def colours_agree(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 
 def _field(grey: Image.Image, short_side: float) -> np.ndarray:
-    """The picture at `short_side` pixels on its short side, on a grid centred on its middle
-    (even sides, so the middle patch sits on whole pixels), blurred; only the middle
-    PATCH + 2 * REACH square (or less) is kept."""
+    """The middle PATCH + 2 * REACH square (or less) of the picture at `short_side` pixels on
+    its short side, on a grid centred on its middle (even sides, so the middle patch sits on
+    whole pixels), blurred. Only that part (and a margin for the blur) is resampled."""
     w, h = grey.size
-    short = min(w, h)
-    fw, fh = 2 * int(short_side * w / short / 2), 2 * int(short_side * h / short / 2)
-    bw, bh = fw * short / short_side, fh * short / short_side
-    box = ((w - bw) / 2, (h - bh) / 2, (w + bw) / 2, (h + bh) / 2)
-    f = grey.resize((fw, fh), Image.Resampling.BOX, box=box).filter(ImageFilter.GaussianBlur(BLUR))
+    scale = short_side / min(w, h)
+    fw, fh = 2 * int(w * scale / 2), 2 * int(h * scale / 2)  # the whole field's even sides
     keep = PATCH + 2 * REACH
-    y0, x0 = max(0, (fh - keep) // 2), max(0, (fw - keep) // 2)
-    middle: np.ndarray = np.asarray(f, dtype=np.uint8)[y0 : y0 + keep, x0 : x0 + keep].copy()
+    tw, th = min(fw, keep + 4), min(fh, keep + 4)
+    bw, bh = tw / scale, th / scale
+    box = ((w - bw) / 2, (h - bh) / 2, (w + bw) / 2, (h + bh) / 2)
+    f = grey.resize((tw, th), Image.Resampling.BOX, box=box).filter(ImageFilter.GaussianBlur(BLUR))
+    y0, x0 = (th - min(th, keep)) // 2, (tw - min(tw, keep)) // 2
+    middle: np.ndarray = np.asarray(f, dtype=np.uint8)[y0 : th - y0, x0 : tw - x0].copy()
     return middle
 
 
 def _turns(patches: np.ndarray) -> np.ndarray:
     """The patches at the four quarter turns, one flattened row each, turn by turn
     [4 * len(TILTS), PATCH * PATCH]."""
-    return np.stack([np.rot90(p, k).reshape(-1) for k in range(4) for p in patches])
+    rows = [np.rot90(patches, k, axes=(1, 2)).reshape(len(patches), -1) for k in range(4)]
+    return np.concatenate(rows)
 
 
-def _search(field: np.ndarray, turns: np.ndarray) -> np.ndarray:
-    """The best normalised correlation of the patches over the field's windows, per quarter
-    turn (the best tilt) [4]."""
-    windows = sliding_window_view(field.astype(np.float32), (PATCH, PATCH))
-    flat = windows.reshape(-1, PATCH * PATCH)
-    sums = flat.sum(axis=1)
-    spread = np.einsum("ij,ij->i", flat, flat) - sums * sums / (PATCH * PATCH)
+def _fields(grey: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """The `_field`s at every ratio, stacked [ratio, side, side] (a smaller one padded), and
+    each window's weight: 1 / its spread (floored at FLAT_STD), 0 where it holds padding."""
+    keep = PATCH + 2 * REACH
+    span = keep - PATCH + 1
+    fields = np.zeros((len(RATIOS), keep, keep), dtype=np.uint8)
+    weights = np.zeros((len(RATIOS), span, span), dtype=np.float32)
     floor = (FLAT_STD * PATCH) ** 2
-    found = ((flat @ turns.T) / np.sqrt(np.maximum(spread, floor))[:, None]).max(0)
-    best: np.ndarray = found.reshape(4, -1).max(1)
+    for i, ratio in enumerate(RATIOS):
+        f = _field(grey, BASE * ratio)
+        h, w = f.shape
+        fields[i, :h, :w] = f
+        windows = sliding_window_view(f.astype(np.float32), (PATCH, PATCH))
+        sums = windows.sum(axis=(2, 3))
+        spread = (windows * windows).sum(axis=(2, 3)) - sums * sums / (PATCH * PATCH)
+        weights[i, : h - PATCH + 1, : w - PATCH + 1] = 1 / np.sqrt(np.maximum(spread, floor))
+    return fields, weights.reshape(-1)
+
+
+def _search(of: Likeness, turns: np.ndarray) -> np.ndarray:
+    """The best normalised correlation of the turned patches over the windows of `of`'s
+    fields, per ratio and quarter turn (the best offset and tilt) [ratio, 4]."""
+    windows = sliding_window_view(of.fields.astype(np.float32), (PATCH, PATCH), axis=(1, 2))
+    ncc = (windows.reshape(-1, PATCH * PATCH) @ turns.T) * of.weights[:, None]
+    per_turn = ncc.reshape(len(RATIOS), -1, 4 * len(TILTS)).max(axis=1)  # (contiguous: fast)
+    best: np.ndarray = per_turn.reshape(len(RATIOS), 4, len(TILTS)).max(axis=2)
     return best
