@@ -465,6 +465,33 @@ def test_open_removes_temp_files_of_dead_saves_only(library, tmp_path):
     assert not any(p.exists() for p in left) and busy.exists()
 
 
+def test_a_second_index_opened_mid_save_leaves_the_save_alone(library, tmp_path, monkeypatch):
+    """A model switch reopens an index folder while the indexer's thread saves to it: the second
+    object's sweep of this process's temp files waits for the save instead of deleting them."""
+    catalog, ids, vectors = library
+    idx = tmp_path / "idx"
+    vi = VectorIndex.open(idx, MODEL, 32, catalog)
+    vi.add(ids, vectors)
+    sweeper: list[threading.Thread] = []
+    real_fsync = vfiles.fsync_file
+
+    def fsync_then_reopen(path: Path) -> None:
+        if not sweeper:  # mid-save, the temp files written: another object opens the folder
+            sweeper.append(threading.Thread(target=vfiles.remove_dead_temp_files, args=(idx,)))
+            sweeper[0].start()
+            sweeper[0].join(0.3)
+        real_fsync(path)
+
+    monkeypatch.setattr(vfiles, "fsync_file", fsync_then_reopen)
+    vi.save(catalog.generation(MODEL))  # FileNotFoundError here before the folder lock
+    sweeper[0].join(10)
+    assert not sweeper[0].is_alive()
+    vi.close()
+    again = VectorIndex.open(idx, MODEL, 32, catalog)
+    assert len(again.ids()) == len(ids)
+    again.close()
+
+
 CHILD = textwrap.dedent(
     """
     import sys, numpy as np

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,19 @@ def read_saved(directory: Path, model_id: str, dim: int) -> Saved:
     return Saved(graph, store, projection, deleted, generation)
 
 
+# One lock per index folder in this process: a save's temp files are named after the process,
+# so a second index object over the same folder (a model switch reopening it) must neither save
+# at the same moment nor sweep those files away as a dead save's (remove_dead_temp_files).
+_FOLDER_LOCKS: dict[str, threading.Lock] = {}
+_FOLDER_LOCKS_GUARD = threading.Lock()
+
+
+def folder_lock(directory: Path) -> threading.Lock:
+    key = os.path.realpath(directory)
+    with _FOLDER_LOCKS_GUARD:
+        return _FOLDER_LOCKS.setdefault(key, threading.Lock())
+
+
 def write_saved(
     directory: Path,
     graph: hnswlib.Index,
@@ -117,6 +131,17 @@ def write_saved(
     The rows' segment files are flushed first by the caller and never change; index.json goes
     last and carries `meta` plus the others' sizes and checksums, so a kill between renames
     reads as torn. Segment files no saved index names any more are then removed."""
+    with folder_lock(directory):
+        _write_saved(directory, graph, store, projection, meta)
+
+
+def _write_saved(
+    directory: Path,
+    graph: hnswlib.Index,
+    store: RowStore,
+    projection: Projection | None,
+    meta: dict[str, Any],
+) -> None:
     bin_tmp = temp_path(directory, INDEX_BIN)
     aux_tmp = temp_path(directory, INDEX_AUX)
     json_tmp = temp_path(directory, INDEX_JSON)
@@ -148,12 +173,14 @@ def temp_path(directory: Path, name: str, pid: int | None = None) -> Path:
 
 def remove_dead_temp_files(directory: Path) -> None:
     """Delete temp files left by saves that were killed half-way (this process's, or those of
-    processes no longer running); another live process may be mid-save with its own."""
-    for path in directory.glob(f"index.*{TMP_SUFFIX}"):
-        pid_text = path.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1]
-        pid = int(pid_text) if pid_text.isdigit() else None
-        if pid is None or pid == os.getpid() or not process_alive(pid, path):
-            path.unlink(missing_ok=True)
+    processes no longer running); another live process may be mid-save with its own, and a
+    save of this process waits for `folder_lock`."""
+    with folder_lock(directory):
+        for path in directory.glob(f"index.*{TMP_SUFFIX}"):
+            pid_text = path.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1]
+            pid = int(pid_text) if pid_text.isdigit() else None
+            if pid is None or pid == os.getpid() or not process_alive(pid, path):
+                path.unlink(missing_ok=True)
 
 
 def process_alive(pid: int, temp: Path) -> bool:
