@@ -228,11 +228,20 @@ def _fields(grey: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         f = _field(grey, BASE * ratio)
         h, w = f.shape
         fields[i, :h, :w] = f
-        windows = sliding_window_view(f.astype(np.float32), (PATCH, PATCH))
-        sums = windows.sum(axis=(2, 3))
-        spread = (windows * windows).sum(axis=(2, 3)) - sums * sums / (PATCH * PATCH)
+        x = f.astype(np.float64)
+        sums = _window_sums(x)
+        spread = _window_sums(x * x) - sums * sums / (PATCH * PATCH)
         weights[i, : h - PATCH + 1, : w - PATCH + 1] = 1 / np.sqrt(np.maximum(spread, floor))
     return fields, weights.reshape(-1)
+
+
+def _window_sums(a: np.ndarray) -> np.ndarray:
+    """The sum of every PATCH x PATCH window of `a` (a summed-area table)."""
+    c = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
+    c[1:, 1:] = a.cumsum(axis=0).cumsum(axis=1)
+    p = PATCH
+    found: np.ndarray = c[p:, p:] - c[:-p, p:] - c[p:, :-p] + c[:-p, :-p]
+    return found
 
 
 def _search(of: Likeness, turns: np.ndarray) -> np.ndarray:
