@@ -19,20 +19,21 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from app.core.duplicates.calibration import Thresholds
-from app.core.photos.likeness import MATCH, Likeness, correlation, hamming
+from app.core.photos.likeness import MATCH, Likeness, colours_agree, correlation, hamming
 
 DHASH_SAME = 6  # bits of 64; see bench/RESULTS.md (Session 6) for the calibration behind it
 GREY_SAME = 0.95
 GREY_AGREES = 0.6  # a dhash match counts only where the thumbnails agree this far
-KEPT = 16_384  # pictures' likenesses kept at once (~11 KB each: ~180 MB at most)
+KEPT = 16_384  # whole likenesses kept at once (~14 KB each: ~220 MB at most)
 
 Pair = tuple[int, int, float]  # (id a < id b, cosine)
 
 
 class ImageCheck:
     """The cheap image check of ambiguous pairs; `dhash_of` and `likeness_of` give None where
-    a picture cannot be read (then the pair is not a duplicate). Likenesses are read once
-    each while the last `KEPT` are kept (pairs come grouped by photo)."""
+    a picture cannot be read (then the pair is not a duplicate). What the quick tests need
+    (grey thumbnail, mean colour: ~1 KB) is kept for every picture read; whole likenesses
+    (~14 KB) for the last `KEPT` only, read again when a pair needs the search."""
 
     def __init__(
         self,
@@ -44,30 +45,42 @@ class ImageCheck:
         self.dhash_of = dhash_of
         self.search = search  # False: the hash and thumbnail alone (the benchmark's "before")
         self._likeness_of = likeness_of
+        self._brief: dict[int, tuple[np.ndarray, tuple[float, float], bool] | None] = {}
         self._kept: OrderedDict[int, Likeness | None] = OrderedDict()
         self.checked = 0
         self.searched = 0  # pairs that needed the search of middles (crops, tilts)
+        self.reads = 0  # likenesses read (a picture again when it left the kept ones)
 
     def likeness(self, photo_id: int) -> Likeness | None:
         if photo_id in self._kept:
             self._kept.move_to_end(photo_id)
             return self._kept[photo_id]
+        self.reads += 1
         found = self._kept[photo_id] = self._likeness_of(photo_id)
         if len(self._kept) > KEPT:
             self._kept.popitem(last=False)
+        self._brief[photo_id] = None if found is None else (found.grey, found.chroma, found.flat)
         return found
+
+    def _brief_of(self, photo_id: int) -> tuple[np.ndarray, tuple[float, float], bool] | None:
+        if photo_id not in self._brief:
+            self.likeness(photo_id)
+        return self._brief[photo_id]
 
     def same(self, a: int, b: int) -> bool:
         self.checked += 1
         ha, hb = self.dhash_of(a), self.dhash_of(b)
         near = ha is not None and hb is not None and hamming(ha, hb) <= DHASH_SAME
-        la, lb = self.likeness(a), self.likeness(b)
-        if la is None or lb is None:
+        ba, bb = self._brief_of(a), self._brief_of(b)
+        if ba is None or bb is None:
             return False
         # Flat pictures (a logo, a wall) agree on a hash by chance: their thumbnails must too.
-        if correlation(la.grey, lb.grey) >= (GREY_AGREES if near else GREY_SAME):
+        if correlation(ba[0], bb[0]) >= (GREY_AGREES if near else GREY_SAME):
             return True
-        if not self.search:
+        if not self.search or ba[2] or bb[2] or not colours_agree(ba[1], bb[1]):
+            return False  # the search would say 0 (flat middles, other colours): no read
+        la, lb = self.likeness(a), self.likeness(b)
+        if la is None or lb is None:
             return False
         self.searched += 1
         return la.match(lb, needed=MATCH) >= MATCH
