@@ -147,6 +147,32 @@ def test_a_middle_is_found_in_a_crop_a_tilt_or_a_turn_not_in_other_photos() -> N
         assert left.match(right) < MATCH or left.flat or right.flat
 
 
+def test_the_image_check_reads_again_only_what_it_could_not_keep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.core.duplicates import grouping
+    from app.core.photos.likeness import likeness
+
+    originals = load_originals(max_side=256)[:4]
+    pictures = []
+    for im in originals:  # each photo and a copy cropped 8 % off the left and top
+        w, h = im.size
+        pictures += [im, im.crop((round(w * 0.08), round(h * 0.08), w, h))]
+    alike = [likeness(im) for im in pictures]
+    pairs = [(a, b) for a in range(len(pictures)) for b in range(a + 1, len(pictures))]
+
+    def run(kept: int) -> tuple[list[bool], grouping.ImageCheck]:
+        monkeypatch.setattr(grouping, "KEPT", kept)
+        check = grouping.ImageCheck(lambda i: None, lambda i: alike[i])
+        return [check.same(a, b) for a, b in pairs], check
+
+    roomy, all_kept = run(100)
+    tight, few_kept = run(2)
+    assert roomy == tight == [b == a + 1 and a % 2 == 0 for a, b in pairs]
+    assert all_kept.searched >= 1 and all_kept.reads == len(pictures)
+    assert few_kept.reads > len(pictures)  # read again, for the searches only
+
+
 def test_exact_copies_keeper_rule_and_differences(lib: Library, tmp_path: Path) -> None:
     originals = load_originals(max_side=256)
     photos = tmp_path / "photos"
