@@ -105,8 +105,9 @@ def mean_colour(image: Image.Image) -> tuple[float, float, float]:
 class Likeness:
     """What the image checks need of one picture (see the module's docstring): the grey
     thumbnail, the middle patch at each of `TILTS` (zero mean, unit length), its fields at each
-    of `RATIOS` (uint8, only the part around the middle that is searched) and the mean
-    chroma of the middle (red-green, yellow-blue; a crop keeps the middle, not the edges)."""
+    of `RATIOS` (uint8, only the part around the middle that is searched) with each window's
+    weight (1 / its spread), and the mean chroma of the middle (red-green, yellow-blue; a crop
+    keeps the middle, not the edges)."""
 
     grey: np.ndarray
     patches: np.ndarray
