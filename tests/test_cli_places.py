@@ -110,6 +110,8 @@ def test_typed_text_names_the_place_and_year_and_literal_keeps_the_words(library
     want = paths_where(made, lambda s, y: s == "lisbon" and y == 2019)
     assert {h["path"] for h in out["hits"]} == want
     assert out["query"]["text"] == "a red circle"
+    # July in Lisbon, no offset from the camera: the place's zone gives one, marked derived.
+    assert {(h["capture_offset"], h["offset_derived"]) for h in out["hits"]} == {("+01:00", True)}
     assert [(u["kind"], u["span"]) for u in out["query"]["understood"]] == [
         ("place", "in Lisbon"),
         ("year", "2019"),

@@ -311,6 +311,8 @@ def _hit_json(h: Hit, labels: dict[PlaceFilter, str]) -> dict[str, Any]:
         "path": str(h.path),
         "score": round(h.score, 6),
         "capture_time": iso(h.capture_time),
+        "capture_offset": h.capture_offset,
+        "offset_derived": h.offset_derived,
         "capture_source": h.capture_source,
         "kind": h.kind,
         "duration_ms": h.duration_ms,

@@ -576,6 +576,8 @@ class SearchEngine:
                 place_of(p),
                 p.lat,
                 p.lon,
+                p.capture_offset,
+                p.offset_derived,
             )
             for p in photos
         ]

@@ -140,6 +140,8 @@ class Hit:
     place: PlaceFilter | None = None  # where it was taken, when its GPS position is known
     lat: float | None = None
     lon: float | None = None
+    capture_offset: str | None = None  # "+01:00" where known
+    offset_derived: bool = False  # the offset came from the place's time zone, not the camera
 
 
 @dataclass(frozen=True)
