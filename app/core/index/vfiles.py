@@ -132,39 +132,29 @@ def write_saved(
     last and carries `meta` plus the others' sizes and checksums, so a kill between renames
     reads as torn. Segment files no saved index names any more are then removed."""
     with folder_lock(directory):
-        _write_saved(directory, graph, store, projection, meta)
-
-
-def _write_saved(
-    directory: Path,
-    graph: hnswlib.Index,
-    store: RowStore,
-    projection: Projection | None,
-    meta: dict[str, Any],
-) -> None:
-    bin_tmp = temp_path(directory, INDEX_BIN)
-    aux_tmp = temp_path(directory, INDEX_AUX)
-    json_tmp = temp_path(directory, INDEX_JSON)
-    graph.save_index(str(bin_tmp))
-    with open(aux_tmp, "wb") as f:
-        np.save(f, store.ids)
-        np.save(f, store.rows)
-        np.save(f, projection.mean if projection else np.empty(0, np.float32))
-        np.save(f, projection.basis if projection else np.empty((0, 0), np.float32))
-    meta = {"format": FORMAT_VERSION, **meta}
-    for path, key in ((bin_tmp, "bin"), (aux_tmp, "aux")):
-        fsync_file(path)
-        meta[f"{key}_size"] = path.stat().st_size
-        meta[f"{key}_crc32"] = crc32_file(path)
-    with open(json_tmp, "w", encoding="utf-8") as f:
-        json.dump(meta, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(bin_tmp, directory / INDEX_BIN)
-    os.replace(aux_tmp, directory / INDEX_AUX)
-    os.replace(json_tmp, directory / INDEX_JSON)
-    fsync_dir(directory)
-    remove_unused(directory, store.file_names(), process_alive)
+        bin_tmp = temp_path(directory, INDEX_BIN)
+        aux_tmp = temp_path(directory, INDEX_AUX)
+        json_tmp = temp_path(directory, INDEX_JSON)
+        graph.save_index(str(bin_tmp))
+        with open(aux_tmp, "wb") as f:
+            np.save(f, store.ids)
+            np.save(f, store.rows)
+            np.save(f, projection.mean if projection else np.empty(0, np.float32))
+            np.save(f, projection.basis if projection else np.empty((0, 0), np.float32))
+        meta = {"format": FORMAT_VERSION, **meta}
+        for path, key in ((bin_tmp, "bin"), (aux_tmp, "aux")):
+            fsync_file(path)
+            meta[f"{key}_size"] = path.stat().st_size
+            meta[f"{key}_crc32"] = crc32_file(path)
+        with open(json_tmp, "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(bin_tmp, directory / INDEX_BIN)
+        os.replace(aux_tmp, directory / INDEX_AUX)
+        os.replace(json_tmp, directory / INDEX_JSON)
+        fsync_dir(directory)
+        remove_unused(directory, store.file_names(), process_alive)
 
 
 def temp_path(directory: Path, name: str, pid: int | None = None) -> Path:

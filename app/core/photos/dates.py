@@ -80,13 +80,14 @@ def xmp_packet(im: Image.Image) -> bytes | str | None:
     return packet if isinstance(packet, bytes | str) and packet else None
 
 
-def xmp_date(packet: bytes | str | None, name: str = "") -> tuple[datetime, str | None] | None:
-    """The best capture date of an XMP packet (`XMP_DATES`, as attributes or as elements) and
-    its offset; None when it has none. Malformed XMP is logged and ignored."""
+def xmp_values(packet: bytes | str | None, name: str = "") -> dict[str, str] | None:
+    """Every attribute and element text of an XMP packet by its qualified name ("{ns}local"),
+    the first wins; None for no packet, one that declares entities (XMP never does) or
+    malformed XML, which is logged and ignored."""
     if not packet:
         return None
     if b"<!ENTITY" in (packet if isinstance(packet, bytes) else packet.encode("utf-8", "replace")):
-        log.info("%s: ignoring XMP that declares entities", name)  # XMP never does
+        log.info("%s: ignoring XMP that declares entities", name)
         return None
     try:
         root = ET.fromstring(packet.strip(b"\x00 \t\r\n") if isinstance(packet, bytes) else packet)
@@ -99,6 +100,15 @@ def xmp_date(packet: bytes | str | None, name: str = "") -> tuple[datetime, str 
             values.setdefault(key, value)
         if isinstance(node.tag, str) and node.text and node.text.strip():
             values.setdefault(node.tag, node.text)
+    return values
+
+
+def xmp_date(packet: bytes | str | None, name: str = "") -> tuple[datetime, str | None] | None:
+    """The best capture date of an XMP packet (`XMP_DATES`, as attributes or as elements) and
+    its offset; None when it has none. Malformed XMP is logged and ignored."""
+    values = xmp_values(packet, name)
+    if values is None:
+        return None
     for ns, local in XMP_DATES:
         got = parse_xmp_date(values.get(f"{{{ns}}}{local}"))
         if got is not None:

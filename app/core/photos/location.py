@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import math
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
+
+from app.core.photos.dates import xmp_values
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def position_from_exif(exif: Image.Exif, name: str = "") -> Position | None:
 def position_from_xmp(packet: bytes | str | None, name: str = "") -> Position | None:
     """exif:GPSLatitude/GPSLongitude of an XMP packet ("38,43.338N", "38,43,20.28N" or decimal
     degrees), else DJI's drone-dji:GpsLatitude/GpsLongitude; None when absent or rejected."""
-    values = _xmp_values(packet, name)
+    values = xmp_values(packet, name) or {}
     for ns, lat_key, lon_keys in (
         (EXIF_NS, "GPSLatitude", ("GPSLongitude",)),
         (DJI_NS, "GpsLatitude", ("GpsLongitude", "GpsLongtitude")),  # sic: older DJI firmware
@@ -203,25 +204,3 @@ def _xmp_coordinate(text: str | None, hemispheres: str) -> float:
     if _DECIMAL.fullmatch(text):
         return float(text)
     raise ValueError(f"{text[:40]!r} is not a coordinate")
-
-
-def _xmp_values(packet: bytes | str | None, name: str) -> dict[str, str]:
-    """Every attribute and element text of an XMP packet by its qualified name (the first wins)."""
-    if not packet:
-        return {}
-    raw = packet if isinstance(packet, bytes) else packet.encode("utf-8", "replace")
-    if b"<!ENTITY" in raw:
-        log.debug("%s: no position from XMP that declares entities", name)
-        return {}
-    try:
-        root = ET.fromstring(raw.strip(b"\x00 \t\r\n"))
-    except (ET.ParseError, ValueError) as e:
-        log.debug("%s: no position from malformed XMP (%s)", name, e)
-        return {}
-    values: dict[str, str] = {}
-    for node in root.iter():
-        for key, value in node.attrib.items():
-            values.setdefault(key, value)
-        if isinstance(node.tag, str) and node.text and node.text.strip():
-            values.setdefault(node.tag, node.text)
-    return values
