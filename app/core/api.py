@@ -25,6 +25,7 @@ from app.core.errors import DamagedCatalogError, StorageError, UserError, storag
 from app.core.jobs import JobCancelled, JobControl
 from app.core.library import (
     DuplicateGroup,
+    DuplicateProgress,
     KeeperRule,
     Library,
     LibraryStatus,
@@ -95,6 +96,7 @@ __all__ = [
     "Chip",
     "DamagedCatalogError",
     "DuplicateGroup",
+    "DuplicateProgress",
     "Encoder",
     "Folder",
     "Hit",

@@ -38,6 +38,8 @@ from app.core.catalog.records import (
 )
 from app.core.duplicates.engine import DuplicateFinder
 from app.core.duplicates.model import DuplicateGroup, KeeperRule, TrashResult
+from app.core.duplicates.progress import DuplicateProgress
+from app.core.duplicates.progress import Reporter as DuplicateReporter
 from app.core.duplicates.trash import move_to_trash
 from app.core.errors import UserError
 from app.core.index.vindex import VectorIndex
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChangeSummary",
     "DuplicateGroup",
+    "DuplicateProgress",
     "Folder",
     "IndexProgress",
     "IndexReport",
@@ -470,18 +473,29 @@ class Library:
         return None if data is None else (photo.path, io.BytesIO(data))
 
     def duplicates(
-        self, *, exact_only: bool = False, rule: KeeperRule | None = None
+        self,
+        *,
+        exact_only: bool = False,
+        rule: KeeperRule | None = None,
+        progress: Callable[[DuplicateProgress], None] | None = None,
+        control: JobControl | None = None,
     ) -> list[DuplicateGroup]:
         """Groups of identical files and (with a model, unless `exact_only`) near-duplicates,
         the most space to gain first, each with its keeper under `rule` first. Reads only:
-        nothing is moved (`move_to_trash` does that, when asked)."""
+        nothing is moved (`move_to_trash` does that, when asked). `progress` hears each stage's
+        done of total (from this thread); `control` cancels between batches (`JobCancelled`),
+        and the next call takes up or starts again cleanly."""
         serving = self._serving
         near = serving is not None and not exact_only
+        reporter = DuplicateReporter(progress, control)
         return self.duplicate_finder.find(
             serving.vindex if serving is not None and near else None,
-            self.duplicate_finder.thresholds(serving.encoder) if serving and near else None,
+            self.duplicate_finder.thresholds(serving.encoder, reporter)
+            if serving and near
+            else None,
             exact_only=exact_only,
             rule=rule or KeeperRule(),
+            reporter=reporter,
         )
 
     def move_to_trash(self, photo_ids: Sequence[int]) -> TrashResult:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageEnhance
 
+from app.core.duplicates.progress import CALIBRATING, Reporter
 from app.core.durable import write_json_atomic
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 MARGIN = 0.005  # cosine slack on each side of the measured extremes
 CALIBRATION_VERSION = 1
 HELD_OUT = 6  # photos of the shipped set used only as two halves (distinct-but-similar)
+BATCH = 16  # pictures encoded at once (a cancel waits for one batch at most)
 
 
 def _resize(img: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -183,17 +185,23 @@ def thresholds_from(model_id: str, vectors: np.ndarray, labels: Sequence[int]) -
     return Thresholds(model_id, low, high, copies_min, distinct_max, int(upper.sum()))
 
 
-def calibrate(encoder: Encoder, seed: int = 0) -> Thresholds:
-    """Measure `encoder`'s thresholds on the shipped photos (a few seconds with ViT-B-32)."""
+def calibrate(encoder: Encoder, seed: int = 0, reporter: Reporter | None = None) -> Thresholds:
+    """Measure `encoder`'s thresholds on the shipped photos (a few seconds with ViT-B-32),
+    reporting the pictures encoded; a cancel between batches raises `JobCancelled`."""
+    reporter = reporter or Reporter()
     s = edit_set(load_originals(), seed)
-    vecs = np.concatenate(
-        [encoder.encode_images(s.images[i : i + 16]) for i in range(0, len(s.images), 16)]
-    )
-    return thresholds_from(encoder.model_id, vecs, s.labels)
+    reporter.stage(CALIBRATING, len(s.images))
+    parts = []
+    for i in range(0, len(s.images), BATCH):
+        reporter.checkpoint()
+        parts.append(encoder.encode_images(s.images[i : i + BATCH]))
+        reporter.advance(i + len(parts[-1]))
+    return thresholds_from(encoder.model_id, np.concatenate(parts), s.labels)
 
 
-def thresholds_for(encoder: Encoder, folder: Path) -> Thresholds:
-    """The model's thresholds, measured once and kept in `folder/<model id>.json`."""
+def thresholds_for(encoder: Encoder, folder: Path, reporter: Reporter | None = None) -> Thresholds:
+    """The model's thresholds, measured once and kept in `folder/<model id>.json` (a
+    measurement cancelled midway keeps nothing)."""
     path = folder / f"{encoder.model_id}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -201,7 +209,7 @@ def thresholds_for(encoder: Encoder, folder: Path) -> Thresholds:
             return Thresholds(**data)
     except (OSError, ValueError, TypeError):
         pass
-    found = calibrate(encoder)
+    found = calibrate(encoder, reporter=reporter)
     log.info("near-duplicate thresholds of %s: %s", encoder.model_id, found)
     try:
         folder.mkdir(parents=True, exist_ok=True)

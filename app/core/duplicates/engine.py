@@ -7,6 +7,11 @@ when the model's calibrated thresholds and the image check say so (`grouping`).
 
 Incremental: the duplicate pairs are cached per model with the catalog generation they match;
 when photos arrive or change only they query their neighbours, and removed ones drop out.
+
+Progress and cancel (`progress.Reporter`): each stage reports done of total, and a cancel is
+honoured between batches. The cache changes only when a search through is complete; one
+cancelled while comparing pictures is taken up where it stopped by the next call (in memory,
+while the catalog is unchanged); one cancelled earlier starts again.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +30,7 @@ from app.core.duplicates import grouping, pairstore
 from app.core.duplicates.calibration import Thresholds, thresholds_for
 from app.core.duplicates.keeper import differences, order_by_rule
 from app.core.duplicates.model import DuplicateGroup, KeeperRule
+from app.core.duplicates.progress import COMPARING, IDENTICAL, NEIGHBOURS, Reporter
 from app.core.durable import sha256_file
 from app.core.photos import likeness
 
@@ -35,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 K_NEAREST = 10  # candidates a photo; a burst longer than this still links through its members
+QUERY_BATCH = 4096  # photos asking for their neighbours between two checks for a cancel
+PAIR_BATCH = 128  # ambiguous pairs compared between two checks (the worst case: ~0.1 s)
 
 
 class NeighbourIndex(Protocol):
@@ -71,6 +80,21 @@ def knn(
     return found, nbrs, scores
 
 
+@dataclass
+class _Pending:
+    """A search through cut short while comparing pictures: the next call at the same catalog
+    generation goes on from `done` with the pictures already read (`check`)."""
+
+    generation: int
+    now: dict[int, str | None]  # each photo's fingerprint as the search found it
+    kept: dict[tuple[int, int], float]  # the cached pairs still valid
+    ambiguous: list[grouping.Pair]  # in the band: the image check decides
+    check: grouping.ImageCheck
+    computed: list[tuple[int, int]]  # difference hashes read, not stored in the catalog yet
+    done: int = 0
+    confirmed: list[grouping.Pair] = field(default_factory=list)
+
+
 class DuplicateFinder:
     """Duplicates of one library; `calibration_dir` keeps each model's thresholds."""
 
@@ -80,6 +104,7 @@ class DuplicateFinder:
         self.calibration_dir = calibration_dir
         self._lock = threading.Lock()
         self._caches: dict[tuple[str, float, float], pairstore.PairCache] = {}
+        self._pending: dict[tuple[str, float, float], _Pending] = {}
         self.last_queried = 0  # photos whose neighbours the last call asked for (bench, tests)
 
     # -- the whole answer ------------------------------------------------------------------------
@@ -91,17 +116,21 @@ class DuplicateFinder:
         *,
         exact_only: bool = False,
         rule: KeeperRule | None = None,
+        reporter: Reporter | None = None,
     ) -> list[DuplicateGroup]:
         """Groups of duplicates, the most space to gain first (see `Library.duplicates`);
         near ones where an index and its model's `thresholds` are given."""
         rule = rule or KeeperRule()
+        reporter = reporter or Reporter()
         hidden = self._hidden()
         exact = [
-            kept for s in self.exact_sets() if len(kept := [m for m in s if m not in hidden]) > 1
+            kept
+            for s in self.exact_sets(reporter)
+            if len(kept := [m for m in s if m not in hidden]) > 1
         ]
         pairs: list[grouping.Pair] = [(s[0], m, 1.0) for s in exact for m in s[1:]]
         if not exact_only and index is not None and thresholds is not None:
-            near = self.near_pairs(index, thresholds)
+            near = self.near_pairs(index, thresholds, reporter)
             pairs += [p for p in near if p[0] not in hidden and p[1] not in hidden]
         exact_of = {m: i for i, s in enumerate(exact) for m in s}
         out = []
@@ -170,11 +199,17 @@ class DuplicateFinder:
 
     # -- exact -----------------------------------------------------------------------------------
 
-    def exact_sets(self) -> list[list[int]]:
+    def exact_sets(self, reporter: Reporter | None = None) -> list[list[int]]:
         """Ids of identical files (equal SHA-256), each set by id; files are hashed only when
-        they share a fingerprint with another and have no stored hash since they changed."""
+        they share a fingerprint with another and have no stored hash since they changed
+        (each hash is stored as it is read: a cancelled run keeps them)."""
+        reporter = reporter or Reporter()
         out = []
-        for twins in self.catalog.fingerprint_twins():
+        all_twins = self.catalog.fingerprint_twins()
+        if all_twins:
+            reporter.stage(IDENTICAL, len(all_twins))
+        for done, twins in enumerate(all_twins):
+            reporter.checkpoint()
             stored = self.catalog.content_hashes(twins)
             by_hash: dict[str, list[int]] = {}
             for p in self.catalog.photos(twins):
@@ -184,6 +219,7 @@ class DuplicateFinder:
                 if digest is not None:
                     by_hash.setdefault(digest, []).append(p.id)
             out += [sorted(ids) for ids in by_hash.values() if len(ids) > 1]
+            reporter.advance(done + 1)
         return out
 
     def _hash(self, photo: Photo) -> str | None:
@@ -198,14 +234,17 @@ class DuplicateFinder:
 
     # -- near ------------------------------------------------------------------------------------
 
-    def thresholds(self, encoder: Encoder) -> Thresholds:
+    def thresholds(self, encoder: Encoder, reporter: Reporter | None = None) -> Thresholds:
         """The model's calibrated thresholds (measured on first use, then kept)."""
-        return thresholds_for(encoder, self.calibration_dir)
+        return thresholds_for(encoder, self.calibration_dir, reporter)
 
-    def near_pairs(self, index: NeighbourIndex, t: Thresholds) -> list[grouping.Pair]:
+    def near_pairs(
+        self, index: NeighbourIndex, t: Thresholds, reporter: Reporter | None = None
+    ) -> list[grouping.Pair]:
         """The near-duplicate pairs of the library's photos under the thresholds of the
         index's model: kept per catalog generation (in memory and on disk), brought up to date
         by asking only new and changed photos for their neighbours."""
+        reporter = reporter or Reporter()
         with self._lock:
             key = (t.model_id, t.low, t.high)
             if key not in self._caches:
@@ -214,19 +253,40 @@ class DuplicateFinder:
             generation = self.catalog.generation(t.model_id)
             self.last_queried = 0
             if generation != cache.generation:
-                self._update(cache, index, t)
+                pending = self._pending.pop(key, None)
+                if pending is None or pending.generation != generation:
+                    pending = self._search(cache, index, t, generation, reporter)
+                try:
+                    self._compare(pending, t, reporter)
+                except BaseException:
+                    self._pending[key] = pending  # taken up by the next call
+                    raise
+                finally:
+                    if pending.computed:
+                        self.catalog.set_dhashes(pending.computed)
+                        pending.computed.clear()
+                cache.pairs = pending.kept | {(a, b): c for a, b, c in pending.confirmed}
+                cache.fingerprints = pending.now
                 cache.generation = generation
                 pairstore.save(self.calibration_dir, t, cache)
             return [(a, b, c) for (a, b), c in cache.pairs.items()]
 
-    def _update(self, cache: pairstore.PairCache, index: NeighbourIndex, t: Thresholds) -> None:
+    def _search(
+        self,
+        cache: pairstore.PairCache,
+        index: NeighbourIndex,
+        t: Thresholds,
+        generation: int,
+        reporter: Reporter,
+    ) -> _Pending:
+        """New and changed photos ask for their neighbours; the pairs the vectors decide are
+        kept, those in the band wait for the image check. The cache is not touched."""
         ids, hashes, has, prints = self.catalog.photo_hashes(kind="photo")
         now = dict(zip(ids.tolist(), prints, strict=True))
         changed = {i for i, fp in now.items() if cache.fingerprints.get(i, "?") != fp}
         gone = set(cache.fingerprints) - set(now)
         stale = changed | gone
-        if stale:
-            cache.pairs = {k: c for k, c in cache.pairs.items() if not stale.intersection(k)}
+        kept = {k: c for k, c in cache.pairs.items() if not stale.intersection(k)}
         known: dict[int, int] = dict(zip(ids[has].tolist(), hashes[has].tolist(), strict=True))
         computed: list[tuple[int, int]] = []
 
@@ -249,14 +309,35 @@ class DuplicateFinder:
         allowed = np.asarray(sorted(now), dtype=np.int64)
         query = np.asarray(sorted(changed), dtype=np.int64)
         self.last_queried = len(query)
-        if len(query):
-            found, nbrs, scores = knn(index, query, K_NEAREST)
-            ok = np.isin(nbrs, allowed) & (nbrs < MOMENT_BASE)
-            scores = np.where(ok, scores, -2.0)
-            candidates = grouping.candidates_from_knn(found, nbrs, scores, t.low)
-            check = grouping.ImageCheck(dhash_of, likeness_of)
-            for a, b, c in grouping.confirm(candidates, t, check):
-                cache.pairs[(a, b)] = c
-        if computed:
-            self.catalog.set_dhashes(computed)
-        cache.fingerprints = now
+        check = grouping.ImageCheck(dhash_of, likeness_of)
+        pending = _Pending(generation, now, kept, [], check, computed)
+        if not len(query):
+            return pending
+        reporter.stage(NEIGHBOURS, len(query))
+        parts = []
+        for start in range(0, len(query), QUERY_BATCH):
+            reporter.checkpoint()
+            parts.append(knn(index, query[start : start + QUERY_BATCH], K_NEAREST))
+            reporter.advance(start + QUERY_BATCH)
+        found, nbrs, scores = (np.concatenate(p) for p in zip(*parts, strict=True))
+        ok = np.isin(nbrs, allowed) & (nbrs < MOMENT_BASE)
+        scores = np.where(ok, scores, -2.0)
+        for a, b, c in grouping.candidates_from_knn(found, nbrs, scores, t.low):
+            if c >= t.high:
+                kept[(a, b)] = c
+            else:
+                pending.ambiguous.append((a, b, c))
+        return pending
+
+    def _compare(self, pending: _Pending, t: Thresholds, reporter: Reporter) -> None:
+        """The image check of the pairs in the band, from where an earlier call stopped."""
+        todo = pending.ambiguous
+        if not todo:
+            return
+        reporter.stage(COMPARING, len(todo), pending.done)
+        while pending.done < len(todo):
+            reporter.checkpoint()
+            batch = todo[pending.done : pending.done + PAIR_BATCH]
+            pending.confirmed += grouping.confirm(batch, t, pending.check)
+            pending.done += len(batch)
+            reporter.advance(pending.done)
