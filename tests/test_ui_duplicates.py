@@ -112,7 +112,7 @@ def open_view(qtbot: QtBot, paths: Paths, library: Library) -> tuple[MainWindow,
     view = window.user_actions.duplicates
     assert isinstance(view, DuplicatesDialog)
     # Grouping runs on a worker: until it delivers, the view says it is looking, nothing to move.
-    assert view.stack.currentWidget() is view.busy and view.busy_label.text().startswith("Looking")
+    assert view.stack.currentWidget() is view.busy and view.busy.label.text().startswith("Looking")
     assert not view.move_button.isEnabled()
     qtbot.waitUntil(lambda: not view.busy_now() and view.found is not None, timeout=30_000)
     return window, view

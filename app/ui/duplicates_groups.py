@@ -5,11 +5,11 @@ the view says when there is nothing to show."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.core.api import DuplicateGroup, KeeperRule, Library
+from app.core.api import DuplicateGroup, DuplicateProgress, JobControl, KeeperRule, Library
 from app.ui.empty_state import EmptyState
 
 MAX_FOLDERS = 40  # subfolders offered as the preferred folder, those with the most copies first
@@ -27,11 +27,19 @@ class Found:
     folders: list[str]  # watched folders, for the preferred-folder choice
 
 
-def find(library: Library, exact_only: bool, rule: KeeperRule) -> Found:
-    """Worker: the groups and the library's counts."""
+def find(
+    library: Library,
+    exact_only: bool,
+    rule: KeeperRule,
+    progress: Callable[[DuplicateProgress], None] | None = None,
+    control: JobControl | None = None,
+) -> Found:
+    """Worker: the groups and the library's counts (JobCancelled once `control` cancels)."""
     status = library.status()
     exact_only = exact_only or not status.has_model
-    groups = library.duplicates(exact_only=exact_only, rule=rule)
+    groups = library.duplicates(
+        exact_only=exact_only, rule=rule, progress=progress, control=control
+    )
     folders = [str(f.path) for f in status.folders]
     return Found(groups, status.photos, status.pending, exact_only, status.has_model, folders)
 
@@ -86,6 +94,17 @@ def folder_choices(
     if current and current not in choices:
         choices.append(current)
     return list(dict.fromkeys(choices))
+
+
+def stopped_state() -> EmptyState:
+    """After Cancel: nothing changed, and the way to look again."""
+    return EmptyState(
+        "stopped",
+        "similar",
+        "Stopped looking for duplicates",
+        "Nothing was changed. Look Again to carry on.",
+        (("Look Again", "look-again"),),
+    )
 
 
 def empty_state(found: Found) -> EmptyState:

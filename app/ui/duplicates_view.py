@@ -3,7 +3,8 @@ the copy to keep suggested by a rule the user can change, and the others moved t
 trash only when the user asks and confirms.
 
 Grouping runs on a worker (the window's pool) and newest wins: a change of rule or of "Only exact
-copies" starts a new one and the older outcome is dropped; the list (duplicates_list.py) builds
+copies" cancels the one under way and starts a new one; while it runs the busy page shows its
+stage and progress (duplicates_busy.py) and Cancel, or closing the view, stops it. The list (duplicates_list.py) builds
 its cards as it scrolls. The selection (photo ids) lives here, not in the cards: it covers groups
 not built yet, and it survives a move that rebuilds a card.
 """
@@ -14,34 +15,36 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
-    QWidget,
 )
 
 from app.core.api import (
     ChangeSummary,
     DuplicateGroup,
+    DuplicateProgress,
     IndexReport,
+    JobControl,
     Library,
     TrashResult,
     UserError,
 )
 from app.ui import theme
+from app.ui.duplicates_busy import BusyPage
 from app.ui.duplicates_groups import (
     Found,
     after_move,
     empty_state,
     find,
+    stopped_state,
     suggested_selection,
 )
 from app.ui.duplicates_list import GroupList
@@ -76,6 +79,7 @@ class DuplicatesDialog(QDialog):
         self.found: Found | None = None
         self._generation = 0
         self._worker: Worker | None = None
+        self._control: JobControl | None = None
         self._mover: Worker | None = None
         self.setWindowTitle("Duplicates")
         self.setAccessibleName("Duplicates")
@@ -105,18 +109,8 @@ class DuplicatesDialog(QDialog):
         self.notice = Notice(self)
         self.notice.link.connect(self._notice_link)
 
-        self.busy = QWidget(self)
-        self.busy_label = QLabel(self.busy)
-        self.busy_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.progress = QProgressBar(self.busy)
-        self.progress.setRange(0, 0)
-        self.progress.setFixedWidth(280)
-        self.progress.setTextVisible(False)
-        busy = QVBoxLayout(self.busy)
-        busy.addStretch(1)
-        busy.addWidget(self.busy_label)
-        busy.addWidget(self.progress, 0, Qt.AlignmentFlag.AlignHCenter)
-        busy.addStretch(2)
+        self.busy = BusyPage(self)
+        self.busy.cancel_requested.connect(self.cancel_looking)
         self.empty = EmptyStatePage(self)
         self.empty.action.connect(self._empty_action)
         self.list = GroupList(self.library, self)
@@ -160,25 +154,49 @@ class DuplicatesDialog(QDialog):
 
     def refresh(self) -> None:
         """Group the library again with the rule and the toggle as they are now."""
-        self._generation += 1
+        self._cancel_worker()
         generation, library = self._generation, self.library
-        if self._worker is not None:
-            self._worker.cancel()
+        control = self._control = JobControl()
         exact, rule = self.rules.exact_only(), self.rules.rule()
         self.rules.show_rule()
         count = self.found.photos if self.found is not None else None
         among = f" among {count:,} photos" if count else ""
-        self.busy_label.setText(f"Looking for duplicates{among}…")
+        self.busy.start(f"Looking for duplicates{among}…")
         self.stack.setCurrentWidget(self.busy)
         self.summary.setText("Duplicates")
         self._worker = run_in_thread(
-            lambda: find(library, exact, rule),
+            lambda report: find(library, exact, rule, report, control),
             on_result=lambda found: self._found(generation, found),
             on_error=lambda exc: self._failed(generation, exc),
+            on_progress=lambda p: self._progress(generation, p),
             pool=self.main.pool,
             owner=self,
         )
         self._update_buttons()
+
+    def _cancel_worker(self) -> None:
+        """Stop the grouping under way (at its next batch) and drop whatever it would say."""
+        self._generation += 1
+        if self._control is not None:
+            self._control.cancel()
+        if self._worker is not None:
+            self._worker.cancel()
+        self._worker = self._control = None
+
+    def cancel_looking(self) -> None:
+        """Cancel: the grouping stops; the view says so and offers Look Again."""
+        if self._worker is None:
+            return
+        self._cancel_worker()
+        self.groups = []
+        self.list.show_groups([], set())
+        self.empty.show_state(stopped_state())
+        self.stack.setCurrentWidget(self.empty)
+        self._update_buttons()
+
+    def _progress(self, generation: int, p: DuplicateProgress) -> None:
+        if generation == self._generation:
+            self.busy.show_progress(p)
 
     def busy_now(self) -> bool:
         """True while a grouping or a move is under way."""
@@ -187,7 +205,7 @@ class DuplicatesDialog(QDialog):
     def _found(self, generation: int, found: Found) -> None:
         if generation != self._generation:
             return
-        self._worker = None
+        self._worker = self._control = None
         self.found = found
         self.rules.fill_folders(found.folders, found.groups)
         if not found.has_model:
@@ -203,7 +221,7 @@ class DuplicatesDialog(QDialog):
     def _failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
             return
-        self._worker = None
+        self._worker = self._control = None
         if not isinstance(exc, (UserError, OSError)):
             raise exc
         self.groups = []
@@ -356,6 +374,8 @@ class DuplicatesDialog(QDialog):
             self.rules.exact_box.setChecked(False)
         elif key == "get-model":
             self.main.user_actions.get_model()
+        elif key == "look-again":
+            self.refresh()
 
     def _model_changed(self, _state: object) -> None:
         """A model arrived or left: near copies can (or can no longer) be looked for."""
@@ -373,8 +393,7 @@ class DuplicatesDialog(QDialog):
         return False
 
     def _stop(self) -> None:
-        self._generation += 1
-        for worker in (self._worker, self._mover):
-            if worker is not None:
-                worker.cancel()
+        self._cancel_worker()
+        if self._mover is not None:
+            self._mover.cancel()
         self.list.shutdown()
