@@ -1,14 +1,22 @@
 """`photoseek duplicates`, run as a user runs it (a subprocess on a real data folder with the
-micro CLIP installed): groups, the keeper marked, the space, --exact, --json; it never moves."""
+micro CLIP installed): groups, the keeper marked, the space, --exact, --json; it never moves;
+progress on stderr and a clean stop on Ctrl+C."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
-from test_cli import cli, ok
+import pytest
+from test_cli import REPO, cli, ok
 
+from app.cli.common import EXIT_INTERRUPTED
 from app.core.duplicates.calibration import load_originals
 
 
@@ -66,3 +74,57 @@ def test_duplicates_lists_groups_and_moves_nothing(tmp_path: Path, tiny_model_di
     before["keep"] = b""
     now = {p.name: p.read_bytes() if p.is_file() else b"" for p in photos.iterdir()}
     assert now == before  # nothing moved by listing
+
+
+def test_progress_goes_to_stderr_and_ctrl_c_stops_cleanly(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """The first look calibrates the model: its stages and counts on stderr (a line each tenth
+    into a pipe), only the answer on stdout; Ctrl+C during it exits 130, keeps no thresholds,
+    and the next run finds the groups."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    originals = load_originals(max_side=256)
+    for k, img in enumerate(originals[:6]):
+        img.save(photos / f"p{k}.jpg", "JPEG", quality=92)
+        img.resize((128, 96)).save(photos / f"p{k} small.jpg", "JPEG", quality=80)
+    shutil.copy2(photos / "p0.jpg", photos / "p0 (1).jpg")
+    homes = tmp_path / "stopped", tmp_path / "home"
+    for home in homes:
+        ok(cli(home, "model", "install", "--from", tiny_model_dir))
+        ok(cli(home, "folders", "add", photos))
+        ok(cli(home, "index"))
+
+    done = ok(cli(homes[1], "duplicates", "--json"))
+    data = json.loads(done.stdout)  # stdout holds the answer alone
+    assert len(data["groups"]) == 6
+    lines = done.stderr.splitlines()
+    for stage in ("Preparing the model", "Checking identical files", "Finding similar photos"):
+        said = [line for line in lines if line.startswith(stage)]
+        assert 2 <= len(said) <= 11, (stage, said)  # its start, each tenth, its end
+        total = re.search(r"/([\d,]+) ", said[-1])
+        assert total and said[-1].endswith(f"{total.group(1)}/{total.group(1)} 100%"), said
+    assert "Finding similar photos" in done.stderr and "/13 100%" in done.stderr
+
+    env = {k: v for k, v in os.environ.items() if k != "PHOTOSEEK_HOME"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "--data-dir", str(homes[0]), "duplicates"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    while line and not line.startswith("Preparing the model"):
+        line = proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.fail(f"the run ended before Ctrl+C could stop it; make it longer\n{err}")
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Stopped looking for duplicates. Nothing was changed" in err
+    assert "Traceback" not in err and out == ""
+    assert not list(homes[0].rglob("duplicates/*.json"))  # no thresholds from part of the set
+    again = json.loads(ok(cli(homes[0], "duplicates", "--json")).stdout)
+    assert again == data | {"groups": again["groups"]} and len(again["groups"]) == 6
+    assert [[m["path"] for m in g["members"]] for g in again["groups"]] == [
+        [m["path"] for m in g["members"]] for g in data["groups"]
+    ]

@@ -1,14 +1,44 @@
 """`photoseek duplicates`: groups of identical and near-identical photos and the space each holds.
-It only lists: moving copies to the trash is the window's Duplicates view, on an explicit click."""
+It only lists: moving copies to the trash is the window's Duplicates view, on an explicit click.
+
+While it looks, a progress line on stderr says the stage and how far it is (stdout holds only the
+answer, so `--json` stays parseable); Ctrl+C stops at the next batch with exit 130 and nothing
+half-kept, a second Ctrl+C at once (as `photoseek index`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from app.cli.common import command, iso, model_options, open_library, print_json, resolve
-from app.core.api import DuplicateGroup, KeeperRule, Paths
+from app.cli.common import (
+    EXIT_INTERRUPTED,
+    command,
+    iso,
+    model_options,
+    open_library,
+    print_json,
+    resolve,
+)
+from app.cli.library_cmd import _Interrupts
+from app.cli.progress import BAR_WIDTH, PIPE_STEPS, ProgressLine
+from app.core.api import (
+    DuplicateGroup,
+    DuplicateProgress,
+    JobCancelled,
+    JobControl,
+    KeeperRule,
+    Library,
+    Paths,
+)
+
+STAGES = {
+    "calibrating": "Preparing the model (first time only)",
+    "checking identical files": "Checking identical files",
+    "finding neighbours": "Finding similar photos",
+    "comparing pictures": "Comparing pictures",
+}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,8 +71,16 @@ def cmd_duplicates(args: argparse.Namespace, paths: Paths) -> int:
     rule = KeeperRule(preferred_folders=tuple(str(resolve(Path(f))) for f in args.prefer))
     with open_library(args, paths) as lib:
         exact_only = args.exact or not lib.has_model
-        groups = lib.duplicates(exact_only=exact_only, rule=rule)
+        found = run_duplicates(lib, exact_only, rule)
         no_model = not args.exact and not lib.has_model
+    if found is None:
+        print(
+            "Stopped looking for duplicates. Nothing was changed: run `photoseek duplicates` "
+            "again to carry on.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    groups = found
     total = sum(g.reclaim_bytes for g in groups)
     if args.json:
         print_json(
@@ -82,6 +120,49 @@ def cmd_duplicates(args: argparse.Namespace, paths: Paths) -> int:
             )
     print("\nNothing was moved. Move copies to the trash from the window's Duplicates view.")
     return 0
+
+
+def run_duplicates(lib: Library, exact_only: bool, rule: KeeperRule) -> list[DuplicateGroup] | None:
+    """The groups, with a progress line on stderr; None once Ctrl+C stopped the search."""
+    control = JobControl()
+    bar = ProgressLine()
+    with _Interrupts(control.cancel):
+        try:
+            return lib.duplicates(
+                exact_only=exact_only, rule=rule, progress=progress_shower(bar), control=control
+            )
+        except JobCancelled:
+            return None
+        finally:
+            bar.clear()
+
+
+def progress_shower(bar: ProgressLine) -> Callable[[DuplicateProgress], None]:
+    """Show each report: on a terminal redrawn in place; to a pipe, a line at each stage's
+    start and each tenth of it."""
+    said: dict[str, int] = {}
+
+    def show(p: DuplicateProgress) -> None:
+        step = min(p.done, p.total) * PIPE_STEPS // p.total if p.total > 0 else 0
+        force = said.get(p.stage) != step
+        if not bar.tty and not force:
+            return
+        said[p.stage] = step
+        bar.show(stage_line(p)[: bar.width()], force=force)
+
+    return show
+
+
+def stage_line(p: DuplicateProgress) -> str:
+    """`Comparing pictures  [######------------------] 1,200/5,000  24%`."""
+    words = STAGES.get(p.stage, p.stage.capitalize())
+    if p.total <= 0:
+        return f"{words}…"
+    frac = min(max(p.done / p.total, 0.0), 1.0)
+    filled = int(frac * BAR_WIDTH)
+    return (
+        f"{words}  [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {p.done:,}/{p.total:,} {frac:4.0%}"
+    )
 
 
 def group_dict(g: DuplicateGroup) -> dict[str, object]:
