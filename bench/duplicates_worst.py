@@ -6,7 +6,9 @@ like: no cosine separates them), all in the ambiguous band. Each photo's likenes
 calibration edit set's pictures (photo id modulo their count, so about one pair in 200 is a
 real copy); reading one from a thumbnail file is timed on real files and added for every read
 the check makes (`ImageCheck.reads`: each picture once for the quick tests, again when a pair
-needs the search and its whole likeness has left the `KEPT` most recent ones).
+needs the search and its whole likeness has left the `KEPT` most recent ones). The pairs go
+through in the engine's batches (`engine.PAIR_BATCH`, a cancel checked between two): the slowest
+batch is the longest a cancel waits here.
 
     python bench/duplicates_worst.py [--photos 100000] [--k 10]
 """
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--k", type=int, default=10)
     args = p.parse_args(argv)
 
-    from app.core.duplicates import grouping
+    from app.core.duplicates import engine, grouping
     from app.core.duplicates.calibration import Thresholds, edit_set, load_originals
     from app.core.photos import likeness
     from app.core.photos.thumbnails import render_thumbnail
@@ -56,8 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     candidates = grouping.candidates_from_knn(ids, nbrs, scores, 0.0)
     t = Thresholds("worst", 0.0, 1.01, 0.0, 1.0, 0)  # every pair is ambiguous
     check = grouping.ImageCheck(lambda i: hashes[i % len(pool)], lambda i: pool[i % len(pool)])
+    found, batch_s = [], []
     t0 = time.perf_counter()
-    found = grouping.confirm(candidates, t, check)
+    for start in range(0, len(candidates), engine.PAIR_BATCH):
+        b0, reads = time.perf_counter(), check.reads
+        found += grouping.confirm(candidates[start : start + engine.PAIR_BATCH], t, check)
+        batch_s.append(time.perf_counter() - b0 + (check.reads - reads) * read_ms / 1000)
     check_s = time.perf_counter() - t0
     total_s = check_s + check.reads * read_ms / 1000
     results: dict[str, Any] = {
@@ -71,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         "check_s": check_s,
         "read_ms": read_ms,
         "estimated_total_s": total_s,
+        "pair_batch": engine.PAIR_BATCH,
+        "batch_p99_s": float(np.percentile(batch_s, 99)),
+        "batch_max_s": max(batch_s),
     }
     print_table(
         ["what", "value"],
@@ -82,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             ["likenesses read / kept at once", f"{check.reads} / {grouping.KEPT}"],
             ["one read from a thumbnail file", f"{read_ms:.2f} ms"],
             ["estimated total (checks + reads)", f"{total_s:.0f} s"],
+            [
+                f"a batch of {engine.PAIR_BATCH} pairs (a cancel waits): p99 / slowest",
+                f"{results['batch_p99_s'] * 1000:.0f} / {results['batch_max_s'] * 1000:.0f} ms",
+            ],
         ],
     )
     print(f"wrote {write_json('duplicates-worst', results)}")
