@@ -47,7 +47,7 @@ def test_search_with_a_place_is_exact_and_combines_with_a_year(library):
                             "--top", "50", "--json")).stdout)  # fmt: skip
     assert {h["path"] for h in out["hits"]} == paths_where(made, lambda s, y: s == "lisbon")
     assert out["query"]["place"] == {
-        "country": "PT", "region": "Lisbon", "city": "Lisbon", "label": "Lisbon, Portugal",
+        "country": "PT", "region": "Lisbon", "city": "Lisbon", "near_km": None, "label": "Lisbon, Portugal",
     }  # fmt: skip
     hit = out["hits"][0]
     assert hit["place"] == out["query"]["place"]  # with its label

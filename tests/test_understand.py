@@ -7,11 +7,12 @@ import math
 from pathlib import Path
 
 import pytest
+from places_photos import gps_jpeg
 from test_places_search import make_library
 
 from app.core.library import Library
 from app.core.places.names import PlaceNames
-from app.core.search.query import PlaceFilter, Query
+from app.core.search.query import PlaceFilter, Query, QueryError
 from app.core.search.understand import understand
 
 
@@ -144,5 +145,38 @@ def test_understanding_needs_places_in_the_library(paths, encoder, tmp_path):
         got = lib.understand("red circle in Lisbon")
         assert (got.text, got.place, got.chips) == ("red circle in Lisbon", None, ())
         assert lib.understand("red circle 2019").year == 2019  # dates need no GPS
+    finally:
+        lib.close()
+
+
+def test_a_big_city_placed_in_its_neighbourhoods_means_its_surroundings(paths, encoder, tmp_path):
+    """Photos taken across Barcelona are placed in el Raval, Eixample, Gràcia, the Gothic
+    Quarter (GeoNames lists them as places): "in Barcelona" and --place Barcelona find all of
+    them, and not the photo from Rubí 20 km away."""
+    spots = {
+        "raval": (41.3809, 2.1700),
+        "eixample": (41.3917, 2.1649),
+        "gracia": (41.4036, 2.1561),
+        "gothic": (41.3870, 2.1701),
+        "rubi": (41.5000, 2.0000),
+    }
+    root = tmp_path / "bcn"
+    for k, (name, at) in enumerate(spots.items()):
+        gps_jpeg(root / f"{name}.jpg", "red", "circle", k, at=at)
+    lib = Library(paths, encoder)
+    try:
+        lib.add_folder(root)
+        lib.index()
+        cities = {r.city for r in lib.places()}
+        assert "Barcelona" not in cities and {"el Raval", "Eixample"} <= cities
+        got = lib.understand("red circle in Barcelona")
+        assert got.text == "red circle" and got.place is not None and got.place.near is not None
+        assert [c.label for c in got.chips] == ["Barcelona, Spain"]
+        hits = lib.search(Query(place=got.place, top_k=50))
+        assert {Path(h.path).stem for h in hits.hits} == {"raval", "eixample", "gracia", "gothic"}
+        assert lib.resolve_place("Barcelona") == got.place
+        assert lib.place_label(got.place) == "Barcelona, Spain"
+        with pytest.raises(QueryError):
+            lib.resolve_place("Madrid")  # no photo around it
     finally:
         lib.close()

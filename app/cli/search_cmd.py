@@ -286,6 +286,7 @@ def _place_json(place: PlaceFilter, label: str | None) -> dict[str, Any]:
         "country": place.country,
         "region": place.region,
         "city": place.city,
+        "near_km": round(place.near[2], 1) if place.near else None,  # a big city's surroundings
         "label": label,
     }
 

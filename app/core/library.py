@@ -55,7 +55,7 @@ from app.core.places.gazetteer import Gazetteer, Place
 from app.core.search import places as place_names
 from app.core.search.engine import SearchEngine
 from app.core.search.places import PlaceCount
-from app.core.search.query import PlaceFilter, Query, SearchResult
+from app.core.search.query import PlaceFilter, Query, QueryError, SearchResult
 from app.core.search.serving import Models, ModelState, Served, index_dir
 from app.core.search.understand import Understanding, understand
 
@@ -379,8 +379,16 @@ class Library:
 
     def resolve_place(self, text: str) -> PlaceFilter:
         """The place filter for "Lisbon", "Lisbon, Portugal", "Portugal", "PT" or "Lissabon";
-        QueryError naming the closest places of the library when none is called that."""
-        return place_names.resolve(text, self.places(), self._place_lookup)
+        QueryError naming the closest places of the library when none is called that. A big
+        city whose photos the gazetteer places in its neighbourhoods ("Barcelona": el Raval,
+        Eixample) means its surroundings, as a typed place does (`understand`)."""
+        try:
+            return place_names.resolve(text, self.places(), self._place_lookup)
+        except QueryError:
+            seen = self.understand(f"in {text.strip()}", take=("place",))
+            if seen.place is None or seen.place.near is None or seen.text:
+                raise
+            return seen.place
 
     def place_label(self, place: PlaceFilter) -> str:
         """ "Lisbon, Portugal" (the region too where the library has two such cities)."""
@@ -401,7 +409,15 @@ class Library:
         rows = self.catalog.places(pending=not self.has_model)
         present = [(r.country, r.region, r.city, r.total) for r in rows]
         names = self._place_names() if present else None
-        return understand(text, names, present, ignore=ignore, take=take)
+        pending = not self.has_model
+        return understand(
+            text,
+            names,
+            present,
+            ignore=ignore,
+            take=take,
+            around=lambda f: self.catalog.count_place(f, pending=pending),
+        )
 
     def _place_names(self) -> PlaceNames:
         from app.core.places.names import PlaceNames  # built (or read back) on first use

@@ -8,6 +8,7 @@ dates) change without the vectors changing, so a search's cached filter sets can
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 FACTS_KEY = "facts"  # meta: bumped when places or dates change outside a vector write
 GAZETTEER_KEY = "gazetteer"  # meta: the gazetteer the stored places came from
+KM_PER_DEGREE = 111.195  # of latitude (the mean Earth radius, 6371 km)
 
 
 class PlaceRow(NamedTuple):
@@ -83,8 +85,19 @@ class PlaceStore:
 
     @staticmethod
     def place_clause(place: PlaceFilter) -> tuple[str, list[object]]:
-        """SQL (on `photos`) matching the fields `place` gives, exactly."""
-        where, args = ["place_country = ?"], [place.country]
+        """SQL (on `photos`) matching the fields `place` gives, exactly; for `near`, the photos
+        of the country within its distance (equirectangular: exact to metres at city scale)."""
+        where: list[str] = ["place_country = ?"]
+        args: list[object] = [place.country]
+        if place.near is not None:
+            lat, lon, km = place.near
+            degrees = km / KM_PER_DEGREE
+            squeeze = math.cos(math.radians(lat)) ** 2
+            where.append(
+                "lat BETWEEN ? AND ? AND (lat - ?) * (lat - ?) + (lon - ?) * (lon - ?) * ? <= ?"
+            )
+            args += [lat - degrees, lat + degrees, lat, lat, lon, lon, squeeze, degrees**2]
+            return " AND ".join(where), args
         if place.region is not None:
             where.append("place_region = ?")
             args.append(place.region)
@@ -92,6 +105,17 @@ class PlaceStore:
             where.append("place_city = ?")
             args.append(place.city)
         return " AND ".join(where), list(args)
+
+    def count_place(self, place: PlaceFilter, *, pending: bool = False) -> int:
+        """How many items (Live Photos' clips aside) pass `place`."""
+        clause, args = self.place_clause(place)
+        states = (INDEXED, PENDING) if pending else (INDEXED,)
+        sql = (
+            f"SELECT COUNT(*) FROM photos WHERE state IN ({marks(len(states))}) AND {clause} "
+            "AND id NOT IN (SELECT value FROM json_each(?))"
+        )
+        clips = json.dumps(list(self.companions()))
+        return int(self.db.conn.execute(sql, [*states, *args, clips]).fetchone()[0])
 
     # -- header facts ------------------------------------------------------------------------
 

@@ -112,11 +112,15 @@ class Photo:
 @dataclass(frozen=True)
 class PlaceFilter:
     """A place to filter by: a country (ISO code, "PT"), optionally one region of it and one
-    city; exact on the fields given (a city without a region matches it in any region)."""
+    city; exact on the fields given (a city without a region matches it in any region).
+    `near` (lat, lon, km): instead of the region and city, every photo of the country within
+    km of that point, for a big city whose photos the gazetteer places in its neighbourhoods
+    ("Barcelona": el Raval, Eixample)."""
 
     country: str
     region: str | None = None
     city: str | None = None
+    near: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)

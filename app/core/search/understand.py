@@ -19,9 +19,10 @@ shows as removable chips and the CLI prints), so a wrong guess costs one click:
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -50,6 +51,7 @@ MONTHS = {
     for name in names
 }
 BIG_CITY = 100_000  # an absent city this large is still taken after "in" (see the docstring)
+MIN_AROUND_KM, MAX_AROUND_KM = 3.0, 20.0  # a big city's surroundings (around_city)
 MAX_WORDS = 4  # the longest place name tried ("Rio de Janeiro", "Saint-Martin-de-Ré")
 _YEAR = re.compile(r"(19|20)\d\d")
 # A word: a quoted phrase, or a run without spaces. Spans are character offsets in the text.
@@ -70,6 +72,10 @@ class GazetteerPlace(Protocol):
     def city(self) -> str | None: ...
     @property
     def population(self) -> int: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
 
 
 class NameIndex(Protocol):
@@ -117,11 +123,13 @@ def understand(
     *,
     ignore: Collection[str] = (),
     take: Collection[str] = ("place", "year", "month"),
+    around: Callable[[PlaceFilter], int] | None = None,
 ) -> Understanding:
     """Parse `text` (see the module docstring). `present` lists the library's places with
     their photo counts (Catalog.places); `names` None: no places are understood. `take`: the
     kinds to look for (a filter the user set explicitly, such as the CLI's --year, is not
-    taken from the text as well)."""
+    taken from the text as well). `around`: how many of the library's items pass a filter
+    (a big city's surroundings: `around_city`), None to use the place names alone."""
     if not text or not text.strip():
         return Understanding(text="")
     skip = {_fold(s) for s in ignore}
@@ -132,7 +140,7 @@ def understand(
     month = _find_month(words, used, skip, taken, year is not None) if "month" in take else None
     place = None
     if names is not None and "place" in take:
-        place = _find_place(words, used, skip, taken, names, _Presence(present))
+        place = _find_place(words, used, skip, taken, names, _Presence(present, around))
     if not taken:
         return Understanding(text=text.strip())
     cut = sorted((words[a].start, words[b].end) for a, b, _ in taken)
@@ -228,7 +236,10 @@ _MONTH_NAMES = (
 class _Presence:
     """The library's places, for "is this place in the library, and how much"."""
 
-    def __init__(self, present: Iterable[PresentPlace]) -> None:
+    def __init__(
+        self, present: Iterable[PresentPlace], around: Callable[[PlaceFilter], int] | None = None
+    ) -> None:
+        self.around = around
         self.countries: dict[str, int] = {}
         self.regions: dict[tuple[str, str], int] = {}
         self.cities: dict[tuple[str, str], list[tuple[str | None, int]]] = {}
@@ -239,6 +250,17 @@ class _Presence:
                 self.regions[key] = self.regions.get(key, 0) + count
             if city:
                 self.cities.setdefault((country, city), []).append((region, count))
+
+    def count_and_filter(self, p: GazetteerPlace) -> tuple[int, PlaceFilter]:
+        """The library's items at `p` and the filter that finds them: its name, or for a big
+        city, its surroundings where they hold more (`around_city`)."""
+        exact = PlaceFilter(p.country_code, p.region, p.city)
+        n = self.count(p)
+        if self.around is None or not p.city or p.population < BIG_CITY:
+            return n, exact
+        wide = around_city(p)
+        m = self.around(wide) if p.country_code in self.countries else 0
+        return (m, wide) if m > n else (n, exact)
 
     def count(self, p: GazetteerPlace) -> int:
         if p.city:
@@ -276,15 +298,15 @@ def _find_place(
             if not candidates:
                 continue
             b, candidates = _qualify(words, used, b, candidates, names)
-            best = _choose(candidates, presence, prep)
-            if best is None:
+            choice = _choose(candidates, presence, prep)
+            if choice is None:
                 continue
+            best, chosen = choice
             first = a - 1 if prep else a
             span = _span(words, first, b)
             if _fold(span) in skip:
                 continue
             used.update(range(first, b + 1))
-            chosen = PlaceFilter(best.country_code, best.region, best.city)
             taken.append((first, b, Chip("place", _label(best), span)))
             return chosen
     return None
@@ -322,19 +344,31 @@ def _qualify(
 
 def _choose(
     candidates: list[GazetteerPlace], presence: _Presence, prep: bool
-) -> GazetteerPlace | None:
+) -> tuple[GazetteerPlace, PlaceFilter] | None:
     """Among the candidates in the library, a country over a city over a region, then the one
     with most photos; else, after a preposition, a country or a big city (most populous
-    first); else none."""
-    counted = [(presence.count(c), c) for c in candidates]
-    here = [(n, c) for n, c in counted if n > 0]
+    first); else none. A big city whose surroundings hold more of the library than its own
+    name (its photos placed in its neighbourhoods: el Raval, Eixample) means its surroundings."""
+    counted = [(*presence.count_and_filter(c), c) for c in candidates]
+    here = [t for t in counted if t[0] > 0]
     if here:
-        return max(here, key=lambda t: (_level(t[1]), t[0], t[1].population))[1]
+        _, chosen, best = max(here, key=lambda t: (_level(t[2]), t[0], t[2].population))
+        return best, chosen
     if not prep:
         return None
     known = [c for c in candidates if c.city is None and c.region is None]
     known += [c for c in candidates if c.city and c.population >= BIG_CITY]
-    return max(known, key=lambda c: (c.city is None, c.population), default=None)
+    big = max(known, key=lambda c: (c.city is None, c.population), default=None)
+    return None if big is None else (big, PlaceFilter(big.country_code, big.region, big.city))
+
+
+def around_city(place: GazetteerPlace) -> PlaceFilter:
+    """A big city's surroundings: its country's photos within a radius growing with its
+    population (Lisbon 6 km, Barcelona 11 km, at most 20 km)."""
+    km = min(MAX_AROUND_KM, max(MIN_AROUND_KM, 2.0 * math.sqrt(place.population / 50_000)))
+    return PlaceFilter(
+        place.country_code, place.region, place.city, near=(place.lat, place.lon, km)
+    )
 
 
 def _level(p: GazetteerPlace) -> int:
