@@ -21,8 +21,7 @@ from app.cli.common import (
     print_json,
     resolve,
 )
-from app.cli.library_cmd import _Interrupts
-from app.cli.progress import BAR_WIDTH, PIPE_STEPS, ProgressLine
+from app.cli.progress import BAR_WIDTH, PIPE_STEPS, Interrupts, ProgressLine
 from app.core.api import (
     DuplicateGroup,
     DuplicateProgress,
@@ -126,7 +125,7 @@ def run_duplicates(lib: Library, exact_only: bool, rule: KeeperRule) -> list[Dup
     """The groups, with a progress line on stderr; None once Ctrl+C stopped the search."""
     control = JobControl()
     bar = ProgressLine()
-    with _Interrupts(control.cancel):
+    with Interrupts(control.cancel):
         try:
             return lib.duplicates(
                 exact_only=exact_only, rule=rule, progress=progress_shower(bar), control=control

@@ -11,7 +11,7 @@ Exit codes (every `photoseek` command; README "Exit codes" has the same table):
     4    the disk is full, or PhotoSeek's data folder cannot be written (StorageError)
     5    the catalog file is damaged: `photoseek repair` moves it aside and rebuilds it
     70   a bug in PhotoSeek: one line on stderr, the traceback in the log file it names
-    130  interrupted with Ctrl+C (an index run stops cleanly; run it again to resume)
+    130  interrupted with Ctrl+C (an index run or a duplicates search stops cleanly; run it again to resume)
     141  the output went into a closed pipe (`photoseek search x | head -1`): quiet, as Unix
          tools are (128 + SIGPIPE)
 
@@ -24,13 +24,10 @@ Ctrl+C during an index run aborts at once (still safe: every committed batch is 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from app.cli import search_cmd, status_cmd
@@ -49,7 +46,7 @@ from app.cli.common import (
     print_json,
     resolve,
 )
-from app.cli.progress import ProgressLine, format_duration
+from app.cli.progress import Interrupts, ProgressLine, format_duration
 from app.core.api import Paths, UserError
 
 if TYPE_CHECKING:
@@ -174,31 +171,6 @@ def cmd_folders_list(args: argparse.Namespace, paths: Paths) -> int:
 # ---------------------------------------------------------------- index and watch
 
 
-class _Interrupts:
-    """First Ctrl+C cancels the job cleanly (at the next batch); a second one aborts at once."""
-
-    def __init__(self, cancel: Callable[[], None]) -> None:
-        self._cancel = cancel
-        self.count = 0
-        self._old: Callable[[int, FrameType | None], object] | int | None = None
-
-    def __enter__(self) -> _Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
-        if self.count > 1:
-            raise KeyboardInterrupt
-        sys.stderr.write("\nStopping after the current batch… (Ctrl+C again to abort now)\n")
-        self._cancel()
-
-
 def run_index(lib: Library, folders: list[Path] | None) -> tuple[IndexReport | None, bool]:
     """Index with a progress line; returns (report, interrupted)."""
     from app.core.api import JobCancelled, JobControl
@@ -218,7 +190,7 @@ def run_index(lib: Library, folders: list[Path] | None) -> tuple[IndexReport | N
             force=p.phase == "done",
         )
 
-    with _Interrupts(control.cancel) as intr:
+    with Interrupts(control.cancel) as intr:
         try:
             report = lib.index(folders, progress=progress, control=control)
         except JobCancelled:
@@ -317,7 +289,7 @@ def cmd_watch(args: argparse.Namespace, paths: Paths) -> int:
         names = ", ".join(str(f.path) for f in lib.folders())
         print(f"Watching {names}. Press Ctrl+C to stop.", flush=True)
         stop = threading.Event()
-        with _Interrupts(stop.set):
+        with Interrupts(stop.set):
             try:
                 while not stop.wait(0.5):
                     pass

@@ -8,9 +8,13 @@ stay short and readable.
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
 
 BAR_WIDTH = 24
@@ -136,3 +140,28 @@ class ProgressLine:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
         self._shown = False
+
+
+class Interrupts:
+    """First Ctrl+C cancels the job cleanly (at the next batch); a second one aborts at once."""
+
+    def __init__(self, cancel: Callable[[], None]) -> None:
+        self._cancel = cancel
+        self.count = 0
+        self._old: Callable[[int, FrameType | None], object] | int | None = None
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count > 1:
+            raise KeyboardInterrupt
+        sys.stderr.write("\nStopping after the current batch… (Ctrl+C again to abort now)\n")
+        self._cancel()
