@@ -3,6 +3,8 @@ searches, indexing and watcher events, and the status facts (counts, years) they
 
 Every library call runs in a worker; this controller turns their outcomes into what the window
 shows. It holds the window to update its widgets, as the window's other controllers do.
+Just over 400 lines: each library outcome (opened, model state, index run, watcher change,
+places and years) has its handler here, so the order they reach the window reads in one place.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Scoring (calibration, fusion, negatives, floor) lives in `fusion`, top-k selecti
 Videos: the index ranks labels (photos, videos' means, videos' moments); `moments` collapses
 them into items, each video once at its best moment. A Live Photo's clip (a short video beside
 it, `Catalog.companions`) is never an item: its moments rank as its photo's.
-About 560 lines: one class, a query's whole path from filters to hits, so its cache keys and the
+About 610 lines: one class, a query's whole path from filters to hits, so its cache keys and the
 exact-or-index choice read in one place.
 """
 

@@ -15,6 +15,8 @@ shows as removable chips and the CLI prints), so a wrong guess costs one click:
   city over a region of the same name), then the most populous; a following ", Texas" or
   "France" picks among them ("Paris, Texas");
 - `ignore` holds spans the user removed: those words stay in the semantic query.
+Just over 400 lines: the year, month and place readers share the words, their spans and what
+is taken, and read best together.
 """
 
 from __future__ import annotations
