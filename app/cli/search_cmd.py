@@ -278,7 +278,8 @@ def _place_filter(lib: Library, text: str) -> PlaceFilter:
     try:
         return lib.resolve_place(text)
     except UserError as e:
-        raise UserError(f"--place {text}: {e}", exit_code=EXIT_USAGE) from e
+        given = text.strip() or '""'
+        raise UserError(f"--place {given}: {e}", exit_code=EXIT_USAGE) from e
 
 
 def _place_json(place: PlaceFilter, label: str | None) -> dict[str, Any]:
