@@ -325,6 +325,9 @@ def test_a_typed_place_and_year_become_chips_that_can_be_removed(qtbot, window, 
     assert names(window) == wanted(truth, LISBON, 2019)
     assert Path(window.model.hit(0).path).name.startswith("red-circle")
     assert window.filters.place() is None  # the filter box is not touched by the words
+    # Messages name the words left and the understood place and year, not the typed text.
+    assert window._facts.query_label == "a red circle"
+    assert window._facts.filter_label == f"in {label} in 2019"
     place_chip = window.chips.chips[0]
     search(qtbot, window, lambda: qtbot.mouseClick(place_chip.remove, Qt.MouseButton.LeftButton))
     assert window.chips.labels() == ["2019"]

@@ -13,7 +13,7 @@ from typing import Literal
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QWidget
 
-from app.core.api import PlaceCount, PlaceFilter
+from app.core.api import PlaceCount, PlaceFilter, Understanding
 from app.ui import theme
 from app.ui.place_filter import PlaceBox
 
@@ -106,11 +106,16 @@ class FilterBar(QWidget):
         """What the grid lists, as the empty states name it: "videos", or "photos"."""
         return "videos" if self.kind() == "video" else "photos"
 
-    def describe(self) -> str:
+    def describe(self, understood: Understanding | None = None) -> str:
         """ "in May 2021", "in Lisbon, Portugal in 2021", "" — for status and empty-state
-        messages."""
-        year, month = self.year(), self.month()
-        where = f"in {self.place_box.label()}" if self.place() is not None else ""
+        messages; a place or date the typed words named (`understood`, the chips) in place of
+        the box's, as the search used it."""
+        chips = {c.kind: c.label for c in understood.chips} if understood is not None else {}
+        year = understood.year if understood is not None and understood.year else self.year()
+        month = understood.month if understood is not None and understood.month else self.month()
+        box = self.place_box.label() if self.place() is not None else None
+        place = chips.get("place", box)
+        where = f"in {place}" if place else ""
         when = ""
         if month and year:
             when = f"in {calendar.month_name[month]} {year}"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
-from app.core.api import ModelError, UserError
+from app.core.api import ModelError, Understanding, UserError
 from app.ui.captions import counted
 from app.ui.image_query import ImageQuery, from_mime, is_video_path
 from app.ui.image_reader import qimage_from_pil, read_image
@@ -37,9 +37,11 @@ def describe_result(outcome: Outcome) -> str:
     return f"{text} · {ms:.0f} ms"
 
 
-def query_label(spec: SearchSpec) -> str:
-    """What was searched for, as the empty states and the banner name it."""
-    parts = [spec.text] if spec.text else []
+def query_label(spec: SearchSpec, understood: Understanding | None = None) -> str:
+    """What was searched for, as the empty states and the banner name it: the words left once
+    a place or a date was taken from them ("red things", not "red things in Barcelona")."""
+    words = understood.text if understood is not None and understood.chips else spec.text
+    parts = [words] if words else []
     if spec.image is not None:
         parts.append(spec.image.label)
     return " + ".join(parts)
@@ -110,8 +112,8 @@ class SearchPresenter(QObject):
             needs_model=False,
             search_error=None,
             browsing=outcome.browsing,
-            query_label=query_label(spec),
-            filter_label=self.window.filters.describe(),
+            query_label=query_label(spec, outcome.understood),
+            filter_label=self.window.filters.describe(outcome.understood),
             kind=spec.kind,
             closest=result.nearest,  # nothing cleared the floor: the nearest, clearly labelled
         )
