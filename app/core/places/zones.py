@@ -14,8 +14,6 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import tzfpy
-
 from app.core.photos.dates import format_offset, parse_offset
 
 log = logging.getLogger(__name__)
@@ -31,6 +29,8 @@ def zone_at(lat: float, lon: float) -> str | None:
     position that is not one."""
     if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
         return None
+    import tzfpy  # its 5 MB of polygons load on the first position, not with every command
+
     try:
         name = tzfpy.get_tz(lon, lat)  # longitude first
     except (ValueError, RuntimeError) as e:
