@@ -14,26 +14,15 @@ Texas, unless ", Texas" follows).
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from app.core.catalog.places import PlaceRow
+from app.core.places import names
+from app.core.places.gazetteer import Place
 from app.core.search.query import PlaceFilter, QueryError
 
 SUGGESTIONS = 3  # closest names offered for an unknown place
-
-
-class NamedPlace(Protocol):
-    """What is read of a gazetteer place found by another language's name."""
-
-    @property
-    def country_code(self) -> str: ...
-    @property
-    def region(self) -> str | None: ...
-    @property
-    def city(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -71,17 +60,15 @@ def place_counts(rows: Sequence[PlaceRow], country_name: Callable[[str], str]) -
 
 
 def fold(text: str | None) -> str:
-    """Case- and accent-insensitive form of a name ("Zürich" and "zurich" agree)."""
-    if not text:
-        return ""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+    """The form names are compared in (`places.names.fold`: "Zürich" and "zurich" agree);
+    "" for none."""
+    return names.fold(text) if text else ""
 
 
 def resolve(
     text: str,
     counts: Sequence[PlaceCount],
-    lookup: Callable[[str], Sequence[NamedPlace]] | None = None,
+    lookup: Callable[[str], Sequence[Place]] | None = None,
 ) -> PlaceFilter:
     """The filter for a typed place among the library's places; QueryError naming the closest
     ones when no place of the library has that name. `lookup` finds other languages' names."""
@@ -152,7 +139,7 @@ def _total(counts: Sequence[PlaceCount], c: PlaceCount, level: str) -> int:
 
 
 def _other_names(
-    name: str, within: Sequence[PlaceCount], lookup: Callable[[str], Sequence[NamedPlace]]
+    name: str, within: Sequence[PlaceCount], lookup: Callable[[str], Sequence[Place]]
 ) -> list[PlaceFilter]:
     """The library's places `name` calls in another language or form ("Lissabon", "New
     York" for New York City): cities first (most photos first), then regions and countries."""

@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
+from app.core.places.gazetteer import Place
+from app.core.places.names import fold
 from app.core.search.query import PlaceFilter
+
+if TYPE_CHECKING:
+    from app.core.places.names import PlaceNames
 
 # After these a known name is a place ("beach in Lisbon"); a few other languages' too.
 PREPOSITIONS = frozenset({"in", "at", "near", "from", "around", "to", "en", "à", "im", "bei", "em"})
@@ -59,29 +63,6 @@ _YEAR = re.compile(r"(19|20)\d\d")
 # A word: a quoted phrase, or a run without spaces. Spans are character offsets in the text.
 _WORD = re.compile(r'-?"[^"]*"?|\S+')
 _EDGE = ",.;:!?()[]{}"
-
-
-class GazetteerPlace(Protocol):
-    """What the parser reads of a gazetteer place (app.core.places.gazetteer.Place)."""
-
-    @property
-    def country_code(self) -> str: ...
-    @property
-    def country(self) -> str: ...
-    @property
-    def region(self) -> str | None: ...
-    @property
-    def city(self) -> str | None: ...
-    @property
-    def population(self) -> int: ...
-    @property
-    def lat(self) -> float: ...
-    @property
-    def lon(self) -> float: ...
-
-
-class NameIndex(Protocol):
-    def lookup(self, phrase: str) -> Sequence[GazetteerPlace]: ...
 
 
 @dataclass(frozen=True)
@@ -120,7 +101,7 @@ PresentPlace = tuple[str, str | None, str | None, int]  # country, region, city,
 
 def understand(
     text: str | None,
-    names: NameIndex | None,
+    names: PlaceNames | None,
     present: Iterable[PresentPlace],
     *,
     ignore: Collection[str] = (),
@@ -134,7 +115,7 @@ def understand(
     (a big city's surroundings: `around_city`), None to use the place names alone."""
     if not text or not text.strip():
         return Understanding(text="")
-    skip = {_fold(s) for s in ignore}
+    skip = {fold(s) for s in ignore}
     words = _words(text)
     taken: list[tuple[int, int, Chip]] = []  # (first word, last word, chip)
     used: set[int] = set()
@@ -181,7 +162,7 @@ def _find_year(
     words: list[_Word], used: set[int], skip: set[str], taken: list[tuple[int, int, Chip]]
 ) -> int | None:
     for i, w in enumerate(words):
-        if _free(words, used, i) and _YEAR.fullmatch(w.raw) and _fold(w.raw) not in skip:
+        if _free(words, used, i) and _YEAR.fullmatch(w.raw) and fold(w.raw) not in skip:
             a = i - 1 if _free(words, used, i - 1) and words[i - 1].raw.lower() == "in" else i
             used.update(range(a, i + 1))
             taken.append((a, i, Chip("year", w.raw, _span(words, a, i))))
@@ -210,7 +191,7 @@ def _find_month(
             continue
         a = i - 1 if after_in else i
         span = _span(words, a, i)
-        if _fold(span) in skip or _fold(w.raw) in skip:
+        if fold(span) in skip or fold(w.raw) in skip:
             continue
         used.update(range(a, i + 1))
         label = _MONTH_NAMES[number - 1]
@@ -253,7 +234,7 @@ class _Presence:
             if city:
                 self.cities.setdefault((country, city), []).append((region, count))
 
-    def count_and_filter(self, p: GazetteerPlace) -> tuple[int, PlaceFilter]:
+    def count_and_filter(self, p: Place) -> tuple[int, PlaceFilter]:
         """The library's items at `p` and the filter that finds them: its name, or for a big
         city, its surroundings where they hold more (`around_city`)."""
         exact = PlaceFilter(p.country_code, p.region, p.city)
@@ -264,7 +245,7 @@ class _Presence:
         m = self.around(wide) if p.country_code in self.countries else 0
         return (m, wide) if m > n else (n, exact)
 
-    def count(self, p: GazetteerPlace) -> int:
+    def count(self, p: Place) -> int:
         if p.city:
             rows = self.cities.get((p.country_code, p.city), [])
             return sum(n for region, n in rows if p.region is None or region in (p.region, None))
@@ -278,7 +259,7 @@ def _find_place(
     used: set[int],
     skip: set[str],
     taken: list[tuple[int, int, Chip]],
-    names: NameIndex,
+    names: PlaceNames,
     presence: _Presence,
 ) -> PlaceFilter | None:
     for size in range(MAX_WORDS, 0, -1):
@@ -289,12 +270,12 @@ def _find_place(
             if any(words[i].comma_after for i in range(a, b)):
                 continue  # "Paris, Texas" is a name and its qualifier, not one name
             phrase = " ".join(w.raw for w in words[a : b + 1])
-            if _fold(phrase) in skip:
+            if fold(phrase) in skip:
                 continue
             prep = _free(words, used, a - 1) and words[a - 1].raw.lower() in PREPOSITIONS
             if not (prep or size > 1 or _looks_like_name(words[a].raw)):
                 continue
-            if _fold(phrase) in _COMMON and not prep:
+            if fold(phrase) in _COMMON and not prep:
                 continue
             candidates = list(names.lookup(phrase))
             if not candidates:
@@ -306,7 +287,7 @@ def _find_place(
             best, chosen = choice
             first = a - 1 if prep else a
             span = _span(words, first, b)
-            if _fold(span) in skip:
+            if fold(span) in skip:
                 continue
             used.update(range(first, b + 1))
             taken.append((first, b, Chip("place", _label(best), span)))
@@ -318,9 +299,9 @@ def _qualify(
     words: list[_Word],
     used: set[int],
     b: int,
-    candidates: list[GazetteerPlace],
-    names: NameIndex,
-) -> tuple[int, list[GazetteerPlace]]:
+    candidates: list[Place],
+    names: PlaceNames,
+) -> tuple[int, list[Place]]:
     """ "Paris, Texas" / "Paris France": a following region or country that names where one of
     the candidates is narrows them to those, and joins the span."""
     for size in range(min(3, MAX_WORDS), 0, -1):
@@ -335,7 +316,7 @@ def _qualify(
             if any(
                 w.city is None
                 and w.country_code == c.country_code
-                and (w.region is None or _fold(w.region) == _fold(c.region or ""))
+                and (w.region is None or fold(w.region) == fold(c.region or ""))
                 for w in wider
             )
         ]
@@ -345,8 +326,8 @@ def _qualify(
 
 
 def _choose(
-    candidates: list[GazetteerPlace], presence: _Presence, prep: bool
-) -> tuple[GazetteerPlace, PlaceFilter] | None:
+    candidates: list[Place], presence: _Presence, prep: bool
+) -> tuple[Place, PlaceFilter] | None:
     """Among the candidates in the library, a country over a city over a region, then the one
     with most photos; else, after a preposition, a country or a big city (most populous
     first); else none. A big city whose surroundings hold more of the library than its own
@@ -364,7 +345,7 @@ def _choose(
     return None if big is None else (big, PlaceFilter(big.country_code, big.region, big.city))
 
 
-def around_city(place: GazetteerPlace) -> PlaceFilter:
+def around_city(place: Place) -> PlaceFilter:
     """A big city's surroundings: its country's photos within a radius growing with its
     population (Lisbon 6 km, Barcelona 11 km, at most 20 km)."""
     km = min(MAX_AROUND_KM, max(MIN_AROUND_KM, 2.0 * math.sqrt(place.population / 50_000)))
@@ -373,14 +354,14 @@ def around_city(place: GazetteerPlace) -> PlaceFilter:
     )
 
 
-def _level(p: GazetteerPlace) -> int:
+def _level(p: Place) -> int:
     """A country over a city over a region when a name is several of them in the library
     ("Singapore"; "Lisbon" the city, not its district), as `--place` resolves it (places.py).
     The gazetteer folds a city's neighbourhoods into it, so the city holds Alfama and Belém."""
     return 2 if p.city is None and p.region is None else 1 if p.city is not None else 0
 
 
-def _label(p: GazetteerPlace) -> str:
+def _label(p: Place) -> str:
     if p.city:
         return f"{p.city}, {p.country}"
     if p.region:
@@ -402,9 +383,3 @@ _COMMON = frozenset(
      "fall", "dog", "cat", "lake", "mountain", "river", "park", "garden", "church", "castle",
      "bridge", "harbor", "harbour", "marina", "center", "centre", "university", "zoo", "home"}
 )  # fmt: skip
-
-
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form: "São Paulo" == "sao paulo"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
